@@ -1,0 +1,35 @@
+# Two commands on a fresh machine: `make demo` and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.ptx-installed
+DEMO_OUT ?= demo-out
+
+.PHONY: venv demo test lint bench gpu-check clean
+
+$(STAMP): requirements.txt setup.cfg pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q -r requirements.txt
+	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
+	touch $@
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/ptx demo --out $(DEMO_OUT)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: lint
+	$(BIN)/pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python -m ptx.benchmarks.suite
+
+gpu-check:
+	bash scripts/gpu-check.sh
+
+clean:
+	rm -rf build dist *.egg-info .pytest_cache $(DEMO_OUT)

@@ -1,0 +1,1 @@
+"""ptx.benchmarks: harness, reports, plots and suites."""

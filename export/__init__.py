@@ -1,0 +1,1 @@
+"""ptx.export: torch to ONNX, precision, validation, ONNX to TensorRT, Triton repositories."""

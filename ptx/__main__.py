@@ -1,0 +1,5 @@
+"""`python -m ptx` is the `ptx` command."""
+
+from ptx.cli import main
+
+main()

@@ -1,0 +1,208 @@
+"""Atomic file writes and image decoding shared by every stage (no torch here)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import tempfile
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ptx.errors import ImageError, InputError
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
+DEFAULT_MAX_PIXELS = 50_000_000  # decompression-bomb guard; PTX_MAX_PIXELS overrides
+
+
+# -- atomic writes --------------------------------------------------------------
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temp path beside ``path``; rename it over ``path`` only on success.
+
+    An exception or Ctrl-C inside the block removes the temp file, so readers
+    see the old file or none, never half of one.
+    """
+    dest = Path(path)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, dest)
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write bytes atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write text (UTF-8) atomically."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file, read in chunks."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+# -- image decode ------------------------------------------------------------------
+def max_pixels() -> int:
+    """The decompression-bomb limit in pixels (env PTX_MAX_PIXELS overrides 50 MP)."""
+    raw = os.environ.get("PTX_MAX_PIXELS")
+    if raw is None:
+        return DEFAULT_MAX_PIXELS
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise InputError(f"PTX_MAX_PIXELS must be an integer, got '{raw}'") from exc
+
+
+def _to_rgb(img) -> np.ndarray:
+    """Convert any Pillow mode (RGBA, LA, P, L, I;16, I, F, CMYK, YCbCr) to uint8 RGB."""
+    from PIL import Image
+
+    mode = img.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        arr = np.asarray(img, dtype=np.float64)
+        peak = 65535.0 if arr.max(initial=0) > 255 else 255.0
+        grey = np.clip(arr / peak * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return np.repeat(grey[..., None], 3, axis=2)
+    if mode == "F":
+        arr = np.asarray(img, dtype=np.float64)
+        grey = np.clip(arr * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return np.repeat(grey[..., None], 3, axis=2)
+    if mode == "P":
+        img = img.convert("RGBA")
+        mode = "RGBA"
+    if mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        # Product cut-outs are shown on white; composite rather than drop alpha (which
+        # would reveal whatever colour the transparent pixels happen to store).
+        rgba = img.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return np.asarray(Image.alpha_composite(white, rgba).convert("RGB"))
+    return np.asarray(img.convert("RGB"))
+
+
+def decode_image(data: bytes, name: str = "<bytes>", limit: int | None = None) -> np.ndarray:
+    """Decode image bytes to uint8 RGB HWC with EXIF orientation applied.
+
+    Raises ImageError (one line: what and where) for empty, corrupt, truncated,
+    non-image or over-limit input.
+    """
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    limit = max_pixels() if limit is None else limit
+    if not data:
+        raise ImageError(f"{name}: empty file (0 bytes)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            Image.MAX_IMAGE_PIXELS = None  # our own limit below is the one that applies
+            img = Image.open(io.BytesIO(data))
+            w, h = img.size
+            if w * h > limit:
+                raise ImageError(
+                    f"{name}: {w}x{h} = {w * h / 1e6:.1f} MP is over the {limit / 1e6:.0f} MP limit "
+                    "(set PTX_MAX_PIXELS to raise it)"
+                )
+            img.load()
+            img = ImageOps.exif_transpose(img)
+            rgb = _to_rgb(img)
+    except ImageError:
+        raise
+    except UnidentifiedImageError as exc:
+        raise ImageError(f"{name}: not an image Pillow can read") from exc
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ImageError(f"{name}: corrupt or truncated image ({reason})") from exc
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or min(rgb.shape[:2]) < 1:
+        raise ImageError(f"{name}: decoded to an unusable shape {rgb.shape}")
+    return np.ascontiguousarray(rgb)
+
+
+def read_image(path: str | Path, limit: int | None = None) -> np.ndarray:
+    """Read an image file as uint8 RGB HWC (see decode_image)."""
+    p = Path(path)
+    if not p.exists():
+        raise ImageError(f"{p}: no such file")
+    if p.is_dir():
+        raise ImageError(f"{p}: is a folder, not an image")
+    return decode_image(p.read_bytes(), str(p), limit)
+
+
+def encode_image(rgb: np.ndarray, fmt: str = "PNG", quality: int = 95) -> bytes:
+    """Encode uint8 RGB HWC to PNG / JPEG / WEBP bytes."""
+    from PIL import Image
+
+    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ImageError(f"expected uint8 HxWx3, got {rgb.dtype} {rgb.shape}")
+    buf = io.BytesIO()
+    fmt = fmt.upper().replace("JPG", "JPEG")
+    kwargs = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
+    Image.fromarray(rgb).save(buf, format=fmt, **kwargs)
+    return buf.getvalue()
+
+
+def write_image(path: str | Path, rgb: np.ndarray, quality: int = 95) -> None:
+    """Write uint8 RGB HWC atomically; the format follows the file suffix."""
+    p = Path(path)
+    fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}.get(p.suffix.lower(), "PNG")
+    atomic_write_bytes(p, encode_image(rgb, fmt, quality))
+
+
+# -- folders ---------------------------------------------------------------------
+def list_images(root: str | Path, suffixes: tuple[str, ...] = IMAGE_SUFFIXES) -> list[Path]:
+    """Image files under ``root`` (recursive, sorted); a single file is returned as is."""
+    p = Path(root)
+    if not p.exists():
+        raise InputError(f"{p}: no such file or folder")
+    if p.is_file():
+        return [p]
+    return sorted(
+        f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in suffixes and not
+        any(part.startswith(".") for part in f.relative_to(p).parts)
+    )
+
+
+@dataclass
+class SkipLog:
+    """Bad files a folder run skipped, with the reason for each."""
+
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    def add(self, path: str | Path, reason: str) -> None:
+        """Record one skipped file."""
+        self.skipped.append((str(path), reason))
+
+    def __len__(self) -> int:
+        return len(self.skipped)
+
+
+def iter_images(
+    root: str | Path, skips: SkipLog | None = None, limit: int | None = None
+) -> Iterator[tuple[Path, np.ndarray]]:
+    """Yield (path, uint8 RGB) for every readable image under ``root``; skip and count the rest."""
+    for path in list_images(root):
+        try:
+            yield path, read_image(path, limit)
+        except ImageError as exc:
+            if skips is None:
+                raise
+            skips.add(path, str(exc))

@@ -1,0 +1,216 @@
+"""ModelSpec: the small, versioned JSON contract that flows through every stage.
+
+Training writes it beside each checkpoint (``spec.json``), export embeds it in
+the ONNX ``metadata_props`` under ``ptx.spec``, build copies it into the plan's
+sidecar, the runtime reads it to set up pre/post-processing, and bench reads it
+to make inputs of the right shapes.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ptx.errors import SpecError
+
+SPEC_VERSION = 1
+ONNX_METADATA_KEY = "ptx.spec"
+TASKS = ("enhance", "generate", "stylize", "vae-encode", "vae-decode", "custom")
+DTYPES = ("float32", "float16", "int64", "int32", "uint8", "bool")
+
+Dim = int | str  # an int is static; a string names a dynamic dim ("batch", "height")
+
+
+@dataclass
+class TensorSpec:
+    """One input or output: name, dtype and shape with named dynamic dims."""
+
+    name: str
+    dtype: str = "float32"
+    shape: list[Dim] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.dtype not in DTYPES:
+            raise SpecError(f"tensor '{self.name}': unknown dtype '{self.dtype}' (use {DTYPES})")
+        self.shape = [d if isinstance(d, str) else int(d) for d in self.shape]
+
+    @property
+    def dynamic_dims(self) -> dict[int, str]:
+        """Axis index → name for every dynamic dim."""
+        return {i: d for i, d in enumerate(self.shape) if isinstance(d, str)}
+
+
+@dataclass
+class ImageConvention:
+    """How pixels map to tensor values: layout, channel order, range, mean/std.
+
+    A uint8 pixel p becomes ((p / 255) * (hi - lo) + lo - mean) / std.
+    """
+
+    layout: str = "NCHW"
+    channel_order: str = "RGB"
+    range: tuple[float, float] = (0.0, 1.0)
+    mean: tuple[float, ...] = (0.0, 0.0, 0.0)
+    std: tuple[float, ...] = (1.0, 1.0, 1.0)
+    multiple_of: int = 1  # H and W the model needs (the runtime pads if not handled inside)
+
+    def __post_init__(self) -> None:
+        if self.layout not in ("NCHW", "NHWC"):
+            raise SpecError(f"image layout '{self.layout}' is not NCHW or NHWC")
+        if self.channel_order not in ("RGB", "BGR"):
+            raise SpecError(f"channel order '{self.channel_order}' is not RGB or BGR")
+        self.range = tuple(float(v) for v in self.range)
+        self.mean = tuple(float(v) for v in self.mean)
+        self.std = tuple(float(v) for v in self.std)
+
+
+@dataclass
+class ShapeProfile:
+    """min / opt / max shape per input, as a TensorRT optimisation profile."""
+
+    min: dict[str, list[int]]
+    opt: dict[str, list[int]]
+    max: dict[str, list[int]]
+
+    def __post_init__(self) -> None:
+        for name in self.opt:
+            lo, mid, hi = self.min.get(name), self.opt[name], self.max.get(name)
+            if lo is None or hi is None:
+                raise SpecError(f"profile for '{name}' needs min, opt and max")
+            if not (len(lo) == len(mid) == len(hi)):
+                raise SpecError(f"profile for '{name}': min/opt/max ranks differ")
+            if any(a > b or b > c for a, b, c in zip(lo, mid, hi, strict=True)):
+                raise SpecError(f"profile for '{name}': need min <= opt <= max, got {lo} {mid} {hi}")
+
+
+@dataclass
+class ModelSpec:
+    """Everything a later stage needs to know about a model without its code."""
+
+    task: str
+    family: str = "custom"
+    inputs: list[TensorSpec] = field(default_factory=list)
+    outputs: list[TensorSpec] = field(default_factory=list)
+    image: ImageConvention | None = None
+    labels: dict[str, list[str]] = field(default_factory=dict)
+    latent_size: int | None = None
+    profile: ShapeProfile | None = None
+    precision: str = "fp32"
+    config: dict[str, Any] = field(default_factory=dict)  # hyper-parameters to rebuild the module
+    producer: dict[str, str] = field(default_factory=dict)  # package -> version
+    source_hash: str | None = None  # sha256 of the checkpoint weights
+    metrics: dict[str, float] = field(default_factory=dict)
+    version: int = SPEC_VERSION
+
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise SpecError(f"unknown task '{self.task}' (use one of {', '.join(TASKS)})")
+        if self.precision not in ("fp32", "fp16", "mixed"):
+            raise SpecError(f"unknown precision '{self.precision}' (fp32, fp16 or mixed)")
+
+    # -- lookup -----------------------------------------------------------
+    def input(self, name: str) -> TensorSpec:
+        """The input called ``name``."""
+        for t in self.inputs:
+            if t.name == name:
+                return t
+        raise SpecError(f"model has no input '{name}' (inputs: {[t.name for t in self.inputs]})")
+
+    # -- serialisation ----------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """A plain JSON-able dict."""
+        d = asdict(self)
+        d["version"] = self.version
+        return d
+
+    def to_json(self) -> str:
+        """Canonical JSON text (sorted keys, so hashes of it are stable)."""
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelSpec:
+        """Parse a dict, rejecting newer spec versions with a clear message."""
+        if not isinstance(data, dict):
+            raise SpecError("ModelSpec must be a JSON object")
+        version = data.get("version")
+        if not isinstance(version, int):
+            raise SpecError("ModelSpec has no integer 'version'")
+        if version > SPEC_VERSION:
+            raise SpecError(
+                f"ModelSpec version {version} is newer than this ptx understands "
+                f"(up to {SPEC_VERSION}); upgrade ptx (pip install -U ptx)"
+            )
+        try:
+            d = dict(data)
+            d["inputs"] = [TensorSpec(**t) for t in d.get("inputs", [])]
+            d["outputs"] = [TensorSpec(**t) for t in d.get("outputs", [])]
+            if d.get("image") is not None:
+                d["image"] = ImageConvention(**d["image"])
+            if d.get("profile") is not None:
+                d["profile"] = ShapeProfile(**d["profile"])
+            return cls(**d)
+        except TypeError as exc:
+            raise SpecError(f"malformed ModelSpec: {exc}") from exc
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> ModelSpec:
+        """Parse JSON text."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise SpecError(f"ModelSpec is not valid JSON: {exc}") from exc
+        return cls.from_dict(data)
+
+    def save(self, path: str | Path) -> None:
+        """Write atomically to ``path``."""
+        from ptx.io import atomic_write_text
+
+        atomic_write_text(path, self.to_json() + "\n")
+
+    @classmethod
+    def load(cls, path: str | Path) -> ModelSpec:
+        """Read from a JSON file."""
+        p = Path(path)
+        if not p.is_file():
+            raise SpecError(f"no ModelSpec at {p}")
+        return cls.from_json(p.read_text())
+
+
+def spec_from_onnx(model_or_path: Any) -> ModelSpec | None:
+    """The ModelSpec embedded in an ONNX model's metadata, or None for a foreign model."""
+    if isinstance(model_or_path, str | Path):
+        import onnx
+
+        model_or_path = onnx.load(str(model_or_path), load_external_data=False)
+    for prop in model_or_path.metadata_props:
+        if prop.key == ONNX_METADATA_KEY:
+            return ModelSpec.from_json(prop.value)
+    return None
+
+
+def embed_in_onnx(model: Any, spec: ModelSpec) -> None:
+    """Write ``spec`` into an ONNX ModelProto's metadata_props (replacing any old one)."""
+    keep = [p for p in model.metadata_props if p.key != ONNX_METADATA_KEY]
+    del model.metadata_props[:]
+    for p in keep:
+        model.metadata_props.append(p)
+    entry = model.metadata_props.add()
+    entry.key = ONNX_METADATA_KEY
+    entry.value = spec.to_json()
+
+
+def producer_versions(*packages: str) -> dict[str, str]:
+    """Installed versions of ptx and the named packages (missing ones skipped)."""
+    from importlib import metadata
+
+    import ptx
+
+    out = {"ptx": ptx.__version__}
+    for name in packages:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out

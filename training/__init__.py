@@ -1,0 +1,1 @@
+"""ptx.training: synthetic data, degradations, model families and training loops."""

@@ -1,0 +1,15 @@
+"""`ptx data ...` and `ptx train ...` (thin: parse, call one function, print)."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.group()
+def data() -> None:
+    """Synthesise or inspect training data."""
+
+
+@click.group()
+def train() -> None:
+    """Train a model family."""
