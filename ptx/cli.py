@@ -16,9 +16,13 @@ from ptx.errors import PtxError
 
 # name -> "module:attribute"; each module imports only click at the top.
 COMMANDS = {
-    "data": "ptx.training.cli:data",
+    "data": "ptx.training.data_cli:data",
     "train": "ptx.training.cli:train",
     "export": "ptx.export.cli:export_cmd",
+    "convert": "ptx.export.build_cli:convert",
+    "build": "ptx.export.build_cli:build",
+    "inspect": "ptx.export.build_cli:inspect_cmd",
+    "triton": "ptx.export.build_cli:triton",
     "run": "ptx.runtime.cli:run",
     "bench": "ptx.benchmarks.cli:bench",
     "demo": "ptx.demo:demo_cmd",

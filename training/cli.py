@@ -1,13 +1,8 @@
-"""`ptx data ...` and `ptx train ...` (thin: parse, call one function, print)."""
+"""`ptx train ...` (thin: parse, call one function, print)."""
 
 from __future__ import annotations
 
 import click
-
-
-@click.group()
-def data() -> None:
-    """Synthesise or inspect training data."""
 
 
 @click.group()
