@@ -37,9 +37,7 @@ class MissingDependency(PtxError):
     """An optional package is needed for this command."""
 
     def __init__(self, package: str, extra: str, purpose: str) -> None:
-        super().__init__(
-            f"{purpose} needs the '{package}' package: pip install 'ptx[{extra}]'"
-        )
+        super().__init__(f"{purpose} needs the '{package}' package: pip install 'ptx[{extra}]'")
         self.package = package
         self.extra = extra
 

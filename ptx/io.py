@@ -119,8 +119,8 @@ def decode_image(data: bytes, name: str = "<bytes>", limit: int | None = None) -
             w, h = img.size
             if w * h > limit:
                 raise ImageError(
-                    f"{name}: {w}x{h} = {w * h / 1e6:.1f} MP is over the {limit / 1e6:.0f} MP limit "
-                    "(set PTX_MAX_PIXELS to raise it)"
+                    f"{name}: {w}x{h} = {w * h / 1e6:.1f} MP is over the "
+                    f"{limit / 1e6:.0f} MP limit (set PTX_MAX_PIXELS to raise it)"
                 )
             img.load()
             img = ImageOps.exif_transpose(img)
@@ -176,8 +176,11 @@ def list_images(root: str | Path, suffixes: tuple[str, ...] = IMAGE_SUFFIXES) ->
     if p.is_file():
         return [p]
     return sorted(
-        f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in suffixes and not
-        any(part.startswith(".") for part in f.relative_to(p).parts)
+        f
+        for f in p.rglob("*")
+        if f.is_file()
+        and f.suffix.lower() in suffixes
+        and not any(part.startswith(".") for part in f.relative_to(p).parts)
     )
 
 

@@ -82,7 +82,9 @@ class ShapeProfile:
             if not (len(lo) == len(mid) == len(hi)):
                 raise SpecError(f"profile for '{name}': min/opt/max ranks differ")
             if any(a > b or b > c for a, b, c in zip(lo, mid, hi, strict=True)):
-                raise SpecError(f"profile for '{name}': need min <= opt <= max, got {lo} {mid} {hi}")
+                raise SpecError(
+                    f"profile for '{name}': need min <= opt <= max, got {lo} {mid} {hi}"
+                )
 
 
 @dataclass

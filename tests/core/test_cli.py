@@ -1,0 +1,55 @@
+"""The `ptx` command: help on a bare import, lazy sub-commands, one-line errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import click
+from click.testing import CliRunner
+
+from ptx.cli import COMMANDS, main, register
+from ptx.errors import ModelError
+
+
+def test_help_lists_every_command_without_importing_torch() -> None:
+    code = (
+        "import sys; from click.testing import CliRunner; from ptx.cli import main;"
+        "r = CliRunner().invoke(main, ['--help']); print(r.output);"
+        "sys.exit(3 if 'torch' in sys.modules else r.exit_code)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    for name in COMMANDS:
+        assert name in done.stdout
+
+
+def test_every_wired_command_imports_and_has_help() -> None:
+    for name in COMMANDS:
+        result = CliRunner().invoke(main, [name, "--help"])
+        assert result.exit_code == 0, (name, result.output)
+        assert "Usage:" in result.output
+
+
+def test_ptx_error_becomes_one_line_and_exit_2() -> None:
+    @click.command("boom")
+    def boom() -> None:
+        raise ModelError("m.onnx: not a readable ONNX model")
+
+    import types
+
+    module = types.ModuleType("ptx_test_boom")
+    module.boom = boom
+    sys.modules["ptx_test_boom"] = module
+    register("boom", "ptx_test_boom:boom")
+    try:
+        result = CliRunner().invoke(main, ["boom"])
+    finally:
+        main.lazy.pop("boom")
+    assert result.exit_code == 2
+    assert result.output.strip() == "error: m.onnx: not a readable ONNX model"
+
+
+def test_version() -> None:
+    result = CliRunner().invoke(main, ["--version"])
+    assert result.exit_code == 0 and "ptx" in result.output

@@ -1,0 +1,102 @@
+"""ModelSpec: round trips, validation, version gate, ONNX embedding."""
+
+from __future__ import annotations
+
+import json
+
+import onnx
+import pytest
+from onnx import TensorProto, helper
+
+from ptx.errors import SpecError
+from ptx.spec import (
+    ONNX_METADATA_KEY,
+    SPEC_VERSION,
+    ImageConvention,
+    ModelSpec,
+    ShapeProfile,
+    TensorSpec,
+    embed_in_onnx,
+    spec_from_onnx,
+)
+
+
+def _spec() -> ModelSpec:
+    return ModelSpec(
+        task="enhance",
+        family="enhance",
+        inputs=[TensorSpec("image", "float32", ["batch", 3, "height", "width"])],
+        outputs=[TensorSpec("enhanced", "float32", ["batch", 3, "height", "width"])],
+        image=ImageConvention(range=(0, 1), mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25)),
+        labels={"color": ["red", "blue"]},
+        profile=ShapeProfile(
+            min={"image": [1, 3, 32, 32]},
+            opt={"image": [1, 3, 256, 256]},
+            max={"image": [8, 3, 512, 512]},
+        ),
+        config={"width": 16},
+    )
+
+
+def test_round_trip_through_json(tmp_path) -> None:
+    spec = _spec()
+    path = tmp_path / "spec.json"
+    spec.save(path)
+    back = ModelSpec.load(path)
+    assert back == spec
+    assert back.inputs[0].dynamic_dims == {0: "batch", 2: "height", 3: "width"}
+    assert back.image.mean == (0.5, 0.5, 0.5)
+    assert json.loads(path.read_text())["version"] == SPEC_VERSION
+
+
+def test_newer_version_is_rejected_with_upgrade_hint() -> None:
+    data = _spec().to_dict()
+    data["version"] = SPEC_VERSION + 1
+    with pytest.raises(SpecError, match="newer than this ptx.*upgrade"):
+        ModelSpec.from_dict(data)
+
+
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda d: d.update(task="teleport"), "unknown task"),
+        (lambda d: d.pop("version"), "integer 'version'"),
+        (lambda d: d["inputs"][0].update(dtype="complex64"), "unknown dtype"),
+        (lambda d: d.update(bogus=1), "malformed"),
+        (lambda d: d["profile"]["min"].update(image=[9, 3, 32, 32]), "min <= opt <= max"),
+        (lambda d: d["image"].update(layout="CHWN"), "layout"),
+    ],
+)
+def test_malformed_specs_fail_clearly(mutate, message) -> None:
+    data = json.loads(_spec().to_json())
+    mutate(data)
+    with pytest.raises(SpecError, match=message):
+        ModelSpec.from_dict(data)
+
+
+def test_not_json() -> None:
+    with pytest.raises(SpecError, match="not valid JSON"):
+        ModelSpec.from_json("{nope")
+
+
+def test_embed_and_read_back_from_onnx(tmp_path) -> None:
+    x = helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", 3, 8, 8])
+    y = helper.make_tensor_value_info("enhanced", TensorProto.FLOAT, ["batch", 3, 8, 8])
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["image"], ["enhanced"])], "g", [x], [y]
+    )
+    model = helper.make_model(graph)
+    model.metadata_props.add(key="author", value="someone")
+    spec = _spec()
+    embed_in_onnx(model, spec)
+    embed_in_onnx(model, spec)  # replacing, not duplicating
+    keys = [p.key for p in model.metadata_props]
+    assert keys.count(ONNX_METADATA_KEY) == 1 and "author" in keys
+    path = tmp_path / "m.onnx"
+    onnx.save(model, path)
+    assert spec_from_onnx(path) == spec
+
+
+def test_foreign_onnx_has_no_spec() -> None:
+    graph = helper.make_graph([], "g", [], [])
+    assert spec_from_onnx(helper.make_model(graph)) is None
