@@ -1,4 +1,13 @@
-"""The Engine interface every backend implements (NumPy in, NumPy out)."""
+"""The Engine interface every backend implements (NumPy in, NumPy out).
+
+Input dtypes: a floating array fed to a floating input of another width (the
+usual float64 from NumPy, or float32 to an FP16 model) is cast once to the
+input's dtype; an integer array is widened when the cast is safe (int32 →
+int64). Anything else (float to int, int to float, a narrowing int cast) is an
+InputError naming the input. Checks on the hot path are one dtype comparison
+per input; the detailed shape checks run only when the backend rejects a feed,
+to turn its message into one clear line.
+"""
 
 from __future__ import annotations
 
@@ -25,14 +34,35 @@ class TensorInfo:
         return not isinstance(self.shape[axis], int)
 
 
+def castable(got: np.dtype, want: np.dtype) -> bool:
+    """True when the engine casts ``got`` to ``want`` by itself (see the module docstring)."""
+    if got == want or (got.kind == "f" and want.kind == "f"):
+        return True
+    return got.kind in "iu" and want.kind in "iu" and bool(np.can_cast(got, want, "safe"))
+
+
+def coerce_dtype(name: str, arr: np.ndarray, want: np.dtype) -> np.ndarray:
+    """Cast ``arr`` to ``want`` under the rule in the module docstring, or raise InputError."""
+    arr = np.asarray(arr)
+    if arr.dtype == want:
+        return arr
+    if castable(arr.dtype, want):
+        return arr.astype(want)
+    raise InputError(
+        f"input '{name}' needs {want.name}, got {arr.dtype.name}: "
+        f"convert it (arr.astype(np.{want.name}))"
+    )
+
+
 class Engine(ABC):
-    """A loaded model ready to run. Backends: onnxruntime (CPU/CUDA), tensorrt."""
+    """A loaded model ready to run. Backends: onnxruntime (CPU/CUDA); tensorrt later."""
 
     backend: str = "?"
 
     def __init__(self, path: str | Path, spec: ModelSpec | None) -> None:
         self.path = Path(path)
         self.spec = spec
+        self.closed = False
 
     @property
     @abstractmethod
@@ -53,33 +83,47 @@ class Engine(ABC):
         names = [t.name for t in self.inputs]
         if len(args) > len(names):
             raise InputError(f"{len(args)} arrays given, model has {len(names)} inputs")
-        feeds = {**dict(zip(names, args, strict=False)), **feeds}
-        return self.run(feeds)
+        return self.run({**dict(zip(names, args, strict=False)), **feeds})
 
     def check_feeds(self, feeds: dict[str, np.ndarray]) -> None:
-        """Raise InputError naming the input when names, ranks or fixed dims do not match."""
+        """Raise InputError naming the input whose name, rank, fixed dims or dtype is wrong."""
         expected = {t.name: t for t in self.inputs}
-        missing = set(expected) - set(feeds)
-        extra = set(feeds) - set(expected)
-        if missing or extra:
+        if set(expected) != set(feeds):
             raise InputError(
                 f"{self.path.name}: inputs {sorted(expected)} expected, got {sorted(feeds)}"
             )
         for name, arr in feeds.items():
             info = expected[name]
-            if arr.ndim != len(info.shape):
+            shape = list(np.shape(arr))
+            if len(shape) != len(info.shape):
                 raise InputError(
                     f"{self.path.name}: input '{name}' needs rank {len(info.shape)} "
-                    f"{list(info.shape)}, got shape {list(arr.shape)}"
+                    f"{list(info.shape)}, got shape {shape}"
                 )
-            for axis, (want, got) in enumerate(zip(info.shape, arr.shape, strict=True)):
+            for axis, (want, got) in enumerate(zip(info.shape, shape, strict=True)):
                 if isinstance(want, int) and want != got:
                     raise InputError(
                         f"{self.path.name}: input '{name}' axis {axis} must be {want}, got {got} "
-                        f"(shape {list(arr.shape)})"
+                        f"(shape {shape})"
                     )
+            got = np.asarray(arr).dtype
+            if not castable(got, info.dtype):
+                raise InputError(
+                    f"{self.path.name}: input '{name}' needs {info.dtype.name}, got {got.name}: "
+                    f"convert it (arr.astype(np.{info.dtype.name}))"
+                )
 
     def describe(self) -> str:
         """One line: backend and IO."""
-        io = ", ".join(f"{t.name}{list(t.shape)}" for t in self.inputs)
+        io = ", ".join(f"{t.name}{list(t.shape)}:{t.dtype.name}" for t in self.inputs)
         return f"{self.path.name} [{self.backend}] inputs: {io}"
+
+    def close(self) -> None:
+        """Release the backend's resources (the engine is unusable afterwards)."""
+        self.closed = True
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,15 +1,15 @@
-"""Engine backed by an onnxruntime.InferenceSession."""
+"""Engine backed by an onnxruntime.InferenceSession, tuned for latency."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
 from ptx.errors import ModelError
-from ptx.runtime.engine import Engine, TensorInfo
-from ptx.spec import ModelSpec, spec_from_onnx
+from ptx.runtime.cpu import physical_cores
+from ptx.runtime.engine import Engine, TensorInfo, coerce_dtype
+from ptx.spec import ONNX_METADATA_KEY, ModelSpec
 
 _ORT_TYPES = {
     "tensor(float)": np.float32,
@@ -23,47 +23,86 @@ _ORT_TYPES = {
 }
 
 
-def _read_spec(path: Path) -> ModelSpec | None:
-    import onnx
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
-    try:
-        model = onnx.load(str(path), load_external_data=False)
-    except Exception as exc:  # onnx raises DecodeError / OSError variants
-        raise ModelError(f"{path}: not a readable ONNX model ({type(exc).__name__})") from exc
-    return spec_from_onnx(model)
+
+def _load_error(path: Path, exc: BaseException) -> ModelError:
+    """One line for a model ONNX Runtime refused, saying what to do."""
+    msg = _first_line(exc)
+    if "INVALID_PROTOBUF" in msg or "Protobuf parsing failed" in msg:
+        return ModelError(
+            f"{path}: not a valid ONNX model (truncated, or not ONNX at all); "
+            "re-export it with `ptx export`"
+        )
+    if "NO_SUCHFILE" in msg or "Load model from" in msg and "failed" in msg:
+        return ModelError(f"{path}: ONNX Runtime cannot read it: {msg}")
+    return ModelError(f"{path}: ONNX Runtime cannot load it: {msg}")
+
+
+def session_options(threads: int | None = None, spin: bool = True):
+    """SessionOptions for one low-latency request at a time.
+
+    Graph optimisation ALL (fusions and layout transforms), sequential execution
+    (the inter-op pool only pays off on graphs with parallel branches), intra-op
+    threads = physical cores unless given. ``spin=False`` parks idle pool threads
+    instead of busy-waiting, so decoding threads beside the engine get the CPU.
+    """
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.intra_op_num_threads = threads if threads else physical_cores()
+    opts.inter_op_num_threads = 1
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
+    opts.log_severity_level = 3  # warnings about unused initialisers are noise to a user
+    return opts
 
 
 class OnnxRuntimeEngine(Engine):
-    """ONNX Runtime session with latency-oriented options."""
+    """ONNX Runtime session with latency-oriented options (see session_options)."""
 
     backend = "onnxruntime"
 
     def __init__(
-        self, path: str | Path, device: str = "cpu", threads: int | None = None, **_: object
+        self,
+        path: str | Path,
+        device: str = "cpu",
+        threads: int | None = None,
+        spin: bool = True,
     ) -> None:
         import onnxruntime as ort
 
         path = Path(path)
-        super().__init__(path, _read_spec(path))
-        opts = ort.SessionOptions()
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        opts.intra_op_num_threads = threads or (os.cpu_count() or 1)
-        opts.inter_op_num_threads = 1
+        if threads is not None and threads < 1:
+            raise ModelError(f"threads must be >= 1, got {threads}")
         providers = ["CPUExecutionProvider"]
         if device == "cuda":
             if "CUDAExecutionProvider" not in ort.get_available_providers():
-                raise ModelError("--device cuda needs onnxruntime-gpu (pip install 'ptx[gpu]')")
+                raise ModelError("device 'cuda' needs onnxruntime-gpu (pip install 'ptx[gpu]')")
             providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+        elif device != "cpu":
+            raise ModelError(f"unknown device '{device}' (use cpu or cuda)")
+        opts = session_options(threads, spin)
         try:
             self.session = ort.InferenceSession(str(path), opts, providers=providers)
-        except Exception as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ModelError(f"{path}: ONNX Runtime cannot load it: {first}") from exc
+        except Exception as exc:  # ORT raises its own pybind exception classes
+            raise _load_error(path, exc) from exc
+        # The spec rides in metadata_props, which ORT already parsed: no second onnx.load.
+        raw = self.session.get_modelmeta().custom_metadata_map.get(ONNX_METADATA_KEY)
+        super().__init__(path, ModelSpec.from_json(raw) if raw else None)
         self.device = device
+        self.threads = opts.intra_op_num_threads
         self._inputs = [self._info(a) for a in self.session.get_inputs()]
         self._outputs = [self._info(a) for a in self.session.get_outputs()]
         self._output_names = [t.name for t in self._outputs]
+        self._dtypes = [(t.name, t.dtype) for t in self._inputs]
+        self._run = self.session.run
+        # ORT also logs a failed run to stderr; the raised error already says it all.
+        self._run_options = ort.RunOptions()
+        self._run_options.log_severity_level = 4
 
     @staticmethod
     def _info(arg) -> TensorInfo:
@@ -73,14 +112,38 @@ class OnnxRuntimeEngine(Engine):
 
     @property
     def inputs(self) -> list[TensorInfo]:
+        """The model's inputs in declaration order."""
         return self._inputs
 
     @property
     def outputs(self) -> list[TensorInfo]:
+        """The model's outputs in declaration order."""
         return self._outputs
 
     def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """Run one batch on the session."""
-        self.check_feeds(feeds)
-        results = self.session.run(self._output_names, feeds)
+        """Run one batch on the session; a rejected feed becomes one InputError line."""
+        for name, want in self._dtypes:
+            arr = feeds.get(name)
+            if arr is not None and getattr(arr, "dtype", None) != want:
+                feeds = self._coerce(feeds)
+                break
+        try:
+            results = self._run(self._output_names, feeds, self._run_options)
+        except Exception as exc:
+            self.check_feeds(feeds)  # raises the clear message when the feed is at fault
+            raise ModelError(f"{self.path.name}: ONNX Runtime failed: {_first_line(exc)}") from exc
         return dict(zip(self._output_names, results, strict=True))
+
+    def _coerce(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """A copy of ``feeds`` with each known input cast to its dtype (the slow path)."""
+        want = dict(self._dtypes)
+        return {k: coerce_dtype(k, v, want[k]) if k in want else v for k, v in feeds.items()}
+
+    def close(self) -> None:
+        """Drop the session (frees its memory arena)."""
+        self.__dict__.pop("session", None)
+        self._run = self._closed
+        super().close()
+
+    def _closed(self, *_: object) -> None:
+        raise ModelError(f"{self.path.name}: engine is closed; load the model again")

@@ -1,0 +1,132 @@
+"""Shared folder-run plumbing: input listing, decode-ahead, same-size batches, atomic saves."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ptx.errors import ImageError, InputError
+from ptx.io import IMAGE_SUFFIXES, atomic_write_bytes, encode_image, list_images, read_image
+
+# suffix -> Pillow format we write back; anything else is written as PNG.
+_WRITE_FORMATS = {
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".png": "PNG",
+    ".webp": "WEBP",
+    ".bmp": "BMP",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+}
+
+
+@dataclass
+class RunSummary:
+    """What a folder run did: counts, speed (model load excluded), skipped files and why."""
+
+    images: int
+    failed: int
+    seconds: float
+    images_per_s: float
+    backend: str
+    out: str
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    def line(self) -> str:
+        """The one-line summary the CLI prints."""
+        return (
+            f"{self.images} images, {self.failed} failed, {self.images_per_s:.2f} images/s "
+            f"({self.seconds:.2f} s, {self.backend}) -> {self.out}"
+        )
+
+    def to_dict(self) -> dict:
+        """JSON-able dict (skipped as [{path, reason}])."""
+        d = asdict(self)
+        d["skipped"] = [{"path": p, "reason": r} for p, r in self.skipped]
+        return d
+
+
+@dataclass
+class Item:
+    """One input file on its way through the pipeline."""
+
+    source: Path
+    dest: Path
+    image: np.ndarray | None = None
+
+
+def output_path(out_dir: Path, rel: Path) -> Path:
+    """Where ``rel`` is written: same name and format, PNG where Pillow cannot write it."""
+    from PIL import features
+
+    fmt = _WRITE_FORMATS.get(rel.suffix.lower())
+    if fmt is None or (fmt == "WEBP" and not features.check("webp")):
+        rel = rel.with_suffix(".png")
+    return out_dir / rel
+
+
+def plan_items(source: str | Path, out_dir: str | Path) -> list[Item]:
+    """Every image under ``source`` (a file or a folder, recursive) with its output path."""
+    src, out = Path(source), Path(out_dir)
+    if not src.exists():
+        raise InputError(f"{src}: no such file or folder")
+    if src.is_file():
+        items = [Item(src, output_path(out, Path(src.name)))]
+    else:
+        files = list_images(src)
+        dest = out.resolve()
+        if src.resolve() in dest.parents:  # --out inside --input: never read outputs back
+            files = [f for f in files if dest not in f.resolve().parents]
+        items = [Item(f, output_path(out, f.relative_to(src))) for f in files]
+    if not items:
+        raise InputError(f"{src}: no images found (looked for {', '.join(IMAGE_SUFFIXES)})")
+    for item in items:
+        if item.dest.resolve() == item.source.resolve():
+            raise InputError(f"{item.source}: --out would overwrite the input; pick another folder")
+    return items
+
+
+def decode_ahead(
+    pool: ThreadPoolExecutor, items: list[Item], lookahead: int, on_error
+) -> Iterator[Item]:
+    """Yield items with ``image`` decoded, in order, keeping ``lookahead`` decodes in flight."""
+    queue: deque[tuple[Item, Future]] = deque()
+    todo = iter(items)
+    for item in todo:
+        queue.append((item, pool.submit(read_image, item.source)))
+        if len(queue) >= lookahead:
+            break
+    while queue:
+        item, future = queue.popleft()
+        nxt = next(todo, None)
+        if nxt is not None:
+            queue.append((nxt, pool.submit(read_image, nxt.source)))
+        try:
+            item.image = future.result()
+        except ImageError as exc:
+            on_error(item, str(exc))
+            continue
+        yield item
+
+
+def same_size_batches(items: Iterable[Item], batch: int) -> Iterator[list[Item]]:
+    """Group consecutive items of one image size, at most ``batch`` each (sizes never mix)."""
+    group: list[Item] = []
+    for item in items:
+        if group and (len(group) == batch or item.image.shape != group[0].image.shape):
+            yield group
+            group = []
+        group.append(item)
+    if group:
+        yield group
+
+
+def save_image(dest: Path, rgb: np.ndarray) -> None:
+    """Encode in the format of ``dest``'s suffix and write it atomically."""
+    fmt = _WRITE_FORMATS.get(dest.suffix.lower(), "PNG")
+    atomic_write_bytes(dest, encode_image(rgb, fmt, quality=95))
