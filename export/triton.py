@@ -1,0 +1,173 @@
+"""Write a Triton Inference Server model repository from a ``.plan`` or ``.onnx``."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from ptx.errors import InputError, ModelError
+
+TRITON_TYPES = {
+    "float32": "TYPE_FP32", "float": "TYPE_FP32", "float16": "TYPE_FP16", "half": "TYPE_FP16",
+    "bfloat16": "TYPE_BF16", "bf16": "TYPE_BF16", "int64": "TYPE_INT64", "int32": "TYPE_INT32",
+    "int8": "TYPE_INT8", "uint8": "TYPE_UINT8", "bool": "TYPE_BOOL", "float64": "TYPE_FP64",
+}  # fmt: skip
+
+
+@dataclass
+class TritonReport:
+    """Where the repository entry went and what its config says."""
+
+    model_dir: str
+    config: str
+    model_file: str
+    platform: str
+    max_batch_size: int
+    inputs: list[dict[str, Any]]
+    outputs: list[dict[str, Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict."""
+        return asdict(self)
+
+
+def _io_from_onnx(path: Path) -> tuple[list[dict], list[dict], dict[str, int] | None]:
+    from ptx.export.onnx_inspect import inspect_onnx
+
+    info = inspect_onnx(path)
+    return info["inputs"], info["outputs"], None
+
+
+def _io_from_plan(path: Path) -> tuple[list[dict], list[dict], dict[str, int] | None]:
+    from ptx.export.trt.sidecar import read_sidecar
+
+    sidecar = read_sidecar(path)
+    if sidecar is None:
+        raise ModelError(
+            f"{path}: no sidecar {path.name}.json, so its IO is unknown without a "
+            "GPU; rebuild with ptx build (which writes one)"
+        )
+    max_batch = {
+        name: p["max"][0] for prof in sidecar["profiles"] for name, p in prof.items() if p["max"]
+    }
+    return sidecar["inputs"], sidecar["outputs"], max_batch
+
+
+def _dims(shape: list[Any]) -> list[int]:
+    return [d if isinstance(d, int) and d >= 0 else -1 for d in shape]
+
+
+def _tensor_block(t: dict[str, Any], batched: bool) -> str:
+    dtype = TRITON_TYPES.get(str(t["dtype"]).lower())
+    if dtype is None:
+        raise InputError(f"tensor '{t['name']}' has dtype {t['dtype']} with no Triton type")
+    dims = _dims(t["shape"])[1 if batched else 0 :]
+    # A per-item scalar (shape [batch], e.g. a label) is [1] to Triton, reshaped to [].
+    extra = "\n    reshape: { shape: [ ] }" if not dims else ""
+    return (
+        f'  {{\n    name: "{t["name"]}"\n    data_type: {dtype}\n'
+        f"    dims: [ {', '.join(str(d) for d in dims or [1])} ]{extra}\n  }}"
+    )
+
+
+def render_config(
+    name: str,
+    platform: str,
+    inputs: list[dict],
+    outputs: list[dict],
+    max_batch: int,
+    instances: int,
+    delay_us: int,
+    kind: str,
+) -> str:
+    """config.pbtxt text for one model."""
+    batched = max_batch > 0
+    lines = [
+        f'name: "{name}"',
+        f'platform: "{platform}"',
+        f"max_batch_size: {max_batch}",
+        "input [",
+        ",\n".join(_tensor_block(t, batched) for t in inputs),
+        "]",
+        "output [",
+        ",\n".join(_tensor_block(t, batched) for t in outputs),
+        "]",
+    ]
+    if batched:
+        lines += ["dynamic_batching {", f"  max_queue_delay_microseconds: {delay_us}", "}"]
+    lines += [
+        "instance_group [",
+        "  {",
+        f"    count: {instances}",
+        f"    kind: {'KIND_GPU' if kind == 'gpu' else 'KIND_CPU'}",
+        "  }",
+        "]",
+    ]
+    if platform == "onnxruntime_onnx" and kind == "gpu":
+        lines += [
+            "optimization {", "  execution_accelerators {", "    gpu_execution_accelerator : [ {",
+            '      name : "tensorrt"',
+            '      parameters { key: "precision_mode" value: "FP16" }',
+            "    } ]", "  }", "}",
+        ]  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def write_repository(
+    model: Path,
+    repo: Path,
+    name: str | None = None,
+    max_batch: int = 32,
+    instances: int = 2,
+    delay_us: int = 500,
+    kind: str = "gpu",
+) -> TritonReport:
+    """Write ``repo/<name>/config.pbtxt`` and ``repo/<name>/1/model.plan|model.onnx``."""
+    from ptx.io import atomic_path, atomic_write_text
+
+    model, repo = Path(model), Path(repo)
+    if not model.is_file():
+        raise ModelError(f"{model}: no such model file")
+    if kind not in ("gpu", "cpu"):
+        raise InputError(f"--kind {kind!r}: use gpu or cpu")
+    if max_batch < 0 or instances < 1 or delay_us < 0:
+        raise InputError("--max-batch >= 0, --instances >= 1, --dynamic-batching-delay-us >= 0")
+    suffix = model.suffix.lower()
+    if suffix == ".onnx":
+        platform, inputs, outputs, plan_batch = "onnxruntime_onnx", *_io_from_onnx(model)
+    elif suffix in (".plan", ".engine"):
+        if kind == "cpu":
+            raise InputError("a TensorRT plan runs on a GPU only: use --kind gpu, or an .onnx")
+        platform, inputs, outputs, plan_batch = "tensorrt_plan", *_io_from_plan(model)
+    else:
+        raise InputError(f"{model}: give a .plan or .onnx file")
+    name = name or re.sub(r"[^A-Za-z0-9_.-]", "_", model.stem)
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+        raise InputError(f"--name {name!r}: use letters, digits, '_', '-' or '.'")
+    batchable = all(_dims(t["shape"])[:1] == [-1] for t in inputs + outputs)
+    if max_batch and not batchable:
+        max_batch = 0  # a fixed first axis is not a batch axis Triton may stack into
+    if max_batch and plan_batch:
+        limit = min(plan_batch.values())
+        if max_batch > limit:
+            raise InputError(
+                f"--max-batch {max_batch} exceeds the plan's profile max batch "
+                f"{limit}; lower it or rebuild with larger --shapes"
+            )
+    text = render_config(name, platform, inputs, outputs, max_batch, instances, delay_us, kind)
+    target = repo / name / "1" / ("model.plan" if platform == "tensorrt_plan" else "model.onnx")
+    with atomic_path(target) as tmp:
+        shutil.copyfile(model, tmp)
+    atomic_write_text(repo / name / "config.pbtxt", text)
+    return TritonReport(
+        str(repo / name),
+        str(repo / name / "config.pbtxt"),
+        str(target),
+        platform,
+        max_batch,
+        inputs,
+        outputs,
+    )

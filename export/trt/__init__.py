@@ -1,0 +1,18 @@
+"""ONNX -> TensorRT plan (mainline TensorRT or TensorRT-RTX), its sidecar and inspection."""
+
+from __future__ import annotations
+
+from ptx.export.trt.adapter import Flavour, detect
+from ptx.export.trt.build import BuildReport, build_engine
+from ptx.export.trt.inspect_plan import inspect_plan
+from ptx.export.trt.sidecar import read_sidecar, sidecar_path
+
+__all__ = [
+    "BuildReport",
+    "Flavour",
+    "build_engine",
+    "detect",
+    "inspect_plan",
+    "read_sidecar",
+    "sidecar_path",
+]
