@@ -17,6 +17,10 @@ from ptx.errors import ImageError, InputError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 DEFAULT_MAX_PIXELS = 50_000_000  # decompression-bomb guard; PTX_MAX_PIXELS overrides
+# mkstemp makes 0600 files; finished files should get the usual umask-based mode so a
+# server running as another user (Triton, a web server) can read what ptx wrote.
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
 
 
 # -- atomic writes --------------------------------------------------------------
@@ -34,6 +38,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, 0o666 & ~_UMASK)
         os.replace(tmp_path, dest)
     except BaseException:
         tmp_path.unlink(missing_ok=True)
@@ -79,14 +84,17 @@ def _to_rgb(img) -> np.ndarray:
     from PIL import Image
 
     mode = img.mode
-    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+    if mode.startswith("I;16") or mode == "I":
         arr = np.asarray(img, dtype=np.float64)
-        peak = 65535.0 if arr.max(initial=0) > 255 else 255.0
+        # I;16 is 16-bit by definition (a dark 16-bit scan must stay dark); plain "I" may
+        # hold 8- or 16-bit data, so its range decides.
+        peak = 65535.0 if mode.startswith("I;16") or arr.max(initial=0) > 255 else 255.0
         grey = np.clip(arr / peak * 255.0 + 0.5, 0, 255).astype(np.uint8)
         return np.repeat(grey[..., None], 3, axis=2)
     if mode == "F":
-        arr = np.asarray(img, dtype=np.float64)
-        grey = np.clip(arr * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        arr = np.nan_to_num(np.asarray(img, dtype=np.float64))
+        scale = 255.0 if arr.max(initial=0) <= 1.0 else 1.0  # 0..1 floats or 0..255 floats
+        grey = np.clip(arr * scale + 0.5, 0, 255).astype(np.uint8)
         return np.repeat(grey[..., None], 3, axis=2)
     if mode == "P":
         img = img.convert("RGBA")
@@ -129,9 +137,13 @@ def decode_image(data: bytes, name: str = "<bytes>", limit: int | None = None) -
         raise
     except UnidentifiedImageError as exc:
         raise ImageError(f"{name}: not an image Pillow can read") from exc
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+    except Exception as exc:
+        # Pillow's decoders raise OSError, SyntaxError, ValueError, but also struct.error,
+        # IndexError, EOFError... on crafted input; a folder run must skip, not crash.
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ImageError(f"{name}: corrupt or truncated image ({reason})") from exc
+        raise ImageError(
+            f"{name}: corrupt or truncated image ({reason}); re-save or remove the file"
+        ) from exc
     if rgb.ndim != 3 or rgb.shape[2] != 3 or min(rgb.shape[:2]) < 1:
         raise ImageError(f"{name}: decoded to an unusable shape {rgb.shape}")
     return np.ascontiguousarray(rgb)
@@ -144,7 +156,12 @@ def read_image(path: str | Path, limit: int | None = None) -> np.ndarray:
         raise ImageError(f"{p}: no such file")
     if p.is_dir():
         raise ImageError(f"{p}: is a folder, not an image")
-    return decode_image(p.read_bytes(), str(p), limit)
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        reason = exc.strerror or exc
+        raise ImageError(f"{p}: cannot read ({reason}); check its permissions") from exc
+    return decode_image(data, str(p), limit)
 
 
 def encode_image(rgb: np.ndarray, fmt: str = "PNG", quality: int = 95) -> bytes:
