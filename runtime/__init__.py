@@ -13,12 +13,13 @@ ONNX_SUFFIXES = (".onnx",)
 PLAN_SUFFIXES = (".plan", ".engine", ".trt")
 TORCH_SUFFIXES = (".pt", ".pth", ".ckpt", ".safetensors")
 
-# backend -> why it cannot run here yet; None = available. Later issues fill these in
-# (tensorrt: issue 6, openvino: issue 8) behind the same Engine interface.
-BACKENDS: dict[str, str | None] = {
-    "onnxruntime": None,
-    "tensorrt": "the TensorRT backend is not available in this ptx yet (GPU runtime, issue 6)",
-    "openvino": "the OpenVINO backend is not available in this ptx yet (issue 8)",
+# backend -> "module:Engine class", imported on first use. tensorrt lives in
+# runtime/trt (issue 6), openvino in runtime/openvino (issue 8); a backend whose module
+# or package is missing raises one ModelError line with the install hint.
+BACKENDS: dict[str, str] = {
+    "onnxruntime": "ptx.runtime.onnxrt:OnnxRuntimeEngine",
+    "tensorrt": "ptx.runtime.trt:TensorRTEngine",
+    "openvino": "ptx.runtime.openvino:OpenVINOEngine",
 }
 
 
@@ -64,8 +65,19 @@ def load(
     p = Path(path)
     name = pick_backend(p, backend)
     _check_file(p)
-    if BACKENDS[name] is not None:
-        raise ModelError(f"{p}: {BACKENDS[name]}")
-    from ptx.runtime.onnxrt import OnnxRuntimeEngine
+    return engine_class(name)(p, device=device, threads=threads, **options)
 
-    return OnnxRuntimeEngine(p, device=device, threads=threads, **options)
+
+def engine_class(name: str) -> type[Engine]:
+    """The Engine class of backend ``name`` (one ModelError line when it cannot be had)."""
+    import importlib
+
+    module, attr = BACKENDS[name].split(":")
+    try:
+        return getattr(importlib.import_module(module), attr)
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.startswith("ptx."):
+            raise ModelError(f"the {name} backend is not part of this ptx yet") from exc
+        raise ModelError(
+            f"the {name} backend needs the '{exc.name}' package (see `ptx doctor`)"
+        ) from exc
