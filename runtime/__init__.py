@@ -65,7 +65,11 @@ def load(
     p = Path(path)
     name = pick_backend(p, backend)
     _check_file(p)
-    return engine_class(name)(p, device=device, threads=threads, **options)
+    try:
+        cls = engine_class(name)
+    except ModelError as exc:
+        raise ModelError(f"{p}: {exc}") from exc
+    return cls(p, device=device, threads=threads, **options)
 
 
 def engine_class(name: str) -> type[Engine]:
