@@ -68,9 +68,19 @@ def load_checkpoint(ckpt: str | Path, family: str | None = None) -> tuple[Any, M
     model = fam.build(spec.config)
     try:
         state = load_file(str(ckpt / WEIGHTS))
-        model.load_state_dict(state)
     except Exception as exc:
-        raise ModelError(f"{ckpt}: weights do not fit a '{spec.family}' model: {exc}") from exc
+        raise ModelError(f"{ckpt}: {WEIGHTS} is unreadable ({type(exc).__name__})") from exc
+    want = model.state_dict()
+    missing = sorted(set(want) - set(state))
+    unexpected = sorted(set(state) - set(want))
+    wrong = sorted(k for k in set(want) & set(state) if want[k].shape != state[k].shape)
+    if missing or unexpected or wrong:
+        raise ModelError(
+            f"{ckpt}: weights do not fit this ptx's '{spec.family}' model "
+            f"({len(missing)} missing, {len(unexpected)} unexpected, {len(wrong)} mis-shaped "
+            f"tensors, e.g. {(missing + unexpected + wrong)[0]}); retrain it"
+        )
+    model.load_state_dict(state)
     model.eval()
     return model, spec
 
