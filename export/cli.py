@@ -41,6 +41,9 @@ def _size(text: str | None) -> tuple[int, int] | None:
 @click.option("--opset", default=18, show_default=True, help="ONNX opset (17 uses TorchScript).")
 @click.option("--exporter", type=click.Choice(["auto", "dynamo", "torchscript"]), default="auto")
 @click.option("--precision", type=click.Choice(["fp32", "fp16"]), default="fp32", show_default=True)
+@click.option("--calib", type=click.Path(path_type=Path), help="fp16: images to calibrate on.")
+@click.option("--fp16-io", is_flag=True, help="fp16: FP16 inputs/outputs (default FP32 I/O).")
+@click.option("--autocast", type=click.Choice(["ptx", "modelopt"]), default="ptx", help="fp16.")
 @click.option("--max-abs", type=float, default=1e-3, show_default=True, help="Parity bar.")
 @click.option("--rel-l2", type=float, default=1e-4, show_default=True, help="Parity bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
@@ -57,6 +60,9 @@ def export_cmd(
     opset: int,
     exporter: str,
     precision: str,
+    calib: Path | None,
+    fp16_io: bool,
+    autocast: str,
     max_abs: float,
     rel_l2: float,
     as_json: bool,
@@ -69,6 +75,8 @@ def export_cmd(
         raise InputError("give exactly one of --checkpoint DIR or --model FILE.py:FACTORY")
     if checkpoint is not None and (inputs or weights):
         raise InputError("--input and --weights go with --model; a checkpoint carries its own")
+    if precision == "fp32" and (calib or fp16_io or autocast != "ptx"):
+        raise InputError("--calib, --fp16-io and --autocast go with --precision fp16")
     if target is not None and (size or batch != 1):
         raise InputError("--size and --batch go with --checkpoint; --model takes --input shapes")
     kw = dict(
@@ -76,6 +84,7 @@ def export_cmd(
         opset=opset,
         exporter=exporter,
         precision=precision,
+        fp16_options={"calib": calib, "fp16_io": fp16_io, "autocast": autocast},
         tolerance=Tolerance(max_abs=max_abs, rel_l2=rel_l2),
         progress=not as_json,
     )
