@@ -25,6 +25,7 @@ COMMANDS = {
     "triton": "ptx.export.build_cli:triton",
     "run": "ptx.runtime.cli:run",
     "bench": "ptx.benchmarks.cli:bench",
+    "doctor": "ptx.runtime.doctor:doctor_cmd",
     "demo": "ptx.demo:demo_cmd",
 }
 

@@ -1,0 +1,165 @@
+"""``ptx doctor``: what this machine can run — GPU, driver, CUDA, TensorRT, ONNX Runtime, NVRTC.
+
+Every probe reports what it found or why not; none raises, so a machine without a
+GPU gets a clean report ("no GPU") instead of a traceback. It also compiles every
+kernel for every target and reports each as ok or failed.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from typing import Any
+
+import click
+
+
+def _nvidia_smi() -> dict[str, Any]:
+    exe = shutil.which("nvidia-smi")
+    if exe is None:
+        return {"found": False, "reason": "nvidia-smi not on PATH"}
+    query = "name,driver_version,memory.total,compute_cap"
+    try:
+        out = subprocess.run(
+            [exe, f"--query-gpu={query}", "--format=csv,noheader,nounits"],
+            capture_output=True, text=True, timeout=20, check=False,
+        )  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return {"found": True, "reason": f"nvidia-smi failed: {exc}"}
+    if out.returncode != 0:
+        return {"found": True, "reason": (out.stderr or out.stdout).strip()[:200]}
+    gpus = []
+    for line in out.stdout.strip().splitlines():
+        parts = [p.strip() for p in line.split(",")]
+        if len(parts) == 4:
+            gpus.append(
+                dict(zip(("name", "driver", "memory_mib", "compute_cap"), parts, strict=True))
+            )
+    return {"found": True, "gpus": gpus}
+
+
+def gpu_report() -> dict[str, Any]:
+    """GPUs through the CUDA runtime, driver and runtime versions, and nvidia-smi's view."""
+    from ptx.errors import PtxError
+
+    report: dict[str, Any] = {"count": 0, "devices": [], "nvidia_smi": _nvidia_smi()}
+    try:
+        from ptx.runtime.cuda.api import device_count, device_info, runtime
+
+        rt = runtime()
+        err, version = rt.cudaRuntimeGetVersion()
+        report["cuda_runtime"] = _cuda_version(version) if int(err) == 0 else None
+        err, version = rt.cudaDriverGetVersion()
+        report["cuda_driver"] = _cuda_version(version) if int(err) == 0 and version else None
+        report["count"] = device_count()
+        report["devices"] = [device_info(i).to_dict() for i in range(report["count"])]
+    except PtxError as exc:  # no cuda-python, or a CUDA call failed
+        report["reason"] = str(exc)
+    if report["count"] == 0 and "reason" not in report:
+        report["reason"] = (
+            "no NVIDIA driver" if not report.get("cuda_driver") else "driver found, but no GPU"
+        )
+    return report
+
+
+def _cuda_version(v: int) -> str:
+    return f"{v // 1000}.{(v % 1000) // 10}"
+
+
+def tensorrt_report() -> dict[str, Any]:
+    """Installed TensorRT flavours and versions (through the export/trt adapter)."""
+    from ptx.export.trt.adapter import MODULES, installed
+
+    found = installed()
+    return {
+        "flavours": {MODULES[k]: v for k, v in found.items()},
+        "note": None if found else "no TensorRT: pip install 'ptx[tensorrt-rtx]' (RTX GPUs)",
+    }
+
+
+def onnxruntime_report() -> dict[str, Any]:
+    """ONNX Runtime's version and execution providers."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return {"version": None, "providers": [], "note": "onnxruntime not installed"}
+    providers = list(ort.get_available_providers())
+    return {
+        "version": ort.__version__,
+        "providers": providers,
+        "cuda": "CUDAExecutionProvider" in providers,
+    }
+
+
+def nvrtc_report(cache: bool = True) -> dict[str, Any]:
+    """NVRTC's version and every kernel compiled for every target."""
+    from ptx.errors import MissingDependency
+    from ptx.runtime.kernels.compile import compile_all, nvrtc_version
+
+    try:
+        version = nvrtc_version()
+    except MissingDependency as exc:
+        return {"available": False, "reason": str(exc), "kernels": []}
+    kernels = compile_all(cache=cache)
+    return {
+        "available": True,
+        "version": version,
+        "kernels": kernels,
+        "all_ok": all(k["ok"] for k in kernels),
+    }
+
+
+def collect(cache: bool = True) -> dict[str, Any]:
+    """The whole report as a JSON-able dict."""
+    import platform
+
+    from ptx import __version__
+
+    return {
+        "ptx": __version__,
+        "python": platform.python_version(),
+        "gpu": gpu_report(),
+        "tensorrt": tensorrt_report(),
+        "onnxruntime": onnxruntime_report(),
+        "nvrtc": nvrtc_report(cache),
+    }
+
+
+def render(report: dict[str, Any]) -> str:
+    """The report for people, a few lines."""
+    gpu = report["gpu"]
+    lines = []
+    if gpu["count"]:
+        for d in gpu["devices"]:
+            lines.append(
+                f"gpu {d['index']}: {d['name']}, compute {d['compute_capability']}, "
+                f"{d['memory_gib']} GiB, {d['multiprocessors']} SMs"
+            )
+    else:
+        lines.append(f"gpu: none ({gpu.get('reason', 'not found')})")
+    lines.append(
+        f"cuda: driver {gpu.get('cuda_driver') or '-'}, runtime {gpu.get('cuda_runtime') or '-'}"
+    )
+    trt = report["tensorrt"]["flavours"]
+    lines.append("tensorrt: " + (", ".join(f"{k} {v}" for k, v in trt.items()) or "none"))
+    ort = report["onnxruntime"]
+    lines.append(f"onnxruntime: {ort['version']} ({', '.join(ort['providers'])})")
+    nv = report["nvrtc"]
+    if not nv["available"]:
+        lines.append(f"nvrtc: not available ({nv['reason']})")
+    else:
+        lines.append(f"nvrtc: {nv['version']}")
+        for k in nv["kernels"]:
+            state = "ok" if k["ok"] else f"FAILED: {k['error']}"
+            lines.append(f"  {k['kernel']:<12} {k['target']:<11} {state}")
+    return "\n".join(lines)
+
+
+@click.command("doctor")
+@click.option("--no-cache", is_flag=True, help="Recompile the kernels instead of using the cache.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def doctor_cmd(no_cache: bool, as_json: bool) -> None:
+    """What this machine can run: GPU, driver, CUDA, TensorRT, ONNX Runtime, NVRTC, kernels."""
+    report = collect(cache=not no_cache)
+    click.echo(json.dumps(report, indent=2) if as_json else render(report))
