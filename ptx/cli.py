@@ -26,6 +26,7 @@ COMMANDS = {
     "run": "ptx.runtime.cli:run",
     "bench": "ptx.benchmarks.cli:bench",
     "doctor": "ptx.runtime.doctor:doctor_cmd",
+    "serve": "ptx.runtime.server.cli:serve",
     "demo": "ptx.demo:demo_cmd",
 }
 

@@ -1,0 +1,238 @@
+"""Dynamic batching: merge queued requests of one shape into one engine run, split results back.
+
+One worker thread per engine instance (each its own session) takes work from a
+bounded per-model queue. A worker forming a batch takes the oldest request, then
+every queued request of the same shape signature until the batch holds
+``max_batch`` samples or ``max_delay`` has passed since that oldest request
+arrived (as Triton's max_queue_delay); one worker forms a batch at a time, the
+others run theirs. It waits only while more requests are on their way (accepted
+by the HTTP layer, ``enter``/``leave``, but not yet queued), so a lone client
+never pays the delay. Requests whose future was cancelled (the client timed out)
+while still queued are dropped without running.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from concurrent.futures import Future
+from dataclasses import dataclass
+
+import numpy as np
+
+from ptx.errors import InputError, ModelError, PtxError
+from ptx.runtime.engine import Engine
+from ptx.runtime.server.metrics import Metrics
+from ptx.runtime.server.stats import ModelStats
+
+
+class Overloaded(PtxError):
+    """The model's queue is full; the client should retry later (HTTP 503)."""
+
+
+@dataclass
+class Result:
+    """One request's outputs and where its time went."""
+
+    outputs: dict[str, np.ndarray]
+    queue_ns: int
+    compute_ns: int
+    batch: int  # samples in the engine run that served it
+
+
+@dataclass
+class _Item:
+    feeds: dict[str, np.ndarray]
+    samples: int
+    key: tuple
+    future: Future
+    enqueued_ns: int
+
+
+def batchable(engine: Engine) -> bool:
+    """True when every input and output has a dynamic leading (batch) axis."""
+    tensors = [*engine.inputs, *engine.outputs]
+    return all(t.shape and t.is_dynamic(0) for t in tensors)
+
+
+class Batcher:
+    """A model's bounded queue and worker threads, one per engine instance."""
+
+    def __init__(
+        self,
+        name: str,
+        engines: list[Engine],
+        max_batch: int,
+        max_delay_s: float,
+        queue_size: int,
+        stats: ModelStats,
+        metrics: Metrics,
+    ) -> None:
+        if not engines:
+            raise ModelError(f"model '{name}': no engine instance to run it")
+        self.name = name
+        self.engines = engines
+        self.max_batch = max(1, max_batch)
+        self.max_delay_ns = int(max(0.0, max_delay_s) * 1e9)
+        self.queue_size = max(1, queue_size)
+        self.merge = batchable(engines[0]) and self.max_batch > 1
+        self.stats = stats
+        self.metrics = metrics
+        self._queue: deque[_Item] = deque()
+        self._cond = threading.Condition()
+        self._gather = threading.Lock()
+        self._closing = False
+        self.active = 0  # requests accepted by the HTTP layer and not yet answered
+        self._running = 0  # requests in batches being run
+        self._depth = metrics.queue_depth.labels(name)
+        self._threads = [
+            threading.Thread(
+                target=self._work, args=(e,), name=f"ptx-serve-{name}-{i}", daemon=True
+            )
+            for i, e in enumerate(engines)
+        ]
+        for t in self._threads:
+            t.start()
+
+    # -- submitting -----------------------------------------------------------
+    def enter(self) -> None:
+        """A request for this model was accepted (it may soon be submitted)."""
+        with self._cond:
+            self.active += 1
+
+    def leave(self) -> None:
+        """That request was answered (a batch waiting for it stops waiting)."""
+        with self._cond:
+            self.active -= 1
+            self._cond.notify()
+
+    def submit(self, feeds: dict[str, np.ndarray]) -> Future:
+        """Queue one request; a Future of its Result. Raises Overloaded when the queue is full."""
+        samples = 1
+        if self.merge:
+            sizes = {a.shape[0] for a in feeds.values()}
+            if len(sizes) != 1:
+                raise InputError(
+                    f"model '{self.name}': inputs disagree on the batch size {sorted(sizes)}"
+                )
+            samples = sizes.pop()
+        key = tuple((k, a.dtype.str, a.shape[1:]) for k, a in sorted(feeds.items()))
+        item = _Item(feeds, samples, key, Future(), time.perf_counter_ns())
+        with self._cond:
+            if self._closing:
+                raise Overloaded(f"model '{self.name}' is shutting down; retry on another server")
+            if len(self._queue) >= self.queue_size:
+                raise Overloaded(
+                    f"model '{self.name}': queue full ({self.queue_size} waiting); retry later"
+                )
+            self._queue.append(item)
+            self._depth.set(len(self._queue))
+            self._cond.notify()
+        return item.future
+
+    # -- workers --------------------------------------------------------------
+    def _take(self) -> list[_Item] | None:
+        """The next batch (None when closed and drained); waits up to max_delay to fill it."""
+        with self._cond:
+            head = None
+            while head is None:
+                while not self._queue and not self._closing:
+                    self._cond.wait()
+                if not self._queue:
+                    return None
+                head = self._queue.popleft()
+                if not head.future.set_running_or_notify_cancel():
+                    head = None
+            group, total = [head], head.samples
+            if self.merge:
+                deadline = head.enqueued_ns + self.max_delay_ns
+                while total < self.max_batch:
+                    total = self._collect(head.key, group, total)
+                    left = (deadline - time.perf_counter_ns()) / 1e9
+                    coming = self.active - len(self._queue) - len(group) - self._running
+                    if total >= self.max_batch or left <= 0 or self._closing or coming <= 0:
+                        break
+                    self._cond.wait(left)
+            self._depth.set(len(self._queue))
+            self._running += len(group)
+            return group
+
+    def _collect(self, key: tuple, group: list[_Item], total: int) -> int:
+        """Move queued items of signature ``key`` into ``group`` while they fit; new total."""
+        keep: deque[_Item] = deque()
+        while self._queue:
+            item = self._queue.popleft()
+            if item.key != key or total + item.samples > self.max_batch:
+                keep.append(item)
+            elif item.future.set_running_or_notify_cancel():
+                group.append(item)
+                total += item.samples
+        self._queue = keep
+        return total
+
+    def _work(self, engine: Engine) -> None:
+        while True:
+            with self._gather:
+                group = self._take()
+            if group is None:
+                return
+            try:
+                self._run(engine, group)
+            finally:
+                with self._cond:
+                    self._running -= len(group)
+
+    def _run(self, engine: Engine, group: list[_Item]) -> None:
+        t0 = time.perf_counter_ns()
+        samples = sum(it.samples for it in group)
+        try:
+            if len(group) == 1:
+                feeds = group[0].feeds
+            else:
+                feeds = {k: np.concatenate([it.feeds[k] for it in group]) for k in group[0].feeds}
+            t1 = time.perf_counter_ns()
+            outputs = engine.run(feeds)
+            t2 = time.perf_counter_ns()
+            parts = self._split(outputs, group, samples)
+            t3 = time.perf_counter_ns()
+        except PtxError as exc:
+            for it in group:
+                it.future.set_exception(exc)
+            return
+        except Exception as exc:  # a backend's own exception must still reach the client
+            err = ModelError(f"model '{self.name}' failed: {type(exc).__name__}: {exc}")
+            for it in group:
+                it.future.set_exception(err)
+            return
+        queue_ns = [t0 - it.enqueued_ns for it in group]
+        self.stats.batch_done(len(group), samples, sum(queue_ns), t1 - t0, t2 - t1, t3 - t2)
+        self.metrics.observe_batch(self.name, samples, [q / 1e9 for q in queue_ns], (t2 - t1) / 1e9)
+        for it, out, q in zip(group, parts, queue_ns, strict=True):
+            it.future.set_result(Result(out, q, t3 - t0, samples))
+
+    def _split(
+        self, outputs: dict[str, np.ndarray], group: list[_Item], samples: int
+    ) -> list[dict[str, np.ndarray]]:
+        if len(group) == 1:
+            return [outputs]
+        bounds = np.cumsum([it.samples for it in group])[:-1]
+        for name, arr in outputs.items():
+            if arr.shape[:1] != (samples,):
+                raise ModelError(
+                    f"model '{self.name}': output '{name}' has {list(arr.shape)} for a batch of "
+                    f"{samples}; serve it with --max-batch 1"
+                )
+        split = {k: np.split(v, bounds) for k, v in outputs.items()}
+        return [{k: split[k][i] for k in outputs} for i in range(len(group))]
+
+    # -- shutdown ---------------------------------------------------------------
+    def close(self, timeout_s: float = 30.0) -> None:
+        """Finish queued work, stop the workers, release the engines."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        for t in self._threads:
+            t.join(timeout_s)
+        for e in self.engines:
+            e.close()

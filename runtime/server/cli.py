@@ -1,0 +1,69 @@
+"""`ptx serve` (thin: parse, build the app, run it). Imports only click at the top."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+
+@click.command("serve")
+@click.option(
+    "--model", "models", multiple=True, required=True,
+    help="NAME=path.onnx|path.plan (repeat for several models)",
+)  # fmt: skip
+@click.option("--host", default="127.0.0.1", show_default=True, help="address to bind")
+@click.option("--port", default=8000, show_default=True, type=int, help="port (0 = any free)")
+@click.option("--max-batch", default=8, show_default=True, help="samples per merged batch")
+@click.option(
+    "--max-delay-us", default=2000, show_default=True,
+    help="longest wait for a batch to fill, from its oldest request",
+)  # fmt: skip
+@click.option("--instances", default=1, show_default=True, help="engine instances per model")
+@click.option(
+    "--queue", default=64, show_default=True, help="waiting requests per model (503 past)"
+)
+@click.option("--timeout-s", default=30.0, show_default=True, help="per-request limit (504 past)")
+@click.option("--max-body-mb", default=32.0, show_default=True, help="request body limit (413)")
+@click.option("--max-pixels", default=50e6, show_default=True, type=float, help="image limit")
+@click.option(
+    "--token", envvar="PTX_SERVE_TOKEN", default=None, help="bearer token [env PTX_SERVE_TOKEN]"
+)
+@click.option("--backend", default="auto", show_default=True, help="auto, onnxruntime, tensorrt")
+@click.option("--threads", type=int, default=None, help="intra-op threads per instance")
+@click.option("--log-level", default="info", show_default=True, help="uvicorn log level")
+@click.option("--access-log", is_flag=True, help="log every request")
+@click.option("--json", "as_json", is_flag=True, help="print the loaded models as JSON on start")
+def serve(
+    models, host, port, max_batch, max_delay_us, instances, queue, timeout_s, max_body_mb,
+    max_pixels, token, backend, threads, log_level, access_log, as_json,
+) -> None:  # fmt: skip
+    """Serve models over HTTP: KServe v2 protocol, image routes, /metrics, /openapi.json."""
+    from ptx.errors import require
+
+    for module in ("starlette", "uvicorn", "prometheus_client"):
+        require(module, "serve", "ptx serve")
+    from ptx.runtime.server.app import create_app
+    from ptx.runtime.server.config import ServerConfig, parse_models
+    from ptx.runtime.server.run import serve_forever
+
+    config = ServerConfig(
+        models=parse_models(models), host=host, port=port, max_batch=max_batch,
+        max_delay_us=max_delay_us, instances=instances, queue=queue, timeout_s=timeout_s,
+        max_body_mb=max_body_mb, max_pixels=int(max_pixels), token=token, backend=backend,
+        threads=threads,
+    )  # fmt: skip
+    if host not in ("127.0.0.1", "localhost", "::1") and not token:
+        click.echo(
+            f"warning: serving on {host} without --token: anyone who can reach it may use it",
+            err=True,
+        )
+    app = create_app(config)
+    loaded = {name: m.metadata() for name, m in app.state.ptx.models.items()}
+    if as_json:
+        click.echo(json.dumps({"url": f"http://{host}:{port}", "models": loaded}))
+    else:
+        for name, meta in loaded.items():
+            io = ", ".join(f"{t['name']}{t['shape']}:{t['datatype']}" for t in meta["inputs"])
+            click.echo(f"model {name} [{meta['platform']}] inputs: {io}", err=True)
+    serve_forever(app, config, log_level=log_level, access_log=access_log)

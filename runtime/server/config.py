@@ -1,0 +1,81 @@
+"""What `ptx serve` was asked to do: models, address, batching, limits."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ptx.errors import InputError
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+@dataclass
+class ServerConfig:
+    """Every `ptx serve` setting; defaults are the CLI's."""
+
+    models: dict[str, Path] = field(default_factory=dict)
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_batch: int = 8
+    max_delay_us: int = 2000
+    instances: int = 1
+    queue: int = 64
+    timeout_s: float = 30.0
+    max_body_mb: float = 32.0
+    max_pixels: int = 50_000_000
+    token: str | None = None
+    backend: str = "auto"
+    threads: int | None = None  # intra-op threads per instance (default: cores / instances)
+    max_images: int = 64  # most images one generate request may ask for
+
+    def __post_init__(self) -> None:
+        checks = (
+            (self.max_batch >= 1, f"--max-batch must be >= 1, got {self.max_batch}"),
+            (self.max_delay_us >= 0, f"--max-delay-us must be >= 0, got {self.max_delay_us}"),
+            (self.instances >= 1, f"--instances must be >= 1, got {self.instances}"),
+            (self.queue >= 1, f"--queue must be >= 1, got {self.queue}"),
+            (self.timeout_s > 0, f"--timeout-s must be > 0, got {self.timeout_s}"),
+            (self.max_body_mb > 0, f"--max-body-mb must be > 0, got {self.max_body_mb}"),
+            (self.max_pixels >= 1, f"--max-pixels must be >= 1, got {self.max_pixels}"),
+            (0 <= self.port <= 65535, f"--port must be 0..65535, got {self.port}"),
+            (self.token is None or len(self.token) >= 8, "--token must be at least 8 characters"),
+        )
+        for ok, message in checks:
+            if not ok:
+                raise InputError(message)
+
+    @property
+    def max_body_bytes(self) -> int:
+        """The body limit in bytes."""
+        return int(self.max_body_mb * 1024 * 1024)
+
+
+def parse_model_arg(text: str) -> tuple[str, Path]:
+    """``NAME=path`` (or a bare path, named after its stem) → (name, path)."""
+    name, sep, path = text.partition("=")
+    if not sep:
+        name, path = Path(text).stem, text
+    if not NAME_RE.match(name):
+        raise InputError(
+            f"--model '{text}': name '{name}' must be 1-64 letters, digits, '_', '.' or '-'"
+        )
+    if not path:
+        raise InputError(f"--model '{text}': give a path after '=' (NAME=model.onnx)")
+    if name == "stats":  # /v2/models/stats is the all-models statistics route
+        raise InputError(f"--model '{text}': 'stats' is a reserved name; pick another")
+    return name, Path(path)
+
+
+def parse_models(args: list[str] | tuple[str, ...]) -> dict[str, Path]:
+    """Every ``--model`` argument, refusing none or a name given twice."""
+    if not args:
+        raise InputError("give at least one --model NAME=path.onnx")
+    models: dict[str, Path] = {}
+    for arg in args:
+        name, path = parse_model_arg(arg)
+        if name in models:
+            raise InputError(f"--model: name '{name}' is given twice; names must be unique")
+        models[name] = path
+    return models

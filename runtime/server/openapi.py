@@ -1,0 +1,288 @@
+"""The OpenAPI 3.1 description of every route this server answers (served at /openapi.json)."""
+
+from __future__ import annotations
+
+import ptx
+from ptx.runtime.server.protocol import DATATYPES
+from ptx.runtime.server.state import ServerState
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict) -> dict:
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*codes: int) -> dict:
+    what = {
+        400: "bad request (the message says what and where)",
+        401: "missing or wrong bearer token",
+        404: "unknown model or version",
+        406: "no acceptable response format",
+        413: "body or image over the limit",
+        415: "unsupported Content-Encoding",
+        503: "queue full or shutting down (see Retry-After)",
+        504: "no result within --timeout-s",
+    }
+    return {str(c): {"description": what[c], **_json(_ref("Error"))} for c in codes}
+
+
+def _schemas() -> dict:
+    tensor = {
+        "type": "object",
+        "required": ["name", "shape", "datatype"],
+        "properties": {
+            "name": {"type": "string"},
+            "shape": {"type": "array", "items": {"type": "integer", "minimum": 0}},
+            "datatype": {"type": "string", "enum": sorted(DATATYPES)},
+            "parameters": {
+                "type": "object",
+                "properties": {"binary_data_size": {"type": "integer", "minimum": 0}},
+            },
+            "data": {"type": "array", "items": {}},
+        },
+    }
+    requested = {
+        "type": "object",
+        "required": ["name"],
+        "properties": {
+            "name": {"type": "string"},
+            "parameters": {"type": "object", "properties": {"binary_data": {"type": "boolean"}}},
+        },
+    }
+    count = {
+        "type": "object",
+        "properties": {"count": {"type": "integer"}, "ns": {"type": "integer"}},
+    }
+    return {
+        "Error": {
+            "type": "object",
+            "required": ["error"],
+            "properties": {"error": {"type": "string"}},
+        },
+        "Tensor": tensor,
+        "InferRequest": {
+            "type": "object",
+            "required": ["inputs"],
+            "properties": {
+                "id": {"type": "string"},
+                "parameters": {
+                    "type": "object",
+                    "properties": {"binary_data_output": {"type": "boolean"}},
+                },
+                "inputs": {"type": "array", "items": _ref("Tensor"), "minItems": 1},
+                "outputs": {"type": "array", "items": requested},
+            },
+        },
+        "InferResponse": {
+            "type": "object",
+            "required": ["model_name", "outputs"],
+            "properties": {
+                "model_name": {"type": "string"},
+                "model_version": {"type": "string"},
+                "id": {"type": "string"},
+                "outputs": {"type": "array", "items": _ref("Tensor")},
+            },
+        },
+        "TensorMetadata": {
+            "type": "object",
+            "properties": {
+                "name": {"type": "string"},
+                "datatype": {"type": "string"},
+                "shape": {"type": "array", "items": {"type": "integer"}},
+            },
+        },
+        "ModelMetadata": {
+            "type": "object",
+            "required": ["name", "platform", "inputs", "outputs"],
+            "properties": {
+                "name": {"type": "string"},
+                "versions": {"type": "array", "items": {"type": "string"}},
+                "platform": {"type": "string"},
+                "inputs": {"type": "array", "items": _ref("TensorMetadata")},
+                "outputs": {"type": "array", "items": _ref("TensorMetadata")},
+            },
+        },
+        "Count": count,
+        "ModelStats": {
+            "type": "object",
+            "properties": {
+                "model_stats": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "name": {"type": "string"},
+                            "version": {"type": "string"},
+                            "inference_count": {"type": "integer"},
+                            "execution_count": {"type": "integer"},
+                            "inference_stats": {
+                                "type": "object",
+                                "additionalProperties": _ref("Count"),
+                            },
+                            "batch_stats": {"type": "array", "items": {"type": "object"}},
+                        },
+                    },
+                }
+            },
+        },
+        "GenerateRequest": {
+            "type": "object",
+            "properties": {
+                "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+                "n": {"type": "integer", "minimum": 1, "default": 1},
+                "seed": {"type": "integer", "minimum": 0, "default": 0},
+            },
+        },
+    }
+
+
+def _model_paths(base: str, params: list[dict]) -> dict:
+    def get(summary: str, schema: dict) -> dict:
+        return {
+            "get": {
+                "summary": summary,
+                "parameters": params,
+                "responses": {"200": {"description": "ok", **_json(schema)}, **_errors(404)},
+            }
+        }
+
+    binary = {"type": "string", "format": "binary"}
+    infer = {
+        "post": {
+            "summary": "KServe v2 inference (JSON tensors, or JSON header + binary tensors)",
+            "parameters": [
+                *params,
+                {
+                    "name": "Inference-Header-Content-Length",
+                    "in": "header",
+                    "required": False,
+                    "schema": {"type": "integer", "minimum": 1},
+                },
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {"schema": _ref("InferRequest")},
+                    "application/octet-stream": {"schema": binary},
+                },
+            },
+            "responses": {
+                "200": {
+                    "description": "outputs (binary after the JSON header where asked)",
+                    "content": {
+                        "application/json": {"schema": _ref("InferResponse")},
+                        "application/octet-stream": {"schema": binary},
+                    },
+                },
+                **_errors(400, 404, 413, 415, 503, 504),
+            },
+        }
+    }
+    return {
+        base: get("model metadata", _ref("ModelMetadata")),
+        base + "/ready": get("model readiness", {"type": "object"}),
+        base + "/config": get("Triton-style model configuration", {"type": "object"}),
+        base + "/stats": get("Triton statistics for this model", _ref("ModelStats")),
+        base + "/infer": infer,
+    }
+
+
+def _image_paths(name_param: dict) -> dict:
+    binary = {"type": "string", "format": "binary"}
+    images = {"image/png": {"schema": binary}, "image/jpeg": {"schema": binary}}
+    image_in = {
+        "required": True,
+        "content": {**images, "application/octet-stream": {"schema": binary}},
+    }
+    paths = {}
+    for route, what in (("enhance", "Enhance a photo"), ("stylize", "Stylize a photo")):
+        paths[f"/v1/models/{{name}}/{route}"] = {
+            "post": {
+                "summary": f"{what}: image bytes in, PNG or JPEG out (by Accept)",
+                "parameters": [name_param],
+                "requestBody": image_in,
+                "responses": {
+                    "200": {"description": "the result image", "content": images},
+                    **_errors(400, 404, 406, 413, 415, 503, 504),
+                },
+            }
+        }
+    listing = {
+        "type": "object",
+        "properties": {"images": {"type": "array", "items": {"type": "object"}}},
+    }
+    paths["/v1/models/{name}/generate"] = {
+        "post": {
+            "summary": "Generate images from labels: a grid image, or base64 PNGs as JSON",
+            "parameters": [name_param],
+            "requestBody": {"required": True, **_json(_ref("GenerateRequest"))},
+            "responses": {
+                "200": {
+                    "description": "a grid (image/*) or a JSON list (application/json)",
+                    "content": {**images, "application/json": {"schema": listing}},
+                },
+                **_errors(400, 404, 406, 413, 415, 503, 504),
+            },
+        }
+    }
+    return paths
+
+
+def _plain(summary: str, schema: dict, *codes: int) -> dict:
+    return {
+        "get": {
+            "summary": summary,
+            "responses": {"200": {"description": "ok", **_json(schema)}, **_errors(*codes)},
+        }
+    }
+
+
+def openapi(state: ServerState) -> dict:
+    """The OpenAPI document of this server (model names enumerate the served models)."""
+    name = {
+        "name": "name",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "enum": sorted(state.models)},
+    }
+    version = {"name": "version", "in": "path", "required": True, "schema": {"enum": ["1"]}}
+    paths = {
+        "/v2/health/live": _plain("liveness", {"type": "object"}),
+        "/v2/health/ready": _plain("readiness", {"type": "object"}, 503),
+        "/v2": _plain("server metadata", {"type": "object"}),
+        "/v2/models/stats": _plain("Triton statistics for every model", _ref("ModelStats")),
+        **_model_paths("/v2/models/{name}", [name]),
+        **_model_paths("/v2/models/{name}/versions/{version}", [name, version]),
+        **_image_paths(name),
+        "/metrics": {
+            "get": {
+                "summary": "Prometheus metrics",
+                "responses": {
+                    "200": {
+                        "description": "text exposition",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    }
+                },
+            }
+        },
+        "/openapi.json": _plain("this document", {"type": "object"}),
+    }
+    doc: dict = {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "ptx serve",
+            "version": ptx.__version__,
+            "description": "KServe v2 inference protocol plus image routes",
+        },
+        "paths": paths,
+        "components": {"schemas": _schemas()},
+    }
+    if state.config.token:
+        doc["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
+        doc["security"] = [{"bearer": []}]
+        for public in ("/v2/health/live", "/v2/health/ready", "/openapi.json"):
+            paths[public]["get"]["security"] = []
+    return doc

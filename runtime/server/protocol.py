@@ -1,0 +1,243 @@
+"""KServe v2 (Open Inference Protocol) request and response codec, with Triton's binary extension.
+
+A request body is a JSON header, optionally followed by raw tensor bytes; the
+``Inference-Header-Content-Length`` header says where the JSON ends, and each
+binary input carries ``parameters.binary_data_size``. Responses mirror it: an
+output is sent as raw bytes when the request asked for it (per output
+``binary_data``, or ``binary_data_output`` for all), exactly as ``tritonclient.http``
+sends and reads them. No HTTP here: bytes in, arrays out, InputError on bad input.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ptx.errors import InputError
+from ptx.runtime.engine import TensorInfo
+
+# KServe datatype <-> NumPy dtype (the ones ptx models use; BYTES/BF16 are not served).
+DATATYPES: dict[str, np.dtype] = {
+    "BOOL": np.dtype(np.bool_),
+    "UINT8": np.dtype(np.uint8),
+    "INT8": np.dtype(np.int8),
+    "INT32": np.dtype(np.int32),
+    "INT64": np.dtype(np.int64),
+    "FP16": np.dtype(np.float16),
+    "FP32": np.dtype(np.float32),
+    "FP64": np.dtype(np.float64),
+}
+_NAMES = {dt: name for name, dt in DATATYPES.items()}
+# JSON numbers NumPy may turn into each kind without losing meaning (no float -> int).
+_JSON_KINDS = {"b": "b", "u": "iu", "i": "iu", "f": "iuf"}
+
+
+def datatype_of(dtype: np.dtype) -> str:
+    """The KServe datatype name of a NumPy dtype (FP32, FP16, INT64...)."""
+    try:
+        return _NAMES[np.dtype(dtype)]
+    except KeyError:
+        raise InputError(f"dtype {np.dtype(dtype).name} has no KServe v2 datatype") from None
+
+
+def wire_shape(info: TensorInfo) -> list[int]:
+    """The tensor's shape as KServe metadata gives it: -1 for a dynamic axis."""
+    return [d if isinstance(d, int) else -1 for d in info.shape]
+
+
+@dataclass
+class InferRequest:
+    """A decoded infer request: id, input arrays, and which outputs to return how."""
+
+    id: str | None
+    feeds: dict[str, np.ndarray]
+    outputs: dict[str, bool] | None  # name -> binary; None = all outputs
+    binary_default: bool = False
+    parameters: dict = field(default_factory=dict)
+
+
+def split_body(body: bytes, header_length: str | None) -> tuple[bytes, bytes]:
+    """(JSON header, binary tail) of a request body, per Inference-Header-Content-Length."""
+    if header_length is None:
+        return body, b""
+    try:
+        n = int(header_length)
+    except ValueError:
+        raise InputError(
+            f"Inference-Header-Content-Length must be an integer, got '{header_length[:40]}'"
+        ) from None
+    if n < 1 or n > len(body):
+        raise InputError(
+            f"Inference-Header-Content-Length {n} is outside the {len(body)}-byte body; "
+            "send the length of the JSON part"
+        )
+    return body[:n], body[n:]
+
+
+def parse_json(raw: bytes, what: str = "request body") -> dict:
+    """A JSON object from ``raw``, or one InputError line saying what is wrong."""
+    try:
+        doc = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{what} is not valid JSON ({exc}); send a JSON object") from None
+    except RecursionError:
+        raise InputError(f"{what} is nested too deeply") from None
+    if not isinstance(doc, dict):
+        raise InputError(f"{what} must be a JSON object, got {type(doc).__name__}")
+    return doc
+
+
+def _shape(tensor: dict, name: str) -> list[int]:
+    shape = tensor.get("shape")
+    if not isinstance(shape, list) or not all(
+        isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape
+    ):
+        raise InputError(f"input '{name}': 'shape' must be a list of non-negative integers")
+    return shape
+
+
+def _check_shape(name: str, shape: list[int], info: TensorInfo) -> None:
+    want = wire_shape(info)
+    if len(shape) != len(want) or any(w not in (-1, g) for w, g in zip(want, shape, strict=True)):
+        raise InputError(f"input '{name}': shape {shape} does not fit the model's {want}")
+
+
+def _from_json(name: str, data: object, dtype: np.dtype, count: int) -> np.ndarray:
+    try:
+        arr = np.asarray(data)
+    except (ValueError, TypeError, OverflowError):
+        raise InputError(f"input '{name}': 'data' is not a regular array of numbers") from None
+    if arr.size == 0:
+        arr = arr.astype(dtype)
+    elif arr.dtype.kind not in _JSON_KINDS.get(dtype.kind, ""):
+        raise InputError(
+            f"input '{name}': 'data' holds {arr.dtype.kind!r}-kind values, "
+            f"not numbers fit for {datatype_of(dtype)}"
+        )
+    if arr.size != count:
+        raise InputError(f"input '{name}': 'data' has {arr.size} values, shape needs {count}")
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = arr.astype(dtype)
+    if dtype.kind in "iu" and not np.array_equal(out, arr):
+        raise InputError(f"input '{name}': values out of range for {datatype_of(dtype)}")
+    return out
+
+
+def decode_request(
+    header: bytes, tail: bytes, inputs: list[TensorInfo], outputs: list[TensorInfo]
+) -> InferRequest:
+    """Decode an infer request against the model's inputs and outputs (strict names, types)."""
+    doc = parse_json(header)
+    tensors = doc.get("inputs")
+    if not isinstance(tensors, list) or not tensors:
+        raise InputError("request needs an 'inputs' list of tensors")
+    expected = {t.name: t for t in inputs}
+    feeds: dict[str, np.ndarray] = {}
+    offset = 0
+    for tensor in tensors:
+        if not isinstance(tensor, dict) or not isinstance(tensor.get("name"), str):
+            raise InputError("each input needs a 'name', 'shape', 'datatype' and data")
+        name = tensor["name"]
+        info = expected.get(name)
+        if info is None:
+            raise InputError(f"unknown input '{name}' (the model has {sorted(expected)})")
+        if name in feeds:
+            raise InputError(f"input '{name}' is given twice")
+        want = datatype_of(info.dtype)
+        if tensor.get("datatype") != want:
+            raise InputError(
+                f"input '{name}': datatype {tensor.get('datatype')!r} given, the model needs {want}"
+            )
+        shape = _shape(tensor, name)
+        _check_shape(name, shape, info)
+        count = math.prod(shape)
+        params = tensor.get("parameters") or {}
+        if not isinstance(params, dict):
+            raise InputError(f"input '{name}': 'parameters' must be an object")
+        size = params.get("binary_data_size")
+        if size is not None:
+            if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+                raise InputError(f"input '{name}': binary_data_size must be an integer >= 0")
+            if size != count * info.dtype.itemsize:
+                raise InputError(
+                    f"input '{name}': binary_data_size {size} does not match shape {shape} "
+                    f"of {want} ({count * info.dtype.itemsize} bytes)"
+                )
+            if offset + size > len(tail):
+                raise InputError(
+                    f"input '{name}': binary data truncated ({len(tail) - offset} of {size} "
+                    "bytes after the JSON header)"
+                )
+            chunk = tail[offset : offset + size]
+            offset += size
+            feeds[name] = np.frombuffer(chunk, dtype=info.dtype).reshape(shape)
+        elif "data" in tensor:
+            feeds[name] = _from_json(name, tensor["data"], info.dtype, count).reshape(shape)
+        else:
+            raise InputError(f"input '{name}' has neither 'data' nor binary_data_size")
+    if offset != len(tail):
+        raise InputError(
+            f"{len(tail) - offset} bytes after the JSON header belong to no input; "
+            "check binary_data_size and Inference-Header-Content-Length"
+        )
+    missing = sorted(set(expected) - set(feeds))
+    if missing:
+        raise InputError(f"missing input(s) {missing}")
+    params = doc.get("parameters") or {}
+    if not isinstance(params, dict):
+        raise InputError("request 'parameters' must be an object")
+    rid = doc.get("id")
+    return InferRequest(
+        id=str(rid) if rid is not None else None,
+        feeds=feeds,
+        outputs=_requested_outputs(doc.get("outputs"), outputs),
+        binary_default=params.get("binary_data_output") is True,
+        parameters=params,
+    )
+
+
+def _requested_outputs(requested: object, outputs: list[TensorInfo]) -> dict[str, bool] | None:
+    if requested is None:
+        return None
+    if not isinstance(requested, list):
+        raise InputError("'outputs' must be a list of {name, parameters}")
+    known = {t.name for t in outputs}
+    chosen: dict[str, bool] = {}
+    for item in requested:
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            raise InputError("each requested output needs a 'name'")
+        if item["name"] not in known:
+            raise InputError(f"unknown output '{item['name']}' (the model has {sorted(known)})")
+        params = item.get("parameters") or {}
+        if not isinstance(params, dict):
+            raise InputError(f"output '{item['name']}': 'parameters' must be an object")
+        chosen[item["name"]] = params.get("binary_data") is True
+    return chosen
+
+
+def encode_response(
+    model: str, request: InferRequest, results: dict[str, np.ndarray]
+) -> tuple[bytes, int | None]:
+    """(body, JSON header length or None) of an infer response, binary where asked."""
+    wanted = request.outputs or {name: request.binary_default for name in results}
+    out, blobs = [], []
+    for name, binary in wanted.items():
+        arr = np.ascontiguousarray(results[name])
+        entry: dict = {"name": name, "datatype": datatype_of(arr.dtype), "shape": list(arr.shape)}
+        if binary:
+            raw = arr.tobytes()
+            entry["parameters"] = {"binary_data_size": len(raw)}
+            blobs.append(raw)
+        else:
+            entry["data"] = arr.ravel().tolist()
+        out.append(entry)
+    doc: dict = {"model_name": model, "model_version": "1", "outputs": out}
+    if request.id is not None:
+        doc["id"] = request.id
+    header = json.dumps(doc, separators=(",", ":"), allow_nan=True).encode()
+    if not blobs:
+        return header, None
+    return b"".join([header, *blobs]), len(header)

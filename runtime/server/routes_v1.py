@@ -1,0 +1,95 @@
+"""Image routes for people and simple services: enhance, stylize, generate."""
+
+from __future__ import annotations
+
+import asyncio
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ptx.errors import InputError
+from ptx.runtime.server import images
+from ptx.runtime.server.http import HTTPError, image_format, read_body, wants_json
+from ptx.runtime.server.protocol import parse_json
+from ptx.runtime.server.state import ServerState
+from ptx.spec import ImageConvention
+
+MEDIA = {"PNG": "image/png", "JPEG": "image/jpeg"}
+
+
+def _state(request: Request) -> ServerState:
+    return request.app.state.ptx
+
+
+async def _image_route(request: Request, route: str) -> Response:
+    state = _state(request)
+    model = state.model(request.path_params["name"])
+    fmt = image_format(request.headers.get("accept"))
+    name, dtype, conv = state.cached(
+        (model.name, route), lambda: images.image_model(model.engine, route)
+    )
+    body = await read_body(request, state.config.max_body_bytes)
+    feeds, size = await run_in_threadpool(
+        images.decode_for_model, body, state.config.max_pixels, name, dtype, conv
+    )
+    result = await model.infer(feeds)
+    data = await run_in_threadpool(images.encode_output, result.outputs, conv, size, fmt)
+    return Response(data, media_type=MEDIA[fmt])
+
+
+async def enhance(request: Request) -> Response:
+    """Image bytes in, the enhanced image out (PNG or JPEG by Accept)."""
+    return await _image_route(request, "enhance")
+
+
+async def stylize(request: Request) -> Response:
+    """Image bytes in, the stylized image out (PNG or JPEG by Accept)."""
+    return await _image_route(request, "stylize")
+
+
+def _generate_args(doc: dict, max_images: int) -> tuple[dict[str, str], int, int]:
+    labels = doc.get("labels", {})
+    if not isinstance(labels, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in labels.items()
+    ):
+        raise InputError("'labels' must be an object of label name -> value strings")
+    n, seed = doc.get("n", 1), doc.get("seed", 0)
+    for key, value in (("n", n), ("seed", seed)):
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise InputError(f"'{key}' must be an integer")
+    if not 1 <= n <= max_images:
+        raise InputError(f"'n' must be 1..{max_images}, got {n}")
+    if not 0 <= seed < 2**63:
+        raise InputError(f"'seed' must be 0..2^63-1, got {seed}")
+    return labels, n, seed
+
+
+async def generate(request: Request) -> Response:
+    """JSON {labels, n, seed} in; a PNG/JPEG grid, or base64 PNGs for Accept: application/json."""
+    state = _state(request)
+    model = state.model(request.path_params["name"])
+    as_json = wants_json(request.headers.get("accept"))
+    fmt = "PNG" if as_json else image_format(request.headers.get("accept"))
+    images.generate_plan(model.engine)  # a model of the wrong task fails before the body
+    body = await read_body(request, state.config.max_body_bytes)
+    labels, n, seed = _generate_args(parse_json(body), state.config.max_images)
+    feeds, per_sample = images.generate_feeds(model.engine, labels, n, seed)
+    size = model.batcher.max_batch if model.batcher.merge else 1
+    results = await asyncio.gather(*(model.infer(c) for c in images.chunk_feeds(feeds, size)))
+    conv = (model.spec.image if model.spec else None) or ImageConvention()
+    imgs = await run_in_threadpool(images.generated_images, [r.outputs for r in results], conv)
+    if len(imgs) != n:
+        raise HTTPError(500, f"model returned {len(imgs)} images for {n} samples")
+    data, media = await run_in_threadpool(images.encode_generated, imgs, per_sample, as_json, fmt)
+    return Response(data, media_type=media)
+
+
+def routes() -> list[Route]:
+    """The /v1 image routes."""
+    return [
+        Route("/v1/models/{name}/enhance", enhance, methods=["POST"]),
+        Route("/v1/models/{name}/stylize", stylize, methods=["POST"]),
+        Route("/v1/models/{name}/generate", generate, methods=["POST"]),
+    ]
