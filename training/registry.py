@@ -18,6 +18,10 @@ from ptx.spec import ModelSpec
 # family name -> module that registers it on import (kept lazy: modules import torch)
 KNOWN = {
     "enhance": "ptx.training.enhance_model",
+    "gan": "ptx.training.gan_model",
+    "vae-encoder": "ptx.training.vae_model",
+    "vae-decoder": "ptx.training.vae_model",
+    "style": "ptx.training.style_model",
 }
 
 
