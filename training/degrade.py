@@ -1,0 +1,133 @@
+"""A seeded camera-like degradation model: (clean uint8 RGB) -> degraded uint8 RGB.
+
+Steps run in the order a camera applies them: colour cast and exposure on the
+linear-ish signal first, then sensor noise (Poisson shot + Gaussian read),
+then a real JPEG encode/decode with Pillow. NumPy + Pillow only, so the demo
+and the runtime evaluation can use it without torch.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+
+from ptx.errors import ImageError, InputError
+
+
+@dataclass(frozen=True)
+class DegradeConfig:
+    """Ranges each degradation is drawn from (uniform unless noted).
+
+    Exposure, contrast and gamma are one-sided (an amateur product photo is
+    under-exposed, flat and dark in the mid-tones, rarely the opposite): a blind
+    model can only undo a global shift whose direction is known; symmetric
+    ranges leave it nothing to learn but the training set's own look.
+    """
+
+    cast: tuple[float, float] = (0.9, 1.1)  # per-channel gain, relative to the channels' mean
+    brightness: tuple[float, float] = (0.55, 0.9)  # exposure gain: under-exposed
+    contrast: tuple[float, float] = (0.6, 0.9)  # scale around mid-grey: flat, hazy
+    gamma: tuple[float, float] = (1.0, 1.3)  # exponent, drawn log-uniform: dark mid-tones
+    poisson_peak: tuple[float, float] = (40.0, 400.0)  # photons at white; log-uniform
+    gaussian_sigma: tuple[float, float] = (1.0, 8.0)  # read noise, in 0..255 units
+    jpeg_quality: tuple[int, int] = (20, 60)  # inclusive
+    p_noise: float = 1.0  # probability each stage is applied
+    p_jpeg: float = 1.0
+    p_color: float = 1.0
+
+    def __post_init__(self) -> None:
+        for name in ("cast", "brightness", "contrast", "gamma", "poisson_peak", "gaussian_sigma"):
+            lo, hi = getattr(self, name)
+            if not (0 <= lo <= hi):
+                raise InputError(f"DegradeConfig.{name}: need 0 <= low <= high, got ({lo}, {hi})")
+        q_lo, q_hi = self.jpeg_quality
+        if not (1 <= q_lo <= q_hi <= 100):
+            raise InputError(
+                f"DegradeConfig.jpeg_quality: need 1 <= low <= high <= 100, got {self.jpeg_quality}"
+            )
+
+
+def _log_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
+    return (
+        float(np.exp(rng.uniform(np.log(lo), np.log(hi)))) if lo > 0 else float(rng.uniform(lo, hi))
+    )
+
+
+def _color_exposure(x: np.ndarray, rng: np.random.Generator, cfg: DegradeConfig) -> np.ndarray:
+    """Per-channel cast, exposure gain, contrast around mid-grey, then gamma."""
+    gains = rng.uniform(*cfg.cast, size=3)
+    gains = gains / gains.mean()  # a cast shifts hue, exposure is drawn separately
+    gains = gains * rng.uniform(*cfg.brightness)
+    x = x * gains.astype(np.float32)
+    c = rng.uniform(*cfg.contrast)
+    x = (x - 0.5) * c + 0.5
+    g = _log_uniform(rng, *cfg.gamma)
+    return np.clip(x, 0.0, 1.0) ** np.float32(g)
+
+
+def _noise(x: np.ndarray, rng: np.random.Generator, cfg: DegradeConfig) -> np.ndarray:
+    """Poisson shot noise (signal-dependent) plus Gaussian read noise."""
+    peak = _log_uniform(rng, *cfg.poisson_peak)
+    x = rng.poisson(x * peak).astype(np.float32) / np.float32(peak)
+    sigma = rng.uniform(*cfg.gaussian_sigma) / 255.0
+    return x + rng.normal(0.0, sigma, size=x.shape).astype(np.float32)
+
+
+def _jpeg(rgb: np.ndarray, quality: int) -> np.ndarray:
+    """A real JPEG round trip through Pillow."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format="JPEG", quality=int(quality))
+    buf.seek(0)
+    return np.asarray(Image.open(buf).convert("RGB"))
+
+
+def _check(clean: np.ndarray) -> None:
+    if (
+        not isinstance(clean, np.ndarray)
+        or clean.dtype != np.uint8
+        or clean.ndim != 3
+        or clean.shape[2] != 3
+    ):
+        desc = (
+            f"{clean.dtype} {clean.shape}"
+            if isinstance(clean, np.ndarray)
+            else type(clean).__name__
+        )
+        raise ImageError(f"degrade expects a uint8 HxWx3 RGB array, got {desc}")
+
+
+def degrade(
+    clean: np.ndarray, rng: np.random.Generator, cfg: DegradeConfig | None = None
+) -> np.ndarray:
+    """Degrade a clean uint8 RGB image with parameters drawn from ``rng``."""
+    _check(clean)
+    cfg = cfg or DegradeConfig()
+    x = clean.astype(np.float32) / 255.0
+    # Draw every stage's coin even when it is skipped, so a config change in one
+    # stage does not reshuffle the random parameters of the others.
+    do_color, do_noise, do_jpeg = rng.random(3) < (cfg.p_color, cfg.p_noise, cfg.p_jpeg)
+    if do_color:
+        x = _color_exposure(x, rng, cfg)
+    if do_noise:
+        x = _noise(x, rng, cfg)
+    out = np.clip(x * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    quality = int(rng.integers(cfg.jpeg_quality[0], cfg.jpeg_quality[1] + 1))
+    if do_jpeg:
+        out = _jpeg(out, quality)
+    return out
+
+
+def degrade_seeded(clean: np.ndarray, seed: int, cfg: DegradeConfig | None = None) -> np.ndarray:
+    """Deterministic degradation: the same image and seed always give the same bytes."""
+    return degrade(clean, np.random.default_rng(seed), cfg)
+
+
+def make_pair(
+    clean: np.ndarray, seed: int, cfg: DegradeConfig | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """A (degraded, clean) training pair for ``seed``."""
+    return degrade_seeded(clean, seed, cfg), clean
