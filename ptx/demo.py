@@ -164,7 +164,8 @@ class Demo:
             "|---|---|---|",
             *[f"| {s.name} | {s.seconds:.1f} | {s.detail} |" for s in self.stages],
             "",
-            "Degradations: seeded Gaussian + Poisson noise, JPEG q20–60, colour cast, "
+            "Each image is degraded 3 times with fixed seeds; rows are the means over the 3 "
+            "draws. Degradations: seeded Gaussian + Poisson noise, JPEG q20–60, colour cast, "
             "brightness/contrast/gamma (`ptx.training.degrade`). Classical baseline: "
             "autocontrast + grey-world white balance + 3x3 median.",
             "",

@@ -62,27 +62,37 @@ def evaluate(
     clean: dict[str, np.ndarray],
     enhance: Callable[[list[np.ndarray]], list[np.ndarray]],
     seed: int = 0,
+    repeats: int = 3,
     keep_pictures: int = 4,
 ) -> EvalResult:
-    """Degrade each clean image (seeded), then score degraded, classical and model outputs."""
+    """Degrade each clean image ``repeats`` times (fixed seeds), score every method, average.
+
+    One degradation draw swings the gain by several dB, so each image's row is the mean
+    over ``repeats`` draws; the grid shows the first draw.
+    """
     from ptx.training.baseline import classical_enhance
     from ptx.training.degrade import degrade_seeded
     from ptx.training.metrics import psnr, ssim
 
     names = list(clean)
-    degraded = [degrade_seeded(clean[n], seed + i) for i, n in enumerate(names)]
-    restored = enhance(degraded)
     result = EvalResult()
     for i, name in enumerate(names):
-        outputs = {
-            "degraded": degraded[i],
-            "classical": classical_enhance(degraded[i]),
-            "model": restored[i],
-        }
         ref = clean[name]
-        result.rows.append(Row(name, {m: (psnr(o, ref), ssim(o, ref)) for m, o in outputs.items()}))
-        if i < keep_pictures:
-            result.pictures.append((name, {"clean": ref, **outputs}))
+        draws = [degrade_seeded(ref, seed + 100 * r + i) for r in range(repeats)]
+        restored = enhance(draws)
+        per_method: dict[str, list[tuple[float, float]]] = {m: [] for m in METHODS}
+        for r, degraded in enumerate(draws):
+            outputs = {
+                "degraded": degraded,
+                "classical": classical_enhance(degraded),
+                "model": restored[r],
+            }
+            for m, o in outputs.items():
+                per_method[m].append((psnr(o, ref), ssim(o, ref)))
+            if r == 0 and i < keep_pictures:
+                result.pictures.append((name, {"clean": ref, **outputs}))
+        scores = {m: tuple(np.mean(v, axis=0).tolist()) for m, v in per_method.items()}
+        result.rows.append(Row(name, scores))
     return result
 
 
