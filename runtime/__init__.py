@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from ptx.errors import InputError, ModelError
+from ptx.errors import InputError, MissingDependency, ModelError
 from ptx.runtime.engine import Engine, TensorInfo
 
 __all__ = ["BACKENDS", "Engine", "TensorInfo", "load"]
@@ -21,6 +22,8 @@ BACKENDS: dict[str, str] = {
     "tensorrt": "ptx.runtime.trt:TensorRTEngine",
     "openvino": "ptx.runtime.openvino:OpenVINOEngine",
 }
+
+_EXTRAS = {"openvino": "openvino"}  # backend -> the pip extra that installs it
 
 
 def _check_file(p: Path) -> None:
@@ -45,9 +48,19 @@ def pick_backend(path: str | Path, backend: str = "auto") -> str:
         raise ModelError(f"{p}: unknown model type '{suffix}' (expected .onnx or .plan){hint}")
     if backend not in BACKENDS:
         raise InputError(f"unknown backend '{backend}' (use auto or {', '.join(BACKENDS)})")
-    if backend == "onnxruntime" and suffix in PLAN_SUFFIXES:
-        raise ModelError(f"{p}: a TensorRT plan cannot run on onnxruntime; give the .onnx")
+    if backend in ("onnxruntime", "openvino") and suffix in PLAN_SUFFIXES:
+        raise ModelError(f"{p}: a TensorRT plan cannot run on {backend}; give the .onnx")
     return backend
+
+
+def requested_backend(path: str | Path, backend: str = "auto") -> str:
+    """``backend``, or $PTX_BACKEND in place of ``auto`` for an .onnx (skips auto's trial)."""
+    env = os.environ.get("PTX_BACKEND", "").strip()
+    if backend != "auto" or env in ("", "auto") or Path(path).suffix.lower() not in ONNX_SUFFIXES:
+        return backend
+    if env not in BACKENDS:
+        raise InputError(f"PTX_BACKEND={env}: unknown backend (use auto or {', '.join(BACKENDS)})")
+    return env
 
 
 def load(
@@ -57,14 +70,23 @@ def load(
     backend: str = "auto",
     **options: object,
 ) -> Engine:
-    """Load ``.onnx`` (ONNX Runtime) or ``.plan`` (TensorRT) and return an Engine.
+    """Load ``.onnx`` (ONNX Runtime / OpenVINO) or ``.plan`` (TensorRT) and return an Engine.
 
     ``threads`` = intra-op threads (default: physical cores); ``options`` go to the
-    backend (onnxruntime: ``spin``). Any unusable file raises one ModelError line.
+    backend (onnxruntime: ``spin``; openvino: ``hint``, ``precision``, ``cache``).
+    ``auto`` on the CPU picks the faster installed backend by a cached timed trial
+    (ptx.runtime.select; ``trial_shapes`` sets its input shapes); $PTX_BACKEND or a
+    named backend skips it. Any unusable file raises one ModelError line.
     """
     p = Path(path)
+    backend = requested_backend(p, backend)
     name = pick_backend(p, backend)
+    trial_shapes = options.pop("trial_shapes", None)
     _check_file(p)
+    if backend == "auto" and name == "onnxruntime" and device == "cpu":
+        from ptx.runtime.select import load_auto
+
+        return load_auto(p, threads=threads, shapes=trial_shapes, **options)
     try:
         cls = engine_class(name)
     except ModelError as exc:
@@ -82,6 +104,8 @@ def engine_class(name: str) -> type[Engine]:
     except ModuleNotFoundError as exc:
         if exc.name and exc.name.startswith("ptx."):
             raise ModelError(f"the {name} backend is not part of this ptx yet") from exc
+        if name in _EXTRAS:
+            raise MissingDependency(exc.name or name, _EXTRAS[name], f"the {name} backend") from exc
         raise ModelError(
             f"the {name} backend needs the '{exc.name}' package (see `ptx doctor`)"
         ) from exc

@@ -50,7 +50,13 @@ def run() -> None:
 @click.option("--out", required=True, type=click.Path(), help="output folder (names are kept)")
 @click.option("--batch", default=1, show_default=True, help="images per batch (same size only)")
 @click.option("--threads", type=int, default=None, help="intra-op threads [physical cores]")
-@click.option("--backend", default="auto", show_default=True, help="auto or onnxruntime")
+@click.option(
+    "--backend",
+    type=click.Choice(["auto", "onnxruntime", "openvino", "tensorrt"]),
+    default="auto",
+    show_default=True,
+    help="auto: on the CPU the faster of onnxruntime and openvino (measured once, cached)",
+)
 @click.option("--range", "range_", default=None, help="foreign model: value range LO,HI [0,1]")
 @click.option("--mean", default=None, help="foreign model: mean, 1 or 3 values [0]")
 @click.option("--std", default=None, help="foreign model: std, 1 or 3 values [1]")
@@ -70,8 +76,12 @@ def enhance_cmd(
     # spin=False: the decode/encode threads need the cores between batches.
     engine = load(model, threads=threads, backend=backend, spin=False)
     summary = enhance_path(engine, input_, out, batch=batch, progress=not no_progress, conv=conv)
+    choice = getattr(engine, "choice", None)  # set when auto measured (or recalled) the pick
     if as_json:
-        click.echo(json.dumps(summary.to_dict(), indent=2))
+        data = summary.to_dict()
+        if choice is not None:
+            data["backend_choice"] = choice.to_dict()
+        click.echo(json.dumps(data, indent=2))
     else:
         for path, reason in summary.skipped[:MAX_LISTED]:
             click.echo(
@@ -79,6 +89,8 @@ def enhance_cmd(
             )
         if len(summary.skipped) > MAX_LISTED:
             click.echo(f"... and {len(summary.skipped) - MAX_LISTED} more skipped", err=True)
+        if choice is not None:
+            click.echo(choice.line(), err=True)
         click.echo(summary.line())
     if summary.images == 0:
         first = summary.skipped[0][1] if summary.skipped else "nothing was written"

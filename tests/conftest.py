@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 
 import pytest
 
 # Tests run on 2 cores next to each other; keep BLAS/ORT from oversubscribing.
 os.environ.setdefault("OMP_NUM_THREADS", "2")
+# Compiled-model caches and kernel caches go to a throw-away folder, never ~/.cache; and
+# `auto` means ONNX Runtime unless a test measures the choice itself (tests/runtime/test_select).
+os.environ.setdefault("PTX_CACHE_DIR", tempfile.mkdtemp(prefix="ptx-test-cache-"))
+os.environ.setdefault("PTX_BACKEND", "onnxruntime")
 
 
 def _has_gpu() -> bool:

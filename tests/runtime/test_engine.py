@@ -112,7 +112,7 @@ def test_closed_engine_says_so(models):
         ("zero.onnx", b"", "empty file"),
         ("truncated.onnx", "truncate", "not a valid ONNX model"),
         ("notes.onnx", b"just some text renamed to .onnx\n" * 4, "not a valid ONNX model"),
-        ("model.plan", b"\x00plan bytes", "tensorrt backend (is not part|needs the)"),
+        ("model.plan", b"\x00plan bytes", "not a TensorRT plan.*ptx build"),
         ("weights.pt", b"torch", "unknown model type '.pt'.*ptx export"),
     ],
 )
@@ -134,8 +134,7 @@ def test_backend_choice(models):
     assert pick_backend("m.onnx") == "onnxruntime"
     assert pick_backend("m.plan") == "tensorrt"
     assert load(models["affine"], backend="onnxruntime").backend == "onnxruntime"
-    with pytest.raises(ModelError, match="openvino backend (is not part|needs the)"):
-        load(models["affine"], backend="openvino")
+    assert load(models["affine"], backend="openvino").backend == "openvino"
     with pytest.raises(InputError, match="unknown backend 'nope'"):
         load(models["affine"], backend="nope")
     with pytest.raises(ModelError, match="cannot run on onnxruntime"):
