@@ -64,15 +64,19 @@ class Engine(ABC):
         self.spec = spec
         self.closed = False
 
-    @property
-    @abstractmethod
-    def inputs(self) -> list[TensorInfo]:
-        """The model's inputs in declaration order."""
+    # Backends fill these in once, at load; reading them must cost nothing per call.
+    _inputs: list[TensorInfo]
+    _outputs: list[TensorInfo]
 
     @property
-    @abstractmethod
+    def inputs(self) -> list[TensorInfo]:
+        """The model's inputs in declaration order."""
+        return self._inputs
+
+    @property
     def outputs(self) -> list[TensorInfo]:
         """The model's outputs in declaration order."""
+        return self._outputs
 
     @abstractmethod
     def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -110,16 +110,6 @@ class OnnxRuntimeEngine(Engine):
         shape = tuple(d if isinstance(d, int) else (d or None) for d in arg.shape)
         return TensorInfo(arg.name, dtype, shape)
 
-    @property
-    def inputs(self) -> list[TensorInfo]:
-        """The model's inputs in declaration order."""
-        return self._inputs
-
-    @property
-    def outputs(self) -> list[TensorInfo]:
-        """The model's outputs in declaration order."""
-        return self._outputs
-
     def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Run one batch on the session; a rejected feed becomes one InputError line."""
         for name, want in self._dtypes:

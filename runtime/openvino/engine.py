@@ -174,16 +174,6 @@ class OpenVINOEngine(Engine):
         return TensorInfo(name, np.dtype(port.get_element_type().to_dtype()), tuple(dims))
 
     @property
-    def inputs(self) -> list[TensorInfo]:
-        """The model's inputs in declaration order."""
-        return self._inputs
-
-    @property
-    def outputs(self) -> list[TensorInfo]:
-        """The model's outputs in declaration order."""
-        return self._outputs
-
-    @property
     def static_shapes(self) -> list[tuple]:
         """Input shapes (one tuple per input) now served by a static-shape compilation."""
         return list(self._static)

@@ -120,16 +120,6 @@ class TensorRTEngine(Engine):
             (inputs if is_input else outputs).append(TensorInfo(name, dtype, dims))
         return inputs, outputs
 
-    @property
-    def inputs(self) -> list[TensorInfo]:
-        """The plan's inputs in engine order."""
-        return self._inputs
-
-    @property
-    def outputs(self) -> list[TensorInfo]:
-        """The plan's outputs in engine order."""
-        return self._outputs
-
     # -- scheduling ------------------------------------------------------------------------
     def plan(self, shapes: dict[str, Shape]) -> list:
         """The chunks a request of ``shapes`` runs as (validated against the plan)."""
