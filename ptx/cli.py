@@ -27,6 +27,7 @@ COMMANDS = {
     "bench": "ptx.benchmarks.cli:bench",
     "doctor": "ptx.runtime.doctor:doctor_cmd",
     "serve": "ptx.runtime.server.cli:serve",
+    "eval": "ptx.training.eval_cli:eval_group",
     "demo": "ptx.demo:demo_cmd",
 }
 

@@ -6,6 +6,8 @@ import json
 
 import click
 
+from ptx.cli import LazyGroup
+
 MAX_LISTED = 10  # skipped files printed one per line; the rest are counted
 
 
@@ -39,7 +41,13 @@ def _convention(range_, mean, std, bgr, nhwc):
     )
 
 
-@click.group()
+@click.group(
+    cls=LazyGroup,
+    lazy={
+        "vae": "ptx.runtime.vae_cli:run_vae_cmd",
+        "stylize": "ptx.runtime.vae_cli:run_stylize_cmd",
+    },
+)
 def run() -> None:
     """Run a model over images."""
 

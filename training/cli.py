@@ -7,8 +7,16 @@ from pathlib import Path
 
 import click
 
+from ptx.cli import LazyGroup
 
-@click.group()
+
+@click.group(
+    cls=LazyGroup,
+    lazy={
+        "vae": "ptx.training.vae_cli:train_vae_cmd",
+        "style": "ptx.training.style_cli:train_style_cmd",
+    },
+)
 def train() -> None:
     """Train a model family."""
 

@@ -1,0 +1,19 @@
+"""`ptx eval ...`: quality metrics that need no downloaded network."""
+
+from __future__ import annotations
+
+import click
+
+from ptx.cli import LazyGroup
+
+
+@click.group(
+    "eval",
+    cls=LazyGroup,
+    lazy={
+        "vae": "ptx.training.vae_cli:eval_vae_cmd",
+        "style": "ptx.training.style_cli:eval_style_cmd",
+    },
+)
+def eval_group() -> None:
+    """Score a trained model (reconstruction, style, conditional accuracy, diversity)."""
