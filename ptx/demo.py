@@ -23,11 +23,18 @@ class DemoConfig:
     seed: int = 0
     batch: int = 4
     build_engine: bool = True
+    generative: bool = True  # issue 5's families: VAE, style (and the GAN)
+    small_size: int = 64  # the VAE and GAN train at 64x64
+    vae_seconds: float = 75.0
+    style_seconds: float = 60.0
 
     @classmethod
     def quick(cls) -> DemoConfig:
         """A tiny configuration for tests."""
-        return cls(n_images=70, size=48, train_seconds=15.0, max_steps=6)
+        return cls(
+            n_images=70, size=48, train_seconds=15.0, max_steps=6, small_size=32,
+            vae_seconds=6.0, style_seconds=6.0,
+        )  # fmt: skip
 
 
 @dataclass
@@ -139,16 +146,79 @@ class Demo:
 
     def _held_out(self, limit: int = 24) -> dict:
         """The catalogue's test split (labels.csv), read back from disk."""
-        import csv
-
         from ptx.io import read_image
 
-        root = self.out / "data"
+        return {p.stem: read_image(p) for p in self._test_paths("data")[:limit]}
+
+    # -- generative families (issue 5) ----------------------------------------------------
+    def synthesise_small(self) -> tuple[str, dict[str, Any]]:
+        """A 64 px catalogue for the VAE and the GAN (same seed, so the same products)."""
+        from ptx.training.catalogue import write_catalogue
+
+        n, size = self.cfg.n_images, self.cfg.small_size
+        summary = write_catalogue(self.out / "data-small", n, size, seed=self.cfg.seed)
+        return f"{getattr(summary, 'images', n)} catalogue images at {size} px", {"images": n}
+
+    def _export(self, ckpt: Path, name: str) -> str:
+        from ptx.export.torch_export import export_checkpoint
+
+        return _summary(export_checkpoint(ckpt, self.models / name))
+
+    def vae(self) -> tuple[str, dict[str, Any]]:
+        """Train the VAE, export encoder + decoder, score it, and draw an interpolation strip."""
+        from ptx.io import read_image, write_image
+        from ptx.runtime.pipelines.vae import interpolate, make_strip, open_pair
+        from ptx.training.train_vae import evaluate_vae, train_vae
+
+        ckpt = self.out / "checkpoints" / "vae"
+        train_vae(
+            self.out / "data-small", ckpt, steps=self.cfg.max_steps, seed=self.cfg.seed,
+            time_budget_s=self.cfg.vae_seconds, progress=True,
+        )  # fmt: skip
+        self._export(ckpt / "encoder", "vae-encoder.onnx")
+        self._export(ckpt / "decoder", "vae-decoder.onnx")
+        enc, dec = self.models / "vae-encoder.onnx", self.models / "vae-decoder.onnx"
+        scores = evaluate_vae(enc, dec, self.out / "data-small", max_images=128)
+        a, b = (read_image(p) for p in self._test_paths("data-small")[:2])
+        strip = make_strip(interpolate(open_pair(dec, enc), a, b, steps=8))
+        write_image(self.out / "vae-strip.png", strip)
+        psnr = scores.get("val_psnr", float("nan"))
+        return f"held-out reconstruction PSNR {psnr:.2f} dB; strip vae-strip.png", scores
+
+    def style(self) -> tuple[str, dict[str, Any]]:
+        """Train fast style transfer on the built-in ad style, export, score, restyle products."""
+        from ptx.io import read_image, write_image
+        from ptx.runtime import load
+        from ptx.runtime.pipelines.stylize import stylize_arrays
+        from ptx.runtime.pipelines.vae import make_strip
+        from ptx.training.train_style import evaluate_style, train_style
+
+        ckpt = self.out / "checkpoints" / "style"
+        train_style(
+            self.out / "data", "ad", ckpt, steps=self.cfg.max_steps, seed=self.cfg.seed,
+            time_budget_s=self.cfg.style_seconds, progress=True,
+        )  # fmt: skip
+        self._export(ckpt, "style.onnx")
+        scores = evaluate_style(self.models / "style.onnx", "ad", self.out / "data", max_images=8)
+        products = [read_image(p) for p in self._test_paths("data")[:6]]
+        styled = stylize_arrays(load(self.models / "style.onnx"), products)
+        write_image(self.out / "style-sheet.png", make_strip(products + styled, columns=6))
+        cut = scores.get("gram_reduction", float("nan"))
+        return f"Gram loss reduced {100 * cut:.1f}%; sheet style-sheet.png", scores
+
+    def _test_paths(self, folder: str) -> list[Path]:
+        """Test-split image paths of a catalogue folder, from its labels.csv."""
+        import csv
+
+        root = self.out / folder
         with open(root / "labels.csv", newline="") as f:
-            rows = [r for r in csv.DictReader(f) if r.get("split") == "test"]
-        return {Path(r["path"]).stem: read_image(root / r["path"]) for r in rows[:limit]}
+            return [root / r["path"] for r in csv.DictReader(f) if r.get("split") == "test"]
 
     # -- report --------------------------------------------------------------------
+    def _generative_section(self) -> list[str]:
+        lines = _generative_pictures(self.out)
+        return ["## Generative models", "", *lines] if lines else []
+
     def write_report(self) -> Path:
         """DIR/report.md and DIR/report.json."""
         from ptx.io import atomic_write_text
@@ -183,6 +253,7 @@ class Demo:
             "",
             "![catalogue](grid-catalogue.png)",
             "",
+            *self._generative_section(),
             "Models: " + ", ".join(f"`models/{p.name}`" for p in sorted(self.models.glob("*"))),
             "",
         ]
@@ -190,6 +261,19 @@ class Demo:
         payload = {"config": asdict(self.cfg), "stages": [asdict(s) for s in self.stages]}
         atomic_write_text(self.out / "report.json", json.dumps(payload, indent=2, default=str))
         return self.out / "report.md"
+
+
+def _generative_pictures(out: Path) -> list[str]:
+    """Report lines for the generative families' pictures that exist."""
+    shown = [
+        ("vae-strip.png", "VAE interpolation between two held-out products (8 steps)"),
+        ("style-sheet.png", "Fast style transfer: products (top) and restyled (bottom)"),
+    ]
+    lines: list[str] = []
+    for name, caption in shown:
+        if (out / name).is_file():
+            lines += [f"{caption}:", "", f"![{caption}]({name})", ""]
+    return lines
 
 
 def _summary(report: Any) -> str:
@@ -216,6 +300,10 @@ def run_demo(out: Path, cfg: DemoConfig) -> Path:
     demo.stage("FP16 ONNX", demo.fp16)
     demo.stage("TensorRT build", demo.build)
     demo.stage("evaluate through ptx.runtime", demo.evaluate)
+    if cfg.generative:
+        demo.stage("synthesise small catalogue", demo.synthesise_small)
+        demo.stage("VAE", demo.vae)
+        demo.stage("style transfer", demo.style)
     return demo.write_report()
 
 
