@@ -28,7 +28,7 @@ def test_quick_demo_writes_models_report_and_grids(tmp_path) -> None:
     assert (out / "models" / "enhance-fp16.onnx").is_file()
     stages = json.loads((out / "report.json").read_text())["stages"]
     names = [s["name"] for s in stages]
-    assert names[0] == "synthesise catalogue" and names[-1] == "evaluate through ptx.runtime"
+    assert names[0] == "synthesise catalogue" and "evaluate through ptx.runtime" in names
     real = next(s for s in stages if s["name"] == "evaluate through ptx.runtime")["data"]
     means = real["real photos"]["mean"]
     assert set(means) == {"degraded", "classical", "model"}
