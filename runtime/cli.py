@@ -44,6 +44,7 @@ def _convention(range_, mean, std, bgr, nhwc):
 @click.group(
     cls=LazyGroup,
     lazy={
+        "generate": "ptx.runtime.gen_cli:run_generate_cmd",
         "vae": "ptx.runtime.vae_cli:run_vae_cmd",
         "stylize": "ptx.runtime.vae_cli:run_stylize_cmd",
     },

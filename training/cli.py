@@ -13,6 +13,8 @@ from ptx.cli import LazyGroup
 @click.group(
     cls=LazyGroup,
     lazy={
+        "gan": "ptx.training.gan_cli:train_gan_cmd",
+        "classifier": "ptx.training.gan_cli:train_classifier_cmd",
         "vae": "ptx.training.vae_cli:train_vae_cmd",
         "style": "ptx.training.style_cli:train_style_cmd",
     },

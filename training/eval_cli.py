@@ -11,6 +11,7 @@ from ptx.cli import LazyGroup
     "eval",
     cls=LazyGroup,
     lazy={
+        "gan": "ptx.training.gan_cli:eval_gan_cmd",
         "vae": "ptx.training.vae_cli:eval_vae_cmd",
         "style": "ptx.training.style_cli:eval_style_cmd",
     },

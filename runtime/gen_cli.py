@@ -1,0 +1,64 @@
+"""`ptx run generate` (thin: parse, call one function, print). Never imports torch."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+
+def parse_labels(items: tuple[str, ...]) -> dict[str, str]:
+    """KEY=VALUE pairs -> dict; one InputError line for a malformed or repeated key."""
+    from ptx.errors import InputError
+
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or not key or not value:
+            raise InputError(f"--label '{item}': use KEY=VALUE, e.g. --label category=mug")
+        if key in out:
+            raise InputError(f"--label {key} given twice ({out[key]}, {value}); give it once")
+        out[key] = value
+    return out
+
+
+@click.command("generate")
+@click.option("--model", required=True, type=click.Path(), help="gan.onnx (or a .plan)")
+@click.option("--label", "labels", multiple=True, help="KEY=VALUE, e.g. category=mug (repeatable)")
+@click.option("--n", "n", default=16, show_default=True, help="number of images")
+@click.option("--seed", default=0, show_default=True, help="seed for z and for labels not given")
+@click.option("--out", required=True, type=click.Path(), help="output folder")
+@click.option("--grid", "grid_path", default=None, type=click.Path(), help="also write a grid PNG")
+@click.option("--nrow", default=None, type=int, help="images per grid row [sqrt(n)]")
+@click.option(
+    "--backend",
+    type=click.Choice(["auto", "onnxruntime", "openvino", "tensorrt"]),
+    default="onnxruntime",
+    show_default=True,
+)
+@click.option("--json", "as_json", is_flag=True, help="print what was written as JSON")
+def run_generate_cmd(model, labels, n, seed, out, grid_path, nrow, backend, as_json) -> None:
+    """Generate product images for given labels (labels not given are drawn from the seed)."""
+    import math
+
+    from ptx.io import write_image
+    from ptx.runtime import load
+    from ptx.runtime.pipelines.generate import generate, grid, write_images
+
+    wanted = parse_labels(labels)
+    with load(model, backend=backend) as engine:
+        images, per_image = generate(engine, wanted, n=n, seed=seed)
+    paths = write_images(images, per_image, out)
+    if grid_path is not None:
+        write_image(grid_path, grid(images, nrow or math.ceil(math.sqrt(n))))
+    if as_json:
+        report = {
+            "model": str(model),
+            "seed": seed,
+            "images": [{"path": str(p), **lab} for p, lab in zip(paths, per_image, strict=True)],
+            "grid": str(grid_path) if grid_path else None,
+        }
+        click.echo(json.dumps(report, indent=2))
+        return
+    click.echo(f"wrote {len(paths)} images to {out}" + (f" and {grid_path}" if grid_path else ""))
