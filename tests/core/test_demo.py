@@ -34,8 +34,8 @@ def test_quick_demo_writes_models_report_and_grids(tmp_path) -> None:
     assert set(means) == {"degraded", "classical", "model"}
     assert all(np.isfinite(v["psnr"]) for v in means.values())
     assert not list(out.rglob("*.part"))
-    for name in ("vae-encoder.onnx", "vae-decoder.onnx", "style.onnx"):
+    for name in ("vae-encoder.onnx", "vae-decoder.onnx", "style.onnx", "gan.onnx"):
         assert (out / "models" / name).is_file(), name
-    for name in ("vae-strip.png", "style-sheet.png"):
+    for name in ("vae-strip.png", "style-sheet.png", "gan-grid.png"):
         assert read_image(out / name).std() > 5, name
         assert f"]({name})" in report
