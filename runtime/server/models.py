@@ -65,8 +65,13 @@ class ServedModel:
             "inputs": tensors(self.engine.inputs),
             "outputs": tensors(self.engine.outputs),
         }
+        params: dict[str, str] = {"backend": self.engine.backend}
+        choice = getattr(self.engine, "choice", None)  # set when `auto` measured the backends
+        if choice is not None:
+            params["backend_choice"] = choice.line()
         if self.spec is not None:
-            meta["parameters"] = {"task": self.spec.task, "family": self.spec.family}
+            params.update(task=self.spec.task, family=self.spec.family)
+        meta["parameters"] = params
         return meta
 
     def config(self) -> dict:

@@ -74,6 +74,7 @@ def test_health_metadata_config_and_stats(client):
         ("color", "INT64", [-1]),
     ]
     assert meta["outputs"] == [{"name": "image", "datatype": "FP32", "shape": [-1, 3, 8, 8]}]
+    assert meta["parameters"]["backend"] == "onnxruntime"  # which runtime serves it, shown
     assert client.get_model_metadata("fp16")["inputs"][0]["datatype"] == "FP16"
     config = client.get_model_config("affine")
     assert config["max_batch_size"] == 8 and config["input"][0]["dims"] == [3, -1, -1]
