@@ -123,5 +123,7 @@ def test_no_gpu_is_one_clear_line_through_the_cli(plan, tmp_path, helpers):
     write_image(tmp_path / "a.png", helpers.random_image(8, 8))
     args = ["enhance", "--model", str(plan), "--input", str(tmp_path / "a.png")]
     result = CliRunner().invoke(run, [*args, "--out", str(tmp_path / "out")])
-    assert result.exit_code != 0 and isinstance(result.exception, ModelError)
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert lines[-1].startswith("error: ") and "needs an NVIDIA GPU and driver" in lines[-1]
     assert not (tmp_path / "out").exists()

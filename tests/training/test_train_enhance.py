@@ -173,6 +173,7 @@ def test_ctrl_c_is_held_until_the_save_finishes() -> None:
     code = """
 import signal
 from ptx.training.train_enhance import deferred_interrupt
+signal.signal(signal.SIGINT, signal.default_int_handler)  # nohup/CI may start us with SIG_IGN
 done = []
 try:
     with deferred_interrupt():
