@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ptx.spec import ImageConvention, ModelSpec, ShapeProfile, TensorSpec, producer_versions
+from ptx.spec import ModelSpec
 from ptx.training import registry
 
 DEFAULT_CONFIG: dict[str, Any] = {
@@ -160,26 +160,8 @@ def build(config: dict[str, Any]) -> Any:
 def make_spec(config: dict[str, Any]) -> ModelSpec:
     """The ModelSpec of an enhance model (image in, image out, both NCHW RGB in [0, 1])."""
     cfg = {**DEFAULT_CONFIG, **(config or {})}
-    shape = ["batch", 3, "height", "width"]
-    return ModelSpec(
-        task="enhance",
-        family="enhance",
-        inputs=[TensorSpec("image", "float32", list(shape))],
-        outputs=[TensorSpec("enhanced", "float32", list(shape))],
-        image=ImageConvention(range=(0.0, 1.0)),
-        profile=ShapeProfile(
-            min={"image": [1, 3, MIN_SIDE, MIN_SIDE]},
-            opt={"image": [1, 3, OPT_SIDE, OPT_SIDE]},
-            max={"image": [MAX_BATCH, 3, MAX_SIDE, MAX_SIDE]},
-        ),
-        config=cfg,
-        producer=producer_versions("torch", "numpy"),
-    )
-
-
-def example_inputs(spec: ModelSpec, batch: int, h: int, w: int) -> tuple:
-    """A random image batch in [0, 1] of the given size."""
-    return (torch.rand(batch, 3, h, w),)
+    sides = (MIN_SIDE, OPT_SIDE, MAX_SIDE)
+    return registry.image_to_image_spec("enhance", "enhance", "enhanced", cfg, sides, MAX_BATCH)
 
 
 FAMILY = registry.register(
@@ -188,7 +170,7 @@ FAMILY = registry.register(
         task="enhance",
         build=build,
         make_spec=make_spec,
-        example_inputs=example_inputs,
+        example_inputs=registry.random_images,
         default_config=dict(DEFAULT_CONFIG),
         test_config=dict(TEST_CONFIG),
     )

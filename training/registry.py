@@ -63,3 +63,42 @@ def get(name: str) -> Family:
 def names() -> list[str]:
     """Every built-in family name."""
     return sorted(KNOWN)
+
+
+def image_to_image_spec(
+    task: str,
+    family: str,
+    output: str,
+    config: dict[str, Any],
+    sides: tuple[int, int, int],
+    max_batch: int,
+) -> ModelSpec:
+    """The spec of a fully convolutional image → image family: NCHW RGB in [0, 1] both ways.
+
+    ``sides`` = (min, opt, max) H and W of the optimisation profile.
+    """
+    from ptx.spec import ImageConvention, ShapeProfile, TensorSpec, producer_versions
+
+    lo, mid, hi = sides
+    shape = ["batch", 3, "height", "width"]
+    return ModelSpec(
+        task=task,
+        family=family,
+        inputs=[TensorSpec("image", "float32", list(shape))],
+        outputs=[TensorSpec(output, "float32", list(shape))],
+        image=ImageConvention(range=(0.0, 1.0)),
+        profile=ShapeProfile(
+            min={"image": [1, 3, lo, lo]},
+            opt={"image": [1, 3, mid, mid]},
+            max={"image": [max_batch, 3, hi, hi]},
+        ),
+        config=config,
+        producer=producer_versions("torch", "numpy"),
+    )
+
+
+def random_images(spec: ModelSpec, batch: int, h: int, w: int) -> tuple:
+    """Example inputs for an image family: a random batch in [0, 1] of the given size."""
+    import torch
+
+    return (torch.rand(batch, 3, h, w),)

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ptx.spec import ImageConvention, ModelSpec, ShapeProfile, TensorSpec, producer_versions
+from ptx.spec import ModelSpec
 from ptx.training import registry
 
 DEFAULT_CONFIG: dict[str, Any] = {"width": 16, "blocks": 3, "residual": 1}
@@ -108,29 +108,9 @@ def build(config: dict[str, Any]) -> Any:
 
 def make_spec(config: dict[str, Any]) -> ModelSpec:
     """Spec: image -> stylized, both [batch, 3, height, width] RGB in [0, 1]."""
-    cfg = {**DEFAULT_CONFIG, **(config or {})}
-    cfg["min_side"] = min_side()
-    shape = ["batch", 3, "height", "width"]
-    lo = min_side()
-    return ModelSpec(
-        task="stylize",
-        family="style",
-        inputs=[TensorSpec("image", "float32", list(shape))],
-        outputs=[TensorSpec("stylized", "float32", list(shape))],
-        image=ImageConvention(range=(0.0, 1.0)),
-        profile=ShapeProfile(
-            min={"image": [1, 3, lo, lo]},
-            opt={"image": [1, 3, OPT_SIDE, OPT_SIDE]},
-            max={"image": [MAX_BATCH, 3, MAX_SIDE, MAX_SIDE]},
-        ),
-        config=cfg,
-        producer=producer_versions("torch", "numpy"),
-    )
-
-
-def example_inputs(spec: ModelSpec, batch: int, h: int, w: int) -> tuple:
-    """A random image batch in [0, 1] of the given size."""
-    return (torch.rand(batch, 3, h, w),)
+    cfg = {**DEFAULT_CONFIG, **(config or {}), "min_side": min_side()}
+    sides = (min_side(), OPT_SIDE, MAX_SIDE)
+    return registry.image_to_image_spec("stylize", "style", "stylized", cfg, sides, MAX_BATCH)
 
 
 FAMILY = registry.register(
@@ -139,7 +119,7 @@ FAMILY = registry.register(
         task="stylize",
         build=build,
         make_spec=make_spec,
-        example_inputs=example_inputs,
+        example_inputs=registry.random_images,
         default_config=dict(DEFAULT_CONFIG),
         test_config=dict(TEST_CONFIG),
     )
