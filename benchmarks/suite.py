@@ -149,7 +149,9 @@ def markdown(env: dict, settings: dict, by_family, notes, models, overhead) -> s
         head.append(f"- `{m.family}`: {params:,} parameters, weights: {m.weights}")
     head += ["", ratio_table(by_family), ""]
     head += [f"- {n}" for n in notes]
-    head += ["", f"![latency and throughput vs batch]({settings['png']})", ""]
+    pngs = settings["png"] if isinstance(settings["png"], list) else [settings["png"]]
+    for png in pngs:
+        head += ["", f"![latency and throughput vs batch]({png})", ""]
     if overhead is not None:
         head += ["## Runtime overhead (issue 2)", "", runtime_overhead.markdown(overhead)]
     return "\n".join(head) + "\n"
@@ -199,18 +201,20 @@ def run_suite(
             runs.append(report.run_dict(r))
     doc = report.document(runs, env, {"overhead": overhead})
     report.write_json(doc, out / f"{host}.json")
-    plot_series(
-        group_runs(runs),
-        out / f"{host}.png",
-        f"ptx suite on {host}: {', '.join(families)} at {size}x{size}",
-    )
+    # One picture per family: twenty series on one pair of axes repeat colours and hide data.
+    pngs = []
+    for family in by_family:
+        mine = [d for d in runs if d["label"].startswith(f"{family} ") or len(by_family) == 1]
+        name = f"{host}-{family}.png" if len(by_family) > 1 else f"{host}.png"
+        plot_series(group_runs(mine), out / name, f"ptx suite on {host}: {family} at {size}x{size}")
+        pngs.append(name)
     settings = {
         "size": size,
         "batches": batches,
         "duration": duration,
         "threads": threads,
         "command": command,
-        "png": f"{host}.png",
+        "png": pngs,
     }
     md = out / f"{host}.md"
     atomic_write_text(md, markdown(env, settings, by_family, notes, models.values(), overhead))
