@@ -61,56 +61,86 @@ def _post(url: str, x: np.ndarray, srv) -> httpx.Response:
     )
 
 
-def test_queue_full_is_503_with_retry_after_and_slow_is_504(model_files, srv):
-    """A withheld request keeps the batcher waiting for it, so queued work cannot drain."""
+def _held(server, srv):
+    """A request whose body is withheld: any batch formed meanwhile waits for it."""
+    body = srv.infer_json("image", np.ones((1, 3, 1, 1)))
+    return srv.SlowClient(server.port, "/v2/models/affine/infer", body)
+
+
+def test_queue_full_is_503_with_retry_after(model_files, srv):
+    """With the batcher waiting on a withheld request, queued work cannot drain: no clock races."""
     server = srv.start(
         {"affine": model_files["affine"]},
         instances=1,
         queue=2,
         max_batch=8,
-        max_delay_us=20_000_000,
-        timeout_s=4.0,  # long enough that queued requests outlive a slow poll on a busy CI box
+        max_delay_us=60_000_000,
+        timeout_s=60.0,
     )
     url = server.url
     try:
-        held = srv.SlowClient(
-            server.port, "/v2/models/affine/infer", srv.infer_json("image", np.ones((1, 3, 1, 1)))
-        )
-        # Shapes differ, so nothing merges: A waits in the batch, B and C fill the queue.
+        held = _held(server, srv)
+        # Shapes differ, so nothing merges: one waits in the forming batch, two fill the queue.
         xs = [np.full((1, 3, k, k), k / 10, np.float32) for k in (2, 3, 4)]
         with ThreadPoolExecutor(3) as pool:
-            futures = []
-            for i, x in enumerate(xs):
-                futures.append(pool.submit(_post, url, x, srv))
+            futures = [pool.submit(_post, url, x, srv) for x in xs]
 
-                # the first one is taken into the forming batch; the others wait in the queue
-                def depth(want=i) -> bool:
-                    text = httpx.get(url + "/metrics").text
-                    return srv.metric(text, "ptx_queue_depth", model="affine") == want
+            def queue_full() -> bool:
+                text = httpx.get(url + "/metrics").text
+                return srv.metric(text, "ptx_queue_depth", model="affine") == 2
 
-                srv.wait_for(depth, what=f"queue depth {i}")
+            srv.wait_for(queue_full, timeout_s=30, what="queue depth 2")
             # the health probe answers while inference is stuck
             assert httpx.get(url + "/v2/health/ready", timeout=5).status_code == 200
             full = _post(url, np.zeros((1, 3, 5, 5), np.float32), srv)
             assert full.status_code == 503
             assert full.headers["retry-after"] == "1"
             assert "queue full" in full.json()["error"]
-            late = [f.result() for f in futures]
+            # the withheld client hangs up: the batch stops waiting and everything queued runs
+            held.sock.close()
+            done = [f.result() for f in futures]
+        for x, r in zip(xs, done, strict=True):
+            assert r.status_code == 200, r.text
+            got = np.asarray(r.json()["outputs"][0]["data"], np.float32)
+            np.testing.assert_allclose(got, (x * 0.5 + 0.25).ravel(), rtol=1e-6)
+        text = httpx.get(url + "/metrics").text
+        assert srv.metric(text, "ptx_rejected_total", model="affine", reason="overload") == 1
+        assert srv.metric(text, "ptx_requests_total", model="affine", code="503") == 1
+        assert srv.metric(text, "ptx_requests_total", model="affine", code="200") == 3
+        assert srv.metric(text, "ptx_queue_depth", model="affine") == 0
+    finally:
+        server.stop()
+
+
+def test_slow_inference_is_504_and_the_server_recovers(model_files, srv):
+    """Requests stuck behind a withheld one time out; whenever they arrive, each one waits."""
+    server = srv.start(
+        {"affine": model_files["affine"]},
+        instances=1,
+        queue=4,
+        max_batch=8,
+        max_delay_us=20_000_000,
+        timeout_s=1.0,
+    )
+    url = server.url
+    try:
+        held = _held(server, srv)
+        xs = [np.full((1, 3, k, k), k / 10, np.float32) for k in (2, 3)]
+        with ThreadPoolExecutor(2) as pool:
+            late = list(pool.map(lambda x: _post(url, x, srv), xs))
         for r in late:
             assert r.status_code == 504, r.text
-            assert "within 4 s" in r.json()["error"]
+            assert "within 1 s" in r.json()["error"]
         status, body = held.finish()
         assert status == 200, body
         np.testing.assert_allclose(json.loads(body)["outputs"][0]["data"], [0.75] * 3)
         fresh = _post(url, np.zeros((1, 3, 2, 2), np.float32), srv)
         assert fresh.status_code == 200
         text = httpx.get(url + "/metrics").text
-        assert srv.metric(text, "ptx_rejected_total", model="affine", reason="overload") == 1
-        assert srv.metric(text, "ptx_rejected_total", model="affine", reason="timeout") == 3
-        assert srv.metric(text, "ptx_requests_total", model="affine", code="503") == 1
-        assert srv.metric(text, "ptx_requests_total", model="affine", code="504") == 3
+        assert srv.metric(text, "ptx_rejected_total", model="affine", reason="timeout") == 2
+        assert srv.metric(text, "ptx_requests_total", model="affine", code="504") == 2
         stats = httpx.get(url + "/v2/models/affine/stats").json()["model_stats"][0]
-        assert stats["inference_stats"]["fail"]["count"] == 4
+        assert stats["inference_stats"]["fail"]["count"] == 2
         assert stats["inference_stats"]["success"]["count"] == 2
     finally:
         server.stop()
