@@ -247,8 +247,12 @@ class OpenVINOEngine(Engine):
             for i, ((name, want), arr) in enumerate(zip(self._dtypes, arrays, strict=True)):
                 if getattr(arr, "dtype", None) != want:
                     arr = coerce_dtype(name, arr, want)
-                # shared_memory: OpenVINO reads the caller's buffer, no copy in.
-                request.set_input_tensor(i, tensor(np.ascontiguousarray(arr), shared_memory=True))
+                arr = np.ascontiguousarray(arr)
+                # shared_memory: OpenVINO reads the caller's buffer, no copy in. It only wraps
+                # writeable buffers, so a read-only one (np.frombuffer over a request body) is
+                # copied rather than refused with "array is not writeable".
+                shared = bool(arr.flags.writeable)
+                request.set_input_tensor(i, tensor(arr, shared_memory=shared))
             request.infer()
         except PtxError:
             raise

@@ -180,3 +180,12 @@ def test_missing_openvino_names_the_extra(models, monkeypatch):
     assert res.exit_code == 2
     lines = [ln for ln in res.output.splitlines() if ln.strip()]
     assert len(lines) == 1 and "ptx[openvino]" in lines[0] and lines[0].startswith("error:")
+
+
+def test_read_only_feed_is_copied_not_refused(models):
+    """Binary tensors reach a server's engine as np.frombuffer views: read-only buffers."""
+    x = np.random.default_rng(3).random((2, 3, 8, 8), dtype=np.float32)
+    read_only = np.frombuffer(x.tobytes(), np.float32).reshape(x.shape)
+    assert not read_only.flags.writeable
+    got = OpenVINOEngine(models["affine"])(read_only)["out"]
+    np.testing.assert_allclose(got, x * 0.5 + 0.25, rtol=1e-6)

@@ -119,3 +119,20 @@ def test_compressed_request_body(client):
     for algorithm in ("gzip", "deflate"):
         result = client.infer("affine", [tensor], request_compression_algorithm=algorithm)
         np.testing.assert_allclose(result.as_numpy("out"), x * 0.5 + 0.25, rtol=1e-6)
+
+
+@pytest.mark.parametrize("backend", ["onnxruntime", "openvino"])
+def test_every_cpu_backend_serves_binary_tensors(model_files, srv, backend):
+    """Binary inputs arrive as read-only views of the body; every backend must take them."""
+    if backend == "openvino":
+        pytest.importorskip("openvino")
+    s = srv.start({"affine": model_files["affine"]}, backend=backend)
+    c = tritonclient_http.InferenceServerClient(s.url.removeprefix("http://"))
+    try:
+        assert c.get_model_metadata("affine")["parameters"]["backend"] == backend
+        x = np.random.default_rng(4).random((3, 3, 6, 4), dtype=np.float32)
+        y = _infer(c, "affine", {"image": x}, True, ["out"]).as_numpy("out")
+        np.testing.assert_allclose(y, x * 0.5 + 0.25, rtol=1e-6)
+    finally:
+        c.close()
+        s.stop()
