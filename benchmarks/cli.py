@@ -12,7 +12,13 @@ import click
 
 
 @click.group("bench", invoke_without_command=True)
-@click.option("--model", help="ONNX model (ONNX Runtime).")
+@click.option("--model", help="ONNX model (ONNX Runtime); with --url, the ONNX the server runs.")
+@click.option("--url", help="Load a KServe v2 server (ptx serve, Triton) at http://HOST:PORT.")
+@click.option("--model-name", help="With --url: the served model to load.")
+@click.option(
+    "--concurrency", default="1", show_default=True, help="With --url: closed-loop clients, 1,8,32."
+)
+@click.option("--token", envvar="PTX_SERVE_TOKEN", help="With --url: bearer token.")
 @click.option("--engine", help="TensorRT plan (needs the GPU runtime).")
 @click.option("--checkpoint", help="ptx checkpoint folder (PyTorch eager baseline).")
 @click.option("--torch", "torch_ref", help="User model file.py:factory (PyTorch eager).")
@@ -60,6 +66,9 @@ def bench(ctx: click.Context, **opts) -> None:
     """Measure latency and throughput (trtexec-style summary)."""
     if ctx.invoked_subcommand is not None:
         return
+    if opts["url"]:
+        _bench_server(opts)
+        return
     from ptx.benchmarks.backends import Target
     from ptx.benchmarks.bench import Controls, GpuSettings, Outputs, run_bench
     from ptx.benchmarks.inputs import parse_batches, parse_shape_arg
@@ -106,6 +115,50 @@ def bench(ctx: click.Context, **opts) -> None:
     for flag in ("json_path", "csv_path", "plot_path"):
         if opts[flag]:
             click.echo(f"wrote {opts[flag]}", err=True)
+
+
+def _bench_server(opts: dict) -> None:
+    """`ptx bench --url`: closed-loop load on a server, written as the harness writes."""
+    from ptx.benchmarks.bench import Outputs, write_outputs
+    from ptx.benchmarks.inputs import parse_batches, parse_shape_arg
+    from ptx.benchmarks.serve_bench import (
+        ServeTarget,
+        concurrency_levels,
+        failures,
+        run_serve_bench,
+    )
+    from ptx.benchmarks.serve_report import serve_summary, serve_table
+    from ptx.errors import InputError, ModelError
+
+    flags = {"engine": "--engine", "checkpoint": "--checkpoint", "torch_ref": "--torch"}
+    clash = [flag for key, flag in flags.items() if opts[key]]
+    if clash:
+        raise InputError(f"--url loads a server; {', '.join(clash)} cannot go with it")
+    if not opts["model_name"]:
+        raise InputError("--url needs --model-name NAME (the served model to load)")
+    batches = parse_batches(opts["batch"])
+    if len(batches) > 1:
+        raise InputError("--url takes one --batch (images per request); sweep --concurrency")
+    doc = run_serve_bench(
+        ServeTarget(opts["url"], opts["model_name"], opts["token"], opts["model"]),
+        concurrency_levels(opts["concurrency"]),
+        [parse_shape_arg(s) for s in opts["shapes"]],
+        batches[0],
+        warmup_s=opts["warmup"],
+        duration_s=opts["duration"],
+        cov_threshold=opts["cov_threshold"] / 100.0,
+        per_iteration=not opts["no_iterations"],
+    )
+    write_outputs(doc, Outputs(opts["json_path"], opts["csv_path"], opts["plot_path"]))
+    if opts["json_path"] == "-":
+        click.echo(json.dumps(doc, indent=1))
+    else:
+        for run in doc["runs"]:
+            click.echo(serve_summary(run) + "\n")
+        click.echo(serve_table(doc["runs"]))
+    problem = failures(doc)
+    if problem:
+        raise ModelError(problem)
 
 
 @bench.command("compare")

@@ -51,7 +51,7 @@ def compare_reports(paths: list[str | Path], plot: str | Path | None = None) -> 
     """Compare the reports and, when ``plot`` is given, draw every series against batch size."""
     rows = compare(paths)
     if plot:
-        from ptx.benchmarks.plots import plot_series
+        from ptx.benchmarks.plots import plot_series, x_axis
 
         series: dict[str, list[dict]] = {}
         for path in paths:
@@ -59,7 +59,8 @@ def compare_reports(paths: list[str | Path], plot: str | Path | None = None) -> 
             for run in doc["runs"]:
                 name = series_name(path, run, len(paths) > 1)
                 series.setdefault(name, []).append(run)
-        series = {k: sorted(v, key=lambda r: r["batch"]) for k, v in series.items()}
+        x = x_axis([r for runs in series.values() for r in runs])
+        series = {k: sorted(v, key=lambda r: r[x]) for k, v in series.items()}
         plot_series(series, plot, "ptx bench compare")
     return rows
 

@@ -15,26 +15,42 @@ _PERCENTILE_STYLE = (
 )
 
 
+XLABELS = {
+    "batch": "batch size (images per query)",
+    "concurrency": "concurrent clients (closed loop)",
+}
+
+
+def x_axis(runs: list[dict]) -> str:
+    """What a plot's x axis is: clients for server load runs, else the batch size."""
+    return "concurrency" if all("concurrency" in r for r in runs) else "batch"
+
+
 def group_runs(runs: list[dict], key: str = "label") -> dict[str, list[dict]]:
-    """Runs grouped into series by ``key``, each sorted by batch."""
+    """Runs grouped into series by ``key``, each sorted along the x axis."""
     series: dict[str, list[dict]] = defaultdict(list)
     for run in runs:
         series[run[key]].append(run)
-    return {k: sorted(v, key=lambda r: r["batch"]) for k, v in series.items()}
+    x = x_axis(runs)
+    return {k: sorted(v, key=lambda r: r[x]) for k, v in series.items()}
 
 
 def plot_series(series: dict[str, list[dict]], path: str | Path, title: str) -> Path:
-    """Write a two-panel PNG: latency p50/p90/p99 (ms) and throughput (images/s) vs batch."""
+    """Write a two-panel PNG: latency p50/p90/p99 (ms) and throughput (images/s) vs batch.
+
+    Server load runs (they carry ``concurrency``) are drawn against the number of clients.
+    """
     mpl = require("matplotlib", "bench", "--plot")
     mpl.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, (ax_lat, ax_tp) = plt.subplots(1, 2, figsize=(12, 4.8), constrained_layout=True)
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    batches = sorted({r["batch"] for runs in series.values() for r in runs})
+    x = x_axis([r for runs in series.values() for r in runs])
+    batches = sorted({r[x] for runs in series.values() for r in runs})
     for i, runs in enumerate(series.values()):
         colour = colours[i % len(colours)]
-        xs = [r["batch"] for r in runs]
+        xs = [r[x] for r in runs]
         for key, style, marker, _ in _PERCENTILE_STYLE:
             ys = [r["latency"][key] for r in runs]
             ax_lat.plot(xs, ys, linestyle=style, marker=marker, color=colour)
@@ -44,9 +60,9 @@ def plot_series(series: dict[str, list[dict]], path: str | Path, title: str) -> 
         if len(batches) > 1 and batches[-1] / batches[0] >= 8:
             ax.set_xscale("log", base=2)
         ax.set_xticks(batches, [str(b) for b in batches])
-        ax.set_xlabel("batch size (images per query)")
+        ax.set_xlabel(XLABELS[x])
         ax.grid(True, alpha=0.3)
-    ax_lat.set_ylabel("latency per query (ms)")
+    ax_lat.set_ylabel("latency per query (ms)" if x == "batch" else "latency per request (ms)")
     ax_lat.set_title("Latency percentiles (lower is better)")
     lat = [r["latency"][k] for runs in series.values() for r in runs for k in ("median", "p99")]
     if min(lat) > 0 and max(lat) / min(lat) > 20:

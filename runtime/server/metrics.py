@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    generate_latest,
+)
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 # Seconds: from well under a millisecond (tiny models, health checks) to the longest timeout.
@@ -20,6 +27,8 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
+        # process_resident_memory_bytes and friends: a load test reads memory growth from here.
+        ProcessCollector(registry=r)
         self.requests = Counter(
             "ptx_requests", "HTTP requests by model, route and status", ["model", "route", "code"],
             registry=r,

@@ -1,0 +1,248 @@
+"""`ptx bench --url`: closed-loop load on a KServe v2 server, reported as the harness reports.
+
+Each concurrency level is one run of the ptx.bench document (SCHEMA.md): the
+clients' latencies summarised trtexec-style (``streams`` = concurrency, enqueue =
+time to send the request), plus the server's own queue/compute split from its
+statistics route, its resident memory from /metrics, and every answer's fate.
+Inputs follow the served model's metadata (``--shapes``/``--batch`` fix open
+dims); with ``--model`` the same ONNX runs in-process for the reference answers
+and the in-process latency floor, else each input's first answer is the reference.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ptx.benchmarks import env as env_mod
+from ptx.benchmarks import report, stats
+from ptx.benchmarks.closed_loop import Phase, run_phase, send_once
+from ptx.benchmarks.harness import BenchResult
+from ptx.benchmarks.inputs import ShapeArg, make_feeds, resolve_shapes
+from ptx.benchmarks.kserve_client import Endpoint, encode_infer, model_io, model_stats, resident_mib
+from ptx.errors import InputError, ModelError
+
+DISTINCT_INPUTS = 8  # inputs in rotation, each with its reference answer
+
+
+@dataclass
+class ServeTarget:
+    """The server and model under load, and the optional local copy of the model."""
+
+    url: str
+    model_name: str
+    token: str | None = None
+    reference: str | None = None  # the ONNX the server runs: reference answers, in-process floor
+    label: str | None = None
+
+
+@dataclass
+class Answers:
+    """Each distinct input's reference outputs; FP16 anywhere widens the tolerance."""
+
+    expected: list[dict[str, np.ndarray]]
+
+    def check(self, k: int, got: dict[str, np.ndarray]) -> bool:
+        """True when ``got`` is input ``k``'s answer (same outputs, shapes, values)."""
+        want = self.expected[k]
+        if got.keys() != want.keys():
+            return False
+        for name, ref in want.items():
+            out = got[name]
+            if out.shape != ref.shape:
+                return False
+            tol = 2e-2 if np.float16 in (out.dtype, ref.dtype) else 1e-3
+            if not np.allclose(out.astype(np.float64), ref.astype(np.float64), tol, tol):
+                return False
+        return True
+
+
+def concurrency_levels(text: str) -> list[int]:
+    """``"1,8,32"`` -> [1, 8, 32]."""
+    try:
+        levels = [int(c) for c in str(text).split(",") if c.strip()]
+    except ValueError:
+        raise InputError(f"--concurrency '{text}': expected integers like 1,8,32") from None
+    if not levels or any(c <= 0 or c > 1024 for c in levels):
+        raise InputError(f"--concurrency '{text}': levels must be 1..1024")
+    return levels
+
+
+def run_serve_bench(
+    target: ServeTarget,
+    concurrency: Sequence[int],
+    shapes: Sequence[ShapeArg] = (),
+    batch: int | None = None,
+    warmup_s: float = 2.0,
+    duration_s: float = 10.0,
+    cov_threshold: float = stats.COV_WARN_THRESHOLD,
+    per_iteration: bool = True,
+    seed: int = 0,
+) -> dict:
+    """Load ``target`` at each concurrency level; the ptx.bench document."""
+    if duration_s <= 0 or warmup_s < 0:
+        raise InputError("--duration must be positive and --warmup not negative")
+    ep = Endpoint(target.url, target.token)
+    infos, _, meta = model_io(ep, target.model_name)
+    engine = _local_engine(target, infos, meta)
+    spec = engine.spec if engine is not None else None
+    dims = resolve_shapes(target.model_name, infos, spec, shapes, batch)
+    feeds = [make_feeds(infos, dims, spec, seed + k) for k in range(DISTINCT_INPUTS)]
+    if engine is not None:
+        expected = [engine.run(f) for f in feeds]
+    else:  # one at a time, so the reference never went through a merged batch
+        expected = [send_once(ep, target.model_name, encode_infer(f)) for f in feeds]
+    answers = Answers(expected)
+    settings = {
+        "url": ep.url,
+        "model_name": target.model_name,
+        "warmup_s": warmup_s,
+        "duration_s": duration_s,
+        "distinct_inputs": DISTINCT_INPUTS,
+        "reference": "local model" if engine is not None else "first answers",
+        "seed": seed,
+        "cov_threshold": cov_threshold,
+    }
+    base = _Base(target, meta, spec, dims, infos, settings)
+    rss_start = resident_mib(ep)
+    runs = []
+    for c in concurrency:
+        warm = run_phase(ep, target.model_name, feeds, answers.check, c, warmup_s)
+        rss_warm = resident_mib(ep)
+        before = model_stats(ep, target.model_name)
+        phase = run_phase(ep, target.model_name, feeds, answers.check, c, duration_s)
+        after = model_stats(ep, target.model_name)
+        run = base.run(c, warm, phase, warmup_s, cov_threshold, per_iteration)
+        run["server"] = server_split(before, after)
+        run["server_rss_mib"] = {"start": rss_start, "warm": rss_warm, "end": resident_mib(ep)}
+        runs.append(run)
+    extra = {"target": {"url": ep.url, "model_name": target.model_name, "metadata": meta}}
+    if engine is not None:
+        floor = in_process_p50(engine, feeds[0], min(3.0, duration_s))
+        extra["in_process"] = {"backend": engine.backend, "p50_ms": floor}
+        for run in runs:
+            run["p50_vs_in_process"] = run["latency"]["median"] / floor
+        engine.close()
+    return report.document(runs, env_mod.capture(), extra)
+
+
+def _local_engine(target: ServeTarget, infos, meta: dict):
+    if target.reference is None:
+        return None
+    from ptx.runtime import BACKENDS, load
+
+    # The backend the server reports (a like-for-like floor), with the server's ORT options.
+    backend = meta.get("parameters", {}).get("backend")
+    backend = backend if backend in BACKENDS and backend != "tensorrt" else "onnxruntime"
+    options = {"spin": False} if backend == "onnxruntime" else {}
+    engine = load(target.reference, backend=backend, **options)
+    if [t.name for t in engine.inputs] != [t.name for t in infos]:
+        names = [t.name for t in engine.inputs]
+        engine.close()
+        raise InputError(
+            f"--model {target.reference} has inputs {names}, the served model "
+            f"'{target.model_name}' has {[t.name for t in infos]}; give the ONNX the server runs"
+        )
+    return engine
+
+
+@dataclass
+class _Base:
+    """What every run of one document shares."""
+
+    target: ServeTarget
+    meta: dict
+    spec: object
+    dims: dict[str, tuple[int, ...]]
+    infos: list
+    settings: dict
+
+    def run(self, c, warm: Phase, phase: Phase, warmup_s, cov_threshold, per_iteration) -> dict:
+        """One concurrency level as a ptx.bench run."""
+        records = phase.iterations()
+        outcome = phase.outcome()
+        if not records:
+            raise ModelError(
+                f"{self.target.url}: no request answered at concurrency {c} "
+                f"({outcome['overloaded_503']} x 503, {outcome['errors']} errors; first: "
+                f"{outcome['first_error']})"
+            )
+        backend = self.meta.get("parameters", {}).get("backend") or self.meta.get("platform", "")
+        result = BenchResult(
+            label=self.target.label or f"http/{self.target.model_name}/{backend}",
+            backend="http",
+            device="server",
+            precision=getattr(self.spec, "precision", None) or "unknown",
+            model=f"{self.settings['url']}/v2/models/{self.target.model_name}",
+            batch=next(iter(self.dims.values()))[0] if self.dims else 1,
+            streams=c,
+            inputs={
+                t.name: {"shape": list(self.dims[t.name]), "dtype": np.dtype(t.dtype).name}
+                for t in self.infos
+            },
+            settings={**self.settings, "concurrency": c},
+            warmup_queries=warm.outcome()["answered"],
+            warmup_ms=warmup_s * 1e3,
+            records=records,
+        )
+        unstable = stats.cov_warning(result.summary()["cov"], cov_threshold)
+        result.warnings = [unstable] if unstable else []
+        run = report.run_dict(result, per_iteration)
+        run["concurrency"] = c
+        run["outcome"] = outcome
+        if outcome["errors"] or outcome["wrong_results"]:
+            run["warnings"].append(
+                f"{outcome['errors']} errors and {outcome['wrong_results']} wrong answers "
+                f"(first error: {outcome['first_error']})"
+            )
+        return run
+
+
+def server_split(before: dict | None, after: dict | None) -> dict | None:
+    """Server-side means (ms) over the run from two statistics snapshots, as perf_analyzer."""
+    if before is None or after is None:
+        return None
+    a, b = after["inference_stats"], before["inference_stats"]
+
+    def avg_ms(key: str) -> float | None:
+        n = a[key]["count"] - b[key]["count"]
+        return (a[key]["ns"] - b[key]["ns"]) / n / 1e6 if n else None
+
+    runs = after["execution_count"] - before["execution_count"]
+    samples = after["inference_count"] - before["inference_count"]
+    return {
+        "request_ms": avg_ms("success"),
+        "queue_ms": avg_ms("queue"),
+        "compute_input_ms": avg_ms("compute_input"),
+        "compute_infer_ms": avg_ms("compute_infer"),
+        "compute_output_ms": avg_ms("compute_output"),
+        "executions": runs,
+        "mean_batch": samples / runs if runs else None,
+    }
+
+
+def in_process_p50(engine, feeds: dict, duration_s: float) -> float:
+    """Median ms of ``engine.run(feeds)`` in this process: the floor a server adds to."""
+    times, end = [], time.perf_counter() + duration_s
+    while time.perf_counter() < end or len(times) < 10:
+        t = time.perf_counter()
+        engine.run(feeds)
+        times.append((time.perf_counter() - t) * 1e3)
+    return stats.median(times)
+
+
+def failures(doc: dict) -> str | None:
+    """One line naming failed or wrong answers, None when every answer was right."""
+    bad = [r for r in doc["runs"] if r["outcome"]["errors"] or r["outcome"]["wrong_results"]]
+    if not bad:
+        return None
+    errors = sum(r["outcome"]["errors"] for r in bad)
+    wrong = sum(r["outcome"]["wrong_results"] for r in bad)
+    first = next((r["outcome"]["first_error"] for r in bad if r["outcome"]["first_error"]), None)
+    levels = ",".join(str(r["concurrency"]) for r in bad)
+    what = [f"{errors} requests failed"] if errors else []
+    what += [f"{wrong} answers came back wrong"] if wrong else []
+    return f"{' and '.join(what)} at concurrency {levels}" + (f" (first: {first})" if first else "")
