@@ -8,7 +8,12 @@ from starlette.routing import Route
 
 import ptx
 from ptx.runtime.server.http import error_response, json_response, offload, read_body
-from ptx.runtime.server.protocol import decode_request, encode_response, split_body
+from ptx.runtime.server.protocol import (
+    decode_request,
+    encode_cost,
+    encode_response,
+    split_body,
+)
 from ptx.runtime.server.state import ServerState
 
 EXTENSIONS = ["binary_tensor_data", "statistics", "model_configuration"]
@@ -76,10 +81,11 @@ async def infer(request: Request) -> Response:
     body = await read_body(request, state.config.max_body_bytes)
     header, tail = split_body(body, request.headers.get("inference-header-content-length"))
     engine = model.engine
-    req = await offload(len(body), decode_request, header, tail, engine.inputs, engine.outputs)
+    # Only JSON work goes to a thread: a hop costs more than viewing or copying binary tensors.
+    req = await offload(len(header), decode_request, header, tail, engine.inputs, engine.outputs)
     result = await model.infer(req.feeds)
-    size = sum(a.nbytes for a in result.outputs.values())
-    payload, header_len = await offload(size, encode_response, model.name, req, result.outputs)
+    cost = encode_cost(req, result.outputs)
+    payload, header_len = await offload(cost, encode_response, model.name, req, result.outputs)
     if header_len is None:
         return Response(payload, media_type="application/json")
     return Response(
