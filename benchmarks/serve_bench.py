@@ -11,6 +11,7 @@ and the in-process latency floor, else each input's first answer is the referenc
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,6 +27,8 @@ from ptx.benchmarks.kserve_client import Endpoint, encode_infer, model_io, model
 from ptx.errors import InputError, ModelError
 
 DISTINCT_INPUTS = 8  # inputs in rotation, each with its reference answer
+RSS_SAMPLES = 20  # server memory readings per timed run (flat after warm-up, or a leak)
+RSS_EVERY_S = 1.0  # at most one /metrics scrape a second: each one holds the event loop
 
 
 @dataclass
@@ -113,11 +116,17 @@ def run_serve_bench(
         warm = run_phase(ep, target.model_name, feeds, answers.check, c, warmup_s)
         rss_warm = resident_mib(ep)
         before = model_stats(ep, target.model_name)
-        phase = run_phase(ep, target.model_name, feeds, answers.check, c, duration_s)
+        with RssSampler(ep, max(RSS_EVERY_S, duration_s / RSS_SAMPLES)) as rss:
+            phase = run_phase(ep, target.model_name, feeds, answers.check, c, duration_s)
         after = model_stats(ep, target.model_name)
         run = base.run(c, warm, phase, warmup_s, cov_threshold, per_iteration)
         run["server"] = server_split(before, after)
-        run["server_rss_mib"] = {"start": rss_start, "warm": rss_warm, "end": resident_mib(ep)}
+        run["server_rss_mib"] = {
+            "start": rss_start,
+            "warm": rss_warm,
+            "end": resident_mib(ep),
+            "samples": rss.samples,
+        }
         runs.append(run)
     extra = {"target": {"url": ep.url, "model_name": target.model_name, "metadata": meta}}
     if engine is not None:
@@ -199,6 +208,35 @@ class _Base:
                 f"(first error: {outcome['first_error']})"
             )
         return run
+
+
+class RssSampler:
+    """Reads the server's resident memory every ``every_s`` seconds while a run lasts."""
+
+    def __init__(self, ep: Endpoint, every_s: float) -> None:
+        self.ep, self.every_s = ep, every_s
+        self.samples: list[list[float]] = []  # [seconds since start, MiB]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        t0 = time.perf_counter()
+        while not self._stop.wait(self.every_s):
+            try:
+                mib = resident_mib(self.ep)
+            except InputError:  # the server went away; the run itself will say so
+                return
+            if mib is None:
+                return
+            self.samples.append([round(time.perf_counter() - t0, 3), round(mib, 2)])
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(self.ep.timeout_s)
 
 
 def server_split(before: dict | None, after: dict | None) -> dict | None:

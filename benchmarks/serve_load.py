@@ -123,13 +123,14 @@ def findings(doc: dict, clients: int) -> list[str]:
     for r in (on, off):
         o, rss = r["outcome"], r["server_rss_mib"]
         growth = None if rss["end"] is None else rss["end"] - rss["warm"]
+        half = second_half_growth(rss["samples"])
         lines.append(
             f"{r['label']}, {clients} clients: {r['throughput']['qps']:.1f} req/s, mean batch "
             f"{r['server']['mean_batch']:.2f}, p50 {r['latency']['median']:.1f} ms, p99 "
             f"{r['latency']['p99']:.1f} ms; {o['answered']} answers, {o['errors']} errors, "
             f"{o['wrong_results']} wrong, {o['overloaded_503']} x 503; server RSS "
             f"{_mib(rss['warm'])} MiB after warm-up, {_mib(rss['end'])} MiB at the end "
-            f"(growth {_mib(growth)} MiB)"
+            f"(+{_mib(growth)} MiB; +{_mib(half)} MiB over the run's second half)"
         )
     lines.append(
         f"dynamic batching: {on['throughput']['qps'] / off['throughput']['qps']:.2f}x the "
@@ -143,6 +144,13 @@ def findings(doc: dict, clients: int) -> list[str]:
         f"{P50_TARGET}x target)"
     )
     return lines
+
+
+def second_half_growth(samples: list[list[float]]) -> float | None:
+    """MiB gained from the middle sample to the last: a leak keeps growing, warm-up does not."""
+    if len(samples) < 2:
+        return None
+    return samples[-1][1] - samples[len(samples) // 2][1]
 
 
 def _mib(v: float | None) -> str:
@@ -173,7 +181,38 @@ def write_results(doc: dict, out: Path, name: str, clients: int) -> list[Path]:
     ]
     atomic_write_text(out / f"{name}.md", "\n".join(md))
     plot_series(group_runs(doc["runs"]), out / f"{name}.png", "ptx serve: enhancer under load")
-    return [out / f"{name}.{ext}" for ext in ("json", "md", "png")]
+    plot_memory(doc["runs"], out / f"{name}-memory.png")
+    return [out / f"{name}.{ext}" for ext in ("json", "md", "png")] + [out / f"{name}-memory.png"]
+
+
+def plot_memory(runs: list[dict], path: Path) -> Path:
+    """Server resident memory over each run's timed seconds, one line per run."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ptx.io import atomic_path
+
+    fig, ax = plt.subplots(figsize=(8, 4.2), constrained_layout=True)
+    for r in runs:
+        pts = r["server_rss_mib"]["samples"]
+        if pts:
+            ax.plot(
+                *zip(*pts, strict=True),
+                marker=".",
+                label=f"{r['label']}, {r['concurrency']} clients",
+            )
+    ax.set_xlabel("seconds into the timed run (after warm-up)")
+    ax.set_ylabel("server RSS (MiB)")
+    ax.set_title("ptx serve memory under load (flat = no leak)")
+    ax.set_ylim(bottom=0)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+    return path
 
 
 @click.command()
