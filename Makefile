@@ -27,6 +27,7 @@ test: lint
 
 bench: $(STAMP)
 	$(BIN)/python -m ptx.benchmarks.suite
+	$(BIN)/python -m ptx.benchmarks.serve_load
 
 gpu-check:
 	bash scripts/gpu-check.sh

@@ -74,6 +74,47 @@ def concurrency_levels(text: str) -> list[int]:
     return levels
 
 
+@dataclass
+class Workload:
+    """The served model, the inputs in rotation with their reference answers, the local engine."""
+
+    target: ServeTarget
+    ep: Endpoint
+    meta: dict
+    infos: list
+    dims: dict[str, tuple[int, ...]]
+    engine: object  # the local --model engine, or None
+    feeds: list[dict[str, np.ndarray]]
+    answers: Answers
+
+    @property
+    def spec(self):
+        """The local model's ModelSpec, None without --model."""
+        return getattr(self.engine, "spec", None)
+
+    def phase(self, clients: int, seconds: float) -> Phase:
+        """``clients`` closed-loop clients for ``seconds``."""
+        name = self.target.model_name
+        return run_phase(self.ep, name, self.feeds, self.answers.check, clients, seconds)
+
+
+def prepare(
+    target: ServeTarget, shapes: Sequence[ShapeArg] = (), batch: int | None = None, seed: int = 0
+) -> Workload:
+    """Read the model's metadata, make the inputs and their reference answers."""
+    ep = Endpoint(target.url, target.token)
+    infos, _, meta = model_io(ep, target.model_name)
+    engine = _local_engine(target, infos, meta)
+    spec = getattr(engine, "spec", None)
+    dims = resolve_shapes(target.model_name, infos, spec, shapes, batch)
+    feeds = [make_feeds(infos, dims, spec, seed + k) for k in range(DISTINCT_INPUTS)]
+    if engine is not None:
+        expected = [engine.run(f) for f in feeds]
+    else:  # one at a time, so the reference never went through a merged batch
+        expected = [send_once(ep, target.model_name, encode_infer(f)) for f in feeds]
+    return Workload(target, ep, meta, infos, dims, engine, feeds, Answers(expected))
+
+
 def run_serve_bench(
     target: ServeTarget,
     concurrency: Sequence[int],
@@ -88,36 +129,27 @@ def run_serve_bench(
     """Load ``target`` at each concurrency level; the ptx.bench document."""
     if duration_s <= 0 or warmup_s < 0:
         raise InputError("--duration must be positive and --warmup not negative")
-    ep = Endpoint(target.url, target.token)
-    infos, _, meta = model_io(ep, target.model_name)
-    engine = _local_engine(target, infos, meta)
-    spec = engine.spec if engine is not None else None
-    dims = resolve_shapes(target.model_name, infos, spec, shapes, batch)
-    feeds = [make_feeds(infos, dims, spec, seed + k) for k in range(DISTINCT_INPUTS)]
-    if engine is not None:
-        expected = [engine.run(f) for f in feeds]
-    else:  # one at a time, so the reference never went through a merged batch
-        expected = [send_once(ep, target.model_name, encode_infer(f)) for f in feeds]
-    answers = Answers(expected)
+    w = prepare(target, shapes, batch, seed)
+    ep = w.ep
     settings = {
         "url": ep.url,
         "model_name": target.model_name,
         "warmup_s": warmup_s,
         "duration_s": duration_s,
         "distinct_inputs": DISTINCT_INPUTS,
-        "reference": "local model" if engine is not None else "first answers",
+        "reference": "local model" if w.engine is not None else "first answers",
         "seed": seed,
         "cov_threshold": cov_threshold,
     }
-    base = _Base(target, meta, spec, dims, infos, settings)
+    base = _Base(target, w.meta, w.spec, w.dims, w.infos, settings)
     rss_start = resident_mib(ep)
     runs = []
     for c in concurrency:
-        warm = run_phase(ep, target.model_name, feeds, answers.check, c, warmup_s)
+        warm = w.phase(c, warmup_s)
         rss_warm = resident_mib(ep)
         before = model_stats(ep, target.model_name)
         with RssSampler(ep, max(RSS_EVERY_S, duration_s / RSS_SAMPLES)) as rss:
-            phase = run_phase(ep, target.model_name, feeds, answers.check, c, duration_s)
+            phase = w.phase(c, duration_s)
         after = model_stats(ep, target.model_name)
         run = base.run(c, warm, phase, warmup_s, cov_threshold, per_iteration)
         run["server"] = server_split(before, after)
@@ -128,13 +160,13 @@ def run_serve_bench(
             "samples": rss.samples,
         }
         runs.append(run)
-    extra = {"target": {"url": ep.url, "model_name": target.model_name, "metadata": meta}}
-    if engine is not None:
-        floor = in_process_p50(engine, feeds[0], min(3.0, duration_s))
-        extra["in_process"] = {"backend": engine.backend, "p50_ms": floor}
+    extra = {"target": {"url": ep.url, "model_name": target.model_name, "metadata": w.meta}}
+    if w.engine is not None:
+        floor = stats.median(in_process_times(w.engine, w.feeds, min(3.0, duration_s)))
+        extra["in_process"] = {"backend": w.engine.backend, "p50_ms": floor}
         for run in runs:
             run["p50_vs_in_process"] = run["latency"]["median"] / floor
-        engine.close()
+        w.engine.close()
     return report.document(runs, env_mod.capture(), extra)
 
 
@@ -262,14 +294,14 @@ def server_split(before: dict | None, after: dict | None) -> dict | None:
     }
 
 
-def in_process_p50(engine, feeds: dict, duration_s: float) -> float:
-    """Median ms of ``engine.run(feeds)`` in this process: the floor a server adds to."""
+def in_process_times(engine, feeds: Sequence[dict], duration_s: float) -> list[float]:
+    """ms of ``engine.run`` over the inputs in rotation, in this process: the server's floor."""
     times, end = [], time.perf_counter() + duration_s
     while time.perf_counter() < end or len(times) < 10:
         t = time.perf_counter()
-        engine.run(feeds)
+        engine.run(feeds[len(times) % len(feeds)])
         times.append((time.perf_counter() - t) * 1e3)
-    return stats.median(times)
+    return times
 
 
 def failures(doc: dict) -> str | None:

@@ -27,9 +27,16 @@ from pathlib import Path
 import click
 
 from ptx.benchmarks import env as env_mod
-from ptx.benchmarks import report
+from ptx.benchmarks import report, stats
 from ptx.benchmarks.inputs import ShapeArg
-from ptx.benchmarks.serve_bench import ServeTarget, failures, run_serve_bench
+from ptx.benchmarks.serve_bench import (
+    ServeTarget,
+    Workload,
+    failures,
+    in_process_times,
+    prepare,
+    run_serve_bench,
+)
 from ptx.benchmarks.serve_report import serve_table
 from ptx.errors import InputError, ModelError
 from ptx.io import atomic_write_text
@@ -105,10 +112,40 @@ def measure(
                 doc["runs"][0]["serve_args"] = args
                 runs += doc["runs"]
                 extra.setdefault("in_process", doc["in_process"])
+            if label == "batching on":
+                extra["c1_interleaved"] = interleaved_c1(prepare(target, shapes), c1_duration_s)
         finally:
             stop_server(proc)
     extra["target"] = {"model": str(model), "size": size, "modes": MODES}
     return report.document(runs, env_mod.capture(), extra)
+
+
+def interleaved_c1(w: Workload, seconds: float, rounds: int = 5) -> dict:
+    """p50 over HTTP at concurrency 1 against the same ONNX in-process, in alternating rounds.
+
+    Both see the same machine state (a shared VM drifts by more than the server's cost),
+    so their ratio is measured side by side rather than minutes apart.
+    """
+    http_ms: list[float] = []
+    local_ms: list[float] = []
+    try:
+        for _ in range(rounds):
+            phase = w.phase(1, seconds / rounds)
+            if phase.outcome()["errors"] or phase.outcome()["wrong_results"]:
+                raise ModelError(f"concurrency 1 run failed: {phase.outcome()}")
+            http_ms += [it.latency_ms for it in phase.iterations()]
+            local_ms += in_process_times(w.engine, w.feeds, seconds / rounds)
+    finally:
+        w.engine.close()
+    http_p50, local_p50 = stats.median(http_ms), stats.median(local_ms)
+    return {
+        "rounds": rounds,
+        "seconds": seconds,
+        "backend": w.engine.backend,
+        "http_p50_ms": http_p50,
+        "in_process_p50_ms": local_p50,
+        "ratio": http_p50 / local_p50,
+    }
 
 
 def findings(doc: dict, clients: int) -> list[str]:
@@ -136,12 +173,13 @@ def findings(doc: dict, clients: int) -> list[str]:
         f"dynamic batching: {on['throughput']['qps'] / off['throughput']['qps']:.2f}x the "
         f"throughput of batching off"
     )
-    ratio = c1["p50_vs_in_process"]
-    verdict = "meets" if ratio <= P50_TARGET else "misses"
+    side = doc["c1_interleaved"]
+    verdict = "meets" if side["ratio"] <= P50_TARGET else "misses"
     lines.append(
-        f"concurrency 1: p50 {c1['latency']['median']:.2f} ms over HTTP vs "
-        f"{doc['in_process']['p50_ms']:.2f} ms in-process = {ratio:.3f}x ({verdict} the "
-        f"{P50_TARGET}x target)"
+        f"concurrency 1, {side['rounds']} alternating rounds: p50 {side['http_p50_ms']:.2f} ms "
+        f"over HTTP vs {side['in_process_p50_ms']:.2f} ms in-process ({side['backend']}) = "
+        f"{side['ratio']:.3f}x ({verdict} the {P50_TARGET}x target); the timed run above "
+        f"against a floor measured after it: {c1['p50_vs_in_process']:.3f}x"
     )
     return lines
 

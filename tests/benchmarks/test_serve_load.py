@@ -31,7 +31,8 @@ def test_batching_on_and_off_with_zero_errors_and_flat_memory(dynamic_onnx, tmp_
     assert runs[("batching on", 6)]["server"]["mean_batch"] >= 1.0
     assert runs[("batching on", 1)]["p50_vs_in_process"] > 0
     md = (out / "serve.md").read_text()
-    assert "dynamic batching:" in md and "concurrency 1: p50" in md
+    assert "dynamic batching:" in md and "alternating rounds: p50" in md
+    assert doc["c1_interleaved"]["ratio"] > 0 and doc["c1_interleaved"]["rounds"] == 5
     assert (out / "serve-memory.png").is_file()
     assert len(runs[("batching on", 6)]["server_rss_mib"]["samples"]) >= 1  # one a second
     with Image.open(out / "serve.png") as im:
