@@ -157,7 +157,7 @@ def run_serve_bench(
             "start": rss_start,
             "warm": rss_warm,
             "end": resident_mib(ep),
-            "samples": rss.samples,
+            "samples": ([[0.0, round(rss_warm, 2)]] if rss_warm else []) + rss.samples,
         }
         runs.append(run)
     extra = {"target": {"url": ep.url, "model_name": target.model_name, "metadata": w.meta}}

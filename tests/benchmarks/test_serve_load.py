@@ -34,6 +34,6 @@ def test_batching_on_and_off_with_zero_errors_and_flat_memory(dynamic_onnx, tmp_
     assert "dynamic batching:" in md and "alternating rounds: p50" in md
     assert doc["c1_interleaved"]["ratio"] > 0 and doc["c1_interleaved"]["rounds"] == 5
     assert (out / "serve-memory.png").is_file()
-    assert len(runs[("batching on", 6)]["server_rss_mib"]["samples"]) >= 1  # one a second
+    assert len(runs[("batching on", 6)]["server_rss_mib"]["samples"]) >= 2  # warm, then 1/s
     with Image.open(out / "serve.png") as im:
         assert im.size[0] > 600
