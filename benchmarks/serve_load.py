@@ -167,7 +167,7 @@ def findings(doc: dict, clients: int) -> list[str]:
             f"{r['latency']['p99']:.1f} ms; {o['answered']} answers, {o['errors']} errors, "
             f"{o['wrong_results']} wrong, {o['overloaded_503']} x 503; server RSS "
             f"{_mib(rss['warm'])} MiB after warm-up, {_mib(rss['end'])} MiB at the end "
-            f"(+{_mib(growth)} MiB; +{_mib(half)} MiB over the run's second half)"
+            f"({_mib(growth, '+')} MiB; {_mib(half, '+')} MiB over the run's second half)"
         )
     lines.append(
         f"dynamic batching: {on['throughput']['qps'] / off['throughput']['qps']:.2f}x the "
@@ -191,8 +191,8 @@ def second_half_growth(samples: list[list[float]]) -> float | None:
     return samples[-1][1] - samples[len(samples) // 2][1]
 
 
-def _mib(v: float | None) -> str:
-    return "-" if v is None else f"{v:.1f}"
+def _mib(v: float | None, sign: str = "") -> str:
+    return "-" if v is None else format(v, f"{sign}.1f")
 
 
 def write_results(doc: dict, out: Path, name: str, clients: int) -> list[Path]:
