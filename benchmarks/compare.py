@@ -1,7 +1,8 @@
 """`ptx bench compare`: runs from several reports side by side, as ratios against the first.
 
-Runs are matched by batch size (and streams): the first report's run at the
-same batch is the baseline. Speed-up is throughput / baseline throughput;
+Runs are matched by batch size and streams (clients, for server load runs): the
+first report's run of the same series at that point is the baseline, else its
+first run there. Speed-up is throughput / baseline throughput;
 latency change is median (p99) / baseline median (p99), so below 1 is faster.
 """
 
@@ -20,11 +21,16 @@ def series_name(path: str | Path, run: dict, many_files: bool) -> str:
 def compare(paths: list[str | Path]) -> list[dict]:
     """One row per run of every report, with ratios against the first report's matching run."""
     docs = [(p, load_json(p)) for p in paths]
-    base = {(r["batch"], r["streams"]): r for r in docs[0][1]["runs"]}
+    first = docs[0][1]["runs"]
+    by_label = {(r["label"], r["batch"], r["streams"]): r for r in first}
+    base: dict[tuple, dict] = {}
+    for r in first:  # several series at one point: the first is the baseline
+        base.setdefault((r["batch"], r["streams"]), r)
     rows = []
     for path, doc in docs:
         for run in doc["runs"]:
-            ref = base.get((run["batch"], run["streams"]))
+            key = (run["batch"], run["streams"])
+            ref = by_label.get((run["label"], *key)) or base.get(key)
             rows.append(
                 {
                     "file": str(path),

@@ -124,6 +124,17 @@ def test_compare_ratios_against_the_first_report(tmp_path) -> None:
     assert "2.000x" in text and "0.500x" in text and "-" in text.splitlines()[-1]
 
 
+def test_compare_matches_each_series_to_its_own_baseline(tmp_path) -> None:
+    """Two series at one (batch, streams), e.g. batching on and off: each against itself."""
+    a = write_doc(tmp_path / "a.json", [synthetic(1, 4.0, "on"), synthetic(1, 8.0, "off")])
+    b = write_doc(tmp_path / "b.json", [synthetic(1, 2.0, "on"), synthetic(1, 2.0, "new")])
+    rows = {r["series"]: r for r in compare([a, b])}
+    assert rows["a:on"]["speedup"] == pytest.approx(1.0)
+    assert rows["a:off"]["speedup"] == pytest.approx(1.0)
+    assert rows["b:on"]["speedup"] == pytest.approx(2.0)  # against a:on, not a:off
+    assert rows["b:new"]["speedup"] == pytest.approx(2.0)  # no such series: the first at batch 1
+
+
 def test_compare_refuses_another_schema_version(tmp_path) -> None:
     a = write_doc(tmp_path / "a.json", [synthetic(1, 1.0)])
     b = write_doc(tmp_path / "b.json", [synthetic(1, 1.0)], version=99)
