@@ -174,7 +174,7 @@ def _sized(info, shape: tuple[int, ...], size: int) -> tuple[int, ...]:
 def _fresh_auto(onnx_path: Path, work: Path, threads: int, shapes: dict):
     """An ``auto`` engine that pays its trial now: a fresh cache, this benchmark's shape."""
     from ptx import runtime
-    from ptx.runtime.select import CACHE_SUFFIX
+    from ptx.runtime.choice_cache import CACHE_SUFFIX
 
     onnx_path.with_name(onnx_path.name + CACHE_SUFFIX).unlink(missing_ok=True)
     old = os.environ.get("PTX_CACHE_DIR")

@@ -17,27 +17,29 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
-import json
 import logging
-import os
-import platform
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from ptx.errors import InputError, ModelError, PtxError
+from ptx.runtime.choice_cache import (
+    Choice,
+    cpu_model,
+    model_digest,
+    read_choice,
+    trial_key,
+    write_choice,
+)
 from ptx.runtime.cpu import physical_cores
 from ptx.runtime.engine import Engine
 
 log = logging.getLogger("ptx.runtime")
 
 CPU_BACKENDS = ("onnxruntime", "openvino")  # the first is the default and the reference
-CACHE_SUFFIX = ".ptx-backend.json"
-CACHE_FORMAT = 1
 TRIAL_BUDGET_S = 1.0  # timed rounds stop once this is spent (after MIN_ROUNDS)
 MIN_ROUNDS, MAX_ROUNDS = 3, 15
 SETTLE_MAX_S = 0.15  # longest wait for other threads of this process to stop spinning
@@ -45,62 +47,6 @@ MARGIN = 0.02  # the default backend keeps the job unless the other is >2% faste
 AGREEMENT = 1e-3  # relative L2 between backends on the trial input (FP32 parity is 1e-4)
 AGREEMENT_FP16 = 2e-2
 _PACKAGES = {"onnxruntime": "onnxruntime", "openvino": "openvino"}
-_digests: dict[tuple, str] = {}
-
-
-@dataclass
-class Choice:
-    """What ``auto`` picked for one model and shape, and why."""
-
-    backend: str
-    reason: str
-    p25_ms: dict[str, float] = field(default_factory=dict)  # what decided
-    medians_ms: dict[str, float] = field(default_factory=dict)
-    rounds: int = 0
-    shapes: dict[str, list[int]] = field(default_factory=dict)
-    trial_s: float = 0.0
-    cached: bool = False
-    cache_file: str | None = None
-
-    def to_dict(self) -> dict:
-        """JSON-ready fields."""
-        return asdict(self)
-
-    def line(self) -> str:
-        """One line for a summary: backend, why, and whether the trial was cached."""
-        how = "cached trial" if self.cached else f"trial {self.trial_s:.1f} s"
-        return f"backend {self.backend} (auto: {self.reason}; {how})"
-
-
-def cache_root() -> Path:
-    """ptx's user cache folder: $PTX_CACHE_DIR, else $XDG_CACHE_HOME/ptx, else ~/.cache/ptx."""
-    if os.environ.get("PTX_CACHE_DIR"):
-        return Path(os.environ["PTX_CACHE_DIR"])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "ptx"
-
-
-def model_digest(path: str | Path) -> str:
-    """sha256 of the model file, remembered per (path, size, mtime) within this process."""
-    from ptx.io import sha256_file
-
-    p = Path(path).resolve()
-    st = p.stat()
-    key = (str(p), st.st_size, st.st_mtime_ns)
-    if key not in _digests:
-        _digests[key] = sha256_file(p)
-    return _digests[key]
-
-
-def cpu_model() -> str:
-    """The CPU's model name (Linux /proc/cpuinfo, else what platform reports)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def installed_cpu_backends() -> list[str]:
@@ -126,12 +72,6 @@ def backend_versions(names: list[str]) -> dict[str, str]:
         except metadata.PackageNotFoundError:
             out[name] = "?"
     return out
-
-
-def trial_key(shapes: str, threads: int, versions: dict[str, str], cpu: str) -> str:
-    """Cache key of one decision: what makes a measured ranking valid."""
-    vs = ",".join(f"{k}={v}" for k, v in sorted(versions.items()))
-    return f"{shapes}|threads={threads}|{vs}|cpu={cpu}"
 
 
 def decide(
@@ -239,53 +179,6 @@ def relative_l2(a: np.ndarray, b: np.ndarray) -> float:
     den = float(np.linalg.norm(b))
     num = float(np.linalg.norm(a - b))
     return num / den if den > 0 else num
-
-
-# -- the cache file -----------------------------------------------------------
-def cache_files(path: Path, sha: str) -> list[Path]:
-    """Where a decision may live: beside the model, then the user cache folder."""
-    return [
-        path.with_name(path.name + CACHE_SUFFIX),
-        cache_root() / "backend" / f"{sha[:16]}{CACHE_SUFFIX}",
-    ]
-
-
-def read_choice(path: Path, sha: str, key: str) -> Choice | None:
-    """The cached decision for ``key``, if a cache file for this exact model holds one."""
-    for f in cache_files(path, sha):
-        try:
-            doc = json.loads(f.read_text())
-            entry = doc["choices"][key] if doc.get("model_sha256") == sha else None
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            continue  # missing, unreadable or another model's file: look further, then measure
-        if entry:
-            try:
-                return Choice(**{**entry, "cached": True, "cache_file": str(f)})
-            except TypeError:
-                continue
-    return None
-
-
-def write_choice(path: Path, sha: str, key: str, choice: Choice) -> Path | None:
-    """Record ``choice`` atomically beside the model, else in the user cache; None if neither."""
-    from ptx.io import atomic_write_text
-
-    entry = {k: v for k, v in choice.to_dict().items() if k not in ("cached", "cache_file")}
-    for f in cache_files(path, sha):
-        try:
-            doc = json.loads(f.read_text()) if f.exists() else {}
-            if doc.get("model_sha256") != sha or not isinstance(doc.get("choices"), dict):
-                doc = {"format": CACHE_FORMAT, "model_sha256": sha, "choices": {}}
-        except (OSError, ValueError, AttributeError):
-            doc = {"format": CACHE_FORMAT, "model_sha256": sha, "choices": {}}
-        doc["choices"][key] = entry
-        try:
-            atomic_write_text(f, json.dumps(doc, indent=2) + "\n")
-        except OSError as exc:
-            log.info("backend choice not cached in %s: %s", f.parent, exc.strerror or exc)
-            continue
-        return f
-    return None
 
 
 # -- loading ------------------------------------------------------------------

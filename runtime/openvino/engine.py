@@ -72,7 +72,7 @@ def _load_error(path: Path, exc: BaseException) -> ModelError:
 
 def cache_dir_for(sha: str, root: Path | None = None) -> Path:
     """Compiled-model cache folder: <ptx cache>/openvino/<model sha[:16]>-<OpenVINO version>."""
-    from ptx.runtime.select import cache_root
+    from ptx.runtime.choice_cache import cache_root
 
     return (root or cache_root()) / "openvino" / f"{sha[:16]}-{openvino_version()}"
 
@@ -150,7 +150,7 @@ class OpenVINOEngine(Engine):
 
     @staticmethod
     def _cache_dir(path: Path) -> Path | None:
-        from ptx.runtime.select import model_digest
+        from ptx.runtime.choice_cache import model_digest
 
         folder = cache_dir_for(model_digest(path))
         try:

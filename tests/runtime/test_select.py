@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from onnx import TensorProto, helper
 
 from ptx.errors import InputError, ModelError
-from ptx.runtime import load, select
+from ptx.runtime import choice_cache, load, select
 
 pytest.importorskip("openvino")
 
@@ -138,12 +138,12 @@ def test_auto_picks_the_faster_and_caches_beside_the_model(models, monkeypatch, 
     assert not engine.choice.cached and calls == [["onnxruntime", "openvino"]]
     x = np.random.default_rng(0).random((1, 3, 16, 16), dtype=np.float32)
     np.testing.assert_array_equal(engine(x)["out"], x[:, ::-1])  # the engine is usable
-    cache = models["swap"].with_name("swap.onnx" + select.CACHE_SUFFIX)
+    cache = models["swap"].with_name("swap.onnx" + choice_cache.CACHE_SUFFIX)
     doc = json.loads(cache.read_text())
-    assert doc["model_sha256"] == select.model_digest(models["swap"])
+    assert doc["model_sha256"] == choice_cache.model_digest(models["swap"])
     (key, entry), *_ = doc["choices"].items()
     assert entry["backend"] == winner and "threads=1" in key and "openvino=" in key
-    assert select.cpu_model() in key
+    assert choice_cache.cpu_model() in key
     again = load(models["swap"], threads=1)  # paid once: no second trial
     assert again.backend == winner and again.choice.cached and len(calls) == 1
     load(models["swap"], threads=2)  # another thread count is another measurement
@@ -172,7 +172,7 @@ def test_trial_shape_is_part_of_the_key(models, monkeypatch):
 def test_read_only_folder_caches_in_the_user_dir(models, monkeypatch, tmp_path):
     import ptx.io
 
-    beside = models["affine"].with_name("affine.onnx" + select.CACHE_SUFFIX)
+    beside = models["affine"].with_name("affine.onnx" + choice_cache.CACHE_SUFFIX)
     real = ptx.io.atomic_write_text
 
     def refuse_beside(path, text):
@@ -229,7 +229,7 @@ def test_env_and_named_backend_skip_the_trial(models, monkeypatch):
         load(models["affine"])
     monkeypatch.delenv("PTX_BACKEND")
     assert load(models["affine"], backend="onnxruntime").backend == "onnxruntime"
-    assert calls == [] and not list(models["affine"].parent.glob("*" + select.CACHE_SUFFIX))
+    assert calls == [] and not list(models["affine"].parent.glob("*" + choice_cache.CACHE_SUFFIX))
 
 
 def test_auto_passes_each_backend_its_own_options_and_refuses_typos(models, monkeypatch):
