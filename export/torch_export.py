@@ -1,33 +1,26 @@
 """PyTorch → ONNX: a checked, parity-tested, single-file ONNX with the ModelSpec embedded.
 
-Exporter choice (torch 2.13): the torch.export-based exporter (``dynamo=True``) is the
-default. It is the maintained path (the TorchScript exporter is deprecated since 2.9),
-and its symbolic shapes carry batch/height/width through shape arithmetic (padding to
-multiples, resizing to a skip's size) where the TorchScript tracer bakes example sizes
-in as constants. Its lowest native opset is 18: asking it for 17 runs the ONNX C-API
-down-converter, which has no adapter for e.g. Pad-18 and quietly keeps 18. So opset 18
-is the default, ``--opset 17`` uses the TorchScript exporter, and when torch.export
-cannot capture a model (data-dependent control flow) "auto" falls back to TorchScript;
-the parity check at a new shape then catches anything the tracer baked in.
+The exporter runs through ``ptx.export.exporters`` (which one, and why opset 18); this
+module names the dims, embeds the spec, validates the graph and checks parity.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
-import logging
 import os
-import re
 import sys
 import tempfile
-import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ptx.errors import ExportError, InputError, require
 from ptx.export import parity as parity_check
+from ptx.export.exporters import (
+    DEFAULT_OPSET,
+    run_exporter,
+    validate_onnx,
+)
 from ptx.export.factory import INT_DTYPES, InputDecl, build_user_model, parse_input
 from ptx.export.graph_spec import (
     BATCH,
@@ -42,9 +35,6 @@ from ptx.export.graph_spec import (
 from ptx.export.parity import ParityReport, Tolerance, flatten_outputs, fresh_inputs
 from ptx.spec import ModelSpec, embed_in_onnx
 
-DEFAULT_OPSET = 18
-EXPORTERS = ("auto", "dynamo", "torchscript")
-TORCHSCRIPT_MAX_OPSET = 20
 EXTERNAL_DATA_BYTES = 2**31 - 2**26  # protobuf's 2 GiB cap, less headroom for the graph
 DEFAULT_SIDE = 64  # example H/W for a checkpoint whose spec names no size at all
 
@@ -87,124 +77,6 @@ class ExportReport:
             "spec": self.spec.to_dict(),
             "notes": self.notes,
         }
-
-
-# -- the exporters ------------------------------------------------------------------
-@contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    """Silence exporter chatter (warnings, log lines, prints) so --json stays parseable."""
-    loggers = [logging.getLogger(n) for n in ("torch.onnx", "torch.export", "onnxscript")]
-    levels = [lg.level for lg in loggers]
-    for lg in loggers:
-        lg.setLevel(logging.ERROR)
-    try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        for lg, lvl in zip(loggers, levels, strict=True):
-            lg.setLevel(lvl)
-
-
-def _export_dynamo(module, example, names, out_names, dynamic, opset, dest, external) -> None:
-    import torch
-
-    # Dim.DYNAMIC, not a named Dim: torch.export then refines the range itself (a stride-2
-    # net needs H >= 3) instead of rejecting the model; the dims get their names afterwards.
-    auto = torch.export.Dim.DYNAMIC
-    shapes = tuple({a: auto for a in dynamic.get(name, {})} or None for name in names)
-    with _quiet():
-        program = torch.onnx.export(
-            module,
-            tuple(example),
-            dynamo=True,
-            input_names=list(names),
-            output_names=list(out_names),
-            opset_version=opset,
-            dynamic_shapes=shapes if any(s is not None for s in shapes) else None,
-            verbose=False,
-            optimize=True,
-        )
-        program.save(str(dest), external_data=external)
-
-
-def _export_torchscript(module, example, names, out_names, dynamic, opset, dest, external) -> None:
-    import torch
-
-    with _quiet():
-        torch.onnx.export(
-            module,
-            tuple(example),
-            str(dest),
-            dynamo=False,
-            input_names=list(names),
-            output_names=list(out_names),
-            opset_version=opset,
-            dynamic_axes={k: dict(v) for k, v in dynamic.items() if v},
-            do_constant_folding=True,
-        )
-
-
-def _first_line(exc: BaseException) -> str:
-    """The root cause's first lines, flattened: torch wraps the reason in paragraphs of advice."""
-    while exc.__cause__ is not None:
-        exc = exc.__cause__
-    lines = [ln.strip(" -") for ln in re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).splitlines()]
-    text = " ".join(ln for ln in lines[:3] if ln)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def _run_exporter(exporter: str, notes: list[str], **job: Any) -> str:
-    """Export with the chosen exporter (auto: dynamo, TorchScript as fallback); its name."""
-    opset = job["opset"]
-    if exporter not in EXPORTERS:
-        raise InputError(f"unknown exporter '{exporter}' (use {', '.join(EXPORTERS)})")
-    if opset < 17:
-        raise InputError(f"opset {opset} is too old: use 17 or newer")
-    if exporter == "auto":
-        exporter = "dynamo" if opset >= DEFAULT_OPSET else "torchscript"
-        fallback = exporter == "dynamo" and opset <= TORCHSCRIPT_MAX_OPSET
-    else:
-        fallback = False
-    if exporter == "dynamo" and opset < DEFAULT_OPSET:
-        raise InputError(f"the dynamo exporter writes opset >= {DEFAULT_OPSET}; use --opset 18")
-    if exporter == "torchscript" and opset > TORCHSCRIPT_MAX_OPSET:
-        raise InputError(f"the TorchScript exporter stops at opset {TORCHSCRIPT_MAX_OPSET}")
-    run = _export_dynamo if exporter == "dynamo" else _export_torchscript
-    try:
-        run(**job)
-        return exporter
-    except Exception as exc:
-        if not fallback:
-            raise ExportError(f"torch.onnx export ({exporter}) failed: {_first_line(exc)}") from exc
-        notes.append(f"dynamo exporter failed ({_first_line(exc)}); used TorchScript instead")
-        first = exc
-    try:
-        _export_torchscript(**job)
-        return "torchscript"
-    except Exception as exc:
-        raise ExportError(
-            f"torch.onnx export failed: dynamo: {_first_line(first)}; "
-            f"torchscript: {_first_line(exc)}"
-        ) from exc
-
-
-def _validate(path: Path, scratch: Path) -> None:
-    """onnx.checker (full) and strict shape inference, each failure as one ExportError line."""
-    import onnx
-
-    try:
-        onnx.checker.check_model(str(path), full_check=True)
-    except Exception as exc:
-        raise ExportError(f"exported graph fails onnx.checker: {_first_line(exc)}") from exc
-    try:
-        onnx.shape_inference.infer_shapes_path(
-            str(path), str(scratch), check_type=True, strict_mode=True, data_prop=True
-        )
-    except Exception as exc:
-        raise ExportError(
-            f"exported graph fails strict shape inference: {_first_line(exc)}"
-        ) from exc
 
 
 # -- export -------------------------------------------------------------------------
@@ -322,7 +194,7 @@ def export_module(
     with bar, tempfile.TemporaryDirectory(prefix=f".{out.name}.", dir=out.parent) as tmpdir:
         tmp = Path(tmpdir) / out.name
         bar.set_postfix_str("trace")
-        used = _run_exporter(
+        used = run_exporter(
             exporter,
             notes,
             module=module,
@@ -342,7 +214,7 @@ def export_module(
         final = final_spec(model.graph, spec, given)
         embed_in_onnx(model, final)
         onnx.save_model(model, str(tmp))
-        _validate(tmp, Path(tmpdir) / "inferred.onnx")
+        validate_onnx(tmp, Path(tmpdir) / "inferred.onnx")
         bar.update()
         parity = None
         if check_parity:
