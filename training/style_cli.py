@@ -20,7 +20,7 @@ STYLE_HELP = "Style image file, or 'ad' (built-in poster texture)."
 @click.option("--batch", type=int, default=4, show_default=True)
 @click.option("--patch", type=int, default=64, show_default=True, help="Crop side in pixels.")
 @click.option("--lr", type=float, default=2e-3, show_default=True)
-@click.option("--style-weight", type=float, default=10.0, show_default=True)
+@click.option("--style-weight", type=float, default=20.0, show_default=True)
 @click.option("--content-weight", type=float, default=1.0, show_default=True)
 @click.option("--tv-weight", type=float, default=0.5, show_default=True)
 @click.option("--style-side", type=int, default=256, show_default=True, help="Style image scale.")
