@@ -18,6 +18,7 @@ import numpy as np
 
 from ptx.benchmarks.harness import Iteration
 from ptx.benchmarks.kserve_client import HEADER_LENGTH, Endpoint, decode_infer, encode_infer
+from ptx.errors import InputError
 
 Check = Callable[[int, dict[str, np.ndarray]], bool]
 
@@ -73,8 +74,6 @@ def infer_path(model: str) -> str:
 
 def send_once(ep: Endpoint, model: str, body: tuple[bytes, str]) -> dict[str, np.ndarray]:
     """One request on its own connection; its outputs (an InputError when it fails)."""
-    from ptx.errors import InputError
-
     conn = ep.connect()
     try:
         conn.request("POST", infer_path(model), body[0], {HEADER_LENGTH: body[1], **ep.headers})

@@ -55,16 +55,6 @@ class Endpoint:
             raise InputError(f"{self.url}{path}: 401 unauthorised; give the server's --token")
         raise InputError(f"{self.url}{path}: HTTP {status} {_message(body)}")
 
-    def get_json(self, path: str) -> dict:
-        """The JSON body of a GET that must answer 200."""
-        status, body = self.get(path)
-        if status != 200:
-            self.refuse(path, status, body)
-        try:
-            return json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise InputError(f"{self.url}{path}: the answer is not JSON") from None
-
 
 def _message(body: bytes) -> str:
     try:
@@ -121,9 +111,8 @@ def encode_infer(feeds: dict[str, np.ndarray]) -> tuple[bytes, str]:
         "parameters": {"binary_data_output": True},
     }
     header = json.dumps(doc).encode()
-    return header + b"".join(np.ascontiguousarray(x).tobytes() for x in feeds.values()), str(
-        len(header)
-    )
+    tensors = b"".join(np.ascontiguousarray(x).tobytes() for x in feeds.values())
+    return header + tensors, str(len(header))
 
 
 def decode_infer(body: bytes, header_len: str | None) -> dict[str, np.ndarray]:

@@ -141,7 +141,6 @@ def run_serve_bench(
         "seed": seed,
         "cov_threshold": cov_threshold,
     }
-    base = _Base(target, w.meta, w.spec, w.dims, w.infos, settings)
     rss_start = resident_mib(ep)
     runs = []
     for c in concurrency:
@@ -151,7 +150,7 @@ def run_serve_bench(
         with RssSampler(ep, max(RSS_EVERY_S, duration_s / RSS_SAMPLES)) as rss:
             phase = w.phase(c, duration_s)
         after = model_stats(ep, target.model_name)
-        run = base.run(c, warm, phase, warmup_s, cov_threshold, per_iteration)
+        run = level_run(w, settings, c, warm, phase, per_iteration)
         run["server"] = server_split(before, after)
         run["server_rss_mib"] = {
             "start": rss_start,
@@ -190,56 +189,48 @@ def _local_engine(target: ServeTarget, infos, meta: dict):
     return engine
 
 
-@dataclass
-class _Base:
-    """What every run of one document shares."""
-
-    target: ServeTarget
-    meta: dict
-    spec: object
-    dims: dict[str, tuple[int, ...]]
-    infos: list
-    settings: dict
-
-    def run(self, c, warm: Phase, phase: Phase, warmup_s, cov_threshold, per_iteration) -> dict:
-        """One concurrency level as a ptx.bench run."""
-        records = phase.iterations()
-        outcome = phase.outcome()
-        if not records:
-            raise ModelError(
-                f"{self.target.url}: no request answered at concurrency {c} "
-                f"({outcome['overloaded_503']} x 503, {outcome['errors']} errors; first: "
-                f"{outcome['first_error']})"
-            )
-        backend = self.meta.get("parameters", {}).get("backend") or self.meta.get("platform", "")
-        result = BenchResult(
-            label=self.target.label or f"http/{self.target.model_name}/{backend}",
-            backend="http",
-            device="server",
-            precision=getattr(self.spec, "precision", None) or "unknown",
-            model=f"{self.settings['url']}/v2/models/{self.target.model_name}",
-            batch=next(iter(self.dims.values()))[0] if self.dims else 1,
-            streams=c,
-            inputs={
-                t.name: {"shape": list(self.dims[t.name]), "dtype": np.dtype(t.dtype).name}
-                for t in self.infos
-            },
-            settings={**self.settings, "concurrency": c},
-            warmup_queries=warm.outcome()["answered"],
-            warmup_ms=warmup_s * 1e3,
-            records=records,
+def level_run(
+    w: Workload, settings: dict, c: int, warm: Phase, phase: Phase, per_iteration: bool
+) -> dict:
+    """One concurrency level as a ptx.bench run."""
+    records = phase.iterations()
+    outcome = phase.outcome()
+    name = w.target.model_name
+    if not records:
+        raise ModelError(
+            f"{w.target.url}: no request answered at concurrency {c} "
+            f"({outcome['overloaded_503']} x 503, {outcome['errors']} errors; first: "
+            f"{outcome['first_error']})"
         )
-        unstable = stats.cov_warning(result.summary()["cov"], cov_threshold)
-        result.warnings = [unstable] if unstable else []
-        run = report.run_dict(result, per_iteration)
-        run["concurrency"] = c
-        run["outcome"] = outcome
-        if outcome["errors"] or outcome["wrong_results"]:
-            run["warnings"].append(
-                f"{outcome['errors']} errors and {outcome['wrong_results']} wrong answers "
-                f"(first error: {outcome['first_error']})"
-            )
-        return run
+    backend = w.meta.get("parameters", {}).get("backend") or w.meta.get("platform", "")
+    result = BenchResult(
+        label=w.target.label or f"http/{name}/{backend}",
+        backend="http",
+        device="server",
+        precision=getattr(w.spec, "precision", None) or "unknown",
+        model=f"{w.ep.url}/v2/models/{name}",
+        batch=next(iter(w.dims.values()))[0] if w.dims else 1,
+        streams=c,
+        inputs={
+            t.name: {"shape": list(w.dims[t.name]), "dtype": np.dtype(t.dtype).name}
+            for t in w.infos
+        },
+        settings={**settings, "concurrency": c},
+        warmup_queries=warm.outcome()["answered"],
+        warmup_ms=settings["warmup_s"] * 1e3,
+        records=records,
+    )
+    unstable = stats.cov_warning(result.summary()["cov"], settings["cov_threshold"])
+    result.warnings = [unstable] if unstable else []
+    run = report.run_dict(result, per_iteration)
+    run["concurrency"] = c
+    run["outcome"] = outcome
+    if outcome["errors"] or outcome["wrong_results"]:
+        run["warnings"].append(
+            f"{outcome['errors']} errors and {outcome['wrong_results']} wrong answers "
+            f"(first error: {outcome['first_error']})"
+        )
+    return run
 
 
 class RssSampler:

@@ -52,6 +52,12 @@ class ThreadTuner:
         self.best = self.candidates[0]
         self.times: dict[int, list[float]] = {}
 
+    @classmethod
+    def for_training(cls, threads: int | None) -> ThreadTuner:
+        """``threads`` when given, else all cores timed against half of them."""
+        cores = os.cpu_count() or 1
+        return cls([threads] if threads else [cores, max(1, cores // 2)])
+
     def threads_for(self, step: int) -> int:
         """The thread count to use for ``step``."""
         phase = step % self.every
@@ -227,8 +233,7 @@ def train_enhance(
         step, seed = int(state["step"]), int(state.get("seed", seed))
         start_frac = float(state.get("schedule", 0.0))
         torch.set_rng_state(state["torch_rng"])
-    cores = os.cpu_count() or 1
-    tuner = ThreadTuner([threads] if threads else [cores, max(1, cores // 2)])
+    tuner = ThreadTuner.for_training(threads)
     tb = SummaryWriter(str(out / "tb"))
     feed = Prefetcher(lambda k: make_batch(train_imgs, batch, patch, seed, k, dcfg), step)
     t0 = time.perf_counter()

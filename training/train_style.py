@@ -11,7 +11,6 @@ bands and brush strokes). Loop conventions are train_enhance's.
 from __future__ import annotations
 
 import math
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,12 @@ import numpy as np
 from ptx.errors import InputError
 from ptx.training.enhance_data import load_images, split_files, to_nchw
 from ptx.training.folders import fit_square
-from ptx.training.train_enhance import ThreadTuner, deferred_interrupt, lr_at
+from ptx.training.train_enhance import (
+    ThreadTuner,
+    deferred_interrupt,
+    lr_at,
+    schedule_position,
+)
 
 BUILTIN_STYLES = ("ad",)
 # The model starts as the identity, where the content term is zero and its pull can hold the
@@ -246,8 +250,7 @@ def train_style(
         opt.load_state_dict(state["optimizer"])
         step, seed = int(state["step"]), int(state.get("seed", seed))
     model.train()
-    cores = os.cpu_count() or 1
-    tuner = ThreadTuner([threads] if threads else [cores, max(1, cores // 2)])
+    tuner = ThreadTuner.for_training(threads)
     tb = SummaryWriter(str(out / "tb"))
     t0 = time.perf_counter()
     start_step, ema = step, {"loss": math.nan, "style": math.nan, "content": math.nan}
@@ -257,9 +260,7 @@ def train_style(
             elapsed = time.perf_counter() - t0
             if time_budget_s is not None and elapsed >= time_budget_s:
                 break
-            frac = step / max(steps, 1)
-            if time_budget_s is not None:
-                frac = max(frac, elapsed / time_budget_s)
+            frac = schedule_position(step, steps, elapsed, time_budget_s)
             cur_lr = lr_at(frac, lr)
             for g in opt.param_groups:
                 g["lr"] = cur_lr

@@ -225,9 +225,14 @@ def _requested_outputs(requested: object, outputs: list[TensorInfo]) -> dict[str
     return chosen
 
 
+def _wanted(request: InferRequest, results: dict[str, np.ndarray]) -> dict[str, bool]:
+    """Output name -> sent as binary, for the outputs the request asked for (all by default)."""
+    return request.outputs or dict.fromkeys(results, request.binary_default)
+
+
 def encode_cost(request: InferRequest, results: dict[str, np.ndarray]) -> int:
     """Event-loop bytes of encoding a response: JSON outputs in full, binary ones one memcpy."""
-    wanted = request.outputs or dict.fromkeys(results, request.binary_default)
+    wanted = _wanted(request, results)
     return sum(
         results[name].nbytes // (MEMCPY_DISCOUNT if binary else 1)
         for name, binary in wanted.items()
@@ -238,7 +243,7 @@ def encode_response(
     model: str, request: InferRequest, results: dict[str, np.ndarray]
 ) -> tuple[bytes, int | None]:
     """(body, JSON header length or None) of an infer response, binary where asked."""
-    wanted = request.outputs or {name: request.binary_default for name in results}
+    wanted = _wanted(request, results)
     out, blobs = [], []
     for name, binary in wanted.items():
         arr = np.ascontiguousarray(results[name])
