@@ -26,8 +26,8 @@ test: lint
 	$(BIN)/pytest -q
 
 bench: $(STAMP)
-	$(BIN)/python -m ptx.benchmarks.suite
-	$(BIN)/python -m ptx.benchmarks.serve_load
+	$(BIN)/python -m ptx.benchmarks.studies.suite
+	$(BIN)/python -m ptx.benchmarks.serving.load
 
 gpu-check:
 	bash scripts/gpu-check.sh

@@ -25,8 +25,8 @@ def _tensor(vi: Any) -> dict[str, Any]:
 
 def inspect_onnx(path: Path) -> dict[str, Any]:
     """A JSON-able description of an ONNX model."""
-    from ptx.export.calibrate import graph_inputs, load_onnx
-    from ptx.export.fp16_graph import node_precisions
+    from ptx.export.precision.calibrate import graph_inputs, load_onnx
+    from ptx.export.precision.graph import node_precisions
     from ptx.spec import spec_from_onnx
 
     model = load_onnx(path)

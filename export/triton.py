@@ -42,7 +42,7 @@ def _io_from_onnx(path: Path) -> tuple[list[dict], list[dict], dict[str, int] | 
 
 
 def _io_from_plan(path: Path) -> tuple[list[dict], list[dict], dict[str, int] | None]:
-    from ptx.export.trt.sidecar import read_sidecar
+    from ptx.formats.sidecar import read_sidecar
 
     sidecar = read_sidecar(path)
     if sidecar is None:

@@ -16,19 +16,19 @@ from ptx.errors import PtxError
 
 # name -> "module:attribute"; each module imports only click at the top.
 COMMANDS = {
-    "data": "ptx.training.data_cli:data",
-    "train": "ptx.training.cli:train",
-    "export": "ptx.export.cli:export_cmd",
-    "convert": "ptx.export.build_cli:convert",
-    "build": "ptx.export.build_cli:build",
-    "inspect": "ptx.export.build_cli:inspect_cmd",
-    "triton": "ptx.export.build_cli:triton",
-    "run": "ptx.runtime.cli:run",
-    "bench": "ptx.benchmarks.cli:bench",
+    "data": "ptx.training.cli.data:data",
+    "train": "ptx.training.cli.train:train",
+    "export": "ptx.export.cli.export:export_cmd",
+    "convert": "ptx.export.cli.build:convert",
+    "build": "ptx.export.cli.build:build",
+    "inspect": "ptx.export.cli.build:inspect_cmd",
+    "triton": "ptx.export.cli.build:triton",
+    "run": "ptx.runtime.cli.run:run",
+    "bench": "ptx.benchmarks.cli.bench:bench",
     "doctor": "ptx.runtime.doctor:doctor_cmd",
-    "serve": "ptx.runtime.server.cli:serve",
-    "eval": "ptx.training.eval_cli:eval_group",
-    "demo": "ptx.demo:demo_cmd",
+    "serve": "ptx.runtime.cli.serve:serve",
+    "eval": "ptx.training.cli.eval:eval_group",
+    "demo": "ptx.demo.run:demo_cmd",
 }
 
 

@@ -18,9 +18,9 @@ TORCH_SUFFIXES = (".pt", ".pth", ".ckpt", ".safetensors")
 # runtime/trt (issue 6), openvino in runtime/openvino (issue 8); a backend whose module
 # or package is missing raises one ModelError line with the install hint.
 BACKENDS: dict[str, str] = {
-    "onnxruntime": "ptx.runtime.onnxrt:OnnxRuntimeEngine",
-    "tensorrt": "ptx.runtime.trt:TensorRTEngine",
-    "openvino": "ptx.runtime.openvino:OpenVINOEngine",
+    "onnxruntime": "ptx.runtime.backends.onnxruntime:OnnxRuntimeEngine",
+    "tensorrt": "ptx.runtime.backends.tensorrt:TensorRTEngine",
+    "openvino": "ptx.runtime.backends.openvino:OpenVINOEngine",
 }
 
 _EXTRAS = {"openvino": "openvino"}  # backend -> the pip extra that installs it
@@ -75,7 +75,7 @@ def load(
     ``threads`` = intra-op threads (default: physical cores); ``options`` go to the
     backend (onnxruntime: ``spin``; openvino: ``hint``, ``precision``, ``cache``).
     ``auto`` on the CPU picks the faster installed backend by a cached timed trial
-    (ptx.runtime.select; ``trial_shapes`` sets its input shapes); $PTX_BACKEND or a
+    (ptx.runtime.backends.auto.select; ``trial_shapes`` sets its input shapes); $PTX_BACKEND or a
     named backend skips it. Any unusable file raises one ModelError line.
     """
     p = Path(path)
@@ -84,7 +84,7 @@ def load(
     trial_shapes = options.pop("trial_shapes", None)
     _check_file(p)
     if backend == "auto" and name == "onnxruntime" and device == "cpu":
-        from ptx.runtime.select import load_auto
+        from ptx.runtime.backends.auto.select import load_auto
 
         return load_auto(p, threads=threads, shapes=trial_shapes, **options)
     try:

@@ -69,7 +69,7 @@ def _cuda_version(v: int) -> str:
 
 def tensorrt_report() -> dict[str, Any]:
     """Installed TensorRT flavours and versions (through the export/trt adapter)."""
-    from ptx.export.trt.adapter import MODULES, installed
+    from ptx.formats.tensorrt import MODULES, installed
 
     found = installed()
     return {

@@ -51,7 +51,7 @@ TESTS_RC=$?
 tail -25 "$OUT/gpu-tests.log"
 
 step benchmark
-timeout 180 $PY -m ptx.benchmarks.gpu_preprocess --json-out "$OUT/gpu_preprocess.json" \
+timeout 180 $PY -m ptx.benchmarks.studies.gpu_preprocess --json-out "$OUT/gpu_preprocess.json" \
   >"$WORK/bench.txt" 2>&1
 BENCH_RC=$?
 cat "$WORK/bench.txt"
@@ -93,7 +93,7 @@ try:
     print("ptx load: accepted")
 except PtxError as exc:
     print("ptx load refused:", exc)
-from ptx.export.trt.adapter import capturing_logger
+from ptx.formats.tensorrt import capturing_logger
 logger = capturing_logger(flav.trt)
 engine = flav.trt.Runtime(logger).deserialize_cuda_engine((d / "a.plan").read_bytes())
 print("raw deserialise:", "ok" if engine is not None else f"failed: {logger.errors()[:2]}")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from ptx.export.trt.adapter import Flavour, detect
 from ptx.export.trt.build import BuildReport, build_engine
 from ptx.export.trt.inspect_plan import inspect_plan
-from ptx.export.trt.sidecar import read_sidecar, sidecar_path
+from ptx.formats.sidecar import read_sidecar, sidecar_path
+from ptx.formats.tensorrt import Flavour, detect
 
 __all__ = [
     "BuildReport",

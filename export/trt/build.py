@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from ptx.errors import BuildError, InputError, ModelError
-from ptx.export.trt.adapter import Flavour, capturing_logger, detect
 from ptx.export.trt.profiles import Profile, resolve_profiles
-from ptx.export.trt.sidecar import SIDECAR_VERSION, sidecar_path
+from ptx.formats.sidecar import SIDECAR_VERSION, sidecar_path
+from ptx.formats.tensorrt import Flavour, capturing_logger, detect
 
 MIB = 1 << 20
 
@@ -126,7 +126,7 @@ def build_engine(
 ) -> BuildReport:
     """Build a strongly typed plan from ``onnx`` into ``out`` with sidecar ``out.json``."""
     from ptx import __version__
-    from ptx.export.calibrate import load_onnx
+    from ptx.export.precision.calibrate import load_onnx
     from ptx.io import atomic_path, atomic_write_bytes, sha256_file
     from ptx.spec import spec_from_onnx
 

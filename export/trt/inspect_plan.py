@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from ptx.errors import ModelError
-from ptx.export.trt.adapter import capturing_logger, detect, installed
-from ptx.export.trt.sidecar import check_compatible, read_sidecar
+from ptx.formats.sidecar import check_compatible, read_sidecar
+from ptx.formats.tensorrt import capturing_logger, detect, installed
 
 # First bytes of a serialised engine, seen in plans of each flavour (not a documented format).
 MAGIC = {b"ftrt": "tensorrt", b"vtrt": "rtx"}

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ptx.errors import InputError
-from ptx.runtime.imaging import (
+from ptx.image import (
     denormalise_constants,
     letterbox_geometry,
     normalise_constants,

@@ -1,4 +1,4 @@
-"""NumPy references of the fused kernels, built from ptx.runtime.imaging's functions.
+"""NumPy references of the fused kernels, built from ptx.image's functions.
 
 They define the expected output of preprocess.cu / postprocess.cu: resize in float32
 with no rounding in between (imaging.resize_bilinear on float input), then the
@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ptx.errors import InputError
-from ptx.runtime.imaging import resize_bilinear, to_uint8
+from ptx.image import resize_bilinear, to_uint8
 from ptx.runtime.kernels.params import PostParams, PreParams
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from ptx.errors import InputError, ModelError
+from ptx.image import postprocess, preprocess
 from ptx.runtime.engine import Engine
-from ptx.runtime.imaging import postprocess, preprocess
 from ptx.runtime.pipelines.batching import (
     Item,
     RunSummary,

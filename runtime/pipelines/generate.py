@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from ptx.errors import InputError, ModelError
+from ptx.image import postprocess
 from ptx.runtime.engine import Engine
-from ptx.runtime.imaging import postprocess
 from ptx.spec import ImageConvention
 
 MAX_CHUNK = 64  # the family's profile max batch; larger n runs in chunks

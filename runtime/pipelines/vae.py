@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from ptx.errors import InputError, ModelError
+from ptx.image import postprocess, preprocess, resize_bilinear
 from ptx.runtime.engine import Engine
-from ptx.runtime.imaging import postprocess, preprocess, resize_bilinear
 from ptx.runtime.pipelines.batching import save_image
 from ptx.spec import ImageConvention
 

@@ -9,9 +9,9 @@ import math
 import numpy as np
 
 from ptx.errors import InputError, ModelError
+from ptx.image import postprocess, preprocess
 from ptx.io import decode_image, encode_image
 from ptx.runtime.engine import Engine
-from ptx.runtime.imaging import postprocess, preprocess
 from ptx.runtime.server.http import HTTPError
 from ptx.spec import ImageConvention
 

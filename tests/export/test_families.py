@@ -14,8 +14,8 @@ from click.testing import CliRunner
 
 from ptx.cli import main
 from ptx.spec import spec_from_onnx
-from ptx.training import registry
-from ptx.training.checkpoint import load_checkpoint, save_checkpoint
+from ptx.training.common import registry
+from ptx.training.common.checkpoint import load_checkpoint, save_checkpoint
 
 
 def _perturbed(module: torch.nn.Module, seed: int) -> torch.nn.Module:

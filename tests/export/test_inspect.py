@@ -16,7 +16,7 @@ from onnx import numpy_helper as nh
 from ptx.cli import main
 from ptx.errors import ModelError
 from ptx.export.onnx_inspect import inspect_model
-from ptx.export.precision import convert_fp16
+from ptx.export.precision.convert import convert_fp16
 from ptx.spec import ImageConvention, ModelSpec, TensorSpec, embed_in_onnx
 
 HAS_BUILDER = any(importlib.util.find_spec(m) for m in ("tensorrt", "tensorrt_rtx"))
@@ -107,7 +107,7 @@ def test_inspect_plan_shows_sidecar_and_what_needs_a_gpu(plan):
      "built by tensorrt 10.13.0"),
 ])  # fmt: skip
 def test_plan_from_another_flavour_or_version_is_refused(plan, tmp_path, change, text):
-    from ptx.export.trt.adapter import installed
+    from ptx.formats.tensorrt import installed
 
     side = json.loads((plan.parent / "m.plan.json").read_text())
     if side["flavour"] != "rtx" or "tensorrt" in installed():

@@ -16,7 +16,7 @@ from tritonclient.grpc import model_config_pb2 as mc
 
 from ptx.cli import main
 from ptx.errors import InputError
-from ptx.export.precision import convert_fp16
+from ptx.export.precision.convert import convert_fp16
 from ptx.export.triton import write_repository
 
 HAS_BUILDER = any(importlib.util.find_spec(m) for m in ("tensorrt", "tensorrt_rtx"))

@@ -24,7 +24,7 @@ def test_json_report_has_every_section(report):
     assert set(report) >= {"ptx", "python", "gpu", "tensorrt", "onnxruntime", "nvrtc"}
     assert "CPUExecutionProvider" in report["onnxruntime"]["providers"]
     assert report["gpu"]["count"] == len(report["gpu"]["devices"])
-    from ptx.export.trt.adapter import installed
+    from ptx.formats.tensorrt import installed
 
     assert sorted(report["tensorrt"]["flavours"].values()) == sorted(installed().values())
 

@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from ptx.benchmarks.cli import bench
-from ptx.benchmarks.report import load_json
-from ptx.benchmarks.serve_bench import Answers, concurrency_levels
+from ptx.benchmarks.cli.bench import bench
+from ptx.benchmarks.harness.report import load_json
+from ptx.benchmarks.serving.bench import Answers, concurrency_levels
 from ptx.errors import InputError, ModelError
 
 SHAPE = "image:1x3x8x8"

@@ -13,7 +13,7 @@ import httpx
 import numpy as np
 import pytest
 
-SERVE = "import sys; from ptx.runtime.server.cli import serve; serve(sys.argv[1:])"
+SERVE = "import sys; from ptx.runtime.cli.serve import serve; serve(sys.argv[1:])"
 
 
 def _free_port() -> int:
@@ -69,7 +69,7 @@ def test_bad_model_is_one_line_and_exit_2(tmp_path):
 
     from ptx.cli import main, register
 
-    register("serve", "ptx.runtime.server.cli:serve")
+    register("serve", "ptx.runtime.cli.serve:serve")
     runner = CliRunner()
     missing = runner.invoke(main, ["serve", "--model", f"m={tmp_path / 'nope.onnx'}"])
     assert missing.exit_code == 2

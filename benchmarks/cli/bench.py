@@ -1,0 +1,178 @@
+"""`ptx bench` (thin: parse, call one function, print).
+
+``ptx bench --model m.onnx ...`` measures; ``ptx bench compare a.json b.json``
+puts reports side by side.
+"""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+
+@click.group("bench", invoke_without_command=True)
+@click.option("--model", help="ONNX model (ONNX Runtime); with --url, the ONNX the server runs.")
+@click.option("--url", help="Load a KServe v2 server (ptx serve, Triton) at http://HOST:PORT.")
+@click.option("--model-name", help="With --url: the served model to load.")
+@click.option(
+    "--concurrency", default="1", show_default=True, help="With --url: closed-loop clients, 1,8,32."
+)
+@click.option("--token", envvar="PTX_SERVE_TOKEN", help="With --url: bearer token.")
+@click.option("--engine", help="TensorRT plan (needs the GPU runtime).")
+@click.option("--checkpoint", help="ptx checkpoint folder (PyTorch eager baseline).")
+@click.option("--torch", "torch_ref", help="User model file.py:factory (PyTorch eager).")
+@click.option("--device", default="cpu", show_default=True, help="cpu or cuda (ONNX Runtime).")
+@click.option(
+    "--backend",
+    default="onnxruntime",
+    show_default=True,
+    help="For --model: onnxruntime, openvino, or auto (the runtime's timed pick).",
+)
+@click.option("--threads", type=int, help="ONNX Runtime intra-op / torch threads.")
+@click.option("--compile", "use_compile", is_flag=True, help="torch.compile the PyTorch model.")
+@click.option("--batch", help="Batch size or sweep, e.g. 1,8,32 (overrides the batch axis).")
+@click.option("--shapes", multiple=True, help="NAME:SHAPE[:dtype], e.g. x:1x3x256x256 (repeat).")
+@click.option("--warmup", type=float, default=0.2, show_default=True, help="Warm-up seconds.")
+@click.option(
+    "--duration", type=float, default=3.0, show_default=True, help="Minimum timed seconds."
+)
+@click.option(
+    "--iterations",
+    type=int,
+    default=10,
+    show_default=True,
+    help="Minimum timed queries per stream.",
+)
+@click.option(
+    "--streams", type=int, default=1, show_default=True, help="Concurrent engines on threads."
+)
+@click.option("--cuda-graph", is_flag=True, help="GPU: capture a CUDA graph (recorded).")
+@click.option("--no-transfers", is_flag=True, help="GPU: skip H2D/D2H copies (recorded).")
+@click.option("--spin-wait", is_flag=True, help="GPU: spin instead of blocking sync (recorded).")
+@click.option(
+    "--cov-threshold",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="Warn when latency CoV exceeds this many percent (trtexec: 1).",
+)
+@click.option("--json", "json_path", help="Write the JSON report here ('-' prints it).")
+@click.option("--csv", "csv_path", help="Write a CSV summary (one row per run).")
+@click.option("--plot", "plot_path", help="Write latency/throughput vs batch PNG.")
+@click.option("--no-iterations", is_flag=True, help="Leave per-iteration times out of the JSON.")
+@click.pass_context
+def bench(ctx: click.Context, **opts) -> None:
+    """Measure latency and throughput (trtexec-style summary)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if opts["url"]:
+        _bench_server(opts)
+        return
+    from ptx.benchmarks.harness.backends import Target
+    from ptx.benchmarks.harness.bench import Controls, GpuSettings, Outputs, run_bench
+    from ptx.benchmarks.harness.inputs import parse_batches, parse_shape_arg
+    from ptx.benchmarks.harness.report import summary_text, sweep_table
+
+    target = Target(
+        model=opts["model"],
+        engine=opts["engine"],
+        checkpoint=opts["checkpoint"],
+        torch=opts["torch_ref"],
+        device=opts["device"],
+        backend=opts["backend"],
+        threads=opts["threads"],
+        compile=opts["use_compile"],
+    )
+    controls = Controls(
+        warmup_s=opts["warmup"],
+        duration_s=opts["duration"],
+        iterations=opts["iterations"],
+        streams=opts["streams"],
+        cov_threshold=opts["cov_threshold"] / 100.0,
+        gpu=GpuSettings(opts["cuda_graph"], opts["no_transfers"], opts["spin_wait"]),
+    )
+    outputs = Outputs(
+        opts["json_path"],
+        opts["csv_path"],
+        opts["plot_path"],
+        per_iteration=not opts["no_iterations"],
+    )
+    doc = run_bench(
+        target,
+        parse_batches(opts["batch"]),
+        [parse_shape_arg(s) for s in opts["shapes"]],
+        controls,
+        outputs,
+    )
+    if opts["json_path"] == "-":
+        click.echo(json.dumps(doc, indent=1))
+        return
+    for run in doc["runs"]:
+        click.echo(summary_text(run) + "\n")
+    if len(doc["runs"]) > 1:
+        click.echo(sweep_table(doc["runs"]))
+    for flag in ("json_path", "csv_path", "plot_path"):
+        if opts[flag]:
+            click.echo(f"wrote {opts[flag]}", err=True)
+
+
+def _bench_server(opts: dict) -> None:
+    """`ptx bench --url`: closed-loop load on a server, written as the harness writes."""
+    from ptx.benchmarks.harness.bench import Outputs, write_outputs
+    from ptx.benchmarks.harness.inputs import parse_batches, parse_shape_arg
+    from ptx.benchmarks.serving.bench import (
+        ServeTarget,
+        concurrency_levels,
+        failures,
+        run_serve_bench,
+    )
+    from ptx.benchmarks.serving.report import serve_summary, serve_table
+    from ptx.errors import InputError, ModelError
+
+    flags = {"engine": "--engine", "checkpoint": "--checkpoint", "torch_ref": "--torch"}
+    clash = [flag for key, flag in flags.items() if opts[key]]
+    if clash:
+        raise InputError(f"--url loads a server; {', '.join(clash)} cannot go with it")
+    if not opts["model_name"]:
+        raise InputError("--url needs --model-name NAME (the served model to load)")
+    batches = parse_batches(opts["batch"])
+    if len(batches) > 1:
+        raise InputError("--url takes one --batch (images per request); sweep --concurrency")
+    doc = run_serve_bench(
+        ServeTarget(opts["url"], opts["model_name"], opts["token"], opts["model"]),
+        concurrency_levels(opts["concurrency"]),
+        [parse_shape_arg(s) for s in opts["shapes"]],
+        batches[0],
+        warmup_s=opts["warmup"],
+        duration_s=opts["duration"],
+        cov_threshold=opts["cov_threshold"] / 100.0,
+        per_iteration=not opts["no_iterations"],
+    )
+    write_outputs(doc, Outputs(opts["json_path"], opts["csv_path"], opts["plot_path"]))
+    if opts["json_path"] == "-":
+        click.echo(json.dumps(doc, indent=1))
+    else:
+        for run in doc["runs"]:
+            click.echo(serve_summary(run) + "\n")
+        click.echo(serve_table(doc["runs"]))
+    problem = failures(doc)
+    if problem:
+        raise ModelError(problem)
+
+
+@bench.command("compare")
+@click.argument("reports", nargs=-1, required=True)
+@click.option("--plot", "plot_path", help="Write latency/throughput vs batch PNG of every series.")
+@click.option("--json", "as_json", is_flag=True, help="Print the comparison rows as JSON.")
+def compare_cmd(reports: tuple[str, ...], plot_path: str | None, as_json: bool) -> None:
+    """Compare ptx bench JSON reports; ratios are against the first."""
+    from ptx.benchmarks.harness.compare import compare_reports, compare_text
+
+    rows = compare_reports(list(reports), plot_path)
+    if as_json:
+        click.echo(json.dumps(rows, indent=1))
+    else:
+        click.echo(compare_text(rows))
+    if plot_path:
+        click.echo(f"wrote {plot_path}", err=True)

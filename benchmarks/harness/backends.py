@@ -1,0 +1,214 @@
+"""Backend adapters: one interface the harness times, whatever runs the model.
+
+An adapter splits an iteration as trtexec does: ``prepare(feeds)`` once per
+shape (bind inputs, allocate outputs), then per iteration ``enqueue()`` (start
+the work; host time spent here is the *enqueue* time) and ``sync()`` (wait for
+it). Synchronous backends (ONNX Runtime and PyTorch on the CPU) do the work in
+``enqueue()``. A GPU adapter (TensorRT, issue 6) returns per-phase times from
+CUDA events in ``phase_times()`` (``h2d`` / ``compute`` / ``d2h`` in ms) and
+lists them in ``phases``; the harness and report pick them up unchanged.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ptx.benchmarks.harness.inputs import ShapeArg
+from ptx.errors import InputError, ModelError, require
+from ptx.runtime.engine import Engine, TensorInfo
+from ptx.spec import ModelSpec
+
+
+class Backend(ABC):
+    """What the harness times: prepare once, then enqueue + sync per iteration."""
+
+    name: str = "?"
+    device: str = "cpu"
+    phases: tuple[str, ...] = ()  # GPU adapters: ("h2d", "compute", "d2h")
+
+    def __init__(self, model: str, inputs: list[TensorInfo], spec: ModelSpec | None) -> None:
+        self.model = model
+        self.inputs = inputs
+        self.spec = spec
+
+    @property
+    def precision(self) -> str:
+        """fp32 / fp16 / mixed: the spec's word, else the first float input's dtype."""
+        if self.spec is not None and self.spec.precision:
+            return self.spec.precision
+        floats = [t.dtype for t in self.inputs if np.issubdtype(np.dtype(t.dtype), np.floating)]
+        return "fp16" if floats and np.dtype(floats[0]) == np.float16 else "fp32"
+
+    @property
+    def label(self) -> str:
+        """Series name in tables and plots: backend/precision/device."""
+        return f"{self.name}/{self.precision}/{self.device}"
+
+    @abstractmethod
+    def prepare(self, feeds: dict[str, np.ndarray]) -> None:
+        """Bind this shape's inputs (and allocate outputs) before timing."""
+
+    @abstractmethod
+    def enqueue(self) -> None:
+        """Start one iteration."""
+
+    def sync(self) -> None:  # noqa: B027 - synchronous backends have nothing to wait for
+        """Wait until the iteration started by enqueue() is done (no-op when synchronous)."""
+
+    def phase_times(self) -> dict[str, float]:
+        """Per-phase times (ms) of the last iteration; empty without device timers."""
+        return {}
+
+
+class EngineBackend(Backend):
+    """Any ptx.runtime Engine: run() is the whole iteration."""
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(str(engine.path), list(engine.inputs), engine.spec)
+        self.engine = engine
+        self.name = engine.backend
+        self.device = getattr(engine, "device", "cpu")
+        self._feeds: dict[str, np.ndarray] = {}
+
+    def prepare(self, feeds: dict[str, np.ndarray]) -> None:
+        """Check the feeds once (a wrong shape fails here, not mid-benchmark) and keep them."""
+        self.engine.check_feeds(feeds)
+        self._feeds = feeds
+
+    def enqueue(self) -> None:
+        """Run the batch through the engine."""
+        self.engine.run(self._feeds)
+
+
+class TorchBackend(Backend):
+    """PyTorch eager (or torch.compile) on the CPU: the baseline export should beat."""
+
+    name = "torch"
+
+    def __init__(
+        self,
+        module: Any,
+        model: str,
+        inputs: list[TensorInfo],
+        spec: ModelSpec | None,
+        threads: int | None = None,
+        compile: bool = False,
+    ) -> None:
+        super().__init__(model, inputs, spec)
+        self.torch = require("torch", "train", "PyTorch benchmarking")
+        if threads:
+            self.torch.set_num_threads(threads)
+        self.module = module.eval()
+        self.compiled = compile
+        if compile:
+            self.name = "torch-compile"
+            self.module = self.torch.compile(self.module)
+        self._args: tuple = ()
+
+    def prepare(self, feeds: dict[str, np.ndarray]) -> None:
+        """Convert the feeds to tensors once and trigger any compilation for this shape."""
+        self._args = tuple(
+            self.torch.from_numpy(np.ascontiguousarray(feeds[t.name])) for t in self.inputs
+        )
+        try:
+            self.enqueue()
+        except Exception as exc:  # torch.compile raises many types (BackendCompilerFailed, ...)
+            what = "torch.compile" if self.compiled else "PyTorch"
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise ModelError(f"{self.model}: {what} failed on this model: {first}") from exc
+
+    def enqueue(self) -> None:
+        """One forward pass without autograd."""
+        with self.torch.inference_mode():
+            self.module(*self._args)
+
+
+@dataclass
+class Target:
+    """What to benchmark, as the CLI names it: exactly one of the four sources."""
+
+    model: str | None = None  # .onnx (ONNX Runtime)
+    engine: str | None = None  # .plan (TensorRT)
+    checkpoint: str | None = None  # ptx checkpoint folder (PyTorch eager)
+    torch: str | None = None  # file.py:factory (PyTorch eager)
+    device: str = "cpu"
+    backend: str = "onnxruntime"  # for --model: onnxruntime, openvino or auto (the runtime's pick)
+    threads: int | None = None
+    compile: bool = False
+    torch_inputs: list[ShapeArg] = field(default_factory=list)  # --shapes, for --torch
+
+    def check(self) -> None:
+        """Exactly one source, and flags that fit it."""
+        given = [k for k in ("model", "engine", "checkpoint", "torch") if getattr(self, k)]
+        if len(given) != 1:
+            raise InputError(
+                "give exactly one of --model m.onnx, --engine m.plan, --checkpoint DIR, "
+                f"--torch file.py:factory (got {', '.join('--' + g for g in given) or 'none'})"
+            )
+        if self.compile and not (self.checkpoint or self.torch):
+            raise InputError("--compile applies to PyTorch (--checkpoint or --torch) only")
+        if self.device not in ("cpu", "cuda"):
+            raise InputError(f"--device '{self.device}': use cpu or cuda")
+        if self.backend != "onnxruntime" and not self.model:
+            raise InputError("--backend applies to --model m.onnx only")
+
+
+def open_backend(target: Target) -> Backend:
+    """Load the target once (call again per stream: each stream owns its engine)."""
+    target.check()
+    from ptx import runtime
+
+    if target.model:
+        engine = runtime.load(
+            target.model, device=target.device, threads=target.threads, backend=target.backend
+        )
+        return EngineBackend(engine)
+    if target.engine:
+        _require_file(target.engine, "--engine")
+        _require_gpu(target.engine)
+        return EngineBackend(runtime.load(target.engine, device="cuda", threads=target.threads))
+    if target.device != "cpu":
+        raise InputError("PyTorch benchmarking runs on the CPU here (--device cpu)")
+    if target.checkpoint:
+        from ptx.training.common.checkpoint import load_checkpoint
+
+        module, spec = load_checkpoint(target.checkpoint)
+        infos = [_info_from_spec(t) for t in spec.inputs]
+        return TorchBackend(module, target.checkpoint, infos, spec, target.threads, target.compile)
+    factory = require("ptx.export.pytorch.factory", "train", "--torch file.py:factory")
+    module = factory.build_user_model(target.torch)
+    if not target.torch_inputs:
+        raise InputError(
+            f"--torch {target.torch}: give every input's shape with --shapes NAME:SHAPE[:dtype]"
+        )
+    # A user module declares no IO: every axis is open and --shapes fixes it.
+    infos = [
+        TensorInfo(s.name, np.dtype(s.dtype or "float32"), (None,) * len(s.shape))
+        for s in target.torch_inputs
+    ]
+    return TorchBackend(module, target.torch, infos, None, target.threads, target.compile)
+
+
+def _info_from_spec(t) -> TensorInfo:
+    return TensorInfo(t.name, np.dtype(t.dtype), tuple(t.shape))
+
+
+def _require_gpu(plan: str) -> None:
+    from ptx.benchmarks.harness.env import gpus
+
+    if not gpus():
+        raise ModelError(
+            f"{plan}: a TensorRT engine runs on an NVIDIA GPU and none is visible here "
+            f"(no nvidia-smi); benchmark the ONNX model on the CPU with --model m.onnx"
+        )
+
+
+def _require_file(path: str, flag: str) -> None:
+    p = Path(path)
+    if not p.is_file():
+        raise ModelError(f"{flag} {p}: no such file")

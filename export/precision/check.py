@@ -1,0 +1,188 @@
+"""Check an FP16 ONNX model against its FP32 reference on fresh inputs.
+
+The FP16 graph is evaluated with FP16 storage emulated (see fp16_graph.emulate_fp16),
+since ONNX Runtime's CPU provider silently computes most FP16 ops in FP32. Passing means:
+the real FP16 graph loads and runs in ONNX Runtime, no NaN or Inf, image outputs at
+PSNR >= 40 dB over the output's value range (from the spec's ImageConvention), other
+outputs within a relative L2 error of 1e-2. On failure the error names the worst nodes,
+found by comparing the tensors both graphs share by name (the FP16 rewrite keeps every
+original tensor name).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ptx.errors import ExportError
+from ptx.spec import ModelSpec
+
+PSNR_BAR = 40.0
+REL_L2_BAR = 1e-2
+Reference = Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]
+
+
+@dataclass
+class OutputCheck:
+    """One output's verdict."""
+
+    name: str
+    metric: str  # "psnr" (dB, higher is better) or "rel_l2" (lower is better)
+    value: float
+    bar: float
+    nonfinite: int
+    passed: bool
+
+
+@dataclass
+class Fp16Check:
+    """Every output's verdict and, when anything failed, the worst intermediate tensors."""
+
+    passed: bool
+    samples: int
+    outputs: list[OutputCheck] = field(default_factory=list)
+    worst_nodes: list[tuple[str, str, float]] = field(default_factory=list)  # node, op, rel err
+
+    @property
+    def summary(self) -> str:
+        """One line: each output's metric."""
+        parts = []
+        for o in self.outputs:
+            unit = " dB" if o.metric == "psnr" else ""
+            bad = f" ({o.nonfinite} NaN/Inf)" if o.nonfinite else ""
+            parts.append(f"{o.name} {o.metric} {o.value:.4g}{unit}{bad}")
+        return ", ".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict (with the summary line)."""
+        return {**asdict(self), "summary": self.summary}
+
+
+def _load(model: Path | Any) -> Any:
+    from ptx.export.precision.calibrate import load_onnx
+
+    return load_onnx(model) if isinstance(model, str | Path) else model
+
+
+def _image_span(spec: ModelSpec | None, name: str, shape: tuple[int, ...]) -> float | None:
+    """The value range of an image output, or None when the output is not an image."""
+    if spec is None or spec.image is None or len(shape) != 4:
+        return None
+    if spec.outputs and name not in {t.name for t in spec.outputs}:
+        return None
+    channels = shape[3] if spec.image.layout == "NHWC" else shape[1]
+    if channels != 3:
+        return None
+    lo, hi = spec.image.range
+    return float(np.max((hi - lo) / np.asarray(spec.image.std)))
+
+
+def _judge(name: str, ref: np.ndarray, got: np.ndarray, span: float | None) -> OutputCheck:
+    ref, got = np.asarray(ref, np.float64), np.asarray(got, np.float64)
+    nonfinite = int(got.size - np.isfinite(got).sum())
+    if ref.shape != got.shape:
+        return OutputCheck(name, "rel_l2", float("inf"), REL_L2_BAR, nonfinite, False)
+    err = np.nan_to_num(got - ref, nan=1e30, posinf=1e30, neginf=-1e30)
+    if span is not None:
+        mse = float(np.mean(err**2))
+        value = float("inf") if mse == 0 else 10 * np.log10(span**2 / mse)
+        return OutputCheck(
+            name, "psnr", value, PSNR_BAR, nonfinite, nonfinite == 0 and value >= PSNR_BAR
+        )
+    value = float(np.linalg.norm(err) / (np.linalg.norm(ref) + 1e-12))
+    return OutputCheck(
+        name, "rel_l2", value, REL_L2_BAR, nonfinite, nonfinite == 0 and value <= REL_L2_BAR
+    )
+
+
+def worst_nodes(
+    fp32: Any, fp16: Any, feeds: list[dict[str, np.ndarray]], top: int = 5, named: Any = None
+) -> list[tuple[str, str, float]]:
+    """(node, op, relative error) for the tensors that differ most between the two graphs.
+
+    ``named`` is the graph whose nodes name the tensors (default ``fp16``; pass the FP16
+    model when ``fp16`` is its emulation).
+    """
+    from ptx.export.precision.calibrate import run_all
+
+    producer = {o: (n.name, n.op_type) for n in (named or fp16).graph.node for o in n.output}
+    names = [o for n in fp32.graph.node for o in n.output if o in producer]
+    errors: dict[str, float] = {}
+    for ref, got in zip(run_all(fp32, feeds, names), run_all(fp16, feeds, names), strict=True):
+        for name in names:
+            if name not in ref or name not in got:
+                continue
+            a, b = np.asarray(ref[name], np.float64), np.asarray(got[name], np.float64)
+            if a.shape != b.shape:
+                continue
+            if not np.isfinite(b).all() and np.isfinite(a).all():
+                rel = float("inf")
+            else:
+                rel = float(np.linalg.norm(np.nan_to_num(b - a)) / (np.linalg.norm(a) + 1e-6))
+            errors[name] = max(errors.get(name, 0.0), rel)
+    ranked = sorted(errors.items(), key=lambda kv: kv[1], reverse=True)[:top]
+    return [(producer[t][0], producer[t][1], e) for t, e in ranked]
+
+
+def check_fp16(
+    fp32: Path | Any,
+    fp16: Path | Any,
+    spec: ModelSpec | None = None,
+    samples: int = 4,
+    seed: int = 1000,
+    reference: Reference | None = None,
+    remove_on_fail: bool = False,
+) -> Fp16Check:
+    """Compare ``fp16`` with the FP32 model (or ``reference``, e.g. torch) on fresh inputs.
+
+    Raises ExportError naming the failing outputs and the worst nodes; with
+    ``remove_on_fail`` a failed FP16 file is deleted so it cannot be used by mistake.
+    """
+    from ptx.export.precision.calibrate import representative_inputs, session
+    from ptx.export.precision.graph import emulate_fp16
+    from ptx.spec import spec_from_onnx
+
+    ref_model, half = _load(fp32), _load(fp16)
+    spec = spec if spec is not None else spec_from_onnx(ref_model)
+    feeds = representative_inputs(ref_model, spec, samples, seed)
+    emulated = emulate_fp16(half)
+    half_sess, ref_sess, emu_sess = session(half), session(ref_model), session(emulated)
+    out_names = [o.name for o in half_sess.get_outputs()]
+    fp16_inputs = {i.name for i in half_sess.get_inputs() if i.type == "tensor(float16)"}
+    collected: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {n: [] for n in out_names}
+    for k, feed in enumerate(feeds):
+        half_feed = {n: v.astype(np.float16) if n in fp16_inputs else v for n, v in feed.items()}
+        if k == 0:  # the real FP16 graph must load and run in ONNX Runtime too
+            half_sess.run(out_names, half_feed)
+        emu_feed = {
+            n: v.astype(np.float32) if n in fp16_inputs else v for n, v in half_feed.items()
+        }
+        expected = (
+            reference(feed)
+            if reference
+            else dict(zip(out_names, ref_sess.run(out_names, feed), strict=True))
+        )
+        got = dict(zip(out_names, emu_sess.run(out_names, emu_feed), strict=True))
+        for name in out_names:
+            collected[name].append((np.asarray(expected[name]), got[name]))
+    verdicts = []
+    for name, pairs in collected.items():
+        ref = np.concatenate([p[0].ravel() for p in pairs])
+        got = np.concatenate([p[1].ravel() for p in pairs])
+        verdicts.append(_judge(name, ref, got, _image_span(spec, name, pairs[0][0].shape)))
+    result = Fp16Check(all(v.passed for v in verdicts), len(feeds), verdicts)
+    if not result.passed:
+        result.worst_nodes = worst_nodes(ref_model, emulated, feeds[:2], named=half)
+        if remove_on_fail and isinstance(fp16, str | Path):
+            Path(fp16).unlink(missing_ok=True)
+        worst = "; ".join(f"{n} ({op}) rel err {e:.3g}" for n, op, e in result.worst_nodes)
+        raise ExportError(
+            f"FP16 parity check failed: {result.summary} (need PSNR >= {PSNR_BAR:g} dB, "
+            f"rel L2 <= {REL_L2_BAR:g}, no NaN/Inf); worst nodes: {worst}; keep them FP32 "
+            "with --keep-fp32 NODE or lower --safe-bound"
+        )
+    return result

@@ -1,0 +1,237 @@
+"""Calibrated mixed-precision FP16: which nodes may run in half precision, and the conversion.
+
+Run the FP32 model in ONNX Runtime on representative inputs with every tensor exposed,
+record each node's largest |activation|, and keep FP32 (behind Casts):
+
+- nodes that read or write a value above ``safe_bound`` (default 8192: FP16's largest
+  finite value is 65504, so this leaves 8x headroom over what calibration saw);
+- accumulating reductions (ReduceMean/ReduceSum, GlobalAveragePool) whose extent x
+  max|input| exceeds the bound: a backend summing in FP16 overflows even though the
+  mean it returns is small, and calibration cannot see that partial sum;
+- op types whose danger lies outside any calibration sample (FP32_OPS): Exp and Pow
+  grow faster than the headroom, Log/Reciprocal/Sqrt of values near zero underflow in
+  FP16 (flat white product backgrounds have zero variance), and the fused
+  normalisation ops hide a sum of squares.
+
+Softmax stays FP16: ONNX Runtime and TensorRT subtract the row maximum before Exp, so
+every term is at most 1 and the row sum fits unless a row has 65504+ entries.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ptx.errors import ExportError, InputError
+
+DEFAULT_SAFE_BOUND = 8192.0
+FP32_OPS = frozenset(
+    {
+        "Exp", "Pow", "Log", "Reciprocal", "Sqrt", "Softplus",
+        "InstanceNormalization", "LayerNormalization", "GroupNormalization",
+        "ReduceSumSquare", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceProd",
+        "CumSum", "Range", "EyeLike", "RandomNormal", "RandomUniform",
+        "RandomNormalLike", "RandomUniformLike", "Multinomial",
+    }
+)  # fmt: skip
+ACCUMULATING_OPS = frozenset({"ReduceMean", "ReduceSum", "GlobalAveragePool", "AveragePool"})
+AUTOCAST = ("ptx", "modelopt")
+
+
+@dataclass
+class Fp16Report:
+    """What convert_fp16 did: node counts, why each FP32 node stayed FP32, the parity check."""
+
+    src: str
+    dst: str
+    autocast: str
+    precision: str
+    io_dtype: str
+    nodes: int
+    fp16_nodes: int
+    fp32_nodes: int
+    casts_added: int
+    samples: int
+    calibration: str
+    safe_bound: float
+    kept_fp32: dict[str, str] = field(default_factory=dict)  # node -> reason
+    check: dict[str, Any] | None = None
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict."""
+        return asdict(self)
+
+    def summary(self) -> str:
+        """One line for people."""
+        line = (
+            f"{self.dst}: {self.fp16_nodes} FP16 / {self.fp32_nodes} FP32 nodes "
+            f"({self.casts_added} casts), IO {self.io_dtype}, {self.precision}"
+        )
+        if self.check:
+            line += f"; parity {self.check['summary']}"
+        return line
+
+
+def activation_stats(
+    model: Any, feeds: list[dict[str, np.ndarray]]
+) -> dict[str, tuple[float, int]]:
+    """Tensor name -> (max |value| over all feeds, element count) for every float tensor."""
+    from onnx import numpy_helper
+
+    from ptx.export.precision.calibrate import run_all
+
+    stats: dict[str, tuple[float, int]] = {}
+
+    def note(name: str, arr: np.ndarray) -> None:
+        if arr.dtype.kind != "f" or arr.size == 0:
+            return
+        with np.errstate(invalid="ignore"):
+            peak = float(np.max(np.abs(arr))) if np.isfinite(arr).all() else float("inf")
+        old = stats.get(name, (0.0, 0))
+        stats[name] = (max(old[0], peak), max(old[1], arr.size))
+
+    for t in model.graph.initializer:
+        note(t.name, numpy_helper.to_array(t))
+    from tqdm import tqdm
+
+    runs = run_all(model, feeds)
+    for feed, tensors in tqdm(
+        zip(feeds, runs, strict=True), total=len(feeds), desc="calibrate", unit="input", leave=False
+    ):
+        for name, arr in {**feed, **tensors}.items():
+            note(name, np.asarray(arr))
+    return stats
+
+
+def plan_fp32_nodes(
+    model: Any,
+    stats: dict[str, tuple[float, int]],
+    safe_bound: float = DEFAULT_SAFE_BOUND,
+    block_ops: frozenset[str] | set[str] = FP32_OPS,
+    block_nodes: set[str] | None = None,
+) -> dict[str, str]:
+    """Node name -> why it stays FP32 (ops, calibrated ranges, reductions, user's list)."""
+    keep: dict[str, str] = {}
+    for node in model.graph.node:
+        if node.name in (block_nodes or set()):
+            keep[node.name] = "kept FP32 on request"
+        elif node.op_type in block_ops:
+            keep[node.name] = f"{node.op_type} is overflow/underflow-prone"
+        else:
+            seen = [stats[t] for t in [*node.input, *node.output] if t in stats]
+            peak = max((s[0] for s in seen), default=0.0)
+            if peak > safe_bound:
+                keep[node.name] = f"max |activation| {peak:.4g} > {safe_bound:g}"
+            elif node.op_type in ACCUMULATING_OPS and node.input[0] in stats:
+                out = stats.get(node.output[0], (0.0, 1))
+                peak_in, n_in = stats[node.input[0]]
+                extent = max(1, n_in // max(1, out[1]))
+                if extent * peak_in > safe_bound:
+                    keep[node.name] = (
+                        f"sums {extent} values up to {peak_in:.3g} "
+                        f"(> {safe_bound:g} if summed in FP16)"
+                    )
+    return keep
+
+
+def _with_spec(model: Any, fp16_io: bool, precision: str) -> None:
+    """Re-embed the ModelSpec (if any) with the new precision and IO dtypes."""
+    from ptx.spec import embed_in_onnx, producer_versions, spec_from_onnx
+
+    spec = spec_from_onnx(model)
+    if spec is None:
+        return
+    spec.precision = precision
+    if fp16_io:
+        for t in [*spec.inputs, *spec.outputs]:
+            if t.dtype == "float32":
+                t.dtype = "float16"
+    spec.producer.update(producer_versions("onnx", "onnxconverter-common", "onnxruntime"))
+    embed_in_onnx(model, spec)
+
+
+def _modelopt_convert(model: Any, keep_io_types: bool) -> Any:
+    from ptx.errors import require
+
+    autocast = require("modelopt.onnx.autocast", "modelopt", "--autocast modelopt")
+    return autocast.convert_to_mixed_precision(
+        onnx_path=model, low_precision_type="fp16", keep_io_types=keep_io_types
+    )
+
+
+def convert_fp16(
+    src: Path,
+    dst: Path,
+    calib: Path | None = None,
+    fp16_io: bool = False,
+    safe_bound: float = DEFAULT_SAFE_BOUND,
+    block_ops: frozenset[str] | set[str] = FP32_OPS,
+    samples: int = 8,
+    autocast: str = "ptx",
+    block_nodes: set[str] | None = None,
+    check: bool = True,
+    seed: int = 0,
+) -> Fp16Report:
+    """Write a calibrated mixed-precision FP16 copy of ``src`` to ``dst`` (checked, atomic)."""
+    import onnx
+
+    from ptx.export.precision.calibrate import load_onnx, representative_inputs, tensor_types
+    from ptx.export.precision.graph import (
+        FLOAT16,
+        constants_to_initializers,
+        name_nodes,
+        node_precisions,
+        rewrite_fp16,
+    )  # fmt: skip
+    from ptx.io import atomic_path
+    from ptx.spec import spec_from_onnx
+
+    if autocast not in AUTOCAST:
+        raise InputError(f"--autocast {autocast!r}: use one of {', '.join(AUTOCAST)}")
+    if samples < 1:
+        raise InputError(f"samples must be at least 1, got {samples}")
+    start = time.perf_counter()
+    src, dst = Path(src), Path(dst)
+    model = load_onnx(src)
+    spec = spec_from_onnx(model)
+    types = tensor_types(model)
+    if any(code == FLOAT16 for code in types.values()):
+        raise ExportError(f"{src}: already has FP16 tensors; convert the FP32 model instead")
+    name_nodes(model)
+    constants_to_initializers(model)
+    reference = onnx.ModelProto()
+    reference.CopyFrom(model)
+    if autocast == "modelopt":
+        half, keep, casts, stats_n = _modelopt_convert(model, not fp16_io), {}, 0, 0
+    else:
+        feeds = representative_inputs(model, spec, samples, seed, calib)
+        keep = plan_fp32_nodes(
+            model, activation_stats(model, feeds), safe_bound, set(block_ops), block_nodes
+        )
+        half, stats_n = model, len(feeds)
+        casts = rewrite_fp16(half, set(keep), tensor_types(half), fp16_io)
+    kinds = node_precisions(half)
+    fp16_n = sum(1 for k in kinds.values() if k == "fp16")
+    fp32_n = sum(1 for k in kinds.values() if k == "fp32")
+    precision = "mixed" if fp32_n else "fp16"
+    _with_spec(half, fp16_io, precision)
+    report = Fp16Report(
+        src=str(src), dst=str(dst), autocast=autocast, precision=precision,
+        io_dtype="float16" if fp16_io else "float32", nodes=len(half.graph.node),
+        fp16_nodes=fp16_n, fp32_nodes=fp32_n, casts_added=casts, samples=stats_n,
+        calibration=str(calib) if calib else ("spec" if spec else "random"),
+        safe_bound=safe_bound, kept_fp32=keep,
+    )  # fmt: skip
+    with atomic_path(dst) as tmp:
+        onnx.save(half, str(tmp))
+        if check:
+            from ptx.export.precision.check import check_fp16
+
+            report.check = check_fp16(reference, tmp, spec=spec, seed=seed + 1000).to_dict()
+    report.seconds = round(time.perf_counter() - start, 3)
+    return report

@@ -1,0 +1,103 @@
+"""The "enhance" family: any H x W, identity at init, spec, and a real ONNX Runtime round trip."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from ptx.spec import ModelSpec
+from ptx.training.common import registry
+
+
+@pytest.fixture(scope="module")
+def family() -> registry.Family:
+    return registry.get("enhance")
+
+
+def _perturbed(family: registry.Family) -> torch.nn.Module:
+    """A test-sized model with non-zero weights everywhere (zero-init heads would hide bugs)."""
+    torch.manual_seed(0)
+    model = family.build(family.test_config).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.1)
+    return model
+
+
+def test_registered_with_known_name(family) -> None:
+    assert family.name == "enhance" and family.task == "enhance"
+    assert "enhance" in registry.names()
+
+
+def test_fresh_model_is_the_identity(family) -> None:
+    model = family.build(family.test_config).eval()
+    x = torch.rand(2, 3, 33, 41)
+    with torch.no_grad():
+        assert torch.allclose(model(x), x, atol=1e-5)
+
+
+def test_odd_sizes_keep_their_shape_and_range(family) -> None:
+    model = _perturbed(family)
+    for h, w in [(37, 53), (32, 32), (61, 40)]:
+        with torch.no_grad():
+            y = model(torch.rand(1, 3, h, w))
+        assert y.shape == (1, 3, h, w)
+        assert float(y.min()) >= 0.0 and float(y.max()) <= 1.0
+
+
+def test_tone_curve_is_monotone(family) -> None:
+    model = _perturbed(family)
+    ramp = torch.linspace(0, 1, 64).view(1, 1, 1, 64).expand(1, 3, 8, 64).contiguous()
+    with torch.no_grad():
+        curve = model.globe(ramp)[0, :, 0]
+    assert bool((curve[:, 1:] - curve[:, :-1] >= -1e-6).all())
+    assert float((curve[:, -1] - curve[:, 0]).min()) > 0
+
+
+def test_spec_describes_dynamic_image_io(family) -> None:
+    spec = family.make_spec(family.test_config)
+    again = ModelSpec.from_json(spec.to_json())
+    assert again.task == "enhance" and again.family == "enhance"
+    assert again.inputs[0].name == "image" and again.outputs[0].name == "enhanced"
+    assert again.inputs[0].dynamic_dims == {0: "batch", 2: "height", 3: "width"}
+    assert again.image.range == (0.0, 1.0)
+    assert again.profile.min["image"][2] <= 37 <= again.profile.max["image"][2]
+    assert again.config["width"] == family.test_config["width"]
+    model = family.build(again.config)  # the spec's config alone rebuilds the module
+    assert sum(p.numel() for p in model.parameters()) > 0
+
+
+def test_onnx_export_runs_in_ort_at_another_size(family, tmp_path) -> None:
+    import onnx
+    import onnxruntime as ort
+
+    model = _perturbed(family)
+    (x,) = family.example_inputs(family.make_spec(family.test_config), 1, 64, 64)
+    dims = {
+        0: torch.export.Dim("batch", min=1, max=16),
+        2: torch.export.Dim("height", min=32, max=1024),
+        3: torch.export.Dim("width", min=32, max=1024),
+    }
+    path = tmp_path / "enhance.onnx"
+    torch.onnx.export(
+        model,
+        (x,),
+        str(path),
+        dynamo=True,
+        dynamic_shapes={"x": dims},
+        input_names=["image"],
+        output_names=["enhanced"],
+        opset_version=18,
+    )
+    proto = onnx.load(str(path))
+    onnx.checker.check_model(proto)
+    ops = {n.op_type for n in proto.graph.node}
+    assert not ops & {"TopK", "Sort", "Loop", "If", "NonZero"}, ops
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    x2 = torch.rand(2, 3, 45, 70)
+    got = sess.run(None, {"image": x2.numpy()})[0]
+    with torch.no_grad():
+        want = model(x2).numpy()
+    assert got.shape == (2, 3, 45, 70)
+    np.testing.assert_allclose(got, want, atol=1e-4)

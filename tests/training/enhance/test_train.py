@@ -1,0 +1,220 @@
+"""The enhance training loop: checkpoints, TensorBoard, resume, learning, and refusals."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from ptx.errors import InputError, ModelError
+from ptx.io import write_image
+from ptx.training.common import registry
+from ptx.training.common.checkpoint import load_state, read_spec, save_checkpoint
+from ptx.training.data.degrade import DegradeConfig
+from ptx.training.enhance.data import make_batch, split_files
+from ptx.training.enhance.train import (
+    ThreadTuner,
+    _train_step,
+    lr_at,
+    schedule_position,
+    train_enhance,
+)
+
+TINY = dict(batch=4, patch=32, checkpoint_every=3, threads=1, progress=False)
+
+
+def _scene(rng: np.random.Generator, size: int = 40) -> np.ndarray:
+    """A studio-like image: light background, a coloured block, a soft gradient."""
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    img = np.full((size, size, 3), 235.0) * (1 - 0.2 * yy[..., None])
+    y0, x0 = rng.integers(4, size // 2, 2)
+    img[y0 : y0 + size // 3, x0 : x0 + size // 3] = rng.integers(20, 230, 3)
+    return img.astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> object:
+    root = tmp_path_factory.mktemp("data")
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(10):
+        rel = f"items/img_{i:02d}.png"
+        write_image(root / rel, _scene(rng))
+        rows.append({"path": rel, "split": "val" if i >= 8 else "train"})
+    with open(root / "labels.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=["path", "split"])
+        w.writeheader()
+        w.writerows(rows)
+    return root
+
+
+@pytest.fixture(scope="module")
+def trained(data, tmp_path_factory) -> tuple[object, dict]:
+    out = tmp_path_factory.mktemp("ckpt")
+    fam = registry.get("enhance")
+    metrics = train_enhance(data, out, steps=4, config=fam.test_config, **TINY)
+    return out, metrics
+
+
+def test_split_follows_labels_csv(data) -> None:
+    train, val = split_files(data, 0.5, seed=0)
+    assert len(train) == 8 and len(val) == 2
+    assert all("img_08" in p.name or "img_09" in p.name for p in val)
+
+
+def test_writes_checkpoint_spec_metrics_and_tensorboard(trained) -> None:
+    out, metrics = trained
+    assert (out / "model.safetensors").is_file() and (out / "state.pt").is_file()
+    spec = read_spec(out)
+    assert spec.family == "enhance" and spec.metrics["steps"] == 4
+    for key in ("val_psnr", "val_ssim", "val_psnr_degraded", "val_ssim_degraded"):
+        assert np.isfinite(metrics[key]) and spec.metrics[key] == pytest.approx(metrics[key])
+    assert metrics["held_out_images"] == 2
+    events = list((out / "tb").glob("events.out.tfevents.*"))
+    assert events and sum(e.stat().st_size for e in events) > 1000
+    assert not list(out.glob(".*.part"))  # no temp files left behind
+
+
+def test_resume_continues_the_step_count(trained, data) -> None:
+    out, _ = trained
+    fam = registry.get("enhance")
+    metrics = train_enhance(data, out, steps=7, resume=True, config=fam.test_config, **TINY)
+    assert metrics["steps"] == 7
+    assert load_state(out)["step"] == 7
+    assert read_spec(out).metrics["steps"] == 7
+
+
+def test_batches_are_a_pure_function_of_seed_and_step(data) -> None:
+    from ptx.io import read_image
+
+    imgs = [read_image(p) for p in sorted(data.rglob("*.png"))]
+    a = make_batch(imgs, 3, 32, 5, 11, DegradeConfig())
+    b = make_batch(imgs, 3, 32, 5, 11, DegradeConfig())
+    c = make_batch(imgs, 3, 32, 5, 12, DegradeConfig())
+    assert a[0].shape == (3, 3, 32, 32) and a[0].dtype == np.float32
+    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+    assert not np.array_equal(a[0], c[0])
+
+
+def test_loss_falls_when_overfitting_one_batch(data) -> None:
+    import torch
+
+    from ptx.io import read_image
+
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+    fam = registry.get("enhance")
+    model = fam.build(fam.test_config).train()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    imgs = [read_image(p) for p in sorted(data.rglob("*.png"))[:2]]
+    pair = make_batch(imgs, 4, 32, 0, 0, DegradeConfig())
+    losses = [_train_step(model, opt, pair) for _ in range(40)]
+    assert min(losses[-5:]) < 0.7 * losses[0], losses
+
+
+def test_resume_refuses_another_family(tmp_path, data) -> None:
+    from ptx.spec import ModelSpec
+
+    fam = registry.get("enhance")
+    save_checkpoint(tmp_path, fam.build(fam.test_config), ModelSpec(task="custom", family="custom"))
+    with pytest.raises(ModelError, match="'custom' model, not 'enhance'"):
+        train_enhance(data, tmp_path, steps=2, resume=True, **TINY)
+
+
+def test_cli_one_line_errors_and_json(tmp_path, data) -> None:
+    from ptx.cli import main
+    from ptx.spec import ModelSpec
+
+    fam = registry.get("enhance")
+    save_checkpoint(tmp_path / "other", fam.build({}), ModelSpec(task="custom", family="custom"))
+    runner = CliRunner()
+    base = ["train", "enhance", "--data", str(data)]
+    res = runner.invoke(main, [*base, "--out", str(tmp_path / "other"), "--resume"])
+    assert res.exit_code == 2 and "error:" in res.output and "not 'enhance'" in res.output
+    res = runner.invoke(main, ["train", "enhance", "--data", str(tmp_path / "nope"), "--out", "x"])
+    assert res.exit_code == 2 and "no such file or folder" in res.output
+    res = runner.invoke(main, [*base, "--out", str(tmp_path / "new"), "--resume"])
+    assert res.exit_code == 2 and "nothing to resume" in res.output
+    res = runner.invoke(
+        main,
+        [
+            *base,
+            "--out",
+            str(tmp_path / "cli"),
+            "--steps",
+            "2",
+            "--batch",
+            "2",
+            "--patch",
+            "32",
+            "--json",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    payload = json.loads(res.stdout)
+    assert payload["steps"] == 2 and (tmp_path / "cli" / "spec.json").is_file()
+
+
+def test_bad_arguments_are_refused(tmp_path, data) -> None:
+    with pytest.raises(InputError, match="patch >= 16"):
+        train_enhance(data, tmp_path, steps=1, patch=8)
+    with pytest.raises(InputError, match="no images found"):
+        train_enhance(tmp_path, tmp_path / "o", steps=1)
+
+
+def test_ctrl_c_is_held_until_the_save_finishes() -> None:
+    # A fresh interpreter: native libraries loaded by other tests (OpenVINO, TensorRT, CUDA)
+    # install their own signal machinery, and a real SIGINT must meet only Python's.
+    code = """
+import signal
+from ptx.training.enhance.train import deferred_interrupt
+signal.signal(signal.SIGINT, signal.default_int_handler)  # nohup/CI may start us with SIG_IGN
+done = []
+try:
+    with deferred_interrupt():
+        signal.raise_signal(signal.SIGINT)
+        done.append("saved")
+except KeyboardInterrupt:
+    assert done == ["saved"], done
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    print("held")
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "held"
+
+
+def test_thread_tuner_keeps_the_faster_count() -> None:
+    tuner = ThreadTuner([2, 1], probe=3, every=100)
+    for step in range(6):
+        n = tuner.threads_for(step)
+        tuner.record(step, n, 0.5 if n == 2 else 0.1)
+    assert tuner.threads_for(6) == 1 and tuner.threads_for(99) == 1
+    assert tuner.threads_for(100) == 2  # a later window probes again
+
+
+def test_schedule_follows_steps_or_time_and_resumes_where_it_stopped() -> None:
+    assert schedule_position(50, 100, 0.0, None) == pytest.approx(0.5)
+    assert schedule_position(10, 10**6, 30.0, 60.0) == pytest.approx(0.5)
+    assert schedule_position(10, 10**6, 30.0, 60.0, start=0.5) == pytest.approx(0.75)
+    assert schedule_position(10, 10**6, 90.0, 60.0) == 1.0
+    lrs = [lr_at(p / 10, 1e-3) for p in range(1, 11)]
+    assert all(a >= b for a, b in zip(lrs, lrs[1:], strict=False)) and lrs[-1] < 0.05e-3
+
+
+def test_vary_look_changes_exposure_but_keeps_the_image() -> None:
+    from ptx.training.enhance.data import vary_look
+
+    rng = np.random.default_rng(0)
+    img = _scene(rng)
+    outs = [vary_look(img, np.random.default_rng(s)) for s in range(20)]
+    assert all(o.shape == img.shape and o.dtype == np.uint8 for o in outs)
+    assert any(np.array_equal(o, img) for o in outs)  # some crops keep the studio look
+    darker = [o for o in outs if o.mean() < img.mean() - 10]
+    assert darker
+    assert np.array_equal(vary_look(img, np.random.default_rng(3)), outs[3])

@@ -1,0 +1,20 @@
+"""`ptx eval ...`: quality metrics that need no downloaded network."""
+
+from __future__ import annotations
+
+import click
+
+from ptx.cli import LazyGroup
+
+
+@click.group(
+    "eval",
+    cls=LazyGroup,
+    lazy={
+        "gan": "ptx.training.cli.gan:eval_gan_cmd",
+        "vae": "ptx.training.cli.vae:eval_vae_cmd",
+        "style": "ptx.training.cli.style:eval_style_cmd",
+    },
+)
+def eval_group() -> None:
+    """Score a trained model (reconstruction, style, conditional accuracy, diversity)."""

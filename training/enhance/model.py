@@ -1,0 +1,177 @@
+"""The "enhance" family: a global tone/colour branch plus a local residual denoiser.
+
+This module imports torch; the registry imports it lazily.
+
+Global colour, exposure and contrast errors are global, so a small MLP looks
+at statistics of a fixed-size thumbnail (per-channel mean, std and a soft CDF,
+all computed inside the graph) and predicts a monotone tone curve per channel.
+A small two-level conv net then removes noise and JPEG blocks as a residual on
+the tone-corrected image. Every op is plain ONNX (Resize, Conv, Sigmoid, Clip,
+ReduceMean) with dynamic batch, height and width, and friendly to FP16 and
+TensorRT: no sort, no TopK, no data-dependent padding. The encoder's stride-2
+convs take any size and the decoder resizes back to the skip's exact size, so
+the network accepts any H x W without padding.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ptx.spec import ModelSpec
+from ptx.training.common import registry
+
+DEFAULT_CONFIG: dict[str, Any] = {
+    "width": 16,  # local branch channels at full resolution (x2 at 1/2 and 1/4)
+    "thumb": 48,  # thumbnail side the statistics are computed on
+    "levels": 16,  # soft-CDF thresholds per channel
+    "knots": 12,  # segments of each channel's piecewise-linear tone curve
+    "hidden": 96,  # MLP width
+}
+TEST_CONFIG: dict[str, Any] = {"width": 8, "thumb": 16, "levels": 4, "knots": 4, "hidden": 16}
+
+MIN_SIDE, OPT_SIDE, MAX_SIDE, MAX_BATCH = 32, 256, 1024, 16
+
+
+SOFT_CDF_TAU = 0.03  # width of the sigmoid step; smooth enough to give gradients
+
+
+class GlobalBranch(nn.Module):
+    """Thumbnail statistics -> MLP -> one monotone piecewise-linear tone curve per channel."""
+
+    def __init__(self, thumb: int, levels: int, knots: int, hidden: int) -> None:
+        super().__init__()
+        self.thumb = thumb
+        self.knots = knots
+        self.register_buffer(
+            "thresholds",
+            (torch.arange(levels, dtype=torch.float32) + 0.5) / levels,
+            persistent=False,
+        )
+        n_in = 3 * (2 + levels)
+        self.mlp = nn.Sequential(
+            nn.Linear(n_in, hidden),
+            nn.ReLU(inplace=True),
+            nn.Linear(hidden, hidden),
+            nn.ReLU(inplace=True),
+            nn.Linear(hidden, 3 * (1 + knots)),
+        )
+        # Zero last layer: the curve starts as the identity, so training starts from "no change".
+        nn.init.zeros_(self.mlp[-1].weight)
+        nn.init.zeros_(self.mlp[-1].bias)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Per-channel mean, std and soft CDF of a fixed-size thumbnail: (N, 3*(2+levels))."""
+        t = F.interpolate(x, size=(self.thumb, self.thumb), mode="bilinear", align_corners=False)
+        t = t.flatten(2)  # N, 3, P
+        mean = t.mean(dim=2)
+        std = (t - mean.unsqueeze(2)).pow(2).mean(dim=2).add(1e-6).sqrt()
+        # A sigmoid step instead of sort/quantile: exports as elementwise ops, no TopK.
+        steps = torch.sigmoid((self.thresholds.view(1, 1, -1, 1) - t.unsqueeze(2)) / SOFT_CDF_TAU)
+        cdf = steps.mean(dim=3)  # N, 3, levels
+        return torch.cat([mean, std, cdf.flatten(1)], dim=1)
+
+    def curves(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Start level (N, 3) and non-negative segment rises (N, 3, knots) of each curve."""
+        p = self.mlp(self.features(x)).view(-1, 3, 1 + self.knots)
+        start = 0.1 * p[:, :, 0]
+        # softplus(0) = ln 2, so zero logits give rises of 1/knots: the identity curve.
+        rises = F.softplus(p[:, :, 1:]) / (self.knots * 0.6931471805599453)
+        return start, rises
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        start, rises = self.curves(x)
+        y = start.view(-1, 3, 1, 1).expand_as(x)
+        xk = x * self.knots
+        # Unrolled over knots (not a K-times-larger broadcast) to keep memory at one image.
+        for k in range(self.knots):
+            y = y + rises[:, :, k].view(-1, 3, 1, 1) * torch.clamp(xk - k, 0.0, 1.0)
+        return y
+
+
+def _conv(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, 3, stride=stride, padding=1), nn.LeakyReLU(0.1, inplace=True)
+    )
+
+
+class LocalBranch(nn.Module):
+    """A tiny two-level U-Net predicting a residual; works at any H x W.
+
+    Almost all of its work runs at 1/2 and 1/4 resolution: CPU training budgets
+    are small, and noise and 8x8 JPEG blocks need context more than full-res depth.
+    """
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        w = width
+        self.head = _conv(6, w)
+        self.down1 = nn.Sequential(_conv(w, 2 * w, 2), _conv(2 * w, 2 * w))
+        self.down2 = nn.Sequential(_conv(2 * w, 2 * w, 2), _conv(2 * w, 2 * w))
+        self.mid = _conv(2 * w, 2 * w)
+        self.proj = nn.Conv2d(2 * w, w, 1)
+        self.tail = nn.Conv2d(w, 3, 3, padding=1)
+        nn.init.zeros_(self.tail.weight)
+        nn.init.zeros_(self.tail.bias)
+
+    @staticmethod
+    def _up(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+        # Resize to the skip's exact size, so odd sizes need no padding or cropping.
+        return F.interpolate(x, size=like.shape[-2:], mode="bilinear", align_corners=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        s0 = self.head(x)
+        s1 = self.down1(s0)
+        s2 = self.down2(s1)
+        u1 = self.mid(s1 + self._up(s2, s1))
+        u0 = F.leaky_relu(s0 + self._up(self.proj(u1), s0), 0.1)
+        return self.tail(u0)
+
+
+class EnhanceNet(nn.Module):
+    """NCHW RGB in [0, 1] -> enhanced NCHW RGB in [0, 1], any H x W."""
+
+    def __init__(
+        self, width: int = 16, thumb: int = 48, levels: int = 16, knots: int = 12, hidden: int = 96
+    ) -> None:
+        super().__init__()
+        self.globe = GlobalBranch(thumb, levels, knots, hidden)
+        self.local = LocalBranch(width)
+
+    def forward_both(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(tone-corrected only, final output): training supervises both."""
+        g = self.globe(x)
+        out = g + self.local(torch.cat([x, g], dim=1))
+        return g, torch.clamp(out, 0.0, 1.0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_both(x)[1]
+
+
+def build(config: dict[str, Any]) -> Any:
+    """The EnhanceNet for ``config`` (missing keys take the defaults)."""
+    cfg = {**DEFAULT_CONFIG, **(config or {})}
+    return EnhanceNet(**{k: int(cfg[k]) for k in DEFAULT_CONFIG})
+
+
+def make_spec(config: dict[str, Any]) -> ModelSpec:
+    """The ModelSpec of an enhance model (image in, image out, both NCHW RGB in [0, 1])."""
+    cfg = {**DEFAULT_CONFIG, **(config or {})}
+    sides = (MIN_SIDE, OPT_SIDE, MAX_SIDE)
+    return registry.image_to_image_spec("enhance", "enhance", "enhanced", cfg, sides, MAX_BATCH)
+
+
+FAMILY = registry.register(
+    registry.Family(
+        name="enhance",
+        task="enhance",
+        build=build,
+        make_spec=make_spec,
+        example_inputs=registry.random_images,
+        default_config=dict(DEFAULT_CONFIG),
+        test_config=dict(TEST_CONFIG),
+    )
+)
