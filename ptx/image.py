@@ -1,4 +1,8 @@
-"""Pre- and post-processing in NumPy: the reference the GPU kernels must match.
+"""The image convention in NumPy: the one implementation, and the GPU kernels' reference.
+
+Training, export, the runtime, the server and the benchmarks turn pixels into model
+tensors and back only through these functions (usually through ``ImageConvention``'s
+methods, which call them); the GPU kernels must match them.
 
 Exact semantics (a CUDA kernel reproduces them per pixel, in float32):
 
@@ -11,6 +15,9 @@ Exact semantics (a CUDA kernel reproduces them per pixel, in float32):
 - Denormalise: ``p = x * a[c] + b[c]`` in float32 with ``a = 255 * std / (hi - lo)``
   and ``b = 255 * (mean - lo) / (hi - lo)``, then ``fmin(fmax(p, 0), 255)`` (NaN → 0,
   as CUDA's fmaxf/fminf), then round half to even (CUDA ``rintf``) to uint8.
+- Fitting an image to a fixed model size follows the convention's ``fit``: ``pad``
+  (any size; reflect-pad to ``multiple_of``), ``crop`` (centre-crop to the target's
+  aspect, then resize), ``letterbox`` (resize inside, bars filled) or ``stretch``.
 - Padding to ``multiple_of`` is reflect (edge pixel not repeated, numpy "reflect")
   on the bottom and right only, so cropping back is a plain slice.
 - Resize is separable, per axis: enlarging (or equal) is bilinear with half-pixel
@@ -23,11 +30,14 @@ Exact semantics (a CUDA kernel reproduces them per pixel, in float32):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ptx.errors import InputError, ModelError
-from ptx.spec import ImageConvention
+
+if TYPE_CHECKING:  # ptx.spec imports this module; the convention is only a type here
+    from ptx.spec import ImageConvention
 
 
 # -- normalisation constants --------------------------------------------------------
@@ -219,3 +229,64 @@ def unletterbox(img: np.ndarray, box: Letterbox) -> np.ndarray:
     """Crop the image part of a letterboxed canvas and resize it back to the source size."""
     inner = img[box.top : box.top + box.inner[0], box.left : box.left + box.inner[1]]
     return resize_bilinear(inner, *box.source)
+
+
+# -- fitting to a size, and contact sheets -------------------------------------------------
+FIT_MODES = ("pad", "crop", "letterbox", "stretch")
+
+
+def centre_crop(img: np.ndarray, aspect_h: int, aspect_w: int) -> np.ndarray:
+    """The largest centred window of ``img`` with the aspect ratio aspect_h : aspect_w."""
+    h, w = img.shape[:2]
+    if h * aspect_w > w * aspect_h:  # too tall
+        ch, cw = max(1, round(w * aspect_h / aspect_w)), w
+    else:
+        ch, cw = h, max(1, round(h * aspect_w / aspect_h))
+    top, left = (h - ch) // 2, (w - cw) // 2
+    return img[top : top + ch, left : left + cw]
+
+
+def fit(img: np.ndarray, h: int, w: int, mode: str = "crop", fill: int = 0) -> np.ndarray:
+    """``img`` (HWC uint8 or float) made exactly h x w by the convention's ``fit`` rule."""
+    if mode not in FIT_MODES:
+        raise InputError(f"unknown fit '{mode}' (use {', '.join(FIT_MODES)})")
+    if h < 1 or w < 1:
+        raise InputError(f"cannot fit an image to {h}x{w}")
+    if img.shape[:2] == (h, w):
+        return img
+    if mode == "crop":
+        return resize_bilinear(centre_crop(img, h, w), h, w)
+    if mode == "letterbox":
+        return letterbox(img, h, w, fill)[0]
+    if mode == "stretch":
+        return resize_bilinear(img, h, w)
+    if img.shape[0] > h or img.shape[1] > w:
+        raise InputError(f"fit 'pad' cannot shrink {img.shape[0]}x{img.shape[1]} to {h}x{w}")
+    pad = ((0, h - img.shape[0]), (0, w - img.shape[1]), *[(0, 0)] * (img.ndim - 2))
+    edge = img.shape[0] == 1 or img.shape[1] == 1
+    return np.pad(img, pad, mode="edge" if edge else "reflect")
+
+
+def grid(
+    images: list[np.ndarray], ncol: int | None = None, pad: int = 2, fill: int = 255
+) -> np.ndarray:
+    """Same-size uint8 HWC images tiled ``ncol`` per row (default: near square), ``pad`` gutters.
+
+    The sheet has a ``pad``-pixel border of ``fill`` on every side, as between tiles.
+    """
+    if not images:
+        raise InputError("a grid needs at least one image")
+    h, w = images[0].shape[:2]
+    if any(im.shape[:2] != (h, w) for im in images):
+        raise InputError("a grid needs images of one size (resize them first)")
+    ncol = ncol or int(np.ceil(np.sqrt(len(images))))
+    if ncol < 1:
+        raise InputError(f"a grid needs at least one column, got {ncol}")
+    nrow = -(-len(images) // ncol)
+    channels = images[0].shape[2] if images[0].ndim == 3 else 3
+    out = np.full((nrow * (h + pad) + pad, ncol * (w + pad) + pad, channels), fill, np.uint8)
+    for i, im in enumerate(images):
+        r, c = divmod(i, ncol)
+        y, x = pad + r * (h + pad), pad + c * (w + pad)
+        out[y : y + h, x : x + w] = im if im.ndim == 3 else im[..., None]
+    return out

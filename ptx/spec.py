@@ -13,12 +13,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from ptx import image as _image
 from ptx.errors import SpecError
+from ptx.tensors import SPEC_DTYPES
 
 SPEC_VERSION = 1
 ONNX_METADATA_KEY = "ptx.spec"
 TASKS = ("enhance", "generate", "stylize", "vae-encode", "vae-decode", "custom")
-DTYPES = ("float32", "float16", "int64", "int32", "uint8", "bool")
+DTYPES = SPEC_DTYPES
 
 Dim = int | str  # an int is static; a string names a dynamic dim ("batch", "height")
 
@@ -44,9 +48,13 @@ class TensorSpec:
 
 @dataclass
 class ImageConvention:
-    """How pixels map to tensor values: layout, channel order, range, mean/std.
+    """How pixels map to tensor values: layout, channel order, range, mean/std, fitting.
 
-    A uint8 pixel p becomes ((p / 255) * (hi - lo) + lo - mean) / std.
+    A uint8 pixel p becomes ((p / 255) * (hi - lo) + lo - mean) / std. ``fit`` says how
+    an image of another size meets the model: ``pad`` (any size, reflect-padded to
+    ``multiple_of`` and cropped back), ``crop`` (centre-crop to the model's aspect,
+    then resize: a fixed-size encoder), ``letterbox`` or ``stretch``. The maths lives
+    in ``ptx.image``; these methods are how every stage calls it.
     """
 
     layout: str = "NCHW"
@@ -55,15 +63,52 @@ class ImageConvention:
     mean: tuple[float, ...] = (0.0, 0.0, 0.0)
     std: tuple[float, ...] = (1.0, 1.0, 1.0)
     multiple_of: int = 1  # H and W the model needs (the runtime pads if not handled inside)
+    fit: str = "pad"
 
     def __post_init__(self) -> None:
         if self.layout not in ("NCHW", "NHWC"):
             raise SpecError(f"image layout '{self.layout}' is not NCHW or NHWC")
         if self.channel_order not in ("RGB", "BGR"):
             raise SpecError(f"channel order '{self.channel_order}' is not RGB or BGR")
+        if self.fit not in _image.FIT_MODES:
+            raise SpecError(f"image fit '{self.fit}' is not one of {', '.join(_image.FIT_MODES)}")
         self.range = tuple(float(v) for v in self.range)
         self.mean = tuple(float(v) for v in self.mean)
         self.std = tuple(float(v) for v in self.std)
+
+    @property
+    def channel_axis(self) -> int:
+        """The channel axis of a 4-D batch: 1 (NCHW) or 3 (NHWC)."""
+        return 1 if self.layout == "NCHW" else 3
+
+    def to_model(self, images: list[np.ndarray] | np.ndarray, dtype: object = np.float32):
+        """uint8 HWC RGB images (a list, or one N×H×W×3 array) -> one model batch."""
+        return _image.preprocess(list(images), self, dtype=dtype)
+
+    def to_pixels(self, batch: np.ndarray, size: tuple[int, int] | None = None) -> list:
+        """A model batch -> uint8 HWC RGB images, cropped to ``size`` (h, w) when given."""
+        return _image.postprocess(np.asarray(batch), self, size=size)
+
+    def from_unit(self, rgb01: np.ndarray, dtype: object = np.float32) -> np.ndarray:
+        """Float RGB in [0, 1] (N×H×W×3) -> model values and layout (no rounding to 8 bits)."""
+        scale, offset = _image.normalise_constants(self)
+        x = np.asarray(rgb01, dtype=np.float32)
+        if self.channel_order == "BGR":
+            x = x[..., ::-1]
+        x = x * (scale * 255.0) + offset
+        if self.layout == "NCHW":
+            x = x.transpose(0, 3, 1, 2)
+        return np.ascontiguousarray(x, dtype=dtype)
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per-channel (lowest, highest) model value a pixel can take, model channel order."""
+        scale, offset = _image.normalise_constants(self)
+        ends = np.stack([offset, offset + 255.0 * scale])
+        return ends.min(axis=0), ends.max(axis=0)
+
+    def fit_image(self, rgb: np.ndarray, h: int, w: int) -> np.ndarray:
+        """``rgb`` made h x w by this convention's ``fit`` rule."""
+        return _image.fit(rgb, h, w, self.fit)
 
 
 @dataclass
