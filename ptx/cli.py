@@ -18,17 +18,17 @@ from ptx.errors import PtxError
 COMMANDS = {
     "data": "ptx.training.cli.data:data",
     "train": "ptx.training.cli.train:train",
-    "export": "ptx.export.cli.export:export_cmd",
-    "convert": "ptx.export.cli.build:convert",
-    "build": "ptx.export.cli.build:build",
-    "inspect": "ptx.export.cli.build:inspect_cmd",
-    "triton": "ptx.export.cli.build:triton",
-    "run": "ptx.runtime.cli.run:run",
-    "bench": "ptx.benchmarks.cli.bench:bench",
-    "doctor": "ptx.runtime.doctor:doctor_cmd",
-    "serve": "ptx.runtime.cli.serve:serve",
     "eval": "ptx.training.cli.eval:eval_group",
-    "demo": "ptx.demo.run:demo_cmd",
+    "export": "ptx.export.cli.export:export_cmd",
+    "convert": "ptx.export.cli.convert:convert",
+    "build": "ptx.export.cli.build:build",
+    "inspect": "ptx.export.cli.inspect:inspect_cmd",
+    "triton": "ptx.export.cli.triton:triton",
+    "run": "ptx.runtime.cli.run:run",
+    "serve": "ptx.runtime.cli.serve:serve",
+    "doctor": "ptx.runtime.cli.doctor:doctor_cmd",
+    "bench": "ptx.benchmarks.cli.bench:bench",
+    "demo": "ptx.demo.cli:demo_cmd",
 }
 
 
