@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 
 class PtxError(Exception):
     """Base class: the message says what went wrong, where, and what to do."""
@@ -44,8 +46,6 @@ class MissingDependency(PtxError):
 
 def require(module: str, extra: str, purpose: str):
     """Import an optional module or raise MissingDependency with an install hint."""
-    import importlib
-
     try:
         return importlib.import_module(module)
     except ImportError as exc:  # pragma: no cover - depends on the environment

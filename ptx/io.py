@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import os
 import tempfile
@@ -58,8 +59,6 @@ def atomic_write_text(path: str | Path, text: str) -> None:
 
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
     """Hex sha256 of a file, read in chunks."""
-    import hashlib
-
     h = hashlib.sha256()
     with open(path, "rb") as f:
         while block := f.read(chunk):

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ptx import __version__
 from ptx import image as _image
 from ptx.errors import SpecError
+from ptx.io import atomic_write_text
 from ptx.tensors import SPEC_DTYPES
 
 SPEC_VERSION = 1
@@ -212,8 +215,6 @@ class ModelSpec:
 
     def save(self, path: str | Path) -> None:
         """Write atomically to ``path``."""
-        from ptx.io import atomic_write_text
-
         atomic_write_text(path, self.to_json() + "\n")
 
     @classmethod
@@ -250,11 +251,7 @@ def embed_in_onnx(model: Any, spec: ModelSpec) -> None:
 
 def producer_versions(*packages: str) -> dict[str, str]:
     """Installed versions of ptx and the named packages (missing ones skipped)."""
-    from importlib import metadata
-
-    import ptx
-
-    out = {"ptx": ptx.__version__}
+    out = {"ptx": __version__}
     for name in packages:
         try:
             out[name] = metadata.version(name)

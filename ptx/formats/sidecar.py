@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ptx.errors import ModelError
+from ptx.formats.tensorrt import MODULES
 
 SIDECAR_VERSION = 1
 
@@ -40,8 +41,6 @@ def read_sidecar(plan: str | Path) -> dict[str, Any] | None:
 
 def check_compatible(plan: str | Path, sidecar: dict[str, Any], installed: dict[str, str]) -> None:
     """Refuse a plan whose sidecar names a flavour or version that is not installed here."""
-    from ptx.formats.tensorrt import MODULES
-
     flavour, version = sidecar.get("flavour"), sidecar.get("trt_version")
     onnx = (sidecar.get("onnx") or {}).get("path", "MODEL.onnx")
     rebuild = f"rebuild it here with: ptx build --onnx {onnx} --out {plan}"

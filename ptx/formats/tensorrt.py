@@ -16,6 +16,7 @@ What differs, and what this adapter does about it:
 from __future__ import annotations
 
 import importlib
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -150,8 +151,6 @@ def capturing_logger(trt: Any, verbose: bool = False) -> Any:
                 # Errors end up in the one-line BuildError; warnings are shown as they come.
                 level = trt.ILogger.Severity.INFO if self.verbose else trt.ILogger.Severity.WARNING
                 if trt.ILogger.Severity.ERROR < severity <= level:
-                    import sys
-
                     print(f"[{trt.__name__}] {msg}", file=sys.stderr)
 
             def errors(self) -> list[str]:

@@ -8,6 +8,8 @@ from PIL import Image
 
 from ptx.errors import InputError, ModelError
 from ptx.image import (
+    fit,
+    grid,
     letterbox,
     letterbox_geometry,
     pad_to_multiple,
@@ -165,3 +167,33 @@ def test_letterbox_geometry_and_undo():
     from ptx.image import unletterbox
 
     np.testing.assert_array_equal(unletterbox(canvas, box), flat)
+
+
+def test_fit_modes() -> None:
+    img = random_image(40, 60, 3)
+    crop = fit(img, 20, 20, "crop")
+    np.testing.assert_array_equal(crop, resize_bilinear(img[:, 10:50], 20, 20))
+    assert fit(img, 10, 30, "stretch").shape == (10, 30, 3)
+    box = fit(img, 30, 30, "letterbox")
+    assert box.shape == (30, 30, 3) and not box[0].any() and box[15].any()
+    padded = fit(img, 42, 64, "pad")
+    np.testing.assert_array_equal(padded[:40, :60], img)
+    np.testing.assert_array_equal(padded[40, :60], img[38])  # reflect: the edge row is not repeated
+    assert fit(img, 40, 60, "crop") is img
+    with pytest.raises(InputError, match="cannot shrink"):
+        fit(img, 20, 20, "pad")
+    with pytest.raises(InputError, match="unknown fit"):
+        fit(img, 20, 20, "squash")
+
+
+def test_grid_tiles_in_order_with_gutters() -> None:
+    tiles = [np.full((4, 5, 3), v, np.uint8) for v in (10, 20, 30)]
+    sheet = grid(tiles, ncol=2, pad=1)
+    assert sheet.shape == (2 * 5 + 1, 2 * 6 + 1, 3)
+    assert sheet[1, 1, 0] == 10 and sheet[1, 7, 0] == 20 and sheet[6, 1, 0] == 30
+    assert sheet[0, 0, 0] == 255 and sheet[6, 7, 0] == 255  # gutter and the empty cell
+    assert grid(tiles[:1] * 4).shape == (2 * 6 + 2, 2 * 7 + 2, 3)  # near-square by default
+    with pytest.raises(InputError, match="one size"):
+        grid([tiles[0], np.zeros((3, 3, 3), np.uint8)])
+    with pytest.raises(InputError, match="at least one image"):
+        grid([])

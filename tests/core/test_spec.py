@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper
@@ -100,3 +101,26 @@ def test_embed_and_read_back_from_onnx(tmp_path) -> None:
 def test_foreign_onnx_has_no_spec() -> None:
     graph = helper.make_graph([], "g", [], [])
     assert spec_from_onnx(helper.make_model(graph)) is None
+
+
+def test_convention_methods_are_the_image_module() -> None:
+    conv = ImageConvention(range=(-1.0, 1.0), mean=(0.5,), std=(0.25,), channel_order="BGR")
+    imgs = np.random.default_rng(0).integers(0, 256, (2, 5, 7, 3), dtype=np.uint8)
+    batch = conv.to_model(imgs)
+    assert batch.shape == (2, 3, 5, 7) and conv.channel_axis == 1
+    np.testing.assert_allclose(batch, conv.from_unit(imgs / 255.0), atol=1e-5)
+    lo, hi = conv.bounds()
+    assert np.allclose(lo, -6.0) and np.allclose(hi, 2.0)  # ((±1) - 0.5) / 0.25
+    assert np.array_equal(np.stack(conv.to_pixels(batch)), imgs)
+    assert conv.to_pixels(batch, size=(3, 4))[0].shape == (3, 4, 3)
+
+
+def test_fit_is_recorded_and_validated() -> None:
+    assert ImageConvention().fit == "pad"
+    conv = ImageConvention(fit="crop")
+    back = ModelSpec.from_json(ModelSpec(task="vae-encode", image=conv).to_json())
+    assert back.image.fit == "crop"
+    photo = np.random.default_rng(1).integers(0, 256, (40, 60, 3), dtype=np.uint8)
+    assert conv.fit_image(photo, 16, 16).shape == (16, 16, 3)
+    with pytest.raises(SpecError, match="image fit 'squash'"):
+        ImageConvention(fit="squash")
