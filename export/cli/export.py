@@ -8,18 +8,9 @@ from pathlib import Path
 import click
 
 from ptx.errors import InputError
-
-
-def _size(text: str | None) -> tuple[int, int] | None:
-    if text is None:
-        return None
-    try:
-        h, w = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise InputError(f"--size '{text}': expected HxW, e.g. 256x256") from None
-    if h < 1 or w < 1:
-        raise InputError(f"--size '{text}': height and width must be >= 1")
-    return h, w
+from ptx.export.pytorch.export import export_checkpoint, export_user_model
+from ptx.export.pytorch.parity import Tolerance
+from ptx.tensors import parse_size
 
 
 @click.command("export")
@@ -68,9 +59,6 @@ def export_cmd(
     as_json: bool,
 ) -> None:
     """Export a checkpoint or a user model to ONNX, checked for parity against PyTorch."""
-    from ptx.export.pytorch.export import export_checkpoint, export_user_model
-    from ptx.export.pytorch.parity import Tolerance
-
     if (checkpoint is None) == (target is None):
         raise InputError("give exactly one of --checkpoint DIR or --model FILE.py:FACTORY")
     if checkpoint is not None and (inputs or weights):
@@ -89,7 +77,9 @@ def export_cmd(
         progress=not as_json,
     )
     if checkpoint is not None:
-        report = export_checkpoint(checkpoint, out, dynamic_hw, batch, _size(size), **kw)
+        report = export_checkpoint(
+            checkpoint, out, dynamic_hw, batch, parse_size(size) if size else None, **kw
+        )
     else:
         report = export_user_model(target, inputs, out, weights, dynamic_hw=bool(dynamic_hw), **kw)
     if as_json:

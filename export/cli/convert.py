@@ -1,0 +1,47 @@
+"""`ptx convert` (thin: parse, call one function, print)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ptx.export.cli._common import emit
+from ptx.export.precision.convert import AUTOCAST, DEFAULT_SAFE_BOUND, convert_fp16
+
+
+@click.command("convert")
+@click.argument("src", type=click.Path(path_type=Path))
+@click.argument("dst", type=click.Path(path_type=Path))
+@click.option("--precision", type=click.Choice(["fp16"]), default="fp16", show_default=True)
+@click.option("--calib", type=click.Path(path_type=Path), help="Folder of images to calibrate on.")
+@click.option("--fp16-io", is_flag=True, help="Make float inputs/outputs FP16 too.")
+@click.option("--autocast", type=click.Choice(list(AUTOCAST)), default="ptx", show_default=True)
+@click.option("--samples", type=click.IntRange(1), default=8, show_default=True)
+@click.option("--safe-bound", type=float, default=None, help="Largest |activation| left in FP16.")
+@click.option("--keep-fp32", "keep", multiple=True, help="Node name to keep FP32 (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def convert(
+    src: Path,
+    dst: Path,
+    precision: str,
+    calib: Path | None,
+    fp16_io: bool,
+    autocast: str,
+    samples: int,
+    safe_bound: float | None,
+    keep: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Convert an FP32 ONNX model to calibrated mixed-precision FP16 (checked for parity)."""
+    report = convert_fp16(
+        src,
+        dst,
+        calib=calib,
+        fp16_io=fp16_io,
+        autocast=autocast,
+        samples=samples,
+        safe_bound=safe_bound or DEFAULT_SAFE_BOUND,
+        block_nodes=set(keep),
+    )
+    emit(report.to_dict(), as_json, report.summary())

@@ -1,0 +1,52 @@
+"""`ptx triton` (thin: parse, call one function, print)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ptx.export.cli._common import emit
+from ptx.export.triton import write_repository
+
+
+@click.command("triton")
+@click.option("--model", "model", required=True, type=click.Path(path_type=Path))
+@click.option("--repo", required=True, type=click.Path(path_type=Path))
+@click.option("--name", default=None, help="Model name in the repository (default: file stem).")
+@click.option("--max-batch", type=click.IntRange(0), default=32, show_default=True)
+@click.option("--instances", type=click.IntRange(1), default=2, show_default=True)
+@click.option(
+    "--dynamic-batching-delay-us",
+    "delay_us",
+    type=click.IntRange(0),
+    default=500,
+    show_default=True,
+)
+@click.option("--kind", type=click.Choice(["gpu", "cpu"]), default="gpu", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def triton(
+    model: Path,
+    repo: Path,
+    name: str | None,
+    max_batch: int,
+    instances: int,
+    delay_us: int,
+    kind: str,
+    as_json: bool,
+) -> None:
+    """Write a Triton model repository entry (config.pbtxt + 1/model.plan|onnx)."""
+    report = write_repository(
+        model,
+        repo,
+        name=name,
+        max_batch=max_batch,
+        instances=instances,
+        delay_us=delay_us,
+        kind=kind,
+    )
+    emit(
+        report.to_dict(),
+        as_json,
+        f"{report.config}: {report.platform}, max_batch_size {report.max_batch_size}",
+    )
