@@ -19,7 +19,11 @@ from typing import Any
 import numpy as np
 
 from ptx.errors import ExportError
-from ptx.spec import ModelSpec
+from ptx.export.precision.calibrate import representative_inputs, run_all, session
+from ptx.export.precision.graph import emulate_fp16
+from ptx.formats.onnx import load_onnx
+from ptx.inputs import is_image
+from ptx.spec import ModelSpec, spec_from_onnx
 
 PSNR_BAR = 40.0
 REL_L2_BAR = 1e-2
@@ -63,22 +67,17 @@ class Fp16Check:
 
 
 def _load(model: Path | Any) -> Any:
-    from ptx.export.precision.calibrate import load_onnx
-
     return load_onnx(model) if isinstance(model, str | Path) else model
 
 
 def _image_span(spec: ModelSpec | None, name: str, shape: tuple[int, ...]) -> float | None:
     """The value range of an image output, or None when the output is not an image."""
-    if spec is None or spec.image is None or len(shape) != 4:
+    if spec is None or spec.image is None or not is_image(shape, spec.image):
         return None
     if spec.outputs and name not in {t.name for t in spec.outputs}:
         return None
-    channels = shape[3] if spec.image.layout == "NHWC" else shape[1]
-    if channels != 3:
-        return None
-    lo, hi = spec.image.range
-    return float(np.max((hi - lo) / np.asarray(spec.image.std)))
+    lo, hi = spec.image.bounds()
+    return float(np.max(hi - lo))
 
 
 def _judge(name: str, ref: np.ndarray, got: np.ndarray, span: float | None) -> OutputCheck:
@@ -107,8 +106,6 @@ def worst_nodes(
     ``named`` is the graph whose nodes name the tensors (default ``fp16``; pass the FP16
     model when ``fp16`` is its emulation).
     """
-    from ptx.export.precision.calibrate import run_all
-
     producer = {o: (n.name, n.op_type) for n in (named or fp16).graph.node for o in n.output}
     names = [o for n in fp32.graph.node for o in n.output if o in producer]
     errors: dict[str, float] = {}
@@ -142,10 +139,6 @@ def check_fp16(
     Raises ExportError naming the failing outputs and the worst nodes; with
     ``remove_on_fail`` a failed FP16 file is deleted so it cannot be used by mistake.
     """
-    from ptx.export.precision.calibrate import representative_inputs, session
-    from ptx.export.precision.graph import emulate_fp16
-    from ptx.spec import spec_from_onnx
-
     ref_model, half = _load(fp32), _load(fp16)
     spec = spec if spec is not None else spec_from_onnx(ref_model)
     feeds = representative_inputs(ref_model, spec, samples, seed)

@@ -26,7 +26,19 @@ from typing import Any
 
 import numpy as np
 
-from ptx.errors import ExportError, InputError
+from ptx.errors import ExportError, InputError, require
+from ptx.export.precision.calibrate import representative_inputs, run_all
+from ptx.export.precision.check import check_fp16
+from ptx.export.precision.graph import (
+    FLOAT16,
+    constants_to_initializers,
+    name_nodes,
+    node_precisions,
+    rewrite_fp16,
+)
+from ptx.formats.onnx import load_onnx, tensor_types
+from ptx.io import atomic_path
+from ptx.spec import embed_in_onnx, producer_versions, spec_from_onnx
 
 DEFAULT_SAFE_BOUND = 8192.0
 FP32_OPS = frozenset(
@@ -82,8 +94,6 @@ def activation_stats(
 ) -> dict[str, tuple[float, int]]:
     """Tensor name -> (max |value| over all feeds, element count) for every float tensor."""
     from onnx import numpy_helper
-
-    from ptx.export.precision.calibrate import run_all
 
     stats: dict[str, tuple[float, int]] = {}
 
@@ -141,8 +151,6 @@ def plan_fp32_nodes(
 
 def _with_spec(model: Any, fp16_io: bool, precision: str) -> None:
     """Re-embed the ModelSpec (if any) with the new precision and IO dtypes."""
-    from ptx.spec import embed_in_onnx, producer_versions, spec_from_onnx
-
     spec = spec_from_onnx(model)
     if spec is None:
         return
@@ -156,8 +164,6 @@ def _with_spec(model: Any, fp16_io: bool, precision: str) -> None:
 
 
 def _modelopt_convert(model: Any, keep_io_types: bool) -> Any:
-    from ptx.errors import require
-
     autocast = require("modelopt.onnx.autocast", "modelopt", "--autocast modelopt")
     return autocast.convert_to_mixed_precision(
         onnx_path=model, low_precision_type="fp16", keep_io_types=keep_io_types
@@ -179,17 +185,6 @@ def convert_fp16(
 ) -> Fp16Report:
     """Write a calibrated mixed-precision FP16 copy of ``src`` to ``dst`` (checked, atomic)."""
     import onnx
-
-    from ptx.export.precision.calibrate import load_onnx, representative_inputs, tensor_types
-    from ptx.export.precision.graph import (
-        FLOAT16,
-        constants_to_initializers,
-        name_nodes,
-        node_precisions,
-        rewrite_fp16,
-    )  # fmt: skip
-    from ptx.io import atomic_path
-    from ptx.spec import spec_from_onnx
 
     if autocast not in AUTOCAST:
         raise InputError(f"--autocast {autocast!r}: use one of {', '.join(AUTOCAST)}")
@@ -230,8 +225,6 @@ def convert_fp16(
     with atomic_path(dst) as tmp:
         onnx.save(half, str(tmp))
         if check:
-            from ptx.export.precision.check import check_fp16
-
             report.check = check_fp16(reference, tmp, spec=spec, seed=seed + 1000).to_dict()
     report.seconds = round(time.perf_counter() - start, 3)
     return report

@@ -1,7 +1,7 @@
 """The FP32 -> mixed FP16 graph rewrite: given the nodes that stay FP32, retype the rest.
 
 onnxconverter-common's ``convert_float_to_float16`` (1.16) gets several things wrong on
-image models, each shown by a test in tests/export/test_precision.py: an existing
+image models, each shown by a test in tests/export/precision/: an existing
 ``Cast(to=FLOAT)`` inside an FP16 region is dropped by its cast clean-up and the model no
 longer loads; Resize ``scales`` (float-only by the ONNX schema) are turned into FP16
 unless every Resize is kept FP32; an initializer shared by an FP32 and an FP16 node is
@@ -19,8 +19,10 @@ from typing import Any
 import numpy as np
 
 from ptx.errors import ExportError
+from ptx.formats.onnx import tensor_types
+from ptx.tensors import DTYPES
 
-FLOAT, FLOAT16 = 1, 10  # onnx.TensorProto codes
+FLOAT, FLOAT16 = DTYPES["float32"].onnx, DTYPES["float16"].onnx
 FP16_MAX = 65504.0
 # Positions the schema would allow in FP16 but that carry coordinates, not pixels.
 KEEP_FP32_INPUTS = {("Resize", 1), ("Resize", 2), ("Upsample", 1)}
@@ -267,8 +269,6 @@ def rewrite_fp16(model: Any, fp32_nodes: set[str], types: dict[str, int], fp16_i
 
 def node_precisions(model: Any) -> dict[str, str]:
     """Node name -> "fp16" / "fp32" (type of its first float output), "cast" or "other"."""
-    from ptx.export.precision.calibrate import tensor_types
-
     types = tensor_types(model)
     out: dict[str, str] = {}
     for i, node in enumerate(model.graph.node):
@@ -292,8 +292,6 @@ def emulate_fp16(model: Any) -> Any:
     """
     import onnx
     from onnx import helper, numpy_helper
-
-    from ptx.export.precision.calibrate import tensor_types
 
     types = tensor_types(model)
     emu = onnx.ModelProto()

@@ -1,4 +1,8 @@
-"""ONNX -> TensorRT plan (mainline TensorRT or TensorRT-RTX), its sidecar and inspection."""
+"""ONNX -> TensorRT plan (mainline TensorRT or TensorRT-RTX), its sidecar and inspection.
+
+The flavour adapter and the sidecar format live in ``ptx.formats`` (the runtime reads them
+too); they are re-exported here for export's callers.
+"""
 
 from __future__ import annotations
 

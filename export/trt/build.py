@@ -1,4 +1,8 @@
-"""ONNX -> strongly typed TensorRT plan, plus its sidecar, both written atomically."""
+"""ONNX -> strongly typed TensorRT plan, plus its sidecar, both written atomically.
+
+The flavour adapter (mainline TensorRT or TensorRT-RTX) is ``ptx.formats.tensorrt`` and the
+sidecar format ``ptx.formats.sidecar``: the runtime reads both without importing export.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +13,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ptx import __version__
 from ptx.errors import BuildError, InputError, ModelError
 from ptx.export.trt.profiles import Profile, resolve_profiles
+from ptx.formats.onnx import load_onnx
 from ptx.formats.sidecar import SIDECAR_VERSION, sidecar_path
 from ptx.formats.tensorrt import Flavour, capturing_logger, detect
+from ptx.io import atomic_path, atomic_write_bytes, sha256_file
+from ptx.spec import spec_from_onnx
 
 MIB = 1 << 20
 
@@ -125,11 +133,6 @@ def build_engine(
     verbose: bool = False,
 ) -> BuildReport:
     """Build a strongly typed plan from ``onnx`` into ``out`` with sidecar ``out.json``."""
-    from ptx import __version__
-    from ptx.export.precision.calibrate import load_onnx
-    from ptx.io import atomic_path, atomic_write_bytes, sha256_file
-    from ptx.spec import spec_from_onnx
-
     onnx, out = Path(onnx), Path(out)
     if opt_level is not None and not 0 <= opt_level <= 5:
         raise InputError(f"--opt-level {opt_level}: use 0 to 5")

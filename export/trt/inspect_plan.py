@@ -1,4 +1,8 @@
-"""What can be said about a ``.plan``: its sidecar, and what TensorRT reads from it on a GPU."""
+"""What can be said about a ``.plan``: its sidecar, and what TensorRT reads from it on a GPU.
+
+The sidecar (``ptx.formats.sidecar``) and the flavour adapter (``ptx.formats.tensorrt``)
+are shared with the runtime, which refuses an incompatible plan by the same check.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from typing import Any
 from ptx.errors import ModelError
 from ptx.formats.sidecar import check_compatible, read_sidecar
 from ptx.formats.tensorrt import capturing_logger, detect, installed
+from ptx.io import sha256_file
 
 # First bytes of a serialised engine, seen in plans of each flavour (not a documented format).
 MAGIC = {b"ftrt": "tensorrt", b"vtrt": "rtx"}
@@ -65,8 +70,6 @@ def _engine_info(flavour_name: str, data: bytes) -> dict[str, Any]:
 
 def inspect_plan(path: Path) -> dict[str, Any]:
     """The sidecar, a compatibility verdict, and engine details where a GPU can read them."""
-    from ptx.io import sha256_file
-
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"{path}: no such plan file")

@@ -1,14 +1,15 @@
-"""Optimisation profiles: parse ``--shapes``, else the ModelSpec or static dims; validate."""
+"""Optimisation profiles: ``--shapes`` (parsed by ptx.tensors), else the ModelSpec or static dims.
+
+Every profile is validated against the network's declared dims before the build.
+"""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from ptx.errors import InputError
 from ptx.spec import ModelSpec
-
-_ITEM = re.compile(r"^([^:]+):(.+)$")
+from ptx.tensors import parse_profiles
 
 
 @dataclass
@@ -24,41 +25,6 @@ class Profile:
     def to_dict(self) -> dict[str, object]:
         """A JSON-able dict."""
         return {"min": self.min, "opt": self.opt, "max": self.max, "source": self.source}
-
-
-def _dims(text: str, flag: str) -> list[int]:
-    try:
-        dims = [int(d) for d in text.lower().split("x")]
-    except ValueError:
-        raise InputError(f"{flag}: '{text}' is not a shape like 1x3x128x128") from None
-    if any(d < 1 for d in dims):
-        raise InputError(f"{flag}: '{text}' has a dim below 1")
-    return dims
-
-
-def parse_shapes(shapes: str | list[str] | None) -> dict[str, tuple[list[int], ...]]:
-    """``x:1x3x64x64,2x3x128x128,8x3x256x256`` (one, or min,opt,max) per input.
-
-    Several inputs: repeat the flag, or separate them with ';' or spaces.
-    """
-    if not shapes:
-        return {}
-    items = [shapes] if isinstance(shapes, str) else list(shapes)
-    parsed: dict[str, tuple[list[int], ...]] = {}
-    for item in (p for s in items for p in re.split(r"[;\s]+", s.strip()) if p):
-        match = _ITEM.match(item)
-        if not match:
-            raise InputError(
-                f"--shapes '{item}': use NAME:MIN,OPT,MAX like x:1x3x64x64,2x3x128x128,8x3x256x256"
-            )
-        name, rest = match.group(1), match.group(2).split(",")
-        if len(rest) not in (1, 3):
-            raise InputError(
-                f"--shapes '{item}': give one shape or three (min,opt,max), got {len(rest)}"
-            )
-        dims = [_dims(r, f"--shapes {name}") for r in rest]
-        parsed[name] = tuple(dims * 3 if len(dims) == 1 else dims)
-    return parsed
 
 
 def _check(p: Profile, declared: list[int]) -> None:
@@ -90,7 +56,7 @@ def resolve_profiles(
     spec: ModelSpec | None,
 ) -> list[Profile]:
     """One profile per network input (``declared``: name -> dims, -1 dynamic), validated."""
-    given = parse_shapes(shapes)
+    given = parse_profiles(shapes)
     unknown = sorted(set(given) - set(declared))
     if unknown:
         raise InputError(f"--shapes names {unknown}, but the model's inputs are {sorted(declared)}")
@@ -98,7 +64,7 @@ def resolve_profiles(
     out: dict[str, Profile] = {}
     for name, dims in declared.items():
         if name in given:
-            out[name] = Profile(name, *given[name], source="--shapes")
+            out[name] = Profile(name, *(list(d) for d in given[name]), source="--shapes")
         elif spec_prof is not None and name in spec_prof.opt:
             out[name] = Profile(
                 name,

@@ -132,3 +132,23 @@ def test_plan_without_sidecar_and_mismatched_plan(plan, tmp_path):
     bare.write_bytes(plan.read_bytes()[:-16] + b"\x00" * 16)
     with pytest.raises(ModelError, match="does not match its sidecar"):
         inspect_model(bare)
+
+
+def test_dtype_names_are_ptx_names_else_onnx_names(tmp_path):
+    from ptx.export.onnx_inspect import dtype_name
+
+    assert [dtype_name(c) for c in (TP.FLOAT, TP.FLOAT16, TP.INT64, TP.BOOL)] == [
+        "float32", "float16", "int64", "bool",
+    ]  # fmt: skip
+    assert dtype_name(TP.BFLOAT16) == "bfloat16" and dtype_name(TP.STRING) == "string"
+    x = h.make_tensor_value_info("x", TP.BFLOAT16, ["n", 4])
+    y = h.make_tensor_value_info("y", TP.BFLOAT16, ["n", 4])
+    model = h.make_model(
+        h.make_graph([h.make_node("Identity", ["x"], ["y"], name="id")], "b", [x], [y]),
+        opset_imports=[h.make_opsetid("", 18)],
+    )
+    onnx.save(model, str(tmp_path / "b.onnx"))
+    info = inspect_model(tmp_path / "b.onnx")
+    assert info["inputs"][0] == {
+        "name": "x", "dtype": "bfloat16", "shape": ["n", 4], "dynamic": {0: "n"},
+    }  # fmt: skip
