@@ -9,12 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from ptx.errors import InputError, ModelError
+from ptx.export.onnx_inspect import inspect_onnx
+from ptx.formats.sidecar import read_sidecar
+from ptx.io import atomic_path, atomic_write_text
+from ptx.tensors import dtype
 
-TRITON_TYPES = {
-    "float32": "TYPE_FP32", "float": "TYPE_FP32", "float16": "TYPE_FP16", "half": "TYPE_FP16",
-    "bfloat16": "TYPE_BF16", "bf16": "TYPE_BF16", "int64": "TYPE_INT64", "int32": "TYPE_INT32",
-    "int8": "TYPE_INT8", "uint8": "TYPE_UINT8", "bool": "TYPE_BOOL", "float64": "TYPE_FP64",
-}  # fmt: skip
+# ptx.tensors has no bfloat16 (NumPy has no such dtype), but Triton serves it; ONNX
+# inspection writes "bfloat16", a plan sidecar TensorRT's "bf16".
+_BF16 = {"bfloat16": "TYPE_BF16", "bf16": "TYPE_BF16"}
 
 
 @dataclass
@@ -35,15 +37,11 @@ class TritonReport:
 
 
 def _io_from_onnx(path: Path) -> tuple[list[dict], list[dict], dict[str, int] | None]:
-    from ptx.export.onnx_inspect import inspect_onnx
-
     info = inspect_onnx(path)
     return info["inputs"], info["outputs"], None
 
 
 def _io_from_plan(path: Path) -> tuple[list[dict], list[dict], dict[str, int] | None]:
-    from ptx.formats.sidecar import read_sidecar
-
     sidecar = read_sidecar(path)
     if sidecar is None:
         raise ModelError(
@@ -60,15 +58,24 @@ def _dims(shape: list[Any]) -> list[int]:
     return [d if isinstance(d, int) and d >= 0 else -1 for d in shape]
 
 
+def triton_type(name: str, tensor: str) -> str:
+    """Triton's config data_type for a dtype name as ONNX inspection or a plan sidecar writes it."""
+    try:
+        found = dtype(name).triton
+    except InputError:
+        found = _BF16.get(name.lower())
+    if found is None:
+        raise InputError(f"tensor '{tensor}' has dtype {name} with no Triton type")
+    return found
+
+
 def _tensor_block(t: dict[str, Any], batched: bool) -> str:
-    dtype = TRITON_TYPES.get(str(t["dtype"]).lower())
-    if dtype is None:
-        raise InputError(f"tensor '{t['name']}' has dtype {t['dtype']} with no Triton type")
+    data_type = triton_type(str(t["dtype"]), t["name"])
     dims = _dims(t["shape"])[1 if batched else 0 :]
     # A per-item scalar (shape [batch], e.g. a label) is [1] to Triton, reshaped to [].
     extra = "\n    reshape: { shape: [ ] }" if not dims else ""
     return (
-        f'  {{\n    name: "{t["name"]}"\n    data_type: {dtype}\n'
+        f'  {{\n    name: "{t["name"]}"\n    data_type: {data_type}\n'
         f"    dims: [ {', '.join(str(d) for d in dims or [1])} ]{extra}\n  }}"
     )
 
@@ -126,8 +133,6 @@ def write_repository(
     kind: str = "gpu",
 ) -> TritonReport:
     """Write ``repo/<name>/config.pbtxt`` and ``repo/<name>/1/model.plan|model.onnx``."""
-    from ptx.io import atomic_path, atomic_write_text
-
     model, repo = Path(model), Path(repo)
     if not model.is_file():
         raise ModelError(f"{model}: no such model file")

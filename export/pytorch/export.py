@@ -21,7 +21,7 @@ from ptx.export.pytorch.exporters import (
     run_exporter,
     validate_onnx,
 )
-from ptx.export.pytorch.factory import INT_DTYPES, InputDecl, build_user_model, parse_input
+from ptx.export.pytorch.factory import InputDecl, build_user_model, parse_input
 from ptx.export.pytorch.graph_spec import (
     BATCH,
     HEIGHT,
@@ -33,10 +33,13 @@ from ptx.export.pytorch.graph_spec import (
     name_output_dims,
 )
 from ptx.export.pytorch.parity import ParityReport, Tolerance, flatten_outputs, fresh_inputs
+from ptx.inputs import DEFAULT_SIDE, resolve_shapes
 from ptx.spec import ModelSpec, embed_in_onnx
+from ptx.tensors import INT_DTYPES
+from ptx.training.common import registry
+from ptx.training.common.checkpoint import load_checkpoint
 
 EXTERNAL_DATA_BYTES = 2**31 - 2**26  # protobuf's 2 GiB cap, less headroom for the graph
-DEFAULT_SIDE = 64  # example H/W for a checkpoint whose spec names no size at all
 
 
 @dataclass
@@ -132,6 +135,8 @@ def _batch_of_two(
 
 
 def _fp16_converter() -> Any:
+    # Imported here on purpose: FP16 conversion is an optional part of an install, and
+    # an fp32 export must work (and an fp16 one fail in one line) without it.
     try:
         from ptx.export.precision.convert import convert_fp16
     except ImportError as exc:
@@ -252,19 +257,11 @@ def export_module(
 
 
 def _example_hw(spec: ModelSpec) -> tuple[int, int]:
-    """The example H×W: the spec profile's opt size, else static spec dims, else DEFAULT_SIDE."""
+    """The example H×W of the first 4-D input under ptx.inputs' shape rule (profile opt first)."""
     hw = (1, 2) if spec.image is not None and spec.image.layout == "NHWC" else (2, 3)
-    for t in spec.inputs:
-        if len(t.shape) != 4:
-            continue
-        if spec.profile is not None and t.name in spec.profile.opt:
-            opt = spec.profile.opt[t.name]
-            return opt[hw[0]], opt[hw[1]]
-        h, w = t.shape[hw[0]], t.shape[hw[1]]
-        return (
-            h if isinstance(h, int) else DEFAULT_SIDE,
-            w if isinstance(w, int) else DEFAULT_SIDE,
-        )
+    images = [t for t in spec.inputs if len(t.shape) == 4][:1]
+    for shape in resolve_shapes(images, spec, where=f"family '{spec.family}'").values():
+        return shape[hw[0]], shape[hw[1]]
     return DEFAULT_SIDE, DEFAULT_SIDE
 
 
@@ -278,9 +275,6 @@ def export_checkpoint(
 ) -> ExportReport:
     """Export a ptx checkpoint folder; fully convolutional families default to dynamic H×W."""
     require("torch", "export", "exporting a checkpoint")
-    from ptx.training.common import registry
-    from ptx.training.common.checkpoint import load_checkpoint
-
     module, spec = load_checkpoint(ckpt)
     family = registry.get(spec.family)
     h, w = size or _example_hw(spec)

@@ -16,9 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from ptx.errors import InputError, require
-from ptx.spec import DTYPES
+from ptx.tensors import INT_DTYPES, SPEC_DTYPES, dtype, parse_shape
 
-INT_DTYPES = ("int64", "int32", "uint8")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
 _INPUT_HELP = "expected NAME:DIMS[:DTYPE[:HIGH]], e.g. x:1x3x256x256 or label:1:int64:10"
 _TARGET_HELP = "use path/to/file.py:factory or package.module:factory"
@@ -34,8 +33,26 @@ class InputDecl:
     high: int | None = None  # integer inputs are drawn from 0..high-1 (labels, indices)
 
 
+def _input_dtype(text: str, name: str) -> str:
+    """The spec dtype ``name`` means (aliases such as ``half`` allowed), or one InputError."""
+    try:
+        dt = dtype(name).name
+    except InputError:
+        dt = None
+    if dt not in SPEC_DTYPES:
+        raise InputError(
+            f"--input '{text}': unknown dtype '{name}' for a model input "
+            f"(use one of {', '.join(SPEC_DTYPES)})"
+        )
+    return dt
+
+
 def parse_input(text: str) -> InputDecl:
-    """Parse `x:1x3x256x256`, `label:1:int64` or `label:1:int64:10` into an InputDecl."""
+    """Parse `x:1x3x256x256`, `label:1:int64` or `label:1:int64:10` into an InputDecl.
+
+    DIMS and DTYPE use ptx.tensors' vocabulary (``1x3x8x8``, ``float16`` or ``half``); an
+    empty DIMS is a scalar.
+    """
     parts = text.strip().split(":")
     if len(parts) < 2 or len(parts) > 4:
         raise InputError(f"--input '{text}': {_INPUT_HELP}")
@@ -43,19 +60,13 @@ def parse_input(text: str) -> InputDecl:
     if not _NAME.match(name):
         raise InputError(f"--input '{text}': '{name}' is not a valid input name; {_INPUT_HELP}")
     try:
-        shape = tuple(int(d) for d in dims.lower().split("x")) if dims else ()
-    except ValueError:
-        raise InputError(
-            f"--input '{text}': dims '{dims}' are not integers joined by 'x'; {_INPUT_HELP}"
-        ) from None
-    if any(d < 1 for d in shape):
-        raise InputError(f"--input '{text}': every dim must be >= 1; {_INPUT_HELP}")
-    dtype = parts[2] if len(parts) > 2 else "float32"
-    if dtype not in DTYPES:
-        raise InputError(f"--input '{text}': unknown dtype '{dtype}' (use one of {DTYPES})")
+        shape = parse_shape(dims, f"--input '{text}': dims") if dims else ()
+    except InputError as exc:
+        raise InputError(f"{exc}; {_INPUT_HELP}") from None
+    dt = _input_dtype(text, parts[2]) if len(parts) > 2 else "float32"
     high = None
     if len(parts) == 4:
-        if dtype not in INT_DTYPES:
+        if dt not in INT_DTYPES:
             raise InputError(f"--input '{text}': a value bound only applies to integer dtypes")
         try:
             high = int(parts[3])
@@ -63,7 +74,7 @@ def parse_input(text: str) -> InputDecl:
             high = 0
         if high < 1:
             raise InputError(f"--input '{text}': HIGH must be an integer >= 1 (values 0..HIGH-1)")
-    return InputDecl(name, shape, dtype, high)
+    return InputDecl(name, shape, dt, high)
 
 
 def _import_file(path: Path) -> Any:

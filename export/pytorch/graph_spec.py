@@ -8,13 +8,14 @@ from pathlib import Path
 from typing import Any
 
 from ptx.errors import ExportError
-from ptx.export.pytorch.factory import INT_DTYPES, InputDecl
+from ptx.export.pytorch.factory import InputDecl
+from ptx.formats.onnx import dims, graph_inputs
 from ptx.io import sha256_file
 from ptx.spec import ModelSpec, ShapeProfile, TensorSpec, producer_versions
+from ptx.tensors import DTYPES, INT_DTYPES, SPEC_DTYPES
 
 BATCH, HEIGHT, WIDTH = "batch", "height", "width"
 MAX_LABELS_IN_SPEC = 10_000
-_ONNX_DTYPES = {1: "float32", 10: "float16", 7: "int64", 6: "int32", 2: "uint8", 9: "bool"}
 
 
 # -- dynamic axes -------------------------------------------------------------------
@@ -41,23 +42,14 @@ def dynamic_axes(
 
 
 # -- the graph and its spec ---------------------------------------------------------
-def graph_inputs(graph: Any) -> list[Any]:
-    """Real graph inputs (initializers that old opsets list as inputs left out)."""
-    inits = {t.name for t in graph.initializer}
-    return [vi for vi in graph.input if vi.name not in inits]
-
-
 def tensor_spec(vi: Any) -> TensorSpec:
     """A ValueInfo as a TensorSpec (unnamed dynamic dims get NAME_dimK)."""
     elem = vi.type.tensor_type.elem_type
-    if elem not in _ONNX_DTYPES:
+    names = {DTYPES[n].onnx: n for n in SPEC_DTYPES}
+    if elem not in names:
         raise ExportError(f"'{vi.name}' has ONNX element type {elem}, which ModelSpec cannot hold")
-    dims = vi.type.tensor_type.shape.dim
-    shape = [
-        d.dim_value if d.HasField("dim_value") else (d.dim_param or f"{vi.name}_dim{i}")
-        for i, d in enumerate(dims)
-    ]
-    return TensorSpec(vi.name, _ONNX_DTYPES[elem], shape)
+    shape = [f"{vi.name}_dim{i}" if d is None else d for i, d in enumerate(dims(vi))]
+    return TensorSpec(vi.name, names[elem], shape)
 
 
 def name_input_dims(graph: Any, dynamic: dict[str, dict[int, str]]) -> None:
@@ -67,16 +59,16 @@ def name_input_dims(graph: Any, dynamic: dict[str, dict[int, str]]) -> None:
     """
     rename: dict[str, str] = {}
     for vi in graph_inputs(graph):
-        dims = vi.type.tensor_type.shape.dim
+        shape = vi.type.tensor_type.shape.dim
         for axis, name in dynamic.get(vi.name, {}).items():
-            if axis < len(dims) and dims[axis].HasField("dim_value"):
+            if axis < len(shape) and shape[axis].HasField("dim_value"):
                 raise ExportError(
                     f"the exporter fixed input '{vi.name}' axis {axis} ({name}) to "
-                    f"{dims[axis].dim_value}: the model's code specialises on it; export with "
+                    f"{shape[axis].dim_value}: the model's code specialises on it; export with "
                     f"{'--no-dynamic-batch' if name == BATCH else '--static-hw'}"
                 )
-            if axis < len(dims):
-                rename[dims[axis].dim_param] = name
+            if axis < len(shape):
+                rename[shape[axis].dim_param] = name
     for vi in [*graph.input, *graph.output, *graph.value_info]:
         for dim in vi.type.tensor_type.shape.dim:
             if dim.HasField("dim_param") and dim.dim_param in rename:

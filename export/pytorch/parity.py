@@ -15,8 +15,10 @@ from typing import Any
 import numpy as np
 
 from ptx.errors import ExportError
-from ptx.export.pytorch.factory import INT_DTYPES, InputDecl
+from ptx.export.pytorch.factory import InputDecl
+from ptx.inputs import example_inputs
 from ptx.spec import ModelSpec
+from ptx.tensors import format_shape
 
 BATCH = "batch"
 MAX_STEP = 32  # H/W grow by a power of two up to this, so stride-2 nets still divide evenly
@@ -68,8 +70,8 @@ class ParityReport:
 
     def summary(self) -> str:
         """One line: verdict, worst errors, the shapes checked and the example's."""
-        shapes = ", ".join(f"{k}={_fmt(v)}" for k, v in self.shapes.items())
-        example = ", ".join(f"{k}={_fmt(v)}" for k, v in self.example_shapes.items())
+        shapes = ", ".join(f"{k}={format_shape(v)}" for k, v in self.shapes.items())
+        example = ", ".join(f"{k}={format_shape(v)}" for k, v in self.example_shapes.items())
         verdict = "parity ok" if self.passed else "parity FAILED"
         notes = "; ".join(f"{o.name}: {o.note}" for o in self.outputs if o.note)
         return (
@@ -102,10 +104,6 @@ def _first(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _fmt(shape: Sequence[int]) -> str:
-    return "x".join(str(d) for d in shape) or "scalar"
-
-
 def _step(v: int, multiple_of: int) -> int:
     """A growth that keeps v's power-of-two divisibility (up to MAX_STEP) and ``multiple_of``."""
     p = 1
@@ -135,43 +133,20 @@ def parity_shapes(
     return out
 
 
-def _int_high(decl: InputDecl, spec: ModelSpec | None) -> int:
-    if decl.high:
-        return decl.high
-    if spec is not None and spec.labels.get(decl.name):
-        return len(spec.labels[decl.name])
-    return 2
-
-
 def fresh_inputs(
     decls: Sequence[InputDecl],
     shapes: dict[str, tuple[int, ...]],
     spec: ModelSpec | None = None,
     seed: int = 20240607,
 ) -> list[np.ndarray]:
-    """Random inputs of the given shapes: images in the spec's range, labels in their vocabulary."""
-    rng = np.random.default_rng(seed)
-    image = spec.image if spec is not None else None
-    arrays = []
-    for d in decls:
-        shape = shapes[d.name]
-        if d.dtype in INT_DTYPES:
-            a = rng.integers(0, _int_high(d, spec), size=shape).astype(d.dtype)
-        elif d.dtype == "bool":
-            a = rng.random(shape) < 0.5
-        elif image is not None and len(shape) == 4:
-            lo, hi = image.range
-            a = rng.uniform(lo, hi, size=shape)
-            c_axis = 1 if image.layout == "NCHW" else 3
-            if shape[c_axis] == len(image.mean):
-                view = [1, 1, 1, 1]
-                view[c_axis] = -1
-                a = (a - np.reshape(image.mean, view)) / np.reshape(image.std, view)
-            a = a.astype(d.dtype)
-        else:
-            a = rng.standard_normal(shape).astype(d.dtype)
-        arrays.append(np.ascontiguousarray(a))
-    return arrays
+    """Inputs of the given shapes, in ``decls`` order, under ptx.inputs' one rule.
+
+    Images are uniform random pixels in the spec's convention, other floats standard
+    normal, and integers lie below each declaration's ``high`` (else the spec's vocabulary).
+    """
+    high = {d.name: d.high for d in decls if d.high}
+    feeds = example_inputs(decls, spec, shapes, seed, pictures="random", int_high=high)
+    return [feeds[d.name] for d in decls]
 
 
 def compare(name: str, ref: np.ndarray, got: np.ndarray, tol: Tolerance) -> OutputParity:
@@ -179,7 +154,7 @@ def compare(name: str, ref: np.ndarray, got: np.ndarray, tol: Tolerance) -> Outp
     if tuple(ref.shape) != tuple(got.shape):
         return OutputParity(
             name, list(got.shape), math.inf, math.inf, False,
-            f"shape {_fmt(got.shape)} != PyTorch {_fmt(ref.shape)}",
+            f"shape {format_shape(got.shape)} != PyTorch {format_shape(ref.shape)}",
         )  # fmt: skip
     r = ref.astype(np.float64)
     g = got.astype(np.float64)
@@ -250,7 +225,7 @@ def check_parity(
         example_shapes={d.name: list(d.shape) for d in decls},
         tolerance=tol,
     )
-    where = ", ".join(f"{k}={_fmt(v)}" for k, v in shapes.items())
+    where = ", ".join(f"{k}={format_shape(v)}" for k, v in shapes.items())
     try:
         names, got = onnx_outputs(
             onnx_path, {d.name: a for d, a in zip(decls, arrays, strict=True)}

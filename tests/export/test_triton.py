@@ -128,3 +128,32 @@ def test_plan_config_parses_and_respects_the_profile(models, tmp_path):
     with pytest.raises(InputError, match="GPU only"):
         write_repository(plan, tmp_path / "repo2", max_batch=4, kind="cpu")
     assert not (tmp_path / "repo2").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "want"),
+    [
+        ("float32", "TYPE_FP32"),
+        ("float", "TYPE_FP32"),  # a plan sidecar writes TensorRT's names
+        ("half", "TYPE_FP16"),
+        ("INT64", "TYPE_INT64"),
+        ("int8", "TYPE_INT8"),
+        ("bool", "TYPE_BOOL"),
+        ("bfloat16", "TYPE_BF16"),  # Triton serves it though NumPy has no such dtype
+        ("bf16", "TYPE_BF16"),
+    ],
+)
+def test_triton_types_come_from_the_one_dtype_vocabulary(name, want):
+    from ptx.export.triton import triton_type
+    from ptx.tensors import DTYPES, dtype
+
+    assert triton_type(name, "t") == want
+    if name not in ("bfloat16", "bf16"):
+        assert want == dtype(name).triton and want in {d.triton for d in DTYPES.values()}
+
+
+def test_a_dtype_triton_cannot_hold_is_one_line():
+    from ptx.export.triton import triton_type
+
+    with pytest.raises(InputError, match="tensor 'names' has dtype string with no Triton type"):
+        triton_type("string", "names")

@@ -27,6 +27,9 @@ CONV = FIXTURES / "conv_model.py"
         ("label:4:int64:10", InputDecl("label", (4,), "int64", 10)),
         ("t::float32", InputDecl("t", (), "float32")),
         ("x:2X3X8X8:float16", InputDecl("x", (2, 3, 8, 8), "float16")),
+        # ptx.tensors' vocabulary: its aliases name the same spec dtype everywhere.
+        ("x:1x3x8x8:half", InputDecl("x", (1, 3, 8, 8), "float16")),
+        ("label:1:INT32:4", InputDecl("label", (1,), "int32", 4)),
     ],
 )
 def test_parse_input_accepts(text: str, want: InputDecl) -> None:
@@ -37,9 +40,10 @@ def test_parse_input_accepts(text: str, want: InputDecl) -> None:
     ("text", "says"),
     [
         ("x", "expected NAME:DIMS"),
-        ("x:1x3xa", "not integers"),
+        ("x:1x3xa", "expected integers"),
         ("x:1x0x4", ">= 1"),
-        ("x:1x3:float64", "unknown dtype"),
+        ("x:1x3:float64", "unknown dtype 'float64' for a model input"),
+        ("x:1x3:complex", "unknown dtype 'complex' for a model input"),
         ("3x:1", "not a valid input name"),
         ("x:1:float32:10", "only applies to integer"),
         ("label:1:int64:zero", "HIGH must be"),
