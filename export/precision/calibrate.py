@@ -4,10 +4,12 @@ Shared by FP16 conversion (activation ranges per node) and the FP16 check (per-n
 error between the FP32 and FP16 graphs). Shapes and values follow the one example-input
 rule of ``ptx.inputs`` (the spec's profile, then open batch -> 1 and other open dims ->
 64; images in the spec's convention, other floats standard normal, integers inside
-their vocabulary): images are synthetic product-like pictures, or the photos of a
-``--calib`` folder; an integer input that indexes an embedding table (a Gather on an
-initializer) stays below the table's row count, so a foreign model's labels are valid
-too. Generic ONNX helpers (load, graph inputs, tensor types) live in ``ptx.formats.onnx``.
+their vocabulary). Each feed holds one item (the profile's smallest batch) where every
+batch axis is open, which keeps calibration cheap. Images are synthetic product-like
+pictures, or the photos of a ``--calib`` folder. An integer input that indexes an
+embedding table (a Gather on an initializer) stays below the table's row count, so a
+foreign model's labels are valid too. Generic ONNX helpers (load, graph inputs, tensor
+types) live in ``ptx.formats.onnx``.
 """
 
 from __future__ import annotations
