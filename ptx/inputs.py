@@ -79,7 +79,7 @@ def resolve_shapes(
         elif not open_dims(t):
             shape = tuple(int(d) for d in t.shape)
         elif t.name in opt and len(opt[t.name]) == len(t.shape):
-            shape = tuple(int(d) for d in opt[t.name])
+            shape = _checked(t, tuple(int(d) for d in opt[t.name]), where)
         else:
             shape = tuple(
                 int(d) if _fixed(d) else (1 if i == 0 else side) for i, d in enumerate(t.shape)

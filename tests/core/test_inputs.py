@@ -59,6 +59,9 @@ def test_shape_errors_are_one_line() -> None:
         resolve_shapes(t, spec, {"image": (1, 4, 8, 8)})
     with pytest.raises(InputError, match="not inputs"):
         resolve_shapes(t, spec, {"nope": (1,)})
+    fixed = [_image(shape=(1, 3, None, None))]  # a profile whose opt breaks a fixed dim
+    with pytest.raises(InputError, match="axis 0 is 2, the model fixes it at 1"):
+        resolve_shapes(fixed, _spec())
     with pytest.raises(InputError, match="fixed batch of 1"):
         resolve_shapes([_image(shape=(1, 3, 8, 8))], None, batch=2)
 
