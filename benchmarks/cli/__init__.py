@@ -1,1 +1,1 @@
-"""benchmarks/cli."""
+"""`ptx bench` (bench.py) and `ptx bench compare` (compare.py); _serve.py holds the --url sweep."""

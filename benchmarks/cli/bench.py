@@ -1,7 +1,7 @@
-"""`ptx bench` (thin: parse, call one function, print).
+"""`ptx bench`: measure a model (or load a server with --url), trtexec-style.
 
-``ptx bench --model m.onnx ...`` measures; ``ptx bench compare a.json b.json``
-puts reports side by side.
+Thin: parse, call one library function, print. ``ptx bench compare`` lives in
+compare.py and the ``--url`` load sweep in _serve.py.
 """
 
 from __future__ import annotations
@@ -9,6 +9,14 @@ from __future__ import annotations
 import json
 
 import click
+
+from ptx.benchmarks.cli._serve import bench_server
+from ptx.benchmarks.cli.compare import compare_cmd
+from ptx.benchmarks.harness.backends import Target
+from ptx.benchmarks.harness.bench import Controls, GpuSettings, Outputs, run_bench
+from ptx.benchmarks.harness.inputs import parse_batches
+from ptx.benchmarks.harness.report import notes, summary_text, sweep_table
+from ptx.tensors import parse_named_shape
 
 
 @click.group("bench", invoke_without_command=True)
@@ -67,13 +75,8 @@ def bench(ctx: click.Context, **opts) -> None:
     if ctx.invoked_subcommand is not None:
         return
     if opts["url"]:
-        _bench_server(opts)
+        bench_server(opts)
         return
-    from ptx.benchmarks.harness.backends import Target
-    from ptx.benchmarks.harness.bench import Controls, GpuSettings, Outputs, run_bench
-    from ptx.benchmarks.harness.inputs import parse_batches, parse_shape_arg
-    from ptx.benchmarks.harness.report import summary_text, sweep_table
-
     target = Target(
         model=opts["model"],
         engine=opts["engine"],
@@ -101,12 +104,14 @@ def bench(ctx: click.Context, **opts) -> None:
     doc = run_bench(
         target,
         parse_batches(opts["batch"]),
-        [parse_shape_arg(s) for s in opts["shapes"]],
+        [parse_named_shape(s) for s in opts["shapes"]],
         controls,
         outputs,
     )
     if opts["json_path"] == "-":
         click.echo(json.dumps(doc, indent=1))
+        for line in notes(doc):  # stdout holds the JSON: the assumed sizes go to stderr
+            click.echo(line, err=True)
         return
     for run in doc["runs"]:
         click.echo(summary_text(run) + "\n")
@@ -117,62 +122,4 @@ def bench(ctx: click.Context, **opts) -> None:
             click.echo(f"wrote {opts[flag]}", err=True)
 
 
-def _bench_server(opts: dict) -> None:
-    """`ptx bench --url`: closed-loop load on a server, written as the harness writes."""
-    from ptx.benchmarks.harness.bench import Outputs, write_outputs
-    from ptx.benchmarks.harness.inputs import parse_batches, parse_shape_arg
-    from ptx.benchmarks.serving.bench import (
-        ServeTarget,
-        concurrency_levels,
-        failures,
-        run_serve_bench,
-    )
-    from ptx.benchmarks.serving.report import serve_summary, serve_table
-    from ptx.errors import InputError, ModelError
-
-    flags = {"engine": "--engine", "checkpoint": "--checkpoint", "torch_ref": "--torch"}
-    clash = [flag for key, flag in flags.items() if opts[key]]
-    if clash:
-        raise InputError(f"--url loads a server; {', '.join(clash)} cannot go with it")
-    if not opts["model_name"]:
-        raise InputError("--url needs --model-name NAME (the served model to load)")
-    batches = parse_batches(opts["batch"])
-    if len(batches) > 1:
-        raise InputError("--url takes one --batch (images per request); sweep --concurrency")
-    doc = run_serve_bench(
-        ServeTarget(opts["url"], opts["model_name"], opts["token"], opts["model"]),
-        concurrency_levels(opts["concurrency"]),
-        [parse_shape_arg(s) for s in opts["shapes"]],
-        batches[0],
-        warmup_s=opts["warmup"],
-        duration_s=opts["duration"],
-        cov_threshold=opts["cov_threshold"] / 100.0,
-        per_iteration=not opts["no_iterations"],
-    )
-    write_outputs(doc, Outputs(opts["json_path"], opts["csv_path"], opts["plot_path"]))
-    if opts["json_path"] == "-":
-        click.echo(json.dumps(doc, indent=1))
-    else:
-        for run in doc["runs"]:
-            click.echo(serve_summary(run) + "\n")
-        click.echo(serve_table(doc["runs"]))
-    problem = failures(doc)
-    if problem:
-        raise ModelError(problem)
-
-
-@bench.command("compare")
-@click.argument("reports", nargs=-1, required=True)
-@click.option("--plot", "plot_path", help="Write latency/throughput vs batch PNG of every series.")
-@click.option("--json", "as_json", is_flag=True, help="Print the comparison rows as JSON.")
-def compare_cmd(reports: tuple[str, ...], plot_path: str | None, as_json: bool) -> None:
-    """Compare ptx bench JSON reports; ratios are against the first."""
-    from ptx.benchmarks.harness.compare import compare_reports, compare_text
-
-    rows = compare_reports(list(reports), plot_path)
-    if as_json:
-        click.echo(json.dumps(rows, indent=1))
-    else:
-        click.echo(compare_text(rows))
-    if plot_path:
-        click.echo(f"wrote {plot_path}", err=True)
+bench.add_command(compare_cmd)

@@ -1,1 +1,1 @@
-"""benchmarks/harness."""
+"""The `ptx bench` library: adapters, the timing loop, inputs, statistics, reports, plots."""

@@ -18,10 +18,14 @@ from typing import Any
 
 import numpy as np
 
-from ptx.benchmarks.harness.inputs import ShapeArg
+from ptx import runtime
+from ptx.benchmarks.harness.env import gpus
 from ptx.errors import InputError, ModelError, require
-from ptx.runtime.engine import Engine, TensorInfo
+from ptx.export.pytorch.factory import build_user_model
+from ptx.runtime import Engine
 from ptx.spec import ModelSpec
+from ptx.tensors import NamedShape, TensorInfo
+from ptx.training.common.checkpoint import load_checkpoint
 
 
 class Backend(ABC):
@@ -72,7 +76,7 @@ class EngineBackend(Backend):
         super().__init__(str(engine.path), list(engine.inputs), engine.spec)
         self.engine = engine
         self.name = engine.backend
-        self.device = getattr(engine, "device", "cpu")
+        self.device = engine.device
         self._feeds: dict[str, np.ndarray] = {}
 
     def prepare(self, feeds: dict[str, np.ndarray]) -> None:
@@ -140,7 +144,7 @@ class Target:
     backend: str = "onnxruntime"  # for --model: onnxruntime, openvino or auto (the runtime's pick)
     threads: int | None = None
     compile: bool = False
-    torch_inputs: list[ShapeArg] = field(default_factory=list)  # --shapes, for --torch
+    torch_inputs: list[NamedShape] = field(default_factory=list)  # --shapes, for --torch
 
     def check(self) -> None:
         """Exactly one source, and flags that fit it."""
@@ -161,8 +165,6 @@ class Target:
 def open_backend(target: Target) -> Backend:
     """Load the target once (call again per stream: each stream owns its engine)."""
     target.check()
-    from ptx import runtime
-
     if target.model:
         engine = runtime.load(
             target.model, device=target.device, threads=target.threads, backend=target.backend
@@ -175,13 +177,10 @@ def open_backend(target: Target) -> Backend:
     if target.device != "cpu":
         raise InputError("PyTorch benchmarking runs on the CPU here (--device cpu)")
     if target.checkpoint:
-        from ptx.training.common.checkpoint import load_checkpoint
-
         module, spec = load_checkpoint(target.checkpoint)
         infos = [_info_from_spec(t) for t in spec.inputs]
         return TorchBackend(module, target.checkpoint, infos, spec, target.threads, target.compile)
-    factory = require("ptx.export.pytorch.factory", "train", "--torch file.py:factory")
-    module = factory.build_user_model(target.torch)
+    module = build_user_model(target.torch)
     if not target.torch_inputs:
         raise InputError(
             f"--torch {target.torch}: give every input's shape with --shapes NAME:SHAPE[:dtype]"
@@ -199,8 +198,6 @@ def _info_from_spec(t) -> TensorInfo:
 
 
 def _require_gpu(plan: str) -> None:
-    from ptx.benchmarks.harness.env import gpus
-
     if not gpus():
         raise ModelError(
             f"{plan}: a TensorRT engine runs on an NVIDIA GPU and none is visible here "

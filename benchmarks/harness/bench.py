@@ -9,8 +9,9 @@ from pathlib import Path
 from ptx.benchmarks.harness import env as env_mod
 from ptx.benchmarks.harness import report
 from ptx.benchmarks.harness.backends import Target, open_backend
-from ptx.benchmarks.harness.inputs import ShapeArg
 from ptx.benchmarks.harness.measure import DEFAULTS, bench_sweep
+from ptx.benchmarks.harness.plots import group_runs, plot_series
+from ptx.tensors import NamedShape
 
 
 @dataclass
@@ -56,7 +57,7 @@ class Controls:
 def run_bench(
     target: Target,
     batches: Sequence[int | None] = (None,),
-    shapes: Sequence[ShapeArg] = (),
+    shapes: Sequence[NamedShape] = (),
     controls: Controls | None = None,
     outputs: Outputs | None = None,
     progress: bool = True,
@@ -94,7 +95,5 @@ def write_outputs(doc: dict, outputs: Outputs) -> None:
     if outputs.csv:
         report.write_csv(doc["runs"], outputs.csv)
     if outputs.plot:
-        from ptx.benchmarks.harness.plots import group_runs, plot_series
-
         model = Path(doc["runs"][0]["model"]).name
         plot_series(group_runs(doc["runs"]), outputs.plot, f"ptx bench: {model}")

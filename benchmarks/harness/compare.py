@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ptx.benchmarks.harness.plots import plot_series, x_axis
 from ptx.benchmarks.harness.report import load_json, table
 
 
@@ -57,8 +58,6 @@ def compare_reports(paths: list[str | Path], plot: str | Path | None = None) -> 
     """Compare the reports and, when ``plot`` is given, draw every series against batch size."""
     rows = compare(paths)
     if plot:
-        from ptx.benchmarks.harness.plots import plot_series, x_axis
-
         series: dict[str, list[dict]] = {}
         for path in paths:
             doc = load_json(path)

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import shutil
 import socket
 import subprocess
 from importlib import metadata
+
+from ptx import __version__
 
 PACKAGES = (
     "numpy",
@@ -90,16 +93,12 @@ def cuda_version(timeout_s: float = 5.0) -> str | None:
 
 def host_name() -> str:
     """This host's name, safe as a file name."""
-    import re
-
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", socket.gethostname()) or "host"
 
 
 def versions() -> dict[str, str]:
     """Installed versions of ptx and the packages that decide benchmark figures."""
-    import ptx
-
-    out = {"ptx": ptx.__version__, "python": platform.python_version()}
+    out = {"ptx": __version__, "python": platform.python_version()}
     for name in PACKAGES:
         try:
             out[name] = metadata.version(name)

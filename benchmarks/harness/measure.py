@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 
 from ptx.benchmarks.harness import stats
 from ptx.benchmarks.harness.backends import Backend, EngineBackend
-from ptx.benchmarks.harness.inputs import ShapeArg, make_feeds, resolve_shapes
+from ptx.benchmarks.harness.inputs import bench_inputs
 from ptx.errors import InputError
-from ptx.runtime.engine import Engine
+from ptx.runtime import Engine
+from ptx.tensors import NamedShape
 
 DEFAULTS = {"warmup_s": 0.2, "duration_s": 3.0, "iterations": 10}
 
@@ -117,7 +118,7 @@ def _wrap(engine: Backend | Engine) -> Backend:
 def bench_engine(
     engine: Backend | Engine | Sequence[Backend | Engine] | Callable[[], Backend | Engine],
     batch: int | None = None,
-    shapes: Sequence[ShapeArg] = (),
+    shapes: Sequence[NamedShape] = (),
     warmup_s: float = DEFAULTS["warmup_s"],
     duration_s: float = DEFAULTS["duration_s"],
     iterations: int = DEFAULTS["iterations"],
@@ -131,10 +132,10 @@ def bench_engine(
     check_controls(warmup_s, duration_s, iterations, streams)
     backends = as_backends(engine, streams)
     first = backends[0]
-    dims = resolve_shapes(first.model, first.inputs, first.spec, shapes, batch)
-    feeds = make_feeds(first.inputs, dims, first.spec, seed)
+    made = bench_inputs(first.model, first.inputs, first.spec, shapes, batch, seed)
+    dims = made.shapes
     for b in backends:
-        b.prepare(feeds)
+        b.prepare(made.feeds)
     runs = [_StreamRun(i, b, warmup_s, duration_s, iterations) for i, b in enumerate(backends)]
     _run_streams(runs, duration_s, progress, label=f"{first.label} batch {_batch_of(dims)}")
     records = sorted((r for run in runs for r in run.records), key=lambda r: r.start_ms)
@@ -166,7 +167,7 @@ def bench_engine(
         phases=first.phases,
     )
     result.settings["cov_threshold"] = cov_threshold
-    result.warnings = _warnings(result, cov_threshold)
+    result.warnings = made.notes + _warnings(result, cov_threshold)
     return result
 
 

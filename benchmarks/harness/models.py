@@ -13,7 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from ptx.errors import require
+from ptx.export.pytorch.export import export_checkpoint
 from ptx.spec import ModelSpec
+from ptx.training.common import registry
+from ptx.training.common.checkpoint import load_checkpoint, save_checkpoint
 
 
 @dataclass
@@ -32,12 +35,8 @@ def family_model(
     """The family's module: loaded from ``checkpoint``, else its default config at random init."""
     torch = require("torch", "train", "the benchmark suite")
     if checkpoint is not None:
-        from ptx.training.common.checkpoint import load_checkpoint
-
         module, spec = load_checkpoint(checkpoint, family=family)
         return FamilyModel(family, module.eval(), spec, str(checkpoint))
-    from ptx.training.common import registry
-
     fam = registry.get(family)
     cfg = fam.config(**(config or {}))
     torch.manual_seed(seed)
@@ -45,12 +44,9 @@ def family_model(
     return FamilyModel(family, module, fam.make_spec(cfg), f"random init (seed {seed})")
 
 
-def export_onnx(model: FamilyModel, out: str | Path) -> Path:
-    """Export ``model`` to ``out`` the way `ptx export --checkpoint` does."""
-    from ptx.training.common.checkpoint import save_checkpoint
-
-    exporter = require("ptx.export.pytorch.export", "train", "exporting the benchmark model")
+def export_onnx(model: FamilyModel, out: str | Path, size: tuple[int, int] | None = None) -> Path:
+    """Export ``model`` to ``out`` the way `ptx export --checkpoint` does (``size``: trace HxW)."""
     with tempfile.TemporaryDirectory(prefix="ptx-bench-ckpt-") as tmp:
         save_checkpoint(tmp, model.module, model.spec)
-        exporter.export_checkpoint(tmp, out)
+        export_checkpoint(Path(tmp), Path(out), size=size)
     return Path(out)

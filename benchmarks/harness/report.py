@@ -1,5 +1,9 @@
 """Benchmark reports: the versioned JSON document (see SCHEMA.md), a trtexec-like table, CSV.
 
+Studies write into ``results_dir()``: ``--out``, else ``$PTX_RESULTS_DIR``, else
+``./bench-results`` (an installed copy must not write into site-packages);
+committed summaries and plots live in the repository's ``docs/results/``.
+
 A document holds one environment and a list of runs (one per batch size, or
 per backend in a suite); ``ptx bench compare`` reads documents back and
 refuses any other schema version.
@@ -10,6 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -17,6 +22,8 @@ from ptx.benchmarks.harness.measure import BenchResult
 from ptx.errors import InputError
 from ptx.io import atomic_write_text
 
+RESULTS_ENV = "PTX_RESULTS_DIR"
+RESULTS_DIR = "bench-results"  # under the working directory, never the installed package
 SCHEMA = "ptx.bench"
 SCHEMA_VERSION = 1
 STAT_KEYS = ("min", "max", "mean", "median", "p90", "p95", "p99")
@@ -36,6 +43,11 @@ CSV_COLUMNS = (
     "enqueue_median_ms",
     "cov",
 )
+
+
+def results_dir(out: str | Path | None = None) -> Path:
+    """Where a benchmark writes: ``out``, else $PTX_RESULTS_DIR, else ./bench-results."""
+    return Path(out or os.environ.get(RESULTS_ENV) or RESULTS_DIR)
 
 
 def run_dict(result: BenchResult, per_iteration: bool = True) -> dict:
@@ -152,6 +164,12 @@ def write_csv(runs: list[dict], path: str | Path) -> Path:
         writer.writerow(row)
     atomic_write_text(path, buf.getvalue())
     return Path(path)
+
+
+def notes(doc: dict) -> list[str]:
+    """The distinct ``note:`` warnings of a document's runs (sizes assumed for open dims)."""
+    found = (w for r in doc["runs"] for w in r["warnings"] if w.startswith("note: "))
+    return list(dict.fromkeys(found))
 
 
 def _perf_line(name: str, s: dict) -> str:

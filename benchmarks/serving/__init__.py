@@ -1,1 +1,1 @@
-"""benchmarks/serving."""
+"""Serving load: `ptx bench --url` on a KServe v2 server, and the `ptx serve` load study."""

@@ -18,9 +18,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ptx import runtime
 from ptx.benchmarks.harness import env as env_mod
 from ptx.benchmarks.harness import report, stats
-from ptx.benchmarks.harness.inputs import ShapeArg, make_feeds, resolve_shapes
+from ptx.benchmarks.harness.inputs import bench_inputs
 from ptx.benchmarks.harness.measure import BenchResult
 from ptx.benchmarks.serving.closed_loop import Phase, run_phase, send_once
 from ptx.benchmarks.serving.kserve_client import (
@@ -31,6 +32,10 @@ from ptx.benchmarks.serving.kserve_client import (
     resident_mib,
 )
 from ptx.errors import InputError, ModelError
+from ptx.inputs import example_inputs
+from ptx.runtime import Engine
+from ptx.spec import ModelSpec
+from ptx.tensors import NamedShape, TensorInfo
 
 DISTINCT_INPUTS = 8  # inputs in rotation, each with its reference answer
 RSS_SAMPLES = 20  # server memory readings per timed run (flat after warm-up, or a leak)
@@ -87,16 +92,17 @@ class Workload:
     target: ServeTarget
     ep: Endpoint
     meta: dict
-    infos: list
+    infos: list[TensorInfo]
     dims: dict[str, tuple[int, ...]]
-    engine: object  # the local --model engine, or None
+    engine: Engine | None  # the local --model engine
     feeds: list[dict[str, np.ndarray]]
     answers: Answers
+    notes: list[str]  # inputs whose open dims ptx.inputs's rule sized
 
     @property
-    def spec(self):
+    def spec(self) -> ModelSpec | None:
         """The local model's ModelSpec, None without --model."""
-        return getattr(self.engine, "spec", None)
+        return self.engine.spec if self.engine is not None else None
 
     def phase(self, clients: int, seconds: float) -> Phase:
         """``clients`` closed-loop clients for ``seconds``."""
@@ -105,26 +111,29 @@ class Workload:
 
 
 def prepare(
-    target: ServeTarget, shapes: Sequence[ShapeArg] = (), batch: int | None = None, seed: int = 0
+    target: ServeTarget, shapes: Sequence[NamedShape] = (), batch: int | None = None, seed: int = 0
 ) -> Workload:
     """Read the model's metadata, make the inputs and their reference answers."""
     ep = Endpoint(target.url, target.token)
     infos, _, meta = model_io(ep, target.model_name)
     engine = _local_engine(target, infos, meta)
-    spec = getattr(engine, "spec", None)
-    dims = resolve_shapes(target.model_name, infos, spec, shapes, batch)
-    feeds = [make_feeds(infos, dims, spec, seed + k) for k in range(DISTINCT_INPUTS)]
+    spec = engine.spec if engine is not None else None
+    made = bench_inputs(target.model_name, infos, spec, shapes, batch, seed)
+    dims = made.shapes
+    feeds = [made.feeds] + [
+        example_inputs(infos, spec, dims, seed, index=k) for k in range(1, DISTINCT_INPUTS)
+    ]
     if engine is not None:
         expected = [engine.run(f) for f in feeds]
     else:  # one at a time, so the reference never went through a merged batch
         expected = [send_once(ep, target.model_name, encode_infer(f)) for f in feeds]
-    return Workload(target, ep, meta, infos, dims, engine, feeds, Answers(expected))
+    return Workload(target, ep, meta, infos, dims, engine, feeds, Answers(expected), made.notes)
 
 
 def run_serve_bench(
     target: ServeTarget,
     concurrency: Sequence[int],
-    shapes: Sequence[ShapeArg] = (),
+    shapes: Sequence[NamedShape] = (),
     batch: int | None = None,
     warmup_s: float = 2.0,
     duration_s: float = 10.0,
@@ -175,16 +184,14 @@ def run_serve_bench(
     return report.document(runs, env_mod.capture(), extra)
 
 
-def _local_engine(target: ServeTarget, infos, meta: dict):
+def _local_engine(target: ServeTarget, infos: list[TensorInfo], meta: dict) -> Engine | None:
     if target.reference is None:
         return None
-    from ptx.runtime import BACKENDS, load
-
     # The backend the server reports (a like-for-like floor), with the server's ORT options.
     backend = meta.get("parameters", {}).get("backend")
-    backend = backend if backend in BACKENDS and backend != "tensorrt" else "onnxruntime"
+    backend = backend if backend in runtime.BACKENDS and backend != "tensorrt" else "onnxruntime"
     options = {"spin": False} if backend == "onnxruntime" else {}
-    engine = load(target.reference, backend=backend, **options)
+    engine = runtime.load(target.reference, backend=backend, **options)
     if [t.name for t in engine.inputs] != [t.name for t in infos]:
         names = [t.name for t in engine.inputs]
         engine.close()
@@ -213,7 +220,7 @@ def level_run(
         label=w.target.label or f"http/{name}/{backend}",
         backend="http",
         device="server",
-        precision=getattr(w.spec, "precision", None) or "unknown",
+        precision=(w.spec.precision if w.spec is not None else None) or "unknown",
         model=f"{w.ep.url}/v2/models/{name}",
         batch=next(iter(w.dims.values()))[0] if w.dims else 1,
         streams=c,
@@ -227,7 +234,7 @@ def level_run(
         records=records,
     )
     unstable = stats.cov_warning(result.summary()["cov"], settings["cov_threshold"])
-    result.warnings = [unstable] if unstable else []
+    result.warnings = w.notes + ([unstable] if unstable else [])
     run = report.run_dict(result, per_iteration)
     run["concurrency"] = c
     run["outcome"] = outcome

@@ -15,8 +15,9 @@ from urllib.parse import urlparse
 import numpy as np
 
 from ptx.errors import InputError
-from ptx.runtime.engine import TensorInfo
-from ptx.runtime.server.protocol import DATATYPES, datatype_of
+from ptx.tensors import DTYPES, TensorInfo, from_kserve, from_numpy
+
+_KSERVE = {d.kserve for d in DTYPES.values() if d.kserve}  # the datatypes a tensor can carry
 
 HEADER_LENGTH = "Inference-Header-Content-Length"
 
@@ -77,10 +78,10 @@ def model_io(ep: Endpoint, model: str) -> tuple[list[TensorInfo], list[TensorInf
     def infos(key: str) -> list[TensorInfo]:
         out = []
         for t in meta.get(key, []):
-            if t["datatype"] not in DATATYPES:
+            if t["datatype"] not in _KSERVE:
                 raise InputError(f"model '{model}': {key[:-1]} '{t['name']}' is {t['datatype']}")
             shape = tuple(None if d < 0 else d for d in t["shape"])
-            out.append(TensorInfo(t["name"], DATATYPES[t["datatype"]], shape))
+            out.append(TensorInfo(t["name"], from_kserve(t["datatype"]).numpy, shape))
         return out
 
     return infos("inputs"), infos("outputs"), meta
@@ -103,7 +104,7 @@ def encode_infer(feeds: dict[str, np.ndarray]) -> tuple[bytes, str]:
             {
                 "name": name,
                 "shape": list(x.shape),
-                "datatype": datatype_of(x.dtype),
+                "datatype": from_numpy(x.dtype).kserve,
                 "parameters": {"binary_data_size": x.nbytes},
             }
             for name, x in feeds.items()
@@ -120,7 +121,7 @@ def decode_infer(body: bytes, header_len: str | None) -> dict[str, np.ndarray]:
     n = int(header_len) if header_len else len(body)
     offset, out = n, {}
     for t in json.loads(body[:n])["outputs"]:
-        dtype = DATATYPES[t["datatype"]]
+        dtype = from_kserve(t["datatype"]).numpy
         if "data" in t:
             out[t["name"]] = np.asarray(t["data"], dtype).reshape(t["shape"])
             continue

@@ -6,7 +6,8 @@ each server configuration runs `ptx bench --url` logic: concurrency 1 (batching
 on only: a lone client never waits for a batch) and N clients for D seconds.
 Every answer is checked against the same ONNX run in this process. Writes
 ``<out>/<name>.json`` (ptx.bench document), ``.md`` and ``.png``, and exits
-non-zero when any request failed or came back wrong.
+non-zero when any request failed or came back wrong. ``--out`` defaults to
+``$PTX_RESULTS_DIR`` or ``./bench-results``; committed copies live in docs/results/.
 
     python -m ptx.benchmarks.serving.load                      # 64 clients x 60 s, 256x256
     python -m ptx.benchmarks.serving.load --clients 8 --duration 5 --out /tmp/serve
@@ -28,7 +29,8 @@ import click
 
 from ptx.benchmarks.harness import env as env_mod
 from ptx.benchmarks.harness import report, stats
-from ptx.benchmarks.harness.inputs import ShapeArg
+from ptx.benchmarks.harness.models import export_onnx, family_model
+from ptx.benchmarks.harness.plots import group_runs, plot_series
 from ptx.benchmarks.serving.bench import (
     ServeTarget,
     Workload,
@@ -38,8 +40,10 @@ from ptx.benchmarks.serving.bench import (
     run_serve_bench,
 )
 from ptx.benchmarks.serving.report import serve_table
-from ptx.errors import InputError, ModelError
-from ptx.io import atomic_write_text
+from ptx.errors import InputError, ModelError, require
+from ptx.formats.onnx import graph_io, load_onnx
+from ptx.io import atomic_path, atomic_write_text
+from ptx.tensors import NamedShape
 
 MODES = {  # label -> extra `ptx serve` flags
     "batching on": ["--max-batch", "8", "--max-delay-us", "2000"],
@@ -84,8 +88,6 @@ def stop_server(proc: subprocess.Popen) -> None:
 
 def enhancer_onnx(out_dir: Path) -> Path:
     """The enhance family's default configuration (random init), exported as `ptx export` does."""
-    from ptx.benchmarks.harness.models import export_onnx, family_model
-
     return export_onnx(family_model("enhance"), out_dir / "enhance.onnx")
 
 
@@ -93,10 +95,8 @@ def measure(
     model: Path, size: int, clients: int, duration_s: float, warmup_s: float, c1_duration_s: float
 ) -> dict:
     """Every mode's runs in one ptx.bench document."""
-    import onnx
-
-    name = onnx.load(str(model), load_external_data=False).graph.input[0].name
-    shapes = [ShapeArg(name, (1, 3, size, size))]
+    name = graph_io(load_onnx(model, external_data=False))[0][0].name
+    shapes = [NamedShape(name, (1, 3, size, size))]
     runs, extra = [], {}
     for label, args in MODES.items():
         proc, url = spawn_server(f"enhance={model}", args)
@@ -197,8 +197,6 @@ def _mib(v: float | None, sign: str = "") -> str:
 
 def write_results(doc: dict, out: Path, name: str, clients: int) -> list[Path]:
     """JSON, Markdown and the latency/throughput plot."""
-    from ptx.benchmarks.harness.plots import group_runs, plot_series
-
     out.mkdir(parents=True, exist_ok=True)
     report.write_json(doc, out / f"{name}.json")
     t = doc["target"]
@@ -225,12 +223,8 @@ def write_results(doc: dict, out: Path, name: str, clients: int) -> list[Path]:
 
 def plot_memory(runs: list[dict], path: Path) -> Path:
     """Server resident memory over each run's timed seconds, one line per run."""
-    import matplotlib
-
-    matplotlib.use("Agg")
+    require("matplotlib", "bench", "the memory plot").use("Agg")
     import matplotlib.pyplot as plt
-
-    from ptx.io import atomic_path
 
     fig, ax = plt.subplots(figsize=(8, 4.2), constrained_layout=True)
     for r in runs:
@@ -260,14 +254,14 @@ def plot_memory(runs: list[dict], path: Path) -> Path:
 @click.option("--duration", default=60.0, show_default=True, help="measured seconds per run")
 @click.option("--c1-duration", default=15.0, show_default=True, help="seconds at concurrency 1")
 @click.option("--warmup", default=3.0, show_default=True, help="warm-up seconds per run")
-@click.option("--out", default="benchmarks/results", show_default=True, help="results folder")
+@click.option("--out", help="results folder [default: $PTX_RESULTS_DIR or ./bench-results]")
 @click.option("--name", default="vm-serve", show_default=True, help="results file stem")
 def main(model, size, clients, duration, c1_duration, warmup, out, name) -> None:
     """Load `ptx serve` with batching on and off; write JSON, Markdown and a plot."""
     with tempfile.TemporaryDirectory(prefix="ptx-serve-load-") as tmp:
         path = Path(model) if model else enhancer_onnx(Path(tmp))
         doc = measure(path, size, clients, duration, warmup, c1_duration)
-    written = write_results(doc, Path(out), name, clients)
+    written = write_results(doc, report.results_dir(out), name, clients)
     click.echo(serve_table(doc["runs"]))
     for line in findings(doc, clients):
         click.echo(f"- {line}")

@@ -27,8 +27,15 @@ from pathlib import Path
 
 import click
 
+from ptx import runtime
 from ptx.benchmarks.harness import stats
+from ptx.benchmarks.harness.inputs import sized_shapes
+from ptx.benchmarks.harness.measure import bench_engine
+from ptx.benchmarks.harness.models import export_onnx, family_model
+from ptx.benchmarks.harness.script import run_script
 from ptx.errors import MissingDependency, ModelError
+from ptx.inputs import example_inputs
+from ptx.tensors import NamedShape
 
 TOLERANCE = 0.10
 _TIME_LINE = re.compile(r"\| Inference Time: ([0-9.]+) ms")
@@ -79,17 +86,10 @@ def measure(
     """Interleaved rounds of harness / timeit / polygraphy; medians and ratios."""
     import onnxruntime as ort
 
-    from ptx import runtime
-    from ptx.benchmarks.harness.inputs import ShapeArg, make_feeds, resolve_shapes
-    from ptx.benchmarks.harness.measure import bench_engine
-
     engine = runtime.load(onnx_path, threads=threads, backend="onnxruntime")
-    shapes = [
-        ShapeArg(t.name, (batch, *(d if isinstance(d, int) else size for d in t.shape[1:])))
-        for t in engine.inputs
-    ]
-    dims = resolve_shapes(str(onnx_path), engine.inputs, engine.spec, shapes)
-    feeds = make_feeds(engine.inputs, dims, engine.spec)
+    dims = sized_shapes(engine.inputs, engine.spec, batch, size, where=str(onnx_path))
+    shapes = [NamedShape(name, shape) for name, shape in dims.items()]
+    feeds = example_inputs(engine.inputs, engine.spec, dims)
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = engine.session.get_session_options().intra_op_num_threads
     session = ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
@@ -153,14 +153,10 @@ def main(onnx_path, size, batch, rounds, seconds, threads, as_json) -> None:
     """Harness median vs timeit vs polygraphy on one ONNX model."""
     with tempfile.TemporaryDirectory(prefix="ptx-agree-") as tmp:
         if onnx_path is None:
-            from ptx.benchmarks.harness.models import export_onnx, family_model
-
             onnx_path = str(export_onnx(family_model("enhance"), Path(tmp) / "enhance.onnx"))
         result = measure(onnx_path, size, batch, rounds, seconds, threads)
     click.echo(json.dumps(result, indent=1) if as_json else text(result))
 
 
 if __name__ == "__main__":  # pragma: no cover
-    from ptx.benchmarks.harness.script import run_script
-
     run_script(main)

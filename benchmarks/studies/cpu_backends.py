@@ -1,14 +1,14 @@
 """CPU backends side by side: PyTorch eager vs ONNX Runtime vs OpenVINO vs ``auto``.
 
 Every built-in family (default config, random init, exported as `ptx export`
-does) runs on all four in interleaved rounds (each round runs every contender
-once, in a fresh random order, each call starting from a quiet process), so
+does) runs on all four in ptx.timing's interleaved rounds (each round runs every
+contender once, the order rotating, each call starting from a quiet process), so
 load from other processes hits them alike and the ratios are measured side by
 side, not across runs. ``auto`` is a separate
 engine loaded with ``backend="auto"`` from a fresh cache, its trial shape the
 benchmarked one; the check is that it is within 5% of the faster of ONNX
-Runtime and OpenVINO. Writes ``benchmarks/results/<host>-cpu-backends.md`` and
-``.json``.
+Runtime and OpenVINO. Writes ``<out>/<host>-cpu-backends.md`` and ``.json``
+(``--out`` defaults to $PTX_RESULTS_DIR or ./bench-results).
 
     python -m ptx.benchmarks.studies.cpu_backends [--size 256] [--batch 1,8] [--rounds 7]
 """
@@ -20,15 +20,28 @@ import os
 import statistics
 import sys
 import tempfile
-import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import click
+from tqdm import tqdm
 
+from ptx import runtime
 from ptx.benchmarks.harness import env as env_mod
+from ptx.benchmarks.harness.backends import EngineBackend, TorchBackend
+from ptx.benchmarks.harness.inputs import parse_batches, sized_shapes
+from ptx.benchmarks.harness.models import export_onnx, family_model
+from ptx.benchmarks.harness.report import results_dir
+from ptx.benchmarks.harness.script import run_script
+from ptx.errors import InputError, ModelError, require
+from ptx.inputs import example_inputs
+from ptx.io import atomic_write_text
+from ptx.runtime.backends.auto.cache import CACHE_SUFFIX
+from ptx.runtime.backends.openvino import openvino_version
+from ptx.timing import lower_quartile, settle, time_interleaved
+from ptx.training.common import registry
 
-RESULTS = Path(__file__).resolve().parent / "results"
 CONTENDERS = ("torch", "onnxruntime", "openvino", "auto")
 AUTO_SLACK = 1.05  # auto may be at most 5% slower than the faster CPU backend
 WARMUP_CALLS = 3  # OpenVINO compiles its static-shape model on the third call of a shape
@@ -64,29 +77,15 @@ class Case:
         return {**asdict(self), "best_cpu": self.best_cpu, "auto_ratio": self.auto_ratio}
 
 
-def interleave(runners: dict, rounds: int, progress=None, quiet=None) -> dict[str, list[float]]:
-    """Seconds per call of each runner over ``rounds`` rounds, each in a fresh random order.
-
-    A random order gives every contender every predecessor alike; each call waits
-    for the process to go quiet first (ONNX Runtime's pool spins after a call).
-    """
-    import random
-
-    from ptx.runtime.backends.auto.select import settle
-
-    quiet = quiet or settle
-    rng = random.Random(0)
-    names = list(runners)
-    times: dict[str, list[float]] = {n: [] for n in names}
-    for _ in range(rounds):
-        for name in rng.sample(names, len(names)):
-            quiet()
-            t0 = time.perf_counter()
-            runners[name]()
-            times[name].append(time.perf_counter() - t0)
-            if progress is not None:
-                progress.update()
-    return times
+def interleave(
+    runners: dict[str, Callable[[], object]],
+    rounds: int,
+    progress: tqdm | None = None,
+    quiet: Callable[[], object] = settle,
+) -> dict[str, list[float]]:
+    """Seconds per call of each runner: exactly ``rounds`` rotating rounds of ptx.timing's timer."""
+    on_call = progress.update if progress is not None else None
+    return time_interleaved(runners, budget_s=None, max_rounds=rounds, quiet=quiet, on_call=on_call)
 
 
 def measure_family(
@@ -99,25 +98,15 @@ def measure_family(
     tiny: bool = False,
 ) -> list[Case]:
     """All four contenders on one family at each batch (``tiny``: its test_config model)."""
-    from tqdm import tqdm
-
-    from ptx import runtime
-    from ptx.benchmarks.harness.backends import EngineBackend, TorchBackend
-    from ptx.benchmarks.harness.inputs import make_feeds, resolve_shapes
-    from ptx.benchmarks.harness.models import family_model
-    from ptx.runtime.backends.auto.select import lower_quartile
-    from ptx.training.common import registry
-
     model = family_model(family, config=registry.get(family).test_config if tiny else None)
-    onnx_path = _export(model, work / f"{family}.onnx", (size, size) if tiny else None)
+    onnx_path = export_onnx(model, work / f"{family}.onnx", (size, size) if tiny else None)
     ort = runtime.load(onnx_path, threads=threads, backend="onnxruntime")
     ov = runtime.load(onnx_path, threads=threads, backend="openvino")
     torch = TorchBackend(model.module, family, list(ort.inputs), model.spec, threads)
     cases = []
     for batch in batches:
-        shapes = resolve_shapes(family, ort.inputs, model.spec, batch=batch)
-        shapes = {t.name: _sized(t, shapes[t.name], size) for t in ort.inputs}
-        feeds = make_feeds(ort.inputs, shapes, model.spec)
+        shapes = sized_shapes(ort.inputs, model.spec, batch, size, where=family)
+        feeds = example_inputs(ort.inputs, model.spec, shapes)
         auto = _fresh_auto(onnx_path, work, threads, shapes)
         contenders = {
             "torch": torch,
@@ -153,29 +142,8 @@ def measure_family(
     return cases
 
 
-def _export(model, out: Path, size: tuple[int, int] | None) -> Path:
-    """Export as `ptx export --checkpoint` does; ``size`` traces smaller than the spec's opt."""
-    from ptx.export.pytorch.export import export_checkpoint
-    from ptx.training.common.checkpoint import save_checkpoint
-
-    with tempfile.TemporaryDirectory(prefix="ptx-bench-ckpt-") as tmp:
-        save_checkpoint(tmp, model.module, model.spec)
-        export_checkpoint(Path(tmp), out, size=size)
-    return out
-
-
-def _sized(info, shape: tuple[int, ...], size: int) -> tuple[int, ...]:
-    """``shape`` with the open image sides (axes 2, 3 of a 4-D input) set to ``size``."""
-    if len(shape) != 4:
-        return shape
-    return tuple(size if i >= 2 and info.is_dynamic(i) else d for i, d in enumerate(shape))
-
-
 def _fresh_auto(onnx_path: Path, work: Path, threads: int, shapes: dict):
     """An ``auto`` engine that pays its trial now: a fresh cache, this benchmark's shape."""
-    from ptx import runtime
-    from ptx.runtime.backends.auto.cache import CACHE_SUFFIX
-
     onnx_path.with_name(onnx_path.name + CACHE_SUFFIX).unlink(missing_ok=True)
     old = os.environ.get("PTX_CACHE_DIR")
     os.environ["PTX_CACHE_DIR"] = str(work / "cache")
@@ -197,7 +165,7 @@ def markdown(cases: list[Case], meta: dict) -> str:
         f"load average {meta['load_before']} before, {meta['load_after']} after "
         "(a shared machine: ratios within a row are measured together, absolute ms are noisy)",
         f"- Versions: {', '.join(f'{k} {v}' for k, v in meta['versions'].items())}",
-        f"- {meta['size']}x{meta['size']} images, {meta['rounds']} interleaved rounds (random "
+        f"- {meta['size']}x{meta['size']} images, {meta['rounds']} interleaved rounds (rotating "
         f"order, each call from a quiet process) after "
         f"{WARMUP_CALLS} warm-up calls; lower-quartile ms (as auto decides: other load only "
         "adds time); weights: random init (seed 0), "
@@ -238,15 +206,11 @@ def run(
     rounds: int = 7,
     families: tuple[str, ...] | None = None,
     threads: int | None = None,
-    out: str | Path = RESULTS,
+    out: str | Path | None = None,
     command: str = "python -m ptx.benchmarks.studies.cpu_backends",
     tiny: bool = False,
 ) -> tuple[Path, list[Case]]:
     """Measure every family and write <out>/<host>-cpu-backends.md and .json."""
-    from ptx.errors import ModelError
-    from ptx.io import atomic_write_text
-    from ptx.training.common import registry
-
     threads = threads or env_mod.usable_cores()
     families = families or tuple(registry.names())
     load_before = _load()
@@ -277,8 +241,8 @@ def run(
         "tiny": tiny,
         "skipped": skipped,
     }
-    meta["versions"].setdefault("openvino", _openvino_version())
-    out = Path(out)
+    meta["versions"].setdefault("openvino", openvino_version())
+    out = results_dir(out)
     md = out / f"{meta['host']}-cpu-backends.md"
     atomic_write_text(md, markdown(cases, meta))
     doc = {"meta": meta, "cases": [c.to_dict() for c in cases]}
@@ -293,25 +257,16 @@ def _load() -> str:
         return "?"
 
 
-def _openvino_version() -> str:
-    from ptx.runtime.backends.openvino import openvino_version
-
-    return openvino_version()
-
-
 @click.command()
 @click.option("--size", type=int, default=256, show_default=True, help="Image side.")
 @click.option("--batch", default="1,8", show_default=True, help="Batch sizes.")
 @click.option("--rounds", type=int, default=7, show_default=True, help="Interleaved rounds.")
 @click.option("--family", "families", multiple=True, help="Only these families (repeat).")
 @click.option("--threads", type=int, help="Threads for every backend (default: usable cores).")
-@click.option("--out", default=str(RESULTS), show_default=True, help="Results folder.")
+@click.option("--out", help="Results folder [default: $PTX_RESULTS_DIR or ./bench-results].")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON document instead.")
 def main(size, batch, rounds, families, threads, out, as_json) -> None:
     """Measure torch / ONNX Runtime / OpenVINO / auto and write the Markdown table."""
-    from ptx.benchmarks.harness.inputs import parse_batches
-    from ptx.errors import InputError, require
-
     require("openvino", "openvino", "the CPU backend comparison")
     if rounds < 1 or size < 8:
         raise InputError(f"--rounds must be >= 1 and --size >= 8 (got {rounds}, {size})")
@@ -329,6 +284,4 @@ def main(size, batch, rounds, families, threads, out, as_json) -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    from ptx.benchmarks.harness.script import run_script
-
     run_script(main)

@@ -17,6 +17,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ptx.io import atomic_write_text
+from ptx.runtime.cuda import as_device_array
+from ptx.runtime.kernels.ops import kernels_for
+from ptx.runtime.kernels.params import letterbox_params
+from ptx.spec import ImageConvention
+
 TARGET_SPEEDUP = 3.0  # fused kernel vs the torch chain
 TARGET_COPY_FRACTION = 0.5  # fused kernel's bytes/s vs a device-to-device copy's
 SPIN_CYCLES = 2_000_000  # about 1 ms of GPU clock, longer than any run's Python overhead
@@ -46,11 +52,6 @@ def run(batch: int, src: int, dst: int, runs: int, warmup: int, sets: int) -> di
     """Time the three variants and check that kernel and chain agree."""
     import torch
     import torch.nn.functional as F
-
-    from ptx.runtime.cuda import as_device_array
-    from ptx.runtime.kernels.ops import kernels_for
-    from ptx.runtime.kernels.params import letterbox_params
-    from ptx.spec import ImageConvention
 
     if not torch.cuda.is_available():
         raise SystemExit("gpu_preprocess: torch sees no CUDA GPU")
@@ -149,8 +150,6 @@ def main(argv: list[str] | None = None) -> int:
         Path(os.environ["OUT"]) / "gpu_preprocess.json" if os.environ.get("OUT") else None
     )
     if target is not None:
-        from ptx.io import atomic_write_text
-
         atomic_write_text(target, json.dumps(result, indent=2) + "\n")
     return 0
 

@@ -14,56 +14,42 @@ asserted.
 from __future__ import annotations
 
 import json
-import time
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
+from ptx import runtime
 from ptx.benchmarks.harness import stats
+from ptx.benchmarks.harness.env import host_name, usable_cores
+from ptx.benchmarks.harness.inputs import parse_batches, sized_shapes
+from ptx.benchmarks.harness.models import export_onnx, family_model
+from ptx.benchmarks.harness.report import results_dir
+from ptx.benchmarks.harness.script import run_script
+from ptx.inputs import example_inputs
+from ptx.io import atomic_write_text
+from ptx.timing import time_interleaved
 
 TARGET = 1.05  # ptx.runtime / bare session, issue 2
+MIN_ROUNDS = 20  # calls per side at least, however short the budget: a median needs samples
+MAX_ROUNDS = 100_000  # the budget ends the rounds, not this
 
 
-def time_interleaved(
-    sides: dict[str, Callable[[], object]],
-    seconds: float,
-    rounds: int = 12,
-    settle_s: float = 0.02,
+def per_call_ms(
+    sides: dict[str, Callable[[], object]], seconds: float, **timer: Any
 ) -> dict[str, list[float]]:
-    """Per-call times (ms) of each side, in rounds whose order rotates (a Latin square).
+    """Per-call times (ms) of each side from ptx.timing's interleaved timer.
 
-    Each side gets about ``seconds / len(sides)`` in total and at least one call
-    per round; slow sides get fewer rounds (never fewer than one per side). An
-    untimed ``settle_s`` pause before each block lets the previous side's
-    spinning pool threads (ONNX Runtime, OpenMP) park, so they do not steal
-    cores from the side being timed.
+    One untimed warm call each, then rounds in rotating order (one call per side,
+    each from a quiet process) for ``seconds``, at least ``MIN_ROUNDS`` of them.
     """
-    if seconds <= 0 or rounds < 1:
-        raise ValueError("seconds must be positive and rounds at least 1")
-    names = list(sides)
-    per_call = {}
-    for name in names:  # a warm call, then a timed one that sizes the rounds
-        sides[name]()
-        t0 = time.perf_counter()
-        sides[name]()
-        per_call[name] = max(time.perf_counter() - t0, 1e-6)
-    affordable = int(seconds / sum(per_call.values()))
-    rounds = max(len(names), min(rounds, affordable))
-    slice_s = seconds / rounds / len(names)
-    counts = {n: max(1, round(slice_s / per_call[n])) for n in names}
-    times: dict[str, list[float]] = {n: [] for n in names}
-    clock = time.perf_counter
-    for r in range(rounds):
-        shift = r % len(names)
-        for name in names[shift:] + names[:shift]:
-            fn = sides[name]
-            time.sleep(settle_s)
-            for _ in range(counts[name]):
-                t0 = clock()
-                fn()
-                times[name].append((clock() - t0) * 1e3)
-    return times
+    if seconds <= 0:
+        raise ValueError("seconds must be positive")
+    kw = {"budget_s": seconds, "min_rounds": MIN_ROUNDS, "max_rounds": MAX_ROUNDS, **timer}
+    times = time_interleaved(sides, warmup=True, **kw)
+    return {name: [t * 1e3 for t in ts] for name, ts in times.items()}
 
 
 def overhead_rows(times_by_batch: dict[int, dict[str, list[float]]]) -> list[dict]:
@@ -109,10 +95,6 @@ def measure(
     """
     import onnxruntime as ort
 
-    from ptx import runtime
-    from ptx.benchmarks.harness.env import usable_cores
-    from ptx.benchmarks.harness.inputs import ShapeArg, make_feeds, resolve_shapes
-
     engine = runtime.load(onnx_path, threads=threads, backend="onnxruntime")
     session = engine.session
     bare = ort.InferenceSession(
@@ -126,18 +108,17 @@ def measure(
     by_batch = {}
     for batch in batches:
         infos = engine.inputs
-        shapes = [ShapeArg(t.name, (batch, *_hw(t, size))) for t in infos]
-        dims = resolve_shapes(str(onnx_path), infos, engine.spec, shapes)
-        feeds = make_feeds(infos, dims, engine.spec)
+        dims = sized_shapes(infos, engine.spec, batch, size, where=str(onnx_path))
+        feeds = example_inputs(infos, engine.spec, dims)
         pair = {
             "ptx_runtime": lambda f=feeds: engine.run(f),
             "bare_session": lambda f=feeds: bare.run(None, f),
         }
-        times = time_interleaved(pair, seconds)
+        times = per_call_ms(pair, seconds)
         if module is not None:
             args = tuple(torch.from_numpy(feeds[t.name]) for t in infos)
             pair = {"ort": pair["bare_session"], "torch": _torch_call(torch, module, args)}
-            times.update(time_interleaved(pair, seconds))
+            times.update(per_call_ms(pair, seconds))
         by_batch[batch] = times
     return {
         "model": str(onnx_path),
@@ -147,11 +128,6 @@ def measure(
         "target": TARGET,
         "rows": overhead_rows(by_batch),
     }
-
-
-def _hw(info, size: int) -> tuple[int, ...]:
-    rest = info.shape[1:]
-    return tuple(d if isinstance(d, int) else size for d in rest)
 
 
 def _torch_call(torch, module, args) -> Callable[[], object]:
@@ -213,15 +189,12 @@ def markdown(result: dict) -> str:
 @click.option("--threads", type=int, help="Intra-op threads (default: the runtime's).")
 @click.option(
     "--out",
-    default="benchmarks/results",
-    show_default=True,
-    help="Folder for runtime_overhead-<host>.json and .md.",
+    help="Folder for runtime_overhead-<host>.json and .md "
+    "[default: $PTX_RESULTS_DIR or ./bench-results].",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def main(onnx_path, checkpoint, family, size, batch, seconds, threads, out, as_json) -> None:
     """Print ptx.runtime / bare InferenceSession and ONNX Runtime / PyTorch latency ratios."""
-    from ptx.benchmarks.harness.inputs import parse_batches
-
     result = run(
         onnx_path, checkpoint, family, size, tuple(parse_batches(batch)), seconds, threads, out
     )
@@ -238,13 +211,7 @@ def run(
     threads: int | None,
     out: str | Path | None,
 ) -> dict:
-    """Build or take the model, measure, and write ``out``/runtime_overhead.{json,md}."""
-    import tempfile
-
-    from ptx.benchmarks.harness.env import host_name
-    from ptx.benchmarks.harness.models import export_onnx, family_model
-    from ptx.io import atomic_write_text
-
+    """Build or take the model, measure, and write ``out``/runtime_overhead-<host>.{json,md}."""
     with tempfile.TemporaryDirectory(prefix="ptx-overhead-") as tmp:
         model = None
         if onnx_path is None or checkpoint is not None:
@@ -255,15 +222,12 @@ def run(
             onnx_path, model.module if model else None, batches, size, seconds, threads
         )
     result["weights"] = model.weights if model else "as in the ONNX file"
-    if out:
-        out = Path(out)
-        stem = f"runtime_overhead-{host_name()}"
-        atomic_write_text(out / f"{stem}.json", json.dumps(result, indent=1) + "\n")
-        atomic_write_text(out / f"{stem}.md", markdown(result))
+    out = results_dir(out)
+    stem = f"runtime_overhead-{host_name()}"
+    atomic_write_text(out / f"{stem}.json", json.dumps(result, indent=1) + "\n")
+    atomic_write_text(out / f"{stem}.md", markdown(result))
     return result
 
 
 if __name__ == "__main__":  # pragma: no cover
-    from ptx.benchmarks.harness.script import run_script
-
     run_script(main)

@@ -5,26 +5,39 @@ init (or ``--checkpoint``) is exported the way `ptx export` does, converted to
 FP16 with ``ptx.export.precision.convert.convert_fp16``, and each backend is measured
 by the same harness as `ptx bench`. TensorRT FP16 joins where ptx can run a
 plan on this host. The runtime-overhead benchmark (issue 2) runs last. Writes
-``benchmarks/results/<host>.md`` with the ratio tables, ``<host>.png`` and the
-full ``<host>.json`` report (readable by `ptx bench compare`).
+``<out>/<host>.md`` with the ratio tables, one ``<host>-<family>.png`` per family
+and the full ``<host>.json`` report (readable by `ptx bench compare`); ``--out``
+defaults to $PTX_RESULTS_DIR or ./bench-results, and the summaries and plots worth
+keeping are committed to docs/results/ (not the per-iteration JSON).
 
     python -m ptx.benchmarks.studies.suite [--quick] [--size 256] [--batch 1,8] [--duration 3]
 """
 
 from __future__ import annotations
 
+import sys
 import tempfile
 from pathlib import Path
 
 import click
+import numpy as np
 
+from ptx import runtime
 from ptx.benchmarks.harness import env as env_mod
 from ptx.benchmarks.harness import report
-from ptx.benchmarks.harness.inputs import ShapeArg
+from ptx.benchmarks.harness.backends import TorchBackend
+from ptx.benchmarks.harness.inputs import parse_batches, sized_shapes
 from ptx.benchmarks.harness.measure import BenchResult, bench_engine
+from ptx.benchmarks.harness.models import FamilyModel, export_onnx, family_model
+from ptx.benchmarks.harness.plots import group_runs, plot_series
+from ptx.benchmarks.harness.script import run_script
 from ptx.benchmarks.studies import runtime_overhead
+from ptx.errors import PtxError
+from ptx.export.precision.convert import convert_fp16
+from ptx.io import atomic_write_text
+from ptx.tensors import NamedShape, TensorInfo
+from ptx.training.common import registry
 
-RESULTS = Path(__file__).resolve().parent / "results"
 QUICK = {"size": 64, "batches": (1, 2), "duration": 0.5, "overhead_s": 1.0}
 
 
@@ -38,16 +51,12 @@ def family_cases(
     checkpoint: str | None = None,
 ) -> tuple[list[BenchResult], list[str], object]:
     """Measure one family on every backend; returns results, notes and the FamilyModel."""
-    from ptx import runtime
-    from ptx.benchmarks.harness.backends import TorchBackend
-    from ptx.benchmarks.harness.models import export_onnx, family_model
-
     model = family_model(family, checkpoint)
     fp32 = export_onnx(model, work / f"{family}.onnx")
     fp16, notes = _fp16(fp32, work / f"{family}.fp16.onnx")
-    shapes = [
-        ShapeArg(t.name, (1, *_chw(t.shape, size))) for t in model.spec.inputs if len(t.shape) == 4
-    ]
+    infos = [TensorInfo(t.name, np.dtype(t.dtype), tuple(t.shape)) for t in model.spec.inputs]
+    sized = sized_shapes(infos, model.spec, 1, size, where=family)
+    shapes = [NamedShape(name, s) for name, s in sized.items() if len(s) == 4]
     kw = {
         "shapes": shapes,
         "warmup_s": 0.3,
@@ -56,9 +65,6 @@ def family_cases(
         "settings": {"threads": threads},
         "progress": True,
     }
-    infos = [
-        runtime.TensorInfo(t.name, _np_dtype(t.dtype), tuple(t.shape)) for t in model.spec.inputs
-    ]
     engines = [TorchBackend(model.module, f"{family} (PyTorch)", infos, model.spec, threads)]
     engines.append(runtime.load(fp32, threads=threads, backend="onnxruntime"))
     if fp16 is not None:
@@ -71,30 +77,13 @@ def family_cases(
 
 def _openvino(onnx_path: Path, threads: int):
     """OpenVINO FP32 on the same ONNX where the optional backend is installed."""
-    from ptx import runtime
-    from ptx.errors import PtxError
-
     try:
         return runtime.load(onnx_path, threads=threads, backend="openvino"), "OpenVINO: measured"
     except PtxError as exc:
         return None, f"OpenVINO: not run ({exc})"
 
 
-def _chw(shape: list, size: int) -> tuple[int, ...]:
-    return tuple(d if isinstance(d, int) else size for d in shape[1:])
-
-
-def _np_dtype(name: str):
-    import numpy as np
-
-    return np.dtype(name)
-
-
 def _fp16(src: Path, dst: Path) -> tuple[Path | None, list[str]]:
-    try:
-        from ptx.export.precision.convert import convert_fp16
-    except ImportError:
-        return None, ["ONNX Runtime FP16: skipped (ptx.export.precision.convert is not installed)"]
     rep = convert_fp16(src, dst)
     return dst, [
         f"FP16 ONNX: {rep.fp16_nodes} of {rep.nodes} nodes in FP16, "
@@ -127,7 +116,14 @@ def ratio_table(by_family: dict[str, list[BenchResult]]) -> str:
     return "\n".join(lines)
 
 
-def markdown(env: dict, settings: dict, by_family, notes, models, overhead) -> str:
+def markdown(
+    env: dict,
+    settings: dict,
+    by_family: dict[str, list[BenchResult]],
+    notes: list[str],
+    models: list[FamilyModel],
+    overhead: dict | None,
+) -> str:
     """The host's results page."""
     v = env["versions"]
     head = [
@@ -165,18 +161,14 @@ def run_suite(
     overhead_s: float = 10.0,
     families: tuple[str, ...] | None = None,
     threads: int | None = None,
-    out: str | Path = RESULTS,
+    out: str | Path | None = None,
     checkpoint: str | None = None,
     command: str = "python -m ptx.benchmarks.studies.suite",
 ) -> Path:
     """Run every case and write <out>/<host>.md, .png and .json; returns the markdown path."""
-    from ptx.benchmarks.harness.plots import group_runs, plot_series
-    from ptx.io import atomic_write_text
-    from ptx.training.common import registry
-
     threads = threads or env_mod.usable_cores()
     families = families or tuple(registry.names())
-    out = Path(out)
+    out = report.results_dir(out)
     host = env_mod.host_name()
     by_family, notes, models, overhead = {}, [], {}, None
     with tempfile.TemporaryDirectory(prefix="ptx-suite-") as tmp:
@@ -230,13 +222,9 @@ def run_suite(
 @click.option("--family", "families", multiple=True, help="Only these families (repeat).")
 @click.option("--checkpoint", help="Trained checkpoint to use instead of random init.")
 @click.option("--threads", type=int, help="Threads for every backend (default: usable cores).")
-@click.option("--out", default=str(RESULTS), show_default=True, help="Results folder.")
+@click.option("--out", help="Results folder [default: $PTX_RESULTS_DIR or ./bench-results].")
 def main(quick, size, batch, duration, families, checkpoint, threads, out) -> None:
-    """Run the benchmark suite and write benchmarks/results/<host>.md."""
-    import sys
-
-    from ptx.benchmarks.harness.inputs import parse_batches
-
+    """Run the benchmark suite and write <out>/<host>.md (default ./bench-results)."""
     preset = (
         QUICK if quick else {"size": 256, "batches": (1, 8), "duration": 3.0, "overhead_s": 10.0}
     )
@@ -256,6 +244,4 @@ def main(quick, size, batch, duration, families, checkpoint, threads, out) -> No
 
 
 if __name__ == "__main__":  # pragma: no cover
-    from ptx.benchmarks.harness.script import run_script
-
     run_script(main)

@@ -7,6 +7,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
+from ptx.benchmarks.serving.load import spawn_server, stop_server
 from ptx.cli import main
 
 QUICK = ["--duration", "0.2", "--warmup", "0.05", "--iterations", "3"]
@@ -135,3 +136,32 @@ def test_backend_choice_for_onnx_models(static_onnx, tmp_path) -> None:
     result = invoke("--model", str(static_onnx), "--backend", "openvino", *QUICK, "--json", "-")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["runs"][0]["label"].startswith("openvino/")
+
+
+def test_open_dims_without_a_profile_are_sized_by_the_one_rule_with_a_note(hw_onnx) -> None:
+    result = invoke("--model", str(hw_onnx), *QUICK)
+    assert result.exit_code == 0, result.output
+    note = "note: input 'x' has open dims and no spec profile; measured at 1x3x64x64"
+    assert f"* {note}" in result.stdout  # in the run's summary, with the other warnings
+    result = invoke("--model", str(hw_onnx), "--batch", "2", *QUICK, "--json", "-")
+    assert result.exit_code == 0, result.output
+    (run,) = json.loads(result.stdout)["runs"]
+    assert run["inputs"]["x"]["shape"] == [2, 3, 64, 64]
+    assert any(w.startswith("note: input 'x'") and "2x3x64x64" in w for w in run["warnings"])
+    assert "(choose with --shapes x:Nx3xNxN)" in result.stderr  # JSON on stdout: note on stderr
+
+
+def test_url_sizes_open_dims_by_the_same_rule(hw_onnx) -> None:
+    proc, url = spawn_server(f"m={hw_onnx}", ["--max-batch", "1"])
+    try:
+        result = invoke(
+            "--url", url, "--model-name", "m", "--duration", "0.2", "--warmup", "0.05",
+            "--json", "-", "--no-iterations",
+        )  # fmt: skip
+    finally:
+        stop_server(proc)
+    assert result.exit_code == 0, result.output
+    (run,) = json.loads(result.stdout)["runs"]
+    assert run["inputs"]["x"]["shape"] == [1, 3, 64, 64] and run["outcome"]["errors"] == 0
+    assert any(w.startswith("note: input 'x'") for w in run["warnings"])
+    assert "measured at 1x3x64x64" in result.stderr

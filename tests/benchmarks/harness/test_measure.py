@@ -9,7 +9,7 @@ from ptx import runtime
 from ptx.benchmarks.harness.backends import Backend
 from ptx.benchmarks.harness.measure import BenchResult, Iteration, bench_engine, bench_sweep
 from ptx.errors import InputError
-from ptx.runtime.engine import TensorInfo
+from ptx.tensors import TensorInfo
 
 QUICK = {"warmup_s": 0.01, "duration_s": 0.05, "iterations": 5}
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 
 import pytest
 
 from ptx.benchmarks.harness import report
 from ptx.benchmarks.harness.compare import compare, compare_text
 from ptx.benchmarks.harness.measure import BenchResult, Iteration
+from ptx.benchmarks.serving import load
+from ptx.benchmarks.studies import cpu_backends, runtime_overhead, suite
 from ptx.errors import InputError
 
 
@@ -140,3 +143,19 @@ def test_compare_refuses_another_schema_version(tmp_path) -> None:
     b = write_doc(tmp_path / "b.json", [synthetic(1, 1.0)], version=99)
     with pytest.raises(InputError, match="schema version 99"):
         compare([a, b])
+
+
+def test_results_dir_is_out_then_env_then_the_working_directory(monkeypatch, tmp_path) -> None:
+    monkeypatch.delenv("PTX_RESULTS_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert report.results_dir() == Path("bench-results")
+    assert report.results_dir().resolve() == tmp_path / "bench-results"
+    monkeypatch.setenv("PTX_RESULTS_DIR", str(tmp_path / "env"))
+    assert report.results_dir() == tmp_path / "env"
+    assert report.results_dir(tmp_path / "given") == tmp_path / "given"
+
+
+def test_no_writer_defaults_into_the_package() -> None:
+    """Every study's --out defaults to results_dir(), never a folder beside the code."""
+    for command in (load.main, runtime_overhead.main, suite.main, cpu_backends.main):
+        assert command.make_context("study", []).params["out"] is None, command.callback

@@ -12,7 +12,7 @@ from ptx.benchmarks.harness.backends import TorchBackend
 from ptx.benchmarks.harness.measure import bench_engine
 from ptx.cli import main
 from ptx.errors import ModelError
-from ptx.runtime.engine import TensorInfo
+from ptx.tensors import TensorInfo
 
 torch = pytest.importorskip("torch")
 

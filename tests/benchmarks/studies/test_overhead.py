@@ -4,30 +4,34 @@ from __future__ import annotations
 
 import pytest
 
+from ptx.benchmarks.harness import env
 from ptx.benchmarks.studies import agreement, runtime_overhead
 
 
 def test_rounds_interleave_and_rotate_every_side() -> None:
+    """ptx.timing's timer: a warm call each, then one call per side per round, order rotating."""
     calls: list[str] = []
     sides = {name: (lambda n=name: calls.append(n)) for name in ("a", "b", "c")}
-    times = runtime_overhead.time_interleaved(sides, seconds=0.2, rounds=4, settle_s=0)
-    assert set(times) == {"a", "b", "c"} and all(len(v) >= 4 for v in times.values())
-    blocks = [calls[6]]  # after two sizing calls each
-    for name in calls[7:]:
-        if name != blocks[-1]:
-            blocks.append(name)
+    times = runtime_overhead.per_call_ms(
+        sides, seconds=60.0, max_rounds=4, quiet=lambda: None, min_rounds=0
+    )
+    assert set(times) == {"a", "b", "c"} and all(len(v) == 4 for v in times.values())
+    assert calls[:3] == ["a", "b", "c"]  # the untimed warm calls
     # a Latin square: round r starts with side r mod 3
-    assert blocks == ["a", "b", "c", "b", "c", "a", "c", "a", "b", "a", "b", "c"]
+    assert calls[3:] == ["a", "b", "c", "b", "c", "a", "c", "a", "b", "a", "b", "c"]
     with pytest.raises(ValueError):
-        runtime_overhead.time_interleaved(sides, seconds=0)
+        runtime_overhead.per_call_ms(sides, seconds=0)
 
 
-def test_slow_sides_get_fewer_rounds_but_one_per_side_at_least() -> None:
-    calls: list[str] = []
-    sides = {name: (lambda n=name: calls.append(n)) for name in ("a", "b")}
-    times = runtime_overhead.time_interleaved(sides, seconds=1e-9, rounds=12, settle_s=0)
-    assert {k: len(v) for k, v in times.items()} == {"a": 2, "b": 2}
-    assert calls[4:] == ["a", "b", "b", "a"]
+def test_times_are_milliseconds_and_a_spent_budget_still_gives_min_rounds() -> None:
+    ticks = iter(range(10_000))
+    sides = {name: (lambda: None) for name in ("a", "b")}
+    times = runtime_overhead.per_call_ms(
+        sides, seconds=1e-9, quiet=lambda: None, clock=lambda: next(ticks) * 0.001
+    )
+    n = runtime_overhead.MIN_ROUNDS
+    assert {k: len(v) for k, v in times.items()} == {"a": n, "b": n}
+    assert all(t == pytest.approx(1.0) for v in times.values() for t in v)  # 1 ms per tick
 
 
 def test_overhead_rows_are_ratios_of_medians() -> None:
@@ -58,6 +62,17 @@ def test_overhead_measure_on_a_real_model(dynamic_onnx) -> None:
     assert result["session_options"]["intra_op_num_threads"] >= 1
     for row in result["rows"]:
         assert row["calls"]["ptx_runtime"] >= 20 and row["ptx_over_bare"] > 0
+
+
+def test_results_go_to_the_working_directory_unless_told(dynamic_onnx, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PTX_RESULTS_DIR", raising=False)
+    stem = f"runtime_overhead-{env.host_name()}"
+    runtime_overhead.run(str(dynamic_onnx), None, "enhance", 16, (1,), 0.01, 1, None)
+    assert (tmp_path / "bench-results" / f"{stem}.json").is_file()
+    monkeypatch.setenv("PTX_RESULTS_DIR", str(tmp_path / "env"))
+    runtime_overhead.run(str(dynamic_onnx), None, "enhance", 16, (1,), 0.01, 1, None)
+    assert (tmp_path / "env" / f"{stem}.md").is_file()
 
 
 def test_agreement_measures_three_ways_on_a_real_model(dynamic_onnx) -> None:
