@@ -12,6 +12,7 @@ from typing import Any
 from ptx.errors import ModelError
 from ptx.io import atomic_path, sha256_file
 from ptx.spec import ModelSpec
+from ptx.training.common import registry
 
 WEIGHTS = "model.safetensors"
 SPEC = "spec.json"
@@ -54,8 +55,6 @@ def load_checkpoint(ckpt: str | Path, family: str | None = None) -> tuple[Any, M
     ``family`` guards against a checkpoint of another model family.
     """
     from safetensors.torch import load_file
-
-    from ptx.training.common import registry
 
     ckpt = Path(ckpt)
     spec = read_spec(ckpt)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ptx.errors import ModelError
-from ptx.spec import ModelSpec
+from ptx.spec import ImageConvention, ModelSpec, ShapeProfile, TensorSpec, producer_versions
 
 # family name -> module that registers it on import (kept lazy: modules import torch)
 KNOWN = {
@@ -77,8 +77,6 @@ def image_to_image_spec(
 
     ``sides`` = (min, opt, max) H and W of the optimisation profile.
     """
-    from ptx.spec import ImageConvention, ShapeProfile, TensorSpec, producer_versions
-
     lo, mid, hi = sides
     shape = ["batch", 3, "height", "width"]
     return ModelSpec(

@@ -19,22 +19,23 @@ import numpy as np
 from tqdm import tqdm
 
 from ptx.errors import ImageError, InputError
+from ptx.image import fit
 from ptx.io import SkipLog, list_images, read_image
 
-CLASS_KEYS = ("category", "color")  # the vocabularies a conditional model embeds
+# The label keys a conditional model embeds, in the order its integer inputs take them.
+CLASS_KEYS = ("category", "color")
 CACHE_BYTES = 512 << 20  # keep decoded images in memory up to this much
 
 
 def fit_square(rgb: np.ndarray, size: int) -> np.ndarray:
-    """Resize the shorter side to ``size`` (Lanczos) and centre-crop to size x size."""
-    from PIL import Image, ImageOps
+    """Centre-crop to a square and resize to size x size: ``ptx.image.fit``'s "crop" rule.
 
+    The rule a fixed-size model's spec records as ``fit="crop"`` (the VAE), so a
+    folder read for training meets the model as the runtime's images do.
+    """
     if size < 1:
         raise InputError(f"size must be at least 1 px, got {size}")
-    if rgb.shape[0] == size and rgb.shape[1] == size:
-        return rgb
-    img = ImageOps.fit(Image.fromarray(rgb), (size, size), Image.Resampling.LANCZOS)
-    return np.asarray(img)
+    return fit(rgb, size, size, "crop")
 
 
 def read_labels_csv(root: Path) -> list[tuple[Path, dict[str, str], str | None]]:

@@ -8,6 +8,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ptx.image import grid, letterbox
+from ptx.io import write_image
+from ptx.training.common.metrics import psnr, ssim
+from ptx.training.data.degrade import degrade_seeded
+from ptx.training.enhance.baseline import classical_enhance
+
 # Colour photos that scikit-image ships inside its wheel (no download needed).
 REAL_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry")
 METHODS = ("degraded", "classical", "model")
@@ -70,10 +76,6 @@ def evaluate(
     One degradation draw swings the gain by several dB, so each image's row is the mean
     over ``repeats`` draws; the grid shows the first draw.
     """
-    from ptx.training.common.metrics import psnr, ssim
-    from ptx.training.data.degrade import degrade_seeded
-    from ptx.training.enhance.baseline import classical_enhance
-
     names = list(clean)
     result = EvalResult()
     for i, name in enumerate(names):
@@ -113,23 +115,24 @@ def grid_image(
     tile: int = 256,
     columns: Sequence[str] = ("clean", "degraded", "classical", "model"),
 ) -> np.ndarray:
-    """A labelled before/after grid: one row per image, one column per method."""
+    """A labelled before/after grid: one row per image, one column per method.
+
+    The tiles (each picture letterboxed into tile x tile on white) are laid out by
+    ``ptx.image.grid``; this adds the column titles above and each row's name.
+    """
     from PIL import Image, ImageDraw
 
     pad, head = 4, 18
-    width = len(columns) * (tile + pad) + pad
-    height = head + len(pictures) * (tile + pad) + pad
-    canvas = Image.new("RGB", (width, height), (255, 255, 255))
+    tiles = [
+        letterbox(imgs[col], tile, tile, fill=255)[0] for _, imgs in pictures for col in columns
+    ]
+    sheet = grid(tiles, ncol=len(columns), pad=pad, fill=255)
+    title_bar = np.full((head, *sheet.shape[1:]), 255, np.uint8)
+    canvas = Image.fromarray(np.concatenate([title_bar, sheet]))
     draw = ImageDraw.Draw(canvas)
     for c, col in enumerate(columns):
         draw.text((pad + c * (tile + pad) + 4, 3), col, fill=(0, 0, 0))
-    for r, (name, imgs) in enumerate(pictures):
-        for c, col in enumerate(columns):
-            img = Image.fromarray(imgs[col])
-            img.thumbnail((tile, tile), Image.Resampling.LANCZOS)
-            x = pad + c * (tile + pad) + (tile - img.width) // 2
-            y = head + pad + r * (tile + pad) + (tile - img.height) // 2
-            canvas.paste(img, (x, y))
+    for r, (name, _) in enumerate(pictures):
         x, y = pad + 2, head + pad + r * (tile + pad) + 2
         box = draw.textbbox((x + 2, y + 1), name)
         draw.rectangle((x, y, box[2] + 2, box[3] + 2), fill=(0, 0, 0))
@@ -139,7 +142,5 @@ def grid_image(
 
 def save_grid(result: EvalResult, path: str | Path, tile: int = 256) -> Path:
     """Write the before/after grid PNG atomically."""
-    from ptx.io import write_image
-
     write_image(path, grid_image(result.pictures, tile))
     return Path(path)

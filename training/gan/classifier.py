@@ -10,18 +10,26 @@ written atomically, the JSON last.
 from __future__ import annotations
 
 import json
-import math
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ptx.errors import InputError, ModelError
+from ptx.io import atomic_path, atomic_write_text, sha256_file
+from ptx.spec import ImageConvention
+from ptx.training.common.loop import LoopState, TrainLoop
+from ptx.training.common.schedule import cosine_at
+from ptx.training.common.threads import ThreadTuner
+from ptx.training.data.folders import CLASS_KEYS
+from ptx.training.gan.data import LabelledSet, has_split, load_labelled
 
 WEIGHTS = "classifier.safetensors"
 META = "classifier.json"
 DEFAULT_WIDTH = 16
+# The classifier's own input convention (it has no ModelSpec): the generator's range, so
+# generated and real images meet it the same way.
+INPUT = ImageConvention(range=(-1.0, 1.0))
 
 
 def build_classifier(n_categories: int, n_colors: int, width: int = DEFAULT_WIDTH) -> Any:
@@ -59,9 +67,9 @@ def build_classifier(n_categories: int, n_colors: int, width: int = DEFAULT_WIDT
 
 
 def predict(
-    model: Any, x: np.ndarray, size: int | None = None, batch: int = 256
+    model: Any, images: np.ndarray, size: int | None = None, batch: int = 256
 ) -> dict[str, np.ndarray]:
-    """Category/colour predictions and features for float32 NCHW images in [-1, 1].
+    """Category/colour predictions and features for uint8 NHWC images.
 
     ``size``: the classifier's input side; other sizes are area-resized to it first.
     """
@@ -71,8 +79,8 @@ def predict(
     model.eval()
     cats, cols, feats = [], [], []
     with torch.no_grad():
-        for s in range(0, len(x), batch):
-            xb = torch.from_numpy(np.ascontiguousarray(x[s : s + batch]))
+        for s in range(0, len(images), batch):
+            xb = torch.from_numpy(INPUT.to_model(images[s : s + batch]))
             if size is not None and tuple(xb.shape[-2:]) != (size, size):
                 xb = F.adaptive_avg_pool2d(xb, size)
             c, k, f = model(xb)
@@ -86,12 +94,10 @@ def predict(
     }
 
 
-def accuracy(model: Any, data: Any) -> dict[str, float]:
+def accuracy(model: Any, data: LabelledSet) -> dict[str, float]:
     """Accuracy per label key on a LabelledSet."""
-    from ptx.training.gan.data import KEYS, to_signed
-
-    pred = predict(model, to_signed(data.images), size=data.images.shape[1])
-    return {f"{k}_accuracy": float(np.mean(pred[k] == data.ids[k])) for k in KEYS}
+    pred = predict(model, data.images, size=data.images.shape[1])
+    return {f"{k}_accuracy": float(np.mean(pred[k] == data.ids[k])) for k in CLASS_KEYS}
 
 
 def _augment(u8: np.ndarray, rng: np.random.Generator, shift: int) -> np.ndarray:
@@ -120,16 +126,11 @@ def train_classifier(
 ) -> dict[str, Any]:
     """Train on the train split, score the test split (else val, else train), save to ``out``.
 
+    AdamW with cosine decay over the step or time budget, whichever ends first.
     ``threads`` fixes torch's thread count; None times all cores against one (ThreadTuner).
     """
-    import os
-
     import torch
     import torch.nn.functional as F
-    from tqdm import tqdm
-
-    from ptx.training.enhance.train import ThreadTuner
-    from ptx.training.gan.data import KEYS, has_split, load_labelled, to_signed
 
     if steps < 1 or batch < 2 or lr <= 0:
         raise InputError(f"need steps >= 1, batch >= 2, lr > 0; got {steps}, {batch}, {lr}")
@@ -142,54 +143,52 @@ def train_classifier(
     model = build_classifier(len(train.vocab["category"]), len(train.vocab["color"]), width)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     model.train()
-    tuner = ThreadTuner([threads] if threads else [os.cpu_count() or 1, 1])
-    t0, step = time.perf_counter(), 0
-    bar = tqdm(total=steps, desc="train classifier", disable=not progress)
-    loss_avg = float("nan")
-    with bar:
-        while step < steps:
-            elapsed = time.perf_counter() - t0
-            if time_budget_s is not None and elapsed >= time_budget_s:
-                break
-            frac = max(step / steps, elapsed / time_budget_s if time_budget_s else 0.0)
-            for g in opt.param_groups:  # cosine decay over whichever budget ends first
-                g["lr"] = lr * 0.5 * (1.0 + math.cos(math.pi * min(frac, 1.0)))
-            idx = rng.integers(0, len(train), size=batch)
-            x = torch.from_numpy(to_signed(_augment(train.images[idx], rng, size // 16)))
-            n_threads = tuner.threads_for(step)
-            torch.set_num_threads(n_threads)
-            t_step = time.perf_counter()
-            c, k, _ = model(x)
-            loss = F.cross_entropy(c, torch.from_numpy(train.ids["category"][idx]))
-            loss = loss + F.cross_entropy(k, torch.from_numpy(train.ids["color"][idx]))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            tuner.record(step, n_threads, time.perf_counter() - t_step)
-            step += 1
-            value = float(loss.detach())
-            loss_avg = value if math.isnan(loss_avg) else 0.95 * loss_avg + 0.05 * value
-            bar.update(1)
-            if step % 10 == 0:
-                bar.set_postfix(loss=f"{loss_avg:.3f}")
-    metrics: dict[str, Any] = {
-        **accuracy(model, held),
-        "held_out_split": held_split or "train (no held-out split)",
-        "held_out_images": len(held),
-        "train_images": len(train),
-        "steps": step,
-        "train_seconds": round(time.perf_counter() - t0, 1),
-        "train_loss": loss_avg,
-    }
-    save_classifier(out, model, {"size": size, "width": width, "vocab": train.vocab}, metrics)
-    return {k: metrics[k] for k in metrics} | {"keys": list(KEYS)}
+
+    def step_fn(at: LoopState) -> dict[str, float]:
+        idx = rng.integers(0, len(train), size=batch)
+        x = torch.from_numpy(INPUT.to_model(_augment(train.images[idx], rng, size // 16)))
+        c, k, _ = model(x)
+        loss = F.cross_entropy(c, torch.from_numpy(train.ids["category"][idx]))
+        loss = loss + F.cross_entropy(k, torch.from_numpy(train.ids["color"][idx]))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return {"loss": float(loss.detach())}
+
+    def summarise(at: LoopState) -> dict[str, Any]:
+        return {
+            **accuracy(model, held),
+            "held_out_split": held_split or "train (no held-out split)",
+            "held_out_images": len(held),
+            "train_images": len(train),
+            "steps": at.step,
+            "train_seconds": round(at.seconds, 1),
+            "train_loss": at.averages.get("loss", float("nan")),
+        }
+
+    def checkpoint(at: LoopState, metrics: dict[str, Any] | None) -> None:
+        if metrics is not None:  # no resume state: only the final classifier is saved
+            config = {"size": size, "width": width, "vocab": train.vocab}
+            save_classifier(out, model, config, metrics)
+
+    result = TrainLoop(
+        steps,
+        label="train classifier",
+        time_budget_s=time_budget_s,
+        lr=lambda frac: cosine_at(frac, lr),
+        optimizers=[opt],
+        tuner=ThreadTuner.for_training(threads, fewer=1),
+        checkpoint=checkpoint,
+        summarise=summarise,
+        progress=progress,
+        postfix=lambda at: {"loss": f"{at.averages['loss']:.3f}"},
+    ).run(step_fn)
+    return dict(result.metrics) | {"keys": list(CLASS_KEYS)}
 
 
 def save_classifier(out: Path, model: Any, config: dict, metrics: dict) -> Path:
     """Write weights then the JSON (with the weights' sha256), both atomically."""
     from safetensors.torch import save_file
-
-    from ptx.io import atomic_path, atomic_write_text, sha256_file
 
     out = Path(out)
     if out.exists() and not out.is_dir():

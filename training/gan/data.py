@@ -8,14 +8,15 @@ ImageFolder with category sub-folders trains the same generator.
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ptx.errors import InputError
+from ptx.training.data.folders import CLASS_KEYS, ImageFolder
 
-KEYS = ("category", "color")
 ANY = "any"  # the vocabulary of a label key the folder does not have
 
 
@@ -43,8 +44,6 @@ class LabelledSet:
 
 def has_split(data: Path, split: str) -> bool:
     """True when ``data/labels.csv`` has rows of ``split``."""
-    import csv
-
     path = Path(data) / "labels.csv"
     if not path.is_file():
         return False
@@ -67,8 +66,6 @@ def load_labelled(
     ``vocab`` fixes the vocabularies (a trained model's); images whose labels are
     outside it are skipped and counted. Without it the folder's own are used.
     """
-    from ptx.training.data.folders import ImageFolder
-
     data = Path(data)
     use_split = split if split is not None and has_split(data, split) else None
     folder = ImageFolder(data, size=size, split=use_split, progress=progress)
@@ -78,17 +75,17 @@ def load_labelled(
             "or a labels.csv with a 'category' column"
         )
     if vocab is None:
-        vocab = {k: list(folder.classes.get(k, [ANY])) for k in KEYS}
-    lookup = {k: {v: i for i, v in enumerate(vocab[k])} for k in KEYS}
-    images, ids, skipped = [], {k: [] for k in KEYS}, len(folder.skipped)
+        vocab = {k: list(folder.classes.get(k, [ANY])) for k in CLASS_KEYS}
+    lookup = {k: {v: i for i, v in enumerate(vocab[k])} for k in CLASS_KEYS}
+    images, ids, skipped = [], {k: [] for k in CLASS_KEYS}, len(folder.skipped)
     for i in range(len(folder)):
         rgb, labels = folder[i]
-        got = {k: lookup[k].get(labels.get(k, ANY)) for k in KEYS}
+        got = {k: lookup[k].get(labels.get(k, ANY)) for k in CLASS_KEYS}
         if any(v is None for v in got.values()):
             skipped += 1
             continue
         images.append(rgb)
-        for k in KEYS:
+        for k in CLASS_KEYS:
             ids[k].append(got[k])
     if not images:
         raise InputError(
@@ -101,9 +98,3 @@ def load_labelled(
         vocab={k: list(v) for k, v in vocab.items()},
         skipped=skipped,
     )
-
-
-def to_signed(u8: np.ndarray) -> np.ndarray:
-    """uint8 NHWC -> float32 NCHW in [-1, 1] (the generator's range)."""
-    x = np.ascontiguousarray(u8.transpose(0, 3, 1, 2), dtype=np.float32)
-    return x / np.float32(127.5) - np.float32(1.0)

@@ -24,8 +24,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
-from ptx.errors import ModelError
+from ptx.errors import InputError, ModelError
+from ptx.runtime import load
+from ptx.runtime.pipelines.generate import latent_size, sample
+from ptx.training.data.folders import CLASS_KEYS
+from ptx.training.gan.classifier import load_classifier, predict
+from ptx.training.gan.data import LabelledSet, load_labelled
 
 THUMB = 16
 REAL_PER_PAIR = 32  # real images per label pair for the diversity reference
@@ -75,7 +81,7 @@ def conditional_accuracy(
 
 def group_by_pair(values: np.ndarray, ids: dict[str, np.ndarray]) -> dict[tuple, np.ndarray]:
     """Rows of ``values`` grouped by their (category, colour) ids."""
-    keys = list(zip(ids["category"].tolist(), ids["color"].tolist(), strict=True))
+    keys = list(zip(*(ids[k].tolist() for k in CLASS_KEYS), strict=True))
     groups: dict[tuple, list[int]] = {}
     for i, key in enumerate(keys):
         groups.setdefault(key, []).append(i)
@@ -110,18 +116,13 @@ def balanced_requests(
     """z (standard normal from seed) and label ids cycling over ``pairs``, n samples."""
     rng = np.random.default_rng(seed)
     order = [pairs[i % len(pairs)] for i in range(n)]
-    ids = {
-        "category": np.array([p[0] for p in order], np.int64),
-        "color": np.array([p[1] for p in order], np.int64),
-    }
+    ids = {k: np.array([p[i] for p in order], np.int64) for i, k in enumerate(CLASS_KEYS)}
     return rng.standard_normal((n, latent), dtype=np.float32), ids
 
 
 def _diverse_pairs(real: Any, n: int, seed: int) -> tuple[list[tuple[int, int]], np.ndarray]:
     """Label pairs to sample (2+ real images each; at most n // 2 of them, so each gets 2+
     samples, a seeded subset), and up to REAL_PER_PAIR real image indices per pair."""
-    from ptx.errors import InputError
-
     index = {p: rows[:REAL_PER_PAIR] for p, rows in real.pair_index().items() if len(rows) >= 2}
     if not index:
         raise InputError(
@@ -156,20 +157,12 @@ def evaluate_gan(
     progress: bool = True,
 ) -> dict[str, Any]:
     """Conditional accuracy and diversity of an exported generator against real images."""
-    from tqdm import tqdm
-
-    from ptx.errors import InputError
-    from ptx.runtime import load
-    from ptx.runtime.pipelines.generate import latent_size, sample
-    from ptx.training.gan.classifier import load_classifier, predict
-    from ptx.training.gan.data import LabelledSet, load_labelled, to_signed
-
     if n < 2:
         raise InputError(f"--n must be at least 2 (diversity needs pairs), got {n}")
     clf, meta = load_classifier(classifier)
     bar = tqdm(total=3, desc="eval gan", disable=not progress, file=sys.stderr)
     with bar, load(model, backend=backend) as engine:
-        if engine.spec is None or set(engine.spec.labels) != {"category", "color"}:
+        if engine.spec is None or set(engine.spec.labels) != set(CLASS_KEYS):
             raise ModelError(f"{model}: not a ptx conditional generator (no category/color labels)")
         vocab = engine.spec.labels
         size = int(meta["size"])
@@ -182,10 +175,10 @@ def evaluate_gan(
         images = np.stack(sample(engine, z, ids))
         bar.update()
         bar.set_postfix_str("classify")
-        to_clf = {k: _classifier_ids(vocab[k], meta["vocab"][k], k) for k in ("category", "color")}
-        gen_pred = predict(clf, to_signed(images), size=size)
-        real_pred = predict(clf, to_signed(real.images), size=size)
-        held_pred = predict(clf, to_signed(held.images), size=size)
+        to_clf = {k: _classifier_ids(vocab[k], meta["vocab"][k], k) for k in CLASS_KEYS}
+        gen_pred = predict(clf, images, size=size)
+        real_pred = predict(clf, real.images, size=size)
+        held_pred = predict(clf, held.images, size=size)
         bar.update()
         bar.set_postfix_str("diversity")
         wanted = {k: to_clf[k][ids[k]] for k in ids}

@@ -29,8 +29,8 @@ from ptx.errors import InputError
 from ptx.spec import ImageConvention, ModelSpec, ShapeProfile, TensorSpec, producer_versions
 from ptx.training.common import registry
 from ptx.training.data.catalogue import CATEGORIES, COLORS
+from ptx.training.data.folders import CLASS_KEYS  # the generator's integer inputs, in order
 
-LABEL_KEYS = ("category", "color")  # the generator's integer inputs, in this order
 DEFAULT_CONFIG: dict[str, Any] = {
     "size": 64,  # output side: 64 or 128 (any power of two from 8)
     "latent": 64,  # length of z
@@ -213,17 +213,16 @@ def make_spec(config: dict[str, Any]) -> ModelSpec:
         family="gan",
         inputs=[
             TensorSpec("z", "float32", ["batch", lat]),
-            TensorSpec("category", "int64", ["batch"]),
-            TensorSpec("color", "int64", ["batch"]),
+            *(TensorSpec(k, "int64", ["batch"]) for k in CLASS_KEYS),
         ],
         outputs=[TensorSpec("image", "float32", ["batch", 3, side, side])],
         image=ImageConvention(range=(-1.0, 1.0)),
         labels={"category": list(cfg["categories"]), "color": list(cfg["colors"])},
         latent_size=lat,
         profile=ShapeProfile(
-            min={"z": [1, lat], "category": [1], "color": [1]},
-            opt={"z": [OPT_BATCH, lat], "category": [OPT_BATCH], "color": [OPT_BATCH]},
-            max={"z": [MAX_BATCH, lat], "category": [MAX_BATCH], "color": [MAX_BATCH]},
+            min={"z": [1, lat], **{k: [1] for k in CLASS_KEYS}},
+            opt={"z": [OPT_BATCH, lat], **{k: [OPT_BATCH] for k in CLASS_KEYS}},
+            max={"z": [MAX_BATCH, lat], **{k: [MAX_BATCH] for k in CLASS_KEYS}},
         ),
         config=cfg,
         producer=producer_versions("torch", "numpy"),
@@ -236,7 +235,7 @@ def example_inputs(spec: ModelSpec, batch: int, h: int, w: int) -> tuple:
     lat = int(spec.latent_size or spec.config.get("latent", DEFAULT_CONFIG["latent"]))
     labels = tuple(
         torch.randint(0, max(1, len(spec.labels.get(k, [])) or 1), (batch,), generator=gen)
-        for k in LABEL_KEYS
+        for k in CLASS_KEYS
     )
     return (torch.randn(batch, lat, generator=gen), *labels)
 

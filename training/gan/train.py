@@ -8,24 +8,31 @@ weights are the EMA generator's, with batch-norm statistics re-estimated on
 it ("standing statistics"): they are what export and the metrics use. The
 raw generator, discriminator and both optimizers go into ``state.pt``.
 
-Conventions follow ``train_enhance``: tqdm progress, TensorBoard scalars and
-sample grids, atomic Ctrl-C-safe checkpoints, a time budget, and a measured
-thread count.
+The common TrainLoop runs it: tqdm progress, TensorBoard scalars, atomic
+Ctrl-C-safe checkpoints (with a sample grid), a time budget, and a measured
+thread count. Real images become tensors, and samples pixels, through the
+spec's image convention.
 """
 
 from __future__ import annotations
 
 import copy
-import math
-import os
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ptx.errors import InputError
-from ptx.training.enhance.train import ThreadTuner, deferred_interrupt
+from ptx.image import grid
+from ptx.io import write_image
+from ptx.spec import ImageConvention
+from ptx.training.common import registry
+from ptx.training.common.checkpoint import load_checkpoint, load_state, read_spec, save_checkpoint
+from ptx.training.common.loop import LoopState, TrainLoop
+from ptx.training.common.threads import ThreadTuner
+from ptx.training.data.folders import CLASS_KEYS
+from ptx.training.gan import model as gan_model
+from ptx.training.gan.data import LabelledSet, load_labelled
 
 FAMILY = "gan"
 SAMPLES = "samples.png"  # the latest label grid, beside the checkpoint
@@ -70,11 +77,11 @@ def standing_stats(gen: Any, label_sets: dict[str, np.ndarray], batch: int, seed
     gen.eval()
 
 
-def label_grid(gen: Any, vocab: dict[str, list[str]], per_cell: int = 1) -> np.ndarray:
+def label_grid(
+    gen: Any, vocab: dict[str, list[str]], conv: ImageConvention, per_cell: int = 1
+) -> np.ndarray:
     """uint8 grid: one row per category, one column per colour, from fixed z."""
     import torch
-
-    from ptx.runtime.pipelines.generate import grid
 
     nc, nk = len(vocab["category"]), len(vocab["color"])
     c = np.repeat(np.arange(nc), nk * per_cell)
@@ -85,19 +92,16 @@ def label_grid(gen: Any, vocab: dict[str, list[str]], per_cell: int = 1) -> np.n
     with torch.no_grad():
         x = gen(torch.from_numpy(z), torch.from_numpy(c), torch.from_numpy(k))
     gen.train(was_training)
-    u8 = ((x.permute(0, 2, 3, 1).numpy() + 1.0) * 127.5).round().clip(0, 255).astype(np.uint8)
-    return grid(list(u8), nk * per_cell)
+    return grid(conv.to_pixels(x.numpy()), nk * per_cell)
 
 
-def _batch(data: Any, idx: np.ndarray, flip: np.ndarray) -> Any:
-    """Real images in [-1, 1], NCHW channels_last, half of them mirrored (same labels)."""
+def _batch(data: LabelledSet, idx: np.ndarray, flip: np.ndarray, conv: ImageConvention) -> Any:
+    """Real images as the spec's model values, channels_last, some mirrored (same labels)."""
     import torch
-
-    from ptx.training.gan.data import to_signed
 
     u8 = data.images[idx]
     u8[flip] = u8[flip, :, ::-1]
-    return torch.from_numpy(to_signed(u8)).contiguous(memory_format=torch.channels_last)
+    return torch.from_numpy(conv.to_model(u8)).contiguous(memory_format=torch.channels_last)
 
 
 def mode_seeking(fake: Any, z: Any) -> Any:
@@ -164,10 +168,6 @@ def train_step(
 # -- start / resume --------------------------------------------------------------------
 def _start(out: Path, resume: bool, config: dict, vocab: dict[str, list[str]]) -> dict[str, Any]:
     """Generator, EMA generator, discriminator, spec and resume state (None when fresh)."""
-    from ptx.training.common import registry
-    from ptx.training.common.checkpoint import load_checkpoint, load_state
-    from ptx.training.gan import model as gan_model
-
     if not resume:
         fam = registry.get(FAMILY)
         cfg = fam.config(**{**config, "categories": vocab["category"], "colors": vocab["color"]})
@@ -185,10 +185,7 @@ def _start(out: Path, resume: bool, config: dict, vocab: dict[str, list[str]]) -
     state = load_state(out)
     if state is None or "generator" not in state:
         raise InputError(f"{out}: checkpoint has no GAN resume state (state.pt); drop --resume")
-    if (
-        spec.labels.get("category") != vocab["category"]
-        or spec.labels.get("color") != vocab["color"]
-    ):
+    if any(spec.labels.get(k) != vocab[k] for k in CLASS_KEYS):
         raise InputError(
             f"{out}: the checkpoint's label vocabularies differ from the data's; "
             "resume on the same data or start a new --out"
@@ -215,22 +212,18 @@ def _snapshot(run: dict, opts: tuple, step: int, seed: int, rng: np.random.Gener
     }
 
 
-def _checkpoint(run: dict, state: dict, data: Any, out: Path, tb: Any, batch: int) -> None:
+def _checkpoint(run: dict, state: dict, data: LabelledSet, out: Path, tb: Any, batch: int) -> None:
     """Standing stats on the EMA generator, a sample grid, then an atomic save."""
-    from ptx.io import write_image
-    from ptx.training.common.checkpoint import save_checkpoint
-
     step = state["step"]
     standing_stats(run["ema"], data.ids, max(batch, 32), seed=step)
-    picture = label_grid(run["ema"], data.vocab)
+    picture = label_grid(run["ema"], data.vocab, run["spec"].image)
     tb.add_image("samples/category_x_color", picture, step, dataformats="HWC")
     tb.flush()
-    with deferred_interrupt():
-        write_image(out / SAMPLES, picture)
-        save_checkpoint(out, run["ema"], run["spec"], state)
+    write_image(out / SAMPLES, picture)
+    save_checkpoint(out, run["ema"], run["spec"], state)
 
 
-# -- the loop --------------------------------------------------------------------------
+# -- the run ---------------------------------------------------------------------------
 def train_gan(
     data: Path,
     out: Path,
@@ -257,10 +250,6 @@ def train_gan(
     """
     import torch
     from torch.utils.tensorboard import SummaryWriter
-    from tqdm import tqdm
-
-    from ptx.training.gan import model as gan_model
-    from ptx.training.gan.data import load_labelled
 
     data, out = Path(data), Path(out)
     if steps < 0 or batch < 2 or lr <= 0 or not 0.0 <= ema < 1.0:
@@ -271,11 +260,10 @@ def train_gan(
     torch.manual_seed(seed)
     size = int(config.get("size", gan_model.DEFAULT_CONFIG["size"]))
     if resume and (out / "spec.json").is_file():
-        from ptx.training.common.checkpoint import read_spec
-
         size = int(read_spec(out).config.get("size", size))
     train = load_labelled(data, size, split="train", progress=progress)
     run = _start(out, resume, config, train.vocab)
+    conv = run["spec"].image
     gen, disc = run["gen"].train(), run["disc"].train()
     for m in (gen, disc, run["ema"]):
         m.to(memory_format=torch.channels_last)
@@ -289,51 +277,49 @@ def train_gan(
         step, seed = int(st["step"]), int(st.get("seed", seed))
         torch.set_rng_state(st["torch_rng"])
         rng.bit_generator.state = st["numpy_rng"]
-    cores = os.cpu_count() or 1
-    tuner = ThreadTuner([threads] if threads else [cores, 1])
     tb = SummaryWriter(str(out / "tb"))
-    t0, start_step = time.perf_counter(), step
-    avg: dict[str, float] = {}
-    bar = tqdm(total=steps, initial=step, desc="train gan", disable=not progress)
-    try:
-        while step < steps:
-            if time_budget_s is not None and time.perf_counter() - t0 >= time_budget_s:
-                break
-            idx = rng.integers(0, len(train), size=batch)
-            real = _batch(train, idx, rng.random(batch) < 0.5)
-            labels = tuple(torch.from_numpy(train.ids[k][idx]) for k in ("category", "color"))
-            n_threads = tuner.threads_for(step)
-            torch.set_num_threads(n_threads)
-            t_step = time.perf_counter()
-            ms_weight = diversity * min(1.0, step / DIVERSITY_RAMP)
-            losses = train_step(gen, disc, (opt_g, opt_d), real, labels, aux, ms_weight)
-            ema_update(run["ema"], gen, ema_decay_at(step, ema))
-            tuner.record(step, n_threads, time.perf_counter() - t_step)
-            step += 1
-            for k, v in losses.items():
-                avg[k] = v if k not in avg or math.isnan(avg[k]) else 0.95 * avg[k] + 0.05 * v
-            bar.update(1)
-            if step % 10 == 0:
-                bar.set_postfix(d=f"{avg['loss_d']:.3f}", g=f"{avg['loss_g']:.3f}", thr=n_threads)
-                for k, v in avg.items():
-                    tb.add_scalar(f"train/{k}", v, step)
-            if step % checkpoint_every == 0 and step < steps:
-                _checkpoint(
-                    run, _snapshot(run, (opt_g, opt_d), step, seed, rng), train, out, tb, batch
-                )
-    finally:
-        bar.close()
-    seconds = time.perf_counter() - t0
-    metrics = {
-        "steps": float(step),
-        "images_seen": float(step * batch),
-        "train_images": float(len(train)),
-        "train_seconds": float(seconds),
-        "steps_per_second": float((step - start_step) / max(seconds, 1e-9)),
-        "generator_params": float(gan_model.param_count(gen)),
-        **{f"train_{k}": float(v) for k, v in avg.items()},
-    }
-    run["spec"].metrics = metrics
-    _checkpoint(run, _snapshot(run, (opt_g, opt_d), step, seed, rng), train, out, tb, batch)
+
+    def step_fn(at: LoopState) -> dict[str, float]:
+        idx = rng.integers(0, len(train), size=batch)
+        real = _batch(train, idx, rng.random(batch) < 0.5, conv)
+        labels = tuple(torch.from_numpy(train.ids[k][idx]) for k in CLASS_KEYS)
+        ms_weight = diversity * min(1.0, at.step / DIVERSITY_RAMP)
+        losses = train_step(gen, disc, (opt_g, opt_d), real, labels, aux, ms_weight)
+        ema_update(run["ema"], gen, ema_decay_at(at.step, ema))
+        return losses
+
+    def checkpoint(at: LoopState, metrics: dict[str, float] | None) -> None:
+        _checkpoint(run, _snapshot(run, (opt_g, opt_d), at.step, seed, rng), train, out, tb, batch)
+
+    def summarise(at: LoopState) -> dict[str, float]:
+        metrics = {
+            "steps": float(at.step),
+            "images_seen": float(at.step * batch),
+            "train_images": float(len(train)),
+            "train_seconds": float(at.seconds),
+            "steps_per_second": float(at.steps_per_second),
+            "generator_params": float(gan_model.param_count(gen)),
+            **{f"train_{k}": float(v) for k, v in at.averages.items()},
+        }
+        run["spec"].metrics = metrics
+        return metrics
+
+    result = TrainLoop(
+        steps,
+        label="train gan",
+        time_budget_s=time_budget_s,
+        start=step,
+        tuner=ThreadTuner.for_training(threads, fewer=1),
+        checkpoint=checkpoint,
+        checkpoint_every=checkpoint_every,
+        summarise=summarise,
+        progress=progress,
+        tb=tb,
+        postfix=lambda at: {
+            "d": f"{at.averages['loss_d']:.3f}",
+            "g": f"{at.averages['loss_g']:.3f}",
+            "thr": at.threads,
+        },
+    ).run(step_fn)
     tb.close()
-    return metrics
+    return result.metrics

@@ -7,8 +7,10 @@ its own spec: the encoder maps an image batch to ``mean`` and ``logvar``, the
 decoder maps ``z`` to an image. Sampling (mean + exp(logvar/2) * eps) happens in
 the training loop and in the NumPy runtime, never in a graph, so both graphs are
 deterministic and need no random op. Both specs carry ``latent_size`` and the
-image convention (NCHW RGB in [0, 1]); the runtime uses the first to refuse a
-mismatched pair and the second to pre/post-process. Batch norm after the inner
+image convention (NCHW RGB in [0, 1], ``fit="crop"``: a photo is centre-cropped
+to a square and resized to the encoder's side, in training and in the runtime
+alike); the runtime uses the first to refuse a mismatched pair and the second
+to pre/post-process. Batch norm after the inner
 convs (folded into them at export) reached a given held-out PSNR in a fraction
 of the steps a plain conv stack needed, which is what matters on a CPU budget.
 """
@@ -123,7 +125,7 @@ def encoder_spec(config: dict[str, Any]) -> ModelSpec:
             TensorSpec("mean", "float32", ["batch", k]),
             TensorSpec("logvar", "float32", ["batch", k]),
         ],
-        image=ImageConvention(range=(0.0, 1.0)),
+        image=ImageConvention(range=(0.0, 1.0), fit="crop"),
         latent_size=k,
         profile=_image_profile(s),
         config=cfg,
@@ -140,7 +142,7 @@ def decoder_spec(config: dict[str, Any]) -> ModelSpec:
         family="vae-decoder",
         inputs=[TensorSpec("z", "float32", ["batch", k])],
         outputs=[TensorSpec("image", "float32", ["batch", 3, s, s])],
-        image=ImageConvention(range=(0.0, 1.0)),
+        image=ImageConvention(range=(0.0, 1.0), fit="crop"),
         latent_size=k,
         profile=ShapeProfile(min={"z": [1, k]}, opt={"z": [8, k]}, max={"z": [MAX_BATCH, k]}),
         config=cfg,

@@ -6,55 +6,32 @@ image is the summed squared error plus ``beta`` times the KL divergence to N(0, 
 (a Gaussian decoder with sigma = sqrt(beta / 2)), with the KL weight warmed up
 from 0 over the first ``kl_warmup`` of the run, so the decoder learns to
 reconstruct before the prior pulls the codes together. Held-out reconstruction
-PSNR/SSIM (decoding the mean) go into both specs. Loop conventions (schedule,
-thread tuning, Ctrl-C-safe atomic checkpoints, resume) are train_enhance's.
+PSNR/SSIM (decoding the mean) go into both specs. The common TrainLoop runs it
+(schedule, thread tuning, Ctrl-C-safe atomic checkpoints, resume); images are
+fitted and normalised by the specs' image conventions.
 """
 
 from __future__ import annotations
 
 import math
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ptx.errors import InputError
-from ptx.training.data.folders import fit_square
-from ptx.training.enhance.data import load_images, split_files, to_nchw
-from ptx.training.enhance.train import (
-    ThreadTuner,
-    deferred_interrupt,
-    lr_at,
-    schedule_position,
-)
+from ptx.spec import ModelSpec
+from ptx.training.common import registry
+from ptx.training.common.checkpoint import load_checkpoint, load_state, save_checkpoint
+from ptx.training.common.loop import LoopState, TrainLoop
+from ptx.training.common.schedule import lr_at
+from ptx.training.common.threads import ThreadTuner
+from ptx.training.data.files import split_files
+from ptx.training.vae.data import load_square, make_batch, spread
+from ptx.training.vae.evaluate import reconstruction_scores
 
 ENCODER, DECODER = "encoder", "decoder"
 EPS_SEED = 7_919  # latent noise of step k comes from (seed, EPS_SEED, k): resumes replay it
-
-
-def spread(files: list[Path], n: int) -> list[Path]:
-    """At most ``n`` files evenly spaced over the (sorted) list: every category, not the first."""
-    if len(files) <= n:
-        return list(files)
-    return [files[i * len(files) // n] for i in range(n)]
-
-
-def load_square(files: list[Path], size: int, progress: bool, what: str) -> np.ndarray:
-    """(N, size, size, 3) uint8: each readable file resized and centre-cropped to a square."""
-    imgs = [fit_square(im, size) for im in load_images(files, size, progress, what)]
-    if not imgs:
-        return np.zeros((0, size, size, 3), dtype=np.uint8)
-    return np.stack(imgs)
-
-
-def make_batch(images: np.ndarray, batch: int, seed: int, step: int) -> np.ndarray:
-    """A float32 NCHW batch for ``step`` (random images, random horizontal flips)."""
-    rng = np.random.default_rng([seed, step])
-    x = images[rng.integers(0, len(images), size=batch)]
-    flip = rng.random(batch) < 0.5
-    x[flip] = x[flip, :, ::-1]
-    return to_nchw(x)
 
 
 def kl_divergence(mean: Any, logvar: Any) -> Any:
@@ -71,20 +48,23 @@ def vae_loss(enc: Any, dec: Any, x: Any, eps: Any, beta: float) -> tuple[Any, An
     return (sq + beta * kl).mean(), sq.mean(), kl.mean()
 
 
-def reconstruct(enc: Any, dec: Any, images: np.ndarray, chunk: int = 64) -> np.ndarray:
+def reconstruct(
+    enc: Any, dec: Any, images: np.ndarray, specs: tuple[ModelSpec, ModelSpec], chunk: int = 64
+) -> np.ndarray:
     """uint8 reconstructions (decoding the posterior mean) of uint8 NHWC images."""
     import torch
 
     out = []
     with torch.no_grad():
         for i in range(0, len(images), chunk):
-            x = torch.from_numpy(to_nchw(images[i : i + chunk]))
-            y = dec(enc(x)[0]).clamp(0, 1).mul(255).add(0.5).to(torch.uint8)
-            out.append(y.permute(0, 2, 3, 1).numpy())
+            x = torch.from_numpy(specs[0].image.to_model(images[i : i + chunk]))
+            out.append(np.stack(specs[1].image.to_pixels(dec(enc(x)[0]).numpy())))
     return np.concatenate(out) if out else images[:0]
 
 
-def fit_prior(enc: Any, images: np.ndarray, max_images: int = 2048) -> dict[str, list]:
+def fit_prior(
+    enc: Any, images: np.ndarray, spec: ModelSpec, max_images: int = 2048
+) -> dict[str, list]:
     """A full-covariance Gaussian fitted to the posterior means of training images.
 
     With a small KL weight the codes do not fill N(0, I), so decoding N(0, I) draws
@@ -97,7 +77,7 @@ def fit_prior(enc: Any, images: np.ndarray, max_images: int = 2048) -> dict[str,
     with torch.no_grad():
         mu = np.concatenate(
             [
-                enc(torch.from_numpy(to_nchw(pick[i : i + 128])))[0].numpy()
+                enc(torch.from_numpy(spec.image.to_model(pick[i : i + 128])))[0].numpy()
                 for i in range(0, len(pick), 128)
             ]
         ).astype(np.float64)
@@ -110,35 +90,16 @@ def fit_prior(enc: Any, images: np.ndarray, max_images: int = 2048) -> dict[str,
     }
 
 
-def reconstruction_scores(originals: np.ndarray, recons: np.ndarray) -> dict[str, float]:
-    """Mean PSNR (dB) and SSIM of reconstructions against the originals."""
-    from ptx.training.common.metrics import psnr, ssim
-
-    if len(originals) == 0:
-        return {}
-    return {
-        "val_psnr": float(np.mean([psnr(a, b) for a, b in zip(recons, originals, strict=True)])),
-        "val_ssim": float(np.mean([ssim(a, b) for a, b in zip(recons, originals, strict=True)])),
-        "held_out_images": float(len(originals)),
-    }
-
-
 # -- checkpoints -------------------------------------------------------------------------
 def _save(out: Path, enc: Any, dec: Any, specs: tuple[Any, Any], state: dict[str, Any]) -> None:
-    """Decoder, then encoder with the resume state naming the decoder's hash; Ctrl-C held off."""
-    from ptx.training.common.checkpoint import save_checkpoint
-
-    with deferred_interrupt():
-        save_checkpoint(out / DECODER, dec, specs[1])
-        state = {**state, "decoder_sha256": specs[1].source_hash}
-        save_checkpoint(out / ENCODER, enc, specs[0], state)
+    """Decoder, then encoder with the resume state naming the decoder's hash."""
+    save_checkpoint(out / DECODER, dec, specs[1])
+    state = {**state, "decoder_sha256": specs[1].source_hash}
+    save_checkpoint(out / ENCODER, enc, specs[0], state)
 
 
 def _start(out: Path, resume: bool, config: dict | None) -> tuple[Any, Any, Any, Any, dict | None]:
     """(encoder, decoder, encoder spec, decoder spec, resume state)."""
-    from ptx.training.common import registry
-    from ptx.training.common.checkpoint import load_checkpoint, load_state
-
     if not resume:
         fe, fd = registry.get("vae-encoder"), registry.get("vae-decoder")
         cfg = fe.config(**(config or {}))
@@ -158,20 +119,53 @@ def _start(out: Path, resume: bool, config: dict | None) -> tuple[Any, Any, Any,
     return enc, dec, enc_spec, dec_spec, state
 
 
-def _log_images(tb: Any, enc: Any, dec: Any, val: np.ndarray, step: int, seed: int) -> None:
+def _log_images(
+    tb: Any, enc: Any, dec: Any, specs: tuple[ModelSpec, ModelSpec], val: np.ndarray, step: int,
+    seed: int,
+) -> None:  # fmt: skip
     """TensorBoard: held-out originals over their reconstructions, and prior samples."""
     import torch
 
     if len(val):
-        pair = np.concatenate([val[:8], reconstruct(enc, dec, val[:8])], axis=1)
+        pair = np.concatenate([val[:8], reconstruct(enc, dec, val[:8], specs)], axis=1)
         tb.add_images("val/original_over_reconstruction", pair, step, dataformats="NHWC")
-    k = enc.latent
-    z = torch.randn(8, k, generator=torch.Generator().manual_seed(seed))
+    z = torch.randn(8, enc.latent, generator=torch.Generator().manual_seed(seed))
     with torch.no_grad():
-        tb.add_images("samples/prior", dec(z), step)
+        samples = np.stack(specs[1].image.to_pixels(dec(z).numpy()))
+    tb.add_images("samples/prior", samples, step, dataformats="NHWC")
 
 
-# -- the loop ----------------------------------------------------------------------------
+def _checkpoint(
+    out: Path,
+    enc: Any,
+    dec: Any,
+    specs: tuple[ModelSpec, ModelSpec],
+    state: dict[str, Any],
+    tb: Any,
+    val: np.ndarray,
+    train: np.ndarray,
+    metrics: dict[str, float] | None = None,
+) -> None:
+    """Score held-out images, log them, fit the sampling prior, and save both folders."""
+    was = enc.training
+    enc.eval()
+    dec.eval()
+    step = state["step"]
+    scores = metrics or reconstruction_scores(val, reconstruct(enc, dec, val, specs))
+    for key in ("val_psnr", "val_ssim"):
+        if key in scores:
+            tb.add_scalar(f"val/{key[4:]}", scores[key], step)
+    _log_images(tb, enc, dec, specs, val, step, state["seed"])
+    tb.flush()
+    for spec in specs:
+        spec.metrics = dict(scores)
+    specs[1].config["prior"] = fit_prior(enc, train, specs[0])
+    _save(out, enc, dec, specs, state)
+    enc.train(was)
+    dec.train(was)
+
+
+# -- the run -----------------------------------------------------------------------------
 def train_vae(
     data: Path,
     out: Path,
@@ -193,7 +187,6 @@ def train_vae(
     """Train (or resume) a VAE into ``out/encoder`` and ``out/decoder``; returns final metrics."""
     import torch
     from torch.utils.tensorboard import SummaryWriter
-    from tqdm import tqdm
 
     data, out = Path(data), Path(out)
     if steps < 0 or batch < 1 or beta < 0 or not 0 <= kl_warmup <= 1:
@@ -203,12 +196,14 @@ def train_vae(
         )
     torch.manual_seed(seed)
     enc, dec, enc_spec, dec_spec, state = _start(out, resume, config)
+    specs = (enc_spec, dec_spec)
     size = int(enc_spec.config["image_size"])
+    conv = enc_spec.image
     train_files, val_files = split_files(data, val_fraction, seed)
-    train_imgs = load_square(train_files, size, progress, "train")
+    train_imgs = load_square(train_files, size, progress, "train", conv)
     if not len(train_imgs):
         raise InputError(f"{data}: no readable training images")
-    val_imgs = load_square(spread(val_files, max_val), size, progress, "val")
+    val_imgs = load_square(spread(val_files, max_val), size, progress, "val", conv)
     params = [*enc.parameters(), *dec.parameters()]
     opt = torch.optim.Adam(params, lr=lr)
     step = 0
@@ -217,131 +212,66 @@ def train_vae(
         step, seed = int(state["step"]), int(state.get("seed", seed))
     enc.train()
     dec.train()
-    tuner = ThreadTuner.for_training(threads)
     tb = SummaryWriter(str(out / "tb"))
-    t0 = time.perf_counter()
-    start_step, ema = step, {"loss": math.nan, "sq": math.nan, "kl": math.nan}
-    bar = tqdm(total=steps, initial=step, desc="train vae", disable=not progress)
-    try:
-        while step < steps:
-            elapsed = time.perf_counter() - t0
-            if time_budget_s is not None and elapsed >= time_budget_s:
-                break
-            frac = schedule_position(step, steps, elapsed, time_budget_s)
-            cur_lr = lr_at(frac, lr)
-            for g in opt.param_groups:
-                g["lr"] = cur_lr
-            cur_beta = beta * min(1.0, frac / kl_warmup) if kl_warmup > 0 else beta
-            n_threads = tuner.threads_for(step)
-            torch.set_num_threads(n_threads)
-            t_step = time.perf_counter()
-            x = torch.from_numpy(make_batch(train_imgs, batch, seed, step))
-            gen = torch.Generator().manual_seed(seed * 1_000_003 + EPS_SEED + step)
-            eps = torch.randn(batch, enc.latent, generator=gen)
-            loss, sq, kl = vae_loss(enc, dec, x, eps, cur_beta)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 100.0)
-            opt.step()
-            tuner.record(step, n_threads, time.perf_counter() - t_step)
-            step += 1
-            for key, v in (("loss", loss), ("sq", sq), ("kl", kl)):
-                v = float(v.detach())
-                ema[key] = v if math.isnan(ema[key]) else 0.95 * ema[key] + 0.05 * v
-            bar.update(1)
-            if step % 10 == 0:
-                mse = ema["sq"] / (3 * size * size)
-                bar.set_postfix(
-                    psnr=f"{-10 * math.log10(max(mse, 1e-10)):.1f}", kl=f"{ema['kl']:.0f}"
-                )
-                tb.add_scalar("train/loss", ema["loss"], step)
-                tb.add_scalar("train/kl", ema["kl"], step)
-                tb.add_scalar("train/mse", mse, step)
-                tb.add_scalar("train/beta", cur_beta, step)
-                tb.add_scalar("train/lr", cur_lr, step)
-            if step % checkpoint_every == 0 and step < steps:
-                _checkpoint(
-                    out, enc, dec, (enc_spec, dec_spec), opt, step, seed, tb, val_imgs, train_imgs
-                )
-    finally:
-        bar.close()
-    seconds = time.perf_counter() - t0
-    enc.eval()
-    dec.eval()
-    metrics = reconstruction_scores(val_imgs, reconstruct(enc, dec, val_imgs))
-    metrics.update(
-        steps=float(step),
-        train_kl=float(ema["kl"]),
-        train_mse=float(ema["sq"] / (3 * size * size)),
-        beta=float(beta),
-        train_seconds=float(seconds),
-        steps_per_second=float((step - start_step) / max(seconds, 1e-9)),
-    )
-    metrics = {k: v for k, v in metrics.items() if not math.isnan(v)}  # no step ran: no EMA
-    _checkpoint(
-        out, enc, dec, (enc_spec, dec_spec), opt, step, seed, tb, val_imgs, train_imgs, metrics
-    )
+    pixels = 3 * size * size
+
+    def beta_at(progress: float) -> float:
+        return beta * min(1.0, progress / kl_warmup) if kl_warmup > 0 else beta
+
+    def step_fn(at: LoopState) -> dict[str, float]:
+        x = torch.from_numpy(make_batch(train_imgs, batch, seed, at.step, conv))
+        gen = torch.Generator().manual_seed(seed * 1_000_003 + EPS_SEED + at.step)
+        eps = torch.randn(batch, enc.latent, generator=gen)
+        loss, sq, kl = vae_loss(enc, dec, x, eps, beta_at(at.progress))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 100.0)
+        opt.step()
+        return {"loss": float(loss.detach()), "sq": float(sq.detach()), "kl": float(kl.detach())}
+
+    def checkpoint(at: LoopState, metrics: dict[str, float] | None) -> None:
+        snapshot = {"optimizer": opt.state_dict(), "step": at.step, "seed": seed}
+        _checkpoint(out, enc, dec, specs, snapshot, tb, val_imgs, train_imgs, metrics)
+
+    def summarise(at: LoopState) -> dict[str, float]:
+        enc.eval()
+        dec.eval()
+        metrics = reconstruction_scores(val_imgs, reconstruct(enc, dec, val_imgs, specs))
+        avg = {k: at.averages.get(k, math.nan) for k in ("sq", "kl")}
+        metrics.update(
+            steps=float(at.step),
+            train_kl=float(avg["kl"]),
+            train_mse=float(avg["sq"] / pixels),
+            beta=float(beta),
+            train_seconds=float(at.seconds),
+            steps_per_second=float(at.steps_per_second),
+        )
+        return {k: v for k, v in metrics.items() if not math.isnan(v)}  # no step ran: no EMA
+
+    def psnr_of(at: LoopState) -> float:
+        return -10 * math.log10(max(at.averages["sq"] / pixels, 1e-10))
+
+    result = TrainLoop(
+        steps,
+        label="train vae",
+        time_budget_s=time_budget_s,
+        start=step,
+        lr=lambda frac: lr_at(frac, lr),
+        optimizers=[opt],
+        tuner=ThreadTuner.for_training(threads),
+        checkpoint=checkpoint,
+        checkpoint_every=checkpoint_every,
+        summarise=summarise,
+        progress=progress,
+        tb=tb,
+        postfix=lambda at: {"psnr": f"{psnr_of(at):.1f}", "kl": f"{at.averages['kl']:.0f}"},
+        scalars=lambda at: {
+            "loss": at.averages["loss"],
+            "kl": at.averages["kl"],
+            "mse": at.averages["sq"] / pixels,
+            "beta": beta_at(at.progress),
+            "lr": at.lr,
+        },
+    ).run(step_fn)
     tb.close()
-    return metrics
-
-
-def _checkpoint(
-    out: Path,
-    enc: Any,
-    dec: Any,
-    specs: tuple[Any, Any],
-    opt: Any,
-    step: int,
-    seed: int,
-    tb: Any,
-    val: np.ndarray,
-    train: np.ndarray,
-    metrics: dict[str, float] | None = None,
-) -> None:
-    """Score held-out images, log them, fit the sampling prior, and save both folders."""
-    was = enc.training
-    enc.eval()
-    dec.eval()
-    scores = metrics or reconstruction_scores(val, reconstruct(enc, dec, val))
-    for key in ("val_psnr", "val_ssim"):
-        if key in scores:
-            tb.add_scalar(f"val/{key[4:]}", scores[key], step)
-    _log_images(tb, enc, dec, val, step, seed)
-    tb.flush()
-    for spec in specs:
-        spec.metrics = dict(scores)
-    specs[1].config["prior"] = fit_prior(enc, train)
-    state = {"optimizer": opt.state_dict(), "step": step, "seed": seed}
-    _save(out, enc, dec, specs, state)
-    enc.train(was)
-    dec.train(was)
-
-
-def evaluate_vae(
-    encoder: str | Path,
-    decoder: str | Path,
-    data: str | Path,
-    max_images: int = 256,
-    seed: int = 0,
-    val_fraction: float = 0.05,
-) -> dict[str, float]:
-    """Held-out reconstruction PSNR/SSIM of an exported encoder/decoder through ptx.runtime.
-
-    The held-out images are training's (labels.csv split, else the same seeded split).
-    """
-    from ptx.runtime.pipelines.vae import open_pair
-    from ptx.runtime.pipelines.vae import reconstruct as run_reconstruct
-
-    if max_images < 1:
-        raise InputError(f"--max-images must be >= 1, got {max_images}")
-    pair = open_pair(decoder, encoder)
-    _, val_files = split_files(Path(data), val_fraction, seed)
-    if not val_files:
-        raise InputError(f"{data}: no held-out images (needs 2+ images or a split column)")
-    originals = load_square(spread(val_files, max_images), pair.size, False, "val")
-    if not len(originals):
-        raise InputError(f"{data}: no readable held-out images")
-    recons = np.stack(run_reconstruct(pair, list(originals)))
-    scores = reconstruction_scores(originals, recons)
-    scores.update(latent_size=float(pair.latent), image_size=float(pair.size))
-    return scores
+    return result.metrics

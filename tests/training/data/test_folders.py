@@ -148,3 +148,26 @@ def test_cli_info_reports_counts(tmp_path: Path) -> None:
     assert r.exit_code == 2 and r.output.strip().splitlines() == [
         f"error: {tmp_path / 'nope'}: no such folder"
     ]
+
+
+def test_fit_square_is_the_one_crop_rule_of_ptx_image(tmp_path: Path) -> None:
+    from ptx.image import fit
+
+    rgb = np.random.default_rng(0).integers(0, 256, (30, 52, 3), dtype=np.uint8)
+    assert np.array_equal(fit_square(rgb, 16), fit(rgb, 16, 16, "crop"))
+    write_image(tmp_path / "a" / "x.png", rgb)
+    assert np.array_equal(ImageFolder(tmp_path, size=16)[0][0], fit(rgb, 16, 16, "crop"))
+    with pytest.raises(InputError, match="at least 1 px"):
+        fit_square(rgb, 0)
+
+
+def test_class_keys_are_the_one_label_key_tuple(tmp_path: Path) -> None:
+    from ptx.training.data.folders import CLASS_KEYS
+    from ptx.training.gan import data as gan_data
+    from ptx.training.gan import model as gan_model
+
+    assert CLASS_KEYS == ("category", "color")
+    assert not hasattr(gan_data, "KEYS") and not hasattr(gan_model, "LABEL_KEYS")
+    spec = gan_model.make_spec(gan_model.TEST_CONFIG)
+    assert tuple(t.name for t in spec.inputs[1:]) == CLASS_KEYS
+    assert tuple(spec.labels) == CLASS_KEYS

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -16,14 +14,9 @@ from ptx.io import write_image
 from ptx.training.common import registry
 from ptx.training.common.checkpoint import load_state, read_spec, save_checkpoint
 from ptx.training.data.degrade import DegradeConfig
-from ptx.training.enhance.data import make_batch, split_files
-from ptx.training.enhance.train import (
-    ThreadTuner,
-    _train_step,
-    lr_at,
-    schedule_position,
-    train_enhance,
-)
+from ptx.training.data.files import split_files
+from ptx.training.enhance.data import make_batch
+from ptx.training.enhance.train import _train_step, evaluate_pairs, train_enhance
 
 TINY = dict(batch=4, patch=32, checkpoint_every=3, threads=1, progress=False)
 
@@ -93,9 +86,10 @@ def test_batches_are_a_pure_function_of_seed_and_step(data) -> None:
     from ptx.io import read_image
 
     imgs = [read_image(p) for p in sorted(data.rglob("*.png"))]
-    a = make_batch(imgs, 3, 32, 5, 11, DegradeConfig())
-    b = make_batch(imgs, 3, 32, 5, 11, DegradeConfig())
-    c = make_batch(imgs, 3, 32, 5, 12, DegradeConfig())
+    conv = registry.get("enhance").make_spec({}).image
+    a = make_batch(imgs, 3, 32, 5, 11, DegradeConfig(), conv)
+    b = make_batch(imgs, 3, 32, 5, 11, DegradeConfig(), conv)
+    c = make_batch(imgs, 3, 32, 5, 12, DegradeConfig(), conv)
     assert a[0].shape == (3, 3, 32, 32) and a[0].dtype == np.float32
     assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
     assert not np.array_equal(a[0], c[0])
@@ -112,7 +106,7 @@ def test_loss_falls_when_overfitting_one_batch(data) -> None:
     model = fam.build(fam.test_config).train()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
     imgs = [read_image(p) for p in sorted(data.rglob("*.png"))[:2]]
-    pair = make_batch(imgs, 4, 32, 0, 0, DegradeConfig())
+    pair = make_batch(imgs, 4, 32, 0, 0, DegradeConfig(), fam.make_spec({}).image)
     losses = [_train_step(model, opt, pair) for _ in range(40)]
     assert min(losses[-5:]) < 0.7 * losses[0], losses
 
@@ -167,46 +161,6 @@ def test_bad_arguments_are_refused(tmp_path, data) -> None:
         train_enhance(tmp_path, tmp_path / "o", steps=1)
 
 
-def test_ctrl_c_is_held_until_the_save_finishes() -> None:
-    # A fresh interpreter: native libraries loaded by other tests (OpenVINO, TensorRT, CUDA)
-    # install their own signal machinery, and a real SIGINT must meet only Python's.
-    code = """
-import signal
-from ptx.training.enhance.train import deferred_interrupt
-signal.signal(signal.SIGINT, signal.default_int_handler)  # nohup/CI may start us with SIG_IGN
-done = []
-try:
-    with deferred_interrupt():
-        signal.raise_signal(signal.SIGINT)
-        done.append("saved")
-except KeyboardInterrupt:
-    assert done == ["saved"], done
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
-    print("held")
-"""
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "held"
-
-
-def test_thread_tuner_keeps_the_faster_count() -> None:
-    tuner = ThreadTuner([2, 1], probe=3, every=100)
-    for step in range(6):
-        n = tuner.threads_for(step)
-        tuner.record(step, n, 0.5 if n == 2 else 0.1)
-    assert tuner.threads_for(6) == 1 and tuner.threads_for(99) == 1
-    assert tuner.threads_for(100) == 2  # a later window probes again
-
-
-def test_schedule_follows_steps_or_time_and_resumes_where_it_stopped() -> None:
-    assert schedule_position(50, 100, 0.0, None) == pytest.approx(0.5)
-    assert schedule_position(10, 10**6, 30.0, 60.0) == pytest.approx(0.5)
-    assert schedule_position(10, 10**6, 30.0, 60.0, start=0.5) == pytest.approx(0.75)
-    assert schedule_position(10, 10**6, 90.0, 60.0) == 1.0
-    lrs = [lr_at(p / 10, 1e-3) for p in range(1, 11)]
-    assert all(a >= b for a, b in zip(lrs, lrs[1:], strict=False)) and lrs[-1] < 0.05e-3
-
-
 def test_vary_look_changes_exposure_but_keeps_the_image() -> None:
     from ptx.training.enhance.data import vary_look
 
@@ -218,3 +172,22 @@ def test_vary_look_changes_exposure_but_keeps_the_image() -> None:
     darker = [o for o in outs if o.mean() < img.mean() - 10]
     assert darker
     assert np.array_equal(vary_look(img, np.random.default_rng(3)), outs[3])
+
+
+def test_batches_and_scores_go_through_the_specs_convention(data) -> None:
+    import torch
+
+    from ptx.io import read_image
+    from ptx.spec import ImageConvention
+
+    imgs = [read_image(p) for p in sorted(data.rglob("*.png"))[:3]]
+    unit = registry.get("enhance").make_spec({}).image
+    signed = ImageConvention(range=(-1.0, 1.0))
+    a = make_batch(imgs, 2, 32, 0, 0, DegradeConfig(), unit)
+    b = make_batch(imgs, 2, 32, 0, 0, DegradeConfig(), signed)
+    for x, y in zip(a, b, strict=True):
+        np.testing.assert_allclose(y, 2 * x - 1, atol=1e-6)
+    pairs = [(imgs[0], imgs[1])]
+    for conv in (unit, signed):  # the identity gives back its input under any convention
+        got = evaluate_pairs(torch.nn.Identity(), pairs, conv)
+        assert got["val_psnr"] == got["val_psnr_degraded"]

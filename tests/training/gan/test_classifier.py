@@ -66,3 +66,17 @@ def test_bad_input(tmp_path, two_colours) -> None:
     with pytest.raises(InputError, match="steps >= 1"):
         train_classifier(two_colours, tmp_path / "x", steps=0, progress=False)
     assert not (tmp_path / "x").exists()
+
+
+def test_predict_takes_pixels_and_applies_the_classifiers_own_convention(trained) -> None:
+    import torch
+
+    from ptx.training.gan.classifier import INPUT, predict
+
+    model, meta = load_classifier(trained[0])
+    u8 = np.random.default_rng(0).integers(0, 256, (3, 16, 16, 3), dtype=np.uint8)
+    lo, hi = INPUT.bounds()
+    assert lo.tolist() == [-1.0] * 3 and hi.tolist() == [1.0] * 3  # the generator's range
+    with torch.no_grad():
+        want = model(torch.from_numpy(INPUT.to_model(u8)))[2].numpy()
+    np.testing.assert_allclose(predict(model, u8, size=16)["features"], want, rtol=1e-5)

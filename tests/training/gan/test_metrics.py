@@ -156,7 +156,7 @@ def test_mismatched_vocabulary_and_bad_n(setup) -> None:
 
 
 def test_cli_writes_json_report(setup, tmp_path) -> None:
-    group = LazyGroup(lazy={"gan": "ptx.training.cli.gan:eval_gan_cmd"})
+    group = LazyGroup(lazy={"gan": "ptx.training.cli.eval_gan:eval_gan_cmd"})
     dest = tmp_path / "eval.json"
     args = ["gan", "--model", str(setup["gan"]), "--classifier", str(setup["clf"])]
     args += ["--data", str(setup["data"]), "--n", "20", "--json", str(dest)]

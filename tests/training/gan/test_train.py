@@ -121,8 +121,8 @@ def test_cli_train_gan_and_classifier_json(catalogue, tmp_path) -> None:
 
     group = LazyGroup(
         lazy={
-            "gan": "ptx.training.cli.gan:train_gan_cmd",
-            "classifier": "ptx.training.cli.gan:train_classifier_cmd",
+            "gan": "ptx.training.cli.train_gan:train_gan_cmd",
+            "classifier": "ptx.training.cli.train_classifier:train_classifier_cmd",
         }
     )
     args = ["gan", "--data", str(catalogue), "--out", str(tmp_path / "g"), "--steps", "2"]
@@ -135,3 +135,30 @@ def test_cli_train_gan_and_classifier_json(catalogue, tmp_path) -> None:
     assert 0.0 <= json.loads(result.stdout)["category_accuracy"] <= 1.0
     bad = CliRunner().invoke(group, ["gan", "--data", str(tmp_path / "nope"), "--out", "x"])
     assert bad.exit_code == 2 and bad.stderr.startswith("error:") and "no such folder" in bad.stderr
+
+
+def test_real_batches_and_sample_grids_follow_the_specs_convention() -> None:
+    from ptx.image import grid
+    from ptx.spec import ImageConvention
+    from ptx.training.gan.data import LabelledSet
+    from ptx.training.gan.train import _batch, label_grid
+
+    vocab = {"category": ["a", "b"], "color": ["x", "y", "z"]}
+    spec = gan_model.make_spec({**TINY, "categories": vocab["category"], "colors": vocab["color"]})
+    assert spec.image.range == (-1.0, 1.0)
+    images = np.random.default_rng(0).integers(0, 256, (5, 8, 8, 3), dtype=np.uint8)
+    data = LabelledSet(images, {"category": np.zeros(5, np.int64)}, vocab)
+    idx, keep = np.array([4, 1]), np.zeros(2, bool)
+    x = _batch(data, idx, keep, spec.image).numpy()
+    assert np.array_equal(x, spec.image.to_model(images[idx])) and x.min() >= -1
+
+    class Grey(torch.nn.Module):  # every sample is the middle of the range
+        latent = 4
+
+        def forward(self, z, category, color):
+            return torch.zeros(len(z), 3, 8, 8)
+
+    for conv, value in ((spec.image, 128), (ImageConvention(range=(0.0, 1.0)), 0)):
+        sheet = label_grid(Grey(), vocab, conv)
+        tiles = [np.full((8, 8, 3), value, np.uint8)] * 6
+        assert np.array_equal(sheet, grid(tiles, 3))  # one row per category

@@ -16,8 +16,10 @@ from ptx.io import write_image
 from ptx.training.common.checkpoint import load_checkpoint, load_state
 from ptx.training.data.catalogue import write_catalogue
 from ptx.training.style import texture_net as tn
-from ptx.training.style.model import TEST_CONFIG, StyleNet, min_side
-from ptx.training.style.train import ad_style, load_style, style_scores, train_style
+from ptx.training.style.data import ad_style, load_style
+from ptx.training.style.evaluate import style_scores
+from ptx.training.style.model import TEST_CONFIG, StyleNet, make_spec, min_side
+from ptx.training.style.train import train_style
 
 TINY = dict(TEST_CONFIG)
 
@@ -65,10 +67,11 @@ def test_style_scores_reward_moving_toward_the_style() -> None:
         net, torch.from_numpy(style.transpose(2, 0, 1)[None] / 255.0).float()
     )
     content = [np.full((32, 32, 3), 128, np.uint8)]
-    same = style_scores(net, targets, content, content)
+    conv = make_spec(TINY).image
+    same = style_scores(net, targets, content, content, conv)
     assert same["gram_reduction"] == pytest.approx(0.0) and same["content_loss"] == 0.0
     assert same["luma_ssim"] == pytest.approx(1.0)
-    styled = style_scores(net, targets, content, [style[:32, :32]])
+    styled = style_scores(net, targets, content, [style[:32, :32]], conv)
     assert styled["gram_reduction"] > 0.5 and styled["content_loss"] > 0
 
 
@@ -92,7 +95,8 @@ def test_train_writes_checkpoint_and_resumes(data: Path, tmp_path: Path) -> None
 
 def test_cli_trains_and_evaluates_the_exported_model(data: Path, tmp_path: Path) -> None:
     from ptx.export.pytorch.export import export_checkpoint
-    from ptx.training.cli.style import eval_style_cmd, train_style_cmd
+    from ptx.training.cli.eval_style import eval_style_cmd
+    from ptx.training.cli.train_style import train_style_cmd
 
     out = tmp_path / "style"
     args = ["--data", str(data), "--out", str(out), "--steps", "2", "--batch", "1"]
@@ -110,3 +114,16 @@ def test_cli_trains_and_evaluates_the_exported_model(data: Path, tmp_path: Path)
     got = json.loads(res.stdout)
     assert 1 <= got["images"] <= 2 and got["texture_seed"] == 0
     assert got["gram_loss_content"] > 0 and 0 <= got["luma_ssim"] <= 1
+
+
+def test_batches_follow_the_specs_convention() -> None:
+    from ptx.spec import ImageConvention
+    from ptx.training.style.data import make_batch
+
+    rngs = [np.random.default_rng(i) for i in range(3)]
+    imgs = [r.integers(0, 256, (20, 24, 3), dtype=np.uint8) for r in rngs]
+    unit = make_spec(TINY).image
+    a = make_batch(imgs, 2, 16, 0, 5, unit)
+    b = make_batch(imgs, 2, 16, 0, 5, ImageConvention(range=(-1.0, 1.0)))
+    assert a.shape == (2, 3, 16, 16) and a.min() >= 0 and a.max() <= 1
+    np.testing.assert_allclose(b, 2 * a - 1, atol=1e-6)

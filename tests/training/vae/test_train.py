@@ -15,8 +15,9 @@ from ptx.errors import InputError
 from ptx.spec import ModelSpec
 from ptx.training.common.checkpoint import load_checkpoint, load_state
 from ptx.training.data.catalogue import write_catalogue
-from ptx.training.vae.model import TEST_CONFIG
-from ptx.training.vae.train import kl_divergence, make_batch, train_vae
+from ptx.training.vae.data import make_batch
+from ptx.training.vae.model import TEST_CONFIG, encoder_spec
+from ptx.training.vae.train import kl_divergence, train_vae
 
 TINY = dict(TEST_CONFIG)
 
@@ -46,7 +47,9 @@ def test_kl_of_the_prior_is_zero_and_grows_away_from_it() -> None:
 
 def test_batches_are_a_function_of_seed_and_step() -> None:
     imgs = np.random.default_rng(0).integers(0, 256, (5, 8, 8, 3), dtype=np.uint8)
-    a, b, c = make_batch(imgs, 4, 0, 3), make_batch(imgs, 4, 0, 3), make_batch(imgs, 4, 0, 4)
+    conv = encoder_spec(TINY).image
+    a, b = make_batch(imgs, 4, 0, 3, conv), make_batch(imgs, 4, 0, 3, conv)
+    c = make_batch(imgs, 4, 0, 4, conv)
     assert a.shape == (4, 3, 8, 8) and a.dtype == np.float32
     assert np.array_equal(a, b) and not np.array_equal(a, c)
 
@@ -98,7 +101,8 @@ def test_resume_continues_and_guards_the_pair(
 
 def test_cli_trains_and_evaluates_exported_models(data: Path, tmp_path: Path) -> None:
     from ptx.export.pytorch.export import export_checkpoint
-    from ptx.training.cli.vae import eval_vae_cmd, train_vae_cmd
+    from ptx.training.cli.eval_vae import eval_vae_cmd
+    from ptx.training.cli.train_vae import train_vae_cmd
 
     out = tmp_path / "vae"
     args = ["--data", str(data), "--out", str(out), "--steps", "2", "--batch", "2"]
