@@ -1,53 +1,18 @@
-"""`ptx data ...` (thin: parse, call one function, print)."""
+"""`ptx data ...`: the group; each command lives in its own module."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import click
 
+from ptx.cli import LazyGroup
 
-@click.group()
+
+@click.group(
+    cls=LazyGroup,
+    lazy={
+        "synth": "ptx.training.cli.data_synth:synth",
+        "info": "ptx.training.cli.data_info:info",
+    },
+)
 def data() -> None:
     """Synthesise or inspect training data."""
-
-
-@data.command("synth")
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="Output folder.")
-@click.option("--n", "n", type=int, required=True, help="Number of images.")
-@click.option("--size", type=int, required=True, help="Image side in pixels (16..4096).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Catalogue seed.")
-@click.option("--workers", type=int, default=None, help="Processes (default: all cores).")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def synth(out: Path, n: int, size: int, seed: int, workers: int | None, as_json: bool) -> None:
-    """Write a synthetic product catalogue: OUT/<category>/*.png plus OUT/labels.csv."""
-    from ptx.training.data.catalogue import write_catalogue
-
-    s = write_catalogue(out, n, size, seed, progress=not as_json, workers=workers)
-    if as_json:
-        click.echo(json.dumps(s.to_dict()))
-        return
-    click.echo(
-        f"wrote {s.images} images ({len(s.categories)} categories, {len(s.colors)} colours, "
-        f"{size}px) to {s.out} in {s.seconds:.1f} s ({s.images_per_s:.0f} images/s)"
-    )
-
-
-@data.command("info")
-@click.argument("root", type=click.Path(path_type=Path))
-@click.option("--split", default=None, help="Only this split of labels.csv.")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def info(root: Path, split: str | None, as_json: bool) -> None:
-    """Count a folder's readable images, skipped files and label vocabularies."""
-    from ptx.training.data.folders import ImageFolder
-
-    folder = ImageFolder(root, split=split)
-    report = folder.describe()
-    if as_json:
-        click.echo(json.dumps(report))
-        return
-    classes = ", ".join(f"{k}: {len(v)}" for k, v in report["classes"].items()) or "no labels"
-    click.echo(f"{report['images']} images, {report['skipped']} skipped ({classes}) in {root}")
-    for path, reason in folder.skipped.skipped[:10]:
-        click.echo(f"  skipped {path}: {reason}")

@@ -1,4 +1,4 @@
-"""`ptx eval ...`: quality metrics that need no downloaded network."""
+"""`ptx eval ...`: quality metrics that need no downloaded network; one module per command."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from ptx.cli import LazyGroup
     "eval",
     cls=LazyGroup,
     lazy={
-        "gan": "ptx.training.cli.gan:eval_gan_cmd",
-        "vae": "ptx.training.cli.vae:eval_vae_cmd",
-        "style": "ptx.training.cli.style:eval_style_cmd",
+        "gan": "ptx.training.cli.eval_gan:eval_gan_cmd",
+        "vae": "ptx.training.cli.eval_vae:eval_vae_cmd",
+        "style": "ptx.training.cli.eval_style:eval_style_cmd",
     },
 )
 def eval_group() -> None:

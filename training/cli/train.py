@@ -1,9 +1,6 @@
-"""`ptx train ...` (thin: parse, call one function, print)."""
+"""`ptx train ...`: the group; each family's command lives in its own module."""
 
 from __future__ import annotations
-
-import json
-from pathlib import Path
 
 import click
 
@@ -13,56 +10,12 @@ from ptx.cli import LazyGroup
 @click.group(
     cls=LazyGroup,
     lazy={
-        "gan": "ptx.training.cli.gan:train_gan_cmd",
-        "classifier": "ptx.training.cli.gan:train_classifier_cmd",
-        "vae": "ptx.training.cli.vae:train_vae_cmd",
-        "style": "ptx.training.cli.style:train_style_cmd",
+        "enhance": "ptx.training.cli.train_enhance:train_enhance_cmd",
+        "gan": "ptx.training.cli.train_gan:train_gan_cmd",
+        "classifier": "ptx.training.cli.train_classifier:train_classifier_cmd",
+        "vae": "ptx.training.cli.train_vae:train_vae_cmd",
+        "style": "ptx.training.cli.train_style:train_style_cmd",
     },
 )
 def train() -> None:
     """Train a model family."""
-
-
-@train.command("enhance")
-@click.option("--data", type=click.Path(path_type=Path), required=True, help="Image folder.")
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="Checkpoint folder.")
-@click.option("--steps", type=int, default=3000, show_default=True)
-@click.option("--batch", type=int, default=16, show_default=True)
-@click.option("--patch", type=int, default=64, show_default=True, help="Crop side in pixels.")
-@click.option("--lr", type=float, default=2e-3, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--resume", is_flag=True, help="Continue from the checkpoint in --out.")
-@click.option("--time-budget", type=float, default=None, help="Stop after this many seconds.")
-@click.option("--json", "as_json", is_flag=True, help="Print the final metrics as JSON.")
-def enhance_cmd(
-    data: Path,
-    out: Path,
-    steps: int,
-    batch: int,
-    patch: int,
-    lr: float,
-    seed: int,
-    resume: bool,
-    time_budget: float | None,
-    as_json: bool,
-) -> None:
-    """Train the enhancement model (denoise, colour, contrast) on an image folder."""
-    from ptx.training.enhance.train import train_enhance
-
-    metrics = train_enhance(
-        data,
-        out,
-        steps=steps,
-        batch=batch,
-        patch=patch,
-        lr=lr,
-        seed=seed,
-        resume=resume,
-        time_budget_s=time_budget,
-    )
-    if as_json:
-        click.echo(json.dumps({"checkpoint": str(out), **metrics}, indent=2))
-        return
-    click.echo(f"checkpoint: {out}")
-    for key, value in metrics.items():
-        click.echo(f"  {key:20s} {value:.4f}")

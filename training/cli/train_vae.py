@@ -1,20 +1,13 @@
-"""`ptx train vae` and `ptx eval vae` (thin: parse, call one function, print)."""
+"""`ptx train vae` (thin: parse, call one function, print)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
-
-def _echo_metrics(title: str, metrics: dict[str, float], as_json: bool, **extra: str) -> None:
-    if as_json:
-        click.echo(json.dumps({**extra, **metrics}, indent=2))
-        return
-    click.echo(title)
-    for key, value in metrics.items():
-        click.echo(f"  {key:20s} {value:.4f}")
+from ptx.training.cli._echo import echo_metrics
+from ptx.training.vae.train import train_vae
 
 
 @click.command("vae")
@@ -40,8 +33,6 @@ def train_vae_cmd(
     data, out, steps, batch, lr, beta, latent, width, size, seed, resume, time_budget, as_json
 ) -> None:
     """Train the VAE (encoder + decoder) on an image folder."""
-    from ptx.training.vae.train import train_vae
-
     metrics = train_vae(
         data,
         out,
@@ -54,25 +45,4 @@ def train_vae_cmd(
         time_budget_s=time_budget,
         config={"latent": latent, "width": width, "image_size": size},
     )
-    _echo_metrics(
-        f"checkpoints: {out}/encoder {out}/decoder", metrics, as_json, checkpoint=str(out)
-    )
-
-
-@click.command("vae")
-@click.option("--encoder", type=click.Path(), required=True, help="vae-encoder.onnx")
-@click.option("--decoder", type=click.Path(), required=True, help="vae-decoder.onnx")
-@click.option("--data", type=click.Path(path_type=Path), required=True, help="Image folder.")
-@click.option("--max-images", type=int, default=256, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True, help="Split seed (as training).")
-@click.option("--out", type=click.Path(path_type=Path), default=None, help="Also write JSON here.")
-@click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
-def eval_vae_cmd(encoder, decoder, data, max_images, seed, out, as_json) -> None:
-    """Reconstruction PSNR/SSIM of an exported VAE on held-out images."""
-    from ptx.io import atomic_write_text
-    from ptx.training.vae.train import evaluate_vae
-
-    metrics = evaluate_vae(encoder, decoder, data, max_images=max_images, seed=seed)
-    if out is not None:
-        atomic_write_text(out, json.dumps(metrics, indent=2) + "\n")
-    _echo_metrics("vae reconstruction (held-out)", metrics, as_json)
+    echo_metrics(f"checkpoints: {out}/encoder {out}/decoder", metrics, as_json, checkpoint=str(out))
