@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from tqdm import tqdm
+
 from ptx.benchmarks.harness import stats
 from ptx.benchmarks.harness.backends import Backend, EngineBackend
 from ptx.benchmarks.harness.inputs import bench_inputs
@@ -273,8 +275,6 @@ def _run_streams(runs: list[_StreamRun], duration_s: float, progress: bool, labe
 
 
 def _watch(threads, lead: _StreamRun, duration_s: float, progress: bool, label: str) -> None:
-    from tqdm import tqdm
-
     fmt = "{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f}s"
     with tqdm(
         total=round(duration_s, 2),

@@ -31,6 +31,7 @@ from ptx.benchmarks.harness import env as env_mod
 from ptx.benchmarks.harness import report, stats
 from ptx.benchmarks.harness.models import export_onnx, family_model
 from ptx.benchmarks.harness.plots import group_runs, plot_series
+from ptx.benchmarks.harness.script import run_script
 from ptx.benchmarks.serving.bench import (
     ServeTarget,
     Workload,
@@ -272,6 +273,4 @@ def main(model, size, clients, duration, c1_duration, warmup, out, name) -> None
 
 
 if __name__ == "__main__":  # pragma: no cover
-    from ptx.benchmarks.harness.script import run_script
-
     run_script(main)
