@@ -1,4 +1,14 @@
-"""Atomic file writes and image decoding shared by every stage (no torch here)."""
+"""Durable atomic file writes and image decoding shared by every stage (no torch here).
+
+Writes: a temp file beside the target (named with the writer's pid), fsync'd, renamed
+over the target, then the folder fsync'd, so a crash or a kill -9 leaves the old file
+or the new one, never half of one; temp files of writers that died are removed by the
+next write to the same target.
+
+Decoding: only JPEG, PNG, WebP, BMP, TIFF and GIF (first frame) are opened, on every
+path (folders, the server's routes), so a network-facing route never reaches a
+rarely-fuzzed parser or one that shells out (EPS through Ghostscript).
+"""
 
 from __future__ import annotations
 
@@ -16,7 +26,9 @@ import numpy as np
 
 from ptx.errors import ImageError, InputError
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif")
+IMAGE_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "TIFF", "GIF")  # Pillow format names allowed
+_FORMATS_TEXT = "JPEG, PNG, WebP, BMP, TIFF, GIF"
 DEFAULT_MAX_PIXELS = 50_000_000  # decompression-bomb guard; PTX_MAX_PIXELS overrides
 # mkstemp makes 0600 files; finished files should get the usual umask-based mode so a
 # server running as another user (Triton, a web server) can read what ptx wrote.
@@ -25,22 +37,71 @@ os.umask(_UMASK)
 
 
 # -- atomic writes --------------------------------------------------------------
+def _fsync(path: Path, directory: bool = False) -> None:
+    """Flush ``path`` (a file, or a folder's entries) to the disk; a no-op where unsupported."""
+    flags = os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if directory else 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError:  # e.g. folders cannot be opened on Windows
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some filesystems (tmpfs on old kernels, network mounts) refuse: best effort
+    finally:
+        os.close(fd)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def remove_stale_parts(dest: Path) -> int:
+    """Remove temp files left beside ``dest`` by writers that died (kill -9); returns the count."""
+    removed = 0
+    for part in dest.parent.glob(f".{dest.name}.*.part"):
+        pid = part.name[len(dest.name) + 2 :].split(".", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+            part.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temp path beside ``path``; rename it over ``path`` only on success.
+    """Yield a temp path beside ``path``; make it durable and rename it over ``path`` on success.
 
     An exception or Ctrl-C inside the block removes the temp file, so readers
     see the old file or none, never half of one.
     """
     dest = Path(path)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_parts(dest)
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{dest.name}.{os.getpid()}.", suffix=".part", dir=dest.parent
+        )
+    except OSError as exc:
+        raise InputError(f"{dest}: cannot write here ({exc.strerror or exc})") from exc
     os.close(fd)
     tmp_path = Path(tmp)
     try:
         yield tmp_path
         os.chmod(tmp_path, 0o666 & ~_UMASK)
+        _fsync(tmp_path)
         os.replace(tmp_path, dest)
+        _fsync(dest.parent, directory=True)
+    except OSError as exc:
+        tmp_path.unlink(missing_ok=True)
+        raise InputError(
+            f"{dest}: write failed ({exc.strerror or exc}); nothing was written"
+        ) from exc
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
@@ -107,6 +168,22 @@ def _to_rgb(img) -> np.ndarray:
     return np.asarray(img.convert("RGB"))
 
 
+def image_header(data: bytes, name: str = "<bytes>") -> tuple[int, int, str]:
+    """(width, height, format) from the header alone, allowed formats only; ImageError otherwise."""
+    from PIL import Image, UnidentifiedImageError
+
+    if not data:
+        raise ImageError(f"{name}: empty file (0 bytes)")
+    try:
+        with Image.open(io.BytesIO(data), formats=IMAGE_FORMATS) as img:
+            return img.size[0], img.size[1], str(img.format)
+    except UnidentifiedImageError as exc:
+        raise ImageError(f"{name}: not an image in an allowed format ({_FORMATS_TEXT})") from exc
+    except Exception as exc:  # crafted headers raise all sorts (struct.error, ValueError...)
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ImageError(f"{name}: unreadable image header ({reason})") from exc
+
+
 def decode_image(data: bytes, name: str = "<bytes>", limit: int | None = None) -> np.ndarray:
     """Decode image bytes to uint8 RGB HWC with EXIF orientation applied.
 
@@ -122,7 +199,7 @@ def decode_image(data: bytes, name: str = "<bytes>", limit: int | None = None) -
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             Image.MAX_IMAGE_PIXELS = None  # our own limit below is the one that applies
-            img = Image.open(io.BytesIO(data))
+            img = Image.open(io.BytesIO(data), formats=IMAGE_FORMATS)
             w, h = img.size
             if w * h > limit:
                 raise ImageError(
@@ -135,7 +212,7 @@ def decode_image(data: bytes, name: str = "<bytes>", limit: int | None = None) -
     except ImageError:
         raise
     except UnidentifiedImageError as exc:
-        raise ImageError(f"{name}: not an image Pillow can read") from exc
+        raise ImageError(f"{name}: not an image in an allowed format ({_FORMATS_TEXT})") from exc
     except Exception as exc:
         # Pillow's decoders raise OSError, SyntaxError, ValueError, but also struct.error,
         # IndexError, EOFError... on crafted input; a folder run must skip, not crash.

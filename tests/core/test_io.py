@@ -16,9 +16,11 @@ from ptx.errors import ImageError, InputError
 from ptx.io import (
     SkipLog,
     atomic_path,
+    atomic_write_bytes,
     atomic_write_text,
     decode_image,
     encode_image,
+    image_header,
     iter_images,
     list_images,
     read_image,
@@ -240,3 +242,67 @@ def test_encode_write_roundtrip(tmp_path: Path) -> None:
     assert read_image(tmp_path / "x.jpg").shape == a.shape
     with pytest.raises(ImageError, match="uint8 HxWx3"):
         encode_image(a.astype(np.float32))
+
+
+def test_only_allowed_formats_are_opened(tmp_path: Path) -> None:
+    from PIL import Image
+
+    img = Image.fromarray(np.full((8, 8, 3), 128, np.uint8))
+    for fmt in ("PCX", "TGA", "PPM", "ICO"):  # Pillow reads these; ptx must not
+        buf = io.BytesIO()
+        img.save(buf, format=fmt)
+        with pytest.raises(ImageError, match=r"not an image in an allowed format \(JPEG, PNG"):
+            decode_image(buf.getvalue(), f"x.{fmt.lower()}")
+    eps = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 8 8\nshowpage\n"
+    with pytest.raises(ImageError, match="allowed format"):
+        decode_image(eps, "x.eps")  # never reaches Ghostscript
+    gif = io.BytesIO()
+    frames = [Image.new("RGB", (4, 4), c) for c in ((255, 0, 0), (0, 0, 255))]
+    frames[0].save(gif, format="GIF", save_all=True, append_images=frames[1:])
+    assert decode_image(gif.getvalue())[0, 0, 0] > 200  # the first frame, red
+    assert image_header(gif.getvalue()) == (4, 4, "GIF")
+    with pytest.raises(ImageError, match="empty"):
+        image_header(b"")
+
+
+def test_header_probe_of_a_huge_image_needs_no_decode() -> None:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("L", (14_000, 13_000)).save(buf, format="PNG")  # 182 MP, past Pillow's bomb limit
+    assert image_header(buf.getvalue()) == (14_000, 13_000, "PNG")
+    with pytest.raises(ImageError, match="over the 50 MP limit"):
+        decode_image(buf.getvalue())
+
+
+def test_writes_are_fsynced_and_stale_parts_of_dead_writers_go(tmp_path: Path, monkeypatch) -> None:
+    import subprocess
+
+    import ptx.io as pio
+
+    synced: list[str] = []
+    real = pio._fsync
+
+    def spy(p: Path, directory: bool = False) -> None:
+        synced.append(Path(p).name)
+        real(p, directory)
+
+    monkeypatch.setattr(pio, "_fsync", spy)
+    dest = tmp_path / "out.bin"
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    stale = tmp_path / f".out.bin.{proc.pid}.abc123.part"
+    stale.write_bytes(b"half")
+    mine = tmp_path / f".out.bin.{os.getpid()}.zzz.part"  # a live writer's (this process)
+    mine.write_bytes(b"busy")
+    atomic_write_bytes(dest, b"whole")
+    assert dest.read_bytes() == b"whole"
+    assert not stale.exists() and mine.exists()
+    assert synced[-1] == tmp_path.name and synced[-2].endswith(".part")  # file, then folder
+
+
+def test_unwritable_destination_is_one_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(InputError, match="cannot write here"):
+        atomic_write_bytes(blocker / "sub" / "out.bin", b"data")
