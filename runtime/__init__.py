@@ -5,30 +5,22 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ptx.errors import InputError, MissingDependency, ModelError
-from ptx.runtime.engine import Engine, TensorInfo
+from ptx.errors import InputError, ModelError
+from ptx.runtime.backends import BACKENDS, backend_options, engine_class
+from ptx.runtime.backends.auto.select import load_auto
+from ptx.runtime.engine import Engine, EngineOptions
+from ptx.tensors import TensorInfo
 
-__all__ = ["BACKENDS", "Engine", "TensorInfo", "load"]
+__all__ = ["BACKENDS", "Engine", "EngineOptions", "TensorInfo", "engine_class", "load"]
 
 ONNX_SUFFIXES = (".onnx",)
 PLAN_SUFFIXES = (".plan", ".engine", ".trt")
 TORCH_SUFFIXES = (".pt", ".pth", ".ckpt", ".safetensors")
 
-# backend -> "module:Engine class", imported on first use. tensorrt lives in
-# runtime/trt (issue 6), openvino in runtime/openvino (issue 8); a backend whose module
-# or package is missing raises one ModelError line with the install hint.
-BACKENDS: dict[str, str] = {
-    "onnxruntime": "ptx.runtime.backends.onnxruntime:OnnxRuntimeEngine",
-    "tensorrt": "ptx.runtime.backends.tensorrt:TensorRTEngine",
-    "openvino": "ptx.runtime.backends.openvino:OpenVINOEngine",
-}
-
-_EXTRAS = {"openvino": "openvino"}  # backend -> the pip extra that installs it
-
 
 def _check_file(p: Path) -> None:
     if not p.exists():
-        raise ModelError(f"{p}: no such model file; check the path or run `ptx export` first")
+        raise ModelError(f"{p}: no such model file; check the path (or export the model first)")
     if p.is_dir():
         raise ModelError(f"{p}: is a folder; give a .onnx or .plan file")
     if p.stat().st_size == 0:
@@ -44,7 +36,7 @@ def pick_backend(path: str | Path, backend: str = "auto") -> str:
             return "onnxruntime"
         if suffix in PLAN_SUFFIXES:
             return "tensorrt"
-        hint = " (a PyTorch file? export it: ptx export)" if suffix in TORCH_SUFFIXES else ""
+        hint = " (a PyTorch file? export it to ONNX first)" if suffix in TORCH_SUFFIXES else ""
         raise ModelError(f"{p}: unknown model type '{suffix}' (expected .onnx or .plan){hint}")
     if backend not in BACKENDS:
         raise InputError(f"unknown backend '{backend}' (use auto or {', '.join(BACKENDS)})")
@@ -68,44 +60,30 @@ def load(
     device: str = "cpu",
     threads: int | None = None,
     backend: str = "auto",
+    trial_shapes: dict[str, tuple[int, ...]] | None = None,
     **options: object,
 ) -> Engine:
     """Load ``.onnx`` (ONNX Runtime / OpenVINO) or ``.plan`` (TensorRT) and return an Engine.
 
-    ``threads`` = intra-op threads (default: physical cores); ``options`` go to the
-    backend (onnxruntime: ``spin``; openvino: ``hint``, ``precision``, ``cache``).
-    ``auto`` on the CPU picks the faster installed backend by a cached timed trial
-    (ptx.runtime.backends.auto.select; ``trial_shapes`` sets its input shapes); $PTX_BACKEND or a
-    named backend skips it. Any unusable file raises one ModelError line.
+    ``threads`` = intra-op threads (default: physical cores); ``options`` are the
+    backend's declared options (onnxruntime: ``spin``; openvino: ``hint``,
+    ``precision``, ``cache``, ``static_after``; tensorrt: ``contexts``,
+    ``allow_chunking``, ``cuda_graph``, ``stream``), checked by the rule in
+    ptx.runtime.backends. ``auto`` on the CPU picks the faster installed backend by a
+    cached timed trial (ptx.runtime.backends.auto.select; ``trial_shapes`` sets its
+    input shapes); $PTX_BACKEND or a named backend skips it. Any unusable file
+    raises one ModelError line.
     """
     p = Path(path)
+    asked = backend
     backend = requested_backend(p, backend)
     name = pick_backend(p, backend)
-    trial_shapes = options.pop("trial_shapes", None)
     _check_file(p)
     if backend == "auto" and name == "onnxruntime" and device == "cpu":
-        from ptx.runtime.backends.auto.select import load_auto
-
         return load_auto(p, threads=threads, shapes=trial_shapes, **options)
     try:
         cls = engine_class(name)
     except ModelError as exc:
         raise ModelError(f"{p}: {exc}") from exc
-    return cls(p, device=device, threads=threads, **options)
-
-
-def engine_class(name: str) -> type[Engine]:
-    """The Engine class of backend ``name`` (one ModelError line when it cannot be had)."""
-    import importlib
-
-    module, attr = BACKENDS[name].split(":")
-    try:
-        return getattr(importlib.import_module(module), attr)
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.startswith("ptx."):
-            raise ModelError(f"the {name} backend is not part of this ptx yet") from exc
-        if name in _EXTRAS:
-            raise MissingDependency(exc.name or name, _EXTRAS[name], f"the {name} backend") from exc
-        raise ModelError(
-            f"the {name} backend needs the '{exc.name}' package (see `ptx doctor`)"
-        ) from exc
+    settings = backend_options(name, options, auto=asked == "auto")
+    return cls(p, device=device, threads=threads, options=settings)

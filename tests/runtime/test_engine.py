@@ -113,7 +113,7 @@ def test_closed_engine_says_so(models):
         ("truncated.onnx", "truncate", "not a valid ONNX model"),
         ("notes.onnx", b"just some text renamed to .onnx\n" * 4, "not a valid ONNX model"),
         ("model.plan", b"\x00plan bytes", "not a TensorRT plan.*ptx build"),
-        ("weights.pt", b"torch", "unknown model type '.pt'.*ptx export"),
+        ("weights.pt", b"torch", "unknown model type '.pt'.*export it to ONNX"),
     ],
 )
 def test_wrong_model_files_are_one_model_error_line(tmp_path, models, name, make, message):
@@ -139,3 +139,52 @@ def test_backend_choice(models):
         load(models["affine"], backend="nope")
     with pytest.raises(ModelError, match="cannot run on onnxruntime"):
         pick_backend("m.plan", "onnxruntime")
+
+
+def test_capabilities_are_declared_not_probed(models):
+    import ptx.runtime
+    from ptx.runtime.backends.onnxruntime.cuda import OnnxRuntimeCudaEngine
+    from ptx.runtime.backends.tensorrt import TensorRTEngine
+    from ptx.runtime.engine import Engine
+    from ptx.tensors import TensorInfo
+
+    engine = load(models["affine"], backend="onnxruntime")
+    assert engine.device == "cpu" and engine.choice is None and not engine.device_arrays
+    assert engine.prepare({"image": (1, 3, 8, 8)}) is False  # nothing to get ready
+    with pytest.raises(ModelError, match="has no GPU path"):
+        engine.run_device({})
+    assert TensorRTEngine.device_arrays and OnnxRuntimeCudaEngine.device_arrays
+    assert not Engine.device_arrays and Engine.choice is None
+    assert ptx.runtime.TensorInfo is TensorInfo  # the one TensorInfo, re-exported
+    assert ptx.runtime.engine.TensorInfo is TensorInfo
+
+
+def test_options_are_typed_dataclasses(models):
+    from ptx.runtime.backends.onnxruntime import OnnxRuntimeEngine
+    from ptx.runtime.backends.onnxruntime.engine import OnnxRuntimeOptions
+
+    engine = OnnxRuntimeEngine(models["affine"], options=OnnxRuntimeOptions(spin=False))
+    assert engine.settings == OnnxRuntimeOptions(spin=False)
+    assert OnnxRuntimeOptions.names() == ["spin"]
+    with pytest.raises(InputError, match="unknown engine option.*contexts.*it takes: spin"):
+        OnnxRuntimeEngine(models["affine"], contexts=2)
+    with pytest.raises(InputError, match="spin='no': needs bool"):
+        load(models["affine"], backend="onnxruntime", spin="no")
+
+
+def test_a_tensor_type_outside_the_vocabulary_is_one_model_error(tmp_path):
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["s"], ["t"])],
+        "strings",
+        [helper.make_tensor_value_info("s", TensorProto.STRING, [2])],
+        [helper.make_tensor_value_info("t", TensorProto.STRING, [2])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(tmp_path / "s.onnx"))
+    with pytest.raises(ModelError, match="tensor 's'.*tensor\\(string\\)") as info:
+        load(tmp_path / "s.onnx", backend="onnxruntime")
+    assert "\n" not in str(info.value)

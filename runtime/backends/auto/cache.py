@@ -15,6 +15,8 @@ import platform
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from ptx.io import atomic_write_text, sha256_file
+
 log = logging.getLogger("ptx.runtime")
 
 CACHE_SUFFIX = ".ptx-backend.json"
@@ -56,8 +58,6 @@ def cache_root() -> Path:
 
 def model_digest(path: str | Path) -> str:
     """sha256 of the model file, remembered per (path, size, mtime) within this process."""
-    from ptx.io import sha256_file
-
     p = Path(path).resolve()
     st = p.stat()
     key = (str(p), st.st_size, st.st_mtime_ns)
@@ -109,8 +109,6 @@ def read_choice(path: Path, sha: str, key: str) -> Choice | None:
 
 def write_choice(path: Path, sha: str, key: str, choice: Choice) -> Path | None:
     """Record ``choice`` atomically beside the model, else in the user cache; None if neither."""
-    from ptx.io import atomic_write_text
-
     entry = {k: v for k, v in choice.to_dict().items() if k not in ("cached", "cache_file")}
     for f in cache_files(path, sha):
         try:

@@ -16,16 +16,17 @@ or disagrees with ONNX Runtime on the trial input, loses with a logged reason.
 from __future__ import annotations
 
 import importlib.util
-import inspect
 import logging
 import statistics
 import time
-from collections.abc import Callable
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 
-from ptx.errors import InputError, ModelError, PtxError
+from ptx.errors import ModelError, PtxError
+from ptx.inputs import example_inputs, resolve_shapes
+from ptx.runtime.backends import backend_options, check_auto_options, engine_class
 from ptx.runtime.backends.auto.cache import (
     Choice,
     cpu_model,
@@ -36,13 +37,15 @@ from ptx.runtime.backends.auto.cache import (
 )
 from ptx.runtime.cpu import physical_cores
 from ptx.runtime.engine import Engine
+from ptx.tensors import Shape
+from ptx.timing import lower_quartile, time_interleaved
 
 log = logging.getLogger("ptx.runtime")
 
 CPU_BACKENDS = ("onnxruntime", "openvino")  # the first is the default and the reference
 TRIAL_BUDGET_S = 1.0  # timed rounds stop once this is spent (after MIN_ROUNDS)
 MIN_ROUNDS, MAX_ROUNDS = 3, 15
-SETTLE_MAX_S = 0.15  # longest wait for other threads of this process to stop spinning
+TRIAL_SEED = 0
 MARGIN = 0.02  # the default backend keeps the job unless the other is >2% faster
 AGREEMENT = 1e-3  # relative L2 between backends on the trial input (FP32 parity is 1e-4)
 AGREEMENT_FP16 = 2e-2
@@ -63,8 +66,6 @@ def _findable(module: str) -> bool:
 
 def backend_versions(names: list[str]) -> dict[str, str]:
     """Installed package version of each backend (from metadata, without importing it)."""
-    from importlib import metadata
-
     out = {}
     for name in names:
         try:
@@ -89,82 +90,12 @@ def decide(
     return best, f"{parts}, lower quartile of {n} interleaved runs"
 
 
-def lower_quartile(values: list[float]) -> float:
-    """The 25th percentile (inclusive interpolation; the value itself for one sample)."""
-    if len(values) < 2:
-        return values[0]
-    return statistics.quantiles(values, n=4, method="inclusive")[0]
-
-
-def settle(max_s: float = SETTLE_MAX_S, slice_s: float = 0.005) -> float:
-    """Sleep until this process's own threads go quiet (at most ``max_s``); returns seconds slept.
-
-    ONNX Runtime's pool spins ~50 ms of CPU after each call by default; a backend
-    timed right after it would share the cores with that spin and look slower.
-    """
-    waited, quiet = 0.0, 0
-    while waited < max_s and quiet < 2:  # two quiet slices: a spinner may be descheduled once
-        cpu = time.process_time()
-        time.sleep(slice_s)
-        waited += slice_s
-        quiet = quiet + 1 if time.process_time() - cpu < 0.2 * slice_s else 0
-    return waited
-
-
-def time_interleaved(
-    runners: dict[str, Callable[[], object]],
-    budget_s: float = TRIAL_BUDGET_S,
-    min_rounds: int = MIN_ROUNDS,
-    max_rounds: int = MAX_ROUNDS,
-    clock: Callable[[], float] = time.perf_counter,
-    quiet: Callable[[], object] = settle,
-) -> dict[str, list[float]]:
-    """Seconds per call of each runner, in alternating-order rounds until the budget is spent.
-
-    Each call starts once the process is ``quiet`` (the wait is not timed).
-    """
-    names = list(runners)
-    times: dict[str, list[float]] = {n: [] for n in names}
-    start = clock()
-    for r in range(max_rounds):
-        if r >= min_rounds and clock() - start >= budget_s:
-            break
-        for name in names if r % 2 == 0 else reversed(names):
-            quiet()
-            t0 = clock()
-            runners[name]()
-            times[name].append(clock() - t0)
-    return times
-
-
-def trial_shapes(engine: Engine, given: dict[str, tuple[int, ...]] | None = None) -> dict:
-    """Shapes to try: ``given``, else the spec profile's opt, else fixed dims (open: 1 / 256)."""
-    spec = engine.spec
-    opt = spec.profile.opt if spec is not None and spec.profile is not None else {}
-    shapes = {}
-    for t in engine.inputs:
-        if given and t.name in given:
-            shapes[t.name] = tuple(given[t.name])
-        elif t.name in opt:
-            shapes[t.name] = tuple(opt[t.name])
-        else:  # an open axis: batch 1; image sides 256 (the suite's size); others 1
-            side = 256 if len(t.shape) == 4 else 1
-            shapes[t.name] = tuple(
-                d if isinstance(d, int) else (1 if i == 0 else side) for i, d in enumerate(t.shape)
-            )
-    return shapes
-
-
-def trial_feeds(engine: Engine, shapes: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
-    """Seeded inputs: floats in [0, 1), integers and booleans zero (a valid label or index)."""
-    rng = np.random.default_rng(0)
-    feeds = {}
-    for t in engine.inputs:
-        if np.issubdtype(t.dtype, np.floating):
-            feeds[t.name] = rng.random(shapes[t.name], dtype=np.float32).astype(t.dtype)
-        else:
-            feeds[t.name] = np.zeros(shapes[t.name], dtype=t.dtype)
-    return feeds
+def trial_inputs(
+    engine: Engine, given: dict[str, tuple[int, ...]] | None = None
+) -> tuple[dict[str, Shape], dict[str, np.ndarray]]:
+    """(shapes, feeds) of the trial: ptx.inputs' one rule (spec profile, its image range)."""
+    shapes = resolve_shapes(engine.inputs, engine.spec, given or {}, where=engine.path.name)
+    return shapes, example_inputs(engine.inputs, engine.spec, shapes, seed=TRIAL_SEED)
 
 
 def agreement(engine: Engine) -> float:
@@ -182,32 +113,10 @@ def relative_l2(a: np.ndarray, b: np.ndarray) -> float:
 
 
 # -- loading ------------------------------------------------------------------
-def _accepted(cls: type, options: dict) -> dict:
-    """The options ``cls`` takes (auto passes ORT's and OpenVINO's own options to both)."""
-    params = inspect.signature(cls.__init__).parameters
-    return {k: v for k, v in options.items() if k in params}
-
-
-def _check_options(names: list[str], options: dict) -> None:
-    """An option no CPU backend takes is a typo: say so instead of dropping it."""
-    from ptx.runtime import engine_class
-
-    known = set()
-    for name in names:
-        known |= set(inspect.signature(engine_class(name).__init__).parameters)
-    unknown = sorted(set(options) - known)
-    if unknown:
-        raise InputError(
-            f"unknown engine option(s) {', '.join(unknown)} for {' / '.join(names)} "
-            f"(they take: {', '.join(sorted(known - {'self', 'path', 'device', 'threads'}))})"
-        )
-
-
 def _open(name: str, path: Path, threads: int, options: dict) -> Engine:
-    from ptx.runtime import engine_class
-
+    """Backend ``name`` on the CPU with the options it declares (the rest are the others')."""
     cls = engine_class(name)
-    return cls(path, device="cpu", threads=threads, **_accepted(cls, options))
+    return cls(path, device="cpu", threads=threads, options=backend_options(name, options, True))
 
 
 def _fallback(path: Path, loser: str, why: str, winner: str) -> None:
@@ -228,7 +137,7 @@ def load_auto(
         raise ModelError(f"threads must be >= 1, got {threads}")
     threads = threads or physical_cores()
     names = installed_cpu_backends()
-    _check_options(names or list(CPU_BACKENDS[:1]), options)
+    check_auto_options(options)
     if len(names) < 2:  # nothing to choose between
         return _open(names[0] if names else CPU_BACKENDS[0], path, threads, options)
     sha = model_digest(path)
@@ -262,8 +171,7 @@ def run_trial(
     t0 = time.perf_counter()
     errors: dict[str, str] = {}
     engines = _open_all(path, names, threads, options, errors)
-    sample = trial_shapes(next(iter(engines.values())), shapes)
-    feeds = trial_feeds(next(iter(engines.values())), sample)
+    sample, feeds = trial_inputs(next(iter(engines.values())), shapes)
     _warm_up_and_compare(engines, sample, feeds, names[0], errors)
     shown = {k: list(v) for k, v in sample.items()}
     if len(engines) == 1:
@@ -316,9 +224,7 @@ def _warm_up_and_compare(
     outputs, first = {}, None
     for name, engine in list(engines.items()):
         try:
-            prepare = getattr(engine, "prepare", None)  # OpenVINO: compile the static shape now
-            if prepare is not None:
-                prepare(sample)
+            engine.prepare(sample)  # OpenVINO: compile the static shape now, not in the timing
             outputs[name] = next(iter(engine.run(feeds).values()))
         except PtxError as exc:
             errors[name] = f"it cannot run the model: {exc}"

@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 
 from ptx.errors import InputError, ModelError
-from ptx.runtime.backends.onnxruntime.engine import OnnxRuntimeEngine
+from ptx.runtime.backends.onnxruntime.engine import OnnxRuntimeEngine, OnnxRuntimeOptions
+from ptx.runtime.cuda import Stream, as_device_array, parse_device, stream_handle
 
 ORT_GPU_HINT = "the CUDA execution provider needs onnxruntime-gpu (pip install onnxruntime-gpu)"
 
@@ -21,18 +22,22 @@ class OnnxRuntimeCudaEngine(OnnxRuntimeEngine):
     """An ONNX Runtime session on one GPU, with zero-copy device IO through IOBinding."""
 
     backend = "onnxruntime-cuda"
+    device_arrays = True
 
     def __init__(
-        self, path: str | Path, device: str = "cuda", threads: int | None = None, **options: Any
+        self,
+        path: str | Path,
+        device: str = "cuda",
+        threads: int | None = None,
+        options: OnnxRuntimeOptions | None = None,
+        **kwargs: object,
     ) -> None:
         import onnxruntime as ort
-
-        from ptx.runtime.cuda import parse_device
 
         if "CUDAExecutionProvider" not in ort.get_available_providers():
             raise ModelError(f"{Path(path).name}: {ORT_GPU_HINT}")
         self.device_id = parse_device(device)
-        super().__init__(path, device="cuda", threads=threads, **options)
+        super().__init__(path, device="cuda", threads=threads, options=options, **kwargs)
         self.session.set_providers(
             ["CUDAExecutionProvider", "CPUExecutionProvider"],
             [{"device_id": self.device_id}, {}],
@@ -46,8 +51,6 @@ class OnnxRuntimeCudaEngine(OnnxRuntimeEngine):
         ORT runs on its own stream: with ``stream`` given, that stream is synchronised
         first so the inputs are complete, and the call returns with the outputs ready.
         """
-        from ptx.runtime.cuda import Stream, as_device_array, stream_handle
-
         handle = stream_handle(stream)
         if handle is not None:
             Stream(handle).synchronize()

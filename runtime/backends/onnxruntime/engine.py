@@ -2,25 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ptx.errors import ModelError
+from ptx.errors import InputError, ModelError
 from ptx.runtime.cpu import physical_cores
-from ptx.runtime.engine import Engine, TensorInfo, coerce_dtype
+from ptx.runtime.engine import Engine, EngineOptions, TensorInfo, coerce_dtype
 from ptx.spec import ONNX_METADATA_KEY, ModelSpec
+from ptx.tensors import from_ort
 
-_ORT_TYPES = {
-    "tensor(float)": np.float32,
-    "tensor(float16)": np.float16,
-    "tensor(double)": np.float64,
-    "tensor(int64)": np.int64,
-    "tensor(int32)": np.int32,
-    "tensor(uint8)": np.uint8,
-    "tensor(int8)": np.int8,
-    "tensor(bool)": np.bool_,
-}
+
+@dataclass(frozen=True)
+class OnnxRuntimeOptions(EngineOptions):
+    """``spin``: idle pool threads busy-wait (lowest latency) or park (leave the CPU to others)."""
+
+    spin: bool = True
 
 
 def _first_line(exc: BaseException) -> str:
@@ -33,8 +31,7 @@ def _load_error(path: Path, exc: BaseException) -> ModelError:
     msg = _first_line(exc)
     if "INVALID_PROTOBUF" in msg or "Protobuf parsing failed" in msg:
         return ModelError(
-            f"{path}: not a valid ONNX model (truncated, or not ONNX at all); "
-            "re-export it with `ptx export`"
+            f"{path}: not a valid ONNX model (truncated, or not ONNX at all); re-export the model"
         )
     if "NO_SUCHFILE" in msg or "Load model from" in msg and "failed" in msg:
         return ModelError(f"{path}: ONNX Runtime cannot read it: {msg}")
@@ -65,17 +62,20 @@ class OnnxRuntimeEngine(Engine):
     """ONNX Runtime session with latency-oriented options (see session_options)."""
 
     backend = "onnxruntime"
+    Options = OnnxRuntimeOptions
 
     def __init__(
         self,
         path: str | Path,
         device: str = "cpu",
         threads: int | None = None,
-        spin: bool = True,
+        options: OnnxRuntimeOptions | None = None,
+        **kwargs: object,
     ) -> None:
         import onnxruntime as ort
 
         path = Path(path)
+        self.settings = self.resolve_options(options, kwargs)
         if threads is not None and threads < 1:
             raise ModelError(f"threads must be >= 1, got {threads}")
         providers = ["CPUExecutionProvider"]
@@ -85,7 +85,7 @@ class OnnxRuntimeEngine(Engine):
             providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
         elif device != "cpu":
             raise ModelError(f"unknown device '{device}' (use cpu or cuda)")
-        opts = session_options(threads, spin)
+        opts = session_options(threads, self.settings.spin)
         try:
             self.session = ort.InferenceSession(str(path), opts, providers=providers)
         except Exception as exc:  # ORT raises its own pybind exception classes
@@ -104,9 +104,11 @@ class OnnxRuntimeEngine(Engine):
         self._run_options = ort.RunOptions()
         self._run_options.log_severity_level = 4
 
-    @staticmethod
-    def _info(arg) -> TensorInfo:
-        dtype = np.dtype(_ORT_TYPES.get(arg.type, np.float32))
+    def _info(self, arg) -> TensorInfo:
+        try:
+            dtype = from_ort(arg.type).numpy
+        except InputError as exc:
+            raise ModelError(f"{self.path.name}: tensor '{arg.name}': {exc}") from None
         shape = tuple(d if isinstance(d, int) else (d or None) for d in arg.shape)
         return TensorInfo(arg.name, dtype, shape)
 

@@ -12,13 +12,15 @@ import queue
 import re
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ptx.errors import ModelError, PtxError, require
+from ptx.runtime.backends.auto.cache import cache_root, model_digest
 from ptx.runtime.cpu import physical_cores
-from ptx.runtime.engine import Engine, TensorInfo, coerce_dtype
+from ptx.runtime.engine import Engine, EngineOptions, TensorInfo, coerce_dtype
 from ptx.spec import ONNX_METADATA_KEY, ModelSpec
 
 log = logging.getLogger("ptx.runtime")
@@ -64,21 +66,19 @@ def _load_error(path: Path, exc: BaseException) -> ModelError:
     msg = ov_message(exc)
     if "can't be parsed" in msg or "Could not open" in msg:
         return ModelError(
-            f"{path}: not a valid ONNX model (truncated, or not ONNX at all); "
-            "re-export it with `ptx export`"
+            f"{path}: not a valid ONNX model (truncated, or not ONNX at all); re-export the model"
         )
     return ModelError(f"{path}: OpenVINO cannot load it: {msg}")
 
 
 def cache_dir_for(sha: str, root: Path | None = None) -> Path:
     """Compiled-model cache folder: <ptx cache>/openvino/<model sha[:16]>-<OpenVINO version>."""
-    from ptx.runtime.backends.auto.cache import cache_root
-
     return (root or cache_root()) / "openvino" / f"{sha[:16]}-{openvino_version()}"
 
 
-class OpenVINOEngine(Engine):
-    """OpenVINO CPU inference, f32 pinned, infer requests reused.
+@dataclass(frozen=True)
+class OpenVINOOptions(EngineOptions):
+    """OpenVINO's options.
 
     ``hint``: latency (one request at a time) or throughput (streams for concurrent
     callers); ``precision``: f32, bf16 or f16; ``cache``: keep compiled models on disk;
@@ -87,29 +87,41 @@ class OpenVINOEngine(Engine):
     on static shapes; None keeps one dynamic model).
     """
 
+    hint: str = "latency"
+    precision: str = "f32"
+    cache: bool = True
+    static_after: int | None = 2
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.hint not in HINTS:
+            raise ModelError(f"openvino hint '{self.hint}': use {' or '.join(HINTS)}")
+        if self.precision not in PRECISIONS:
+            raise ModelError(f"openvino precision '{self.precision}': use {', '.join(PRECISIONS)}")
+
+
+class OpenVINOEngine(Engine):
+    """OpenVINO CPU inference, f32 pinned, infer requests reused (options: OpenVINOOptions)."""
+
     backend = "openvino"
+    Options = OpenVINOOptions
 
     def __init__(
         self,
         path: str | Path,
         device: str = "cpu",
         threads: int | None = None,
-        hint: str = "latency",
-        precision: str = "f32",
-        cache: bool = True,
-        static_after: int | None = 2,
-        spin: bool = True,  # noqa: ARG002 - ORT's option; OpenVINO's pool parks by itself
+        options: OpenVINOOptions | None = None,
+        **kwargs: object,
     ) -> None:
         ov = _ov()
         path = Path(path)
+        self.settings = settings = self.resolve_options(options, kwargs)
+        hint, precision, cache = settings.hint, settings.precision, settings.cache
         if device != "cpu":
             raise ModelError(f"the openvino backend runs on the CPU only, not '{device}'")
         if threads is not None and threads < 1:
             raise ModelError(f"threads must be >= 1, got {threads}")
-        if hint not in HINTS:
-            raise ModelError(f"openvino hint '{hint}': use {' or '.join(HINTS)}")
-        if precision not in PRECISIONS:
-            raise ModelError(f"openvino precision '{precision}': use {', '.join(PRECISIONS)}")
         model = read_onnx(path)
         super().__init__(path, _spec_of(model))
         self.device = device
@@ -125,7 +137,7 @@ class OpenVINOEngine(Engine):
         if self.cache_dir is not None:
             config["CACHE_DIR"] = str(self.cache_dir)
         self._core, self._config, self._model = ov.Core(), config, model
-        self.static_after = static_after
+        self.static_after = settings.static_after
         self._dynamic = _Variant(self._compile(model))
         self._static: OrderedDict[tuple, _Variant] = OrderedDict()
         self._seen: dict[tuple, int] = {}
@@ -150,8 +162,6 @@ class OpenVINOEngine(Engine):
 
     @staticmethod
     def _cache_dir(path: Path) -> Path | None:
-        from ptx.runtime.backends.auto.cache import model_digest
-
         folder = cache_dir_for(model_digest(path))
         try:
             folder.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,4 @@
-"""TensorRT backend: ``.plan`` files through the export/trt adapter (tensorrt or tensorrt_rtx).
+"""TensorRT backend: ``.plan`` files through ptx.formats.tensorrt (tensorrt or tensorrt_rtx).
 
 Importing this needs neither TensorRT nor CUDA; both load when an engine is made.
 """

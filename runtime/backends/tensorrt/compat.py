@@ -1,6 +1,6 @@
 """May this plan run here? Flavour, version, plan checksum and GPU compute capability.
 
-The flavour/version rule is export/trt/sidecar.check_compatible's; this adds the
+The flavour/version rule is ptx.formats.sidecar.check_compatible's; this adds the
 GPU: a TensorRT-RTX plan lists its targets ("8.6", "12.0+"), and a GPU outside them
 is refused with the command that rebuilds for it. Mainline plans record "this GPU"
 (built for the GPU they were built on), so TensorRT itself is the judge there.

@@ -10,61 +10,81 @@ are split by batch (``allow_chunking``). Contexts form a pool for concurrent cal
 from __future__ import annotations
 
 import queue
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ptx.errors import InputError, ModelError
+from ptx.formats.sidecar import read_sidecar
+from ptx.formats.tensorrt import capturing_logger, detect, installed
+from ptx.io import sha256_file
+from ptx.runtime.backends.tensorrt.compat import check_gpu, check_plan
+from ptx.runtime.backends.tensorrt.context import ExecContext
 from ptx.runtime.backends.tensorrt.shapes import Profile, Shape, plan_chunks, profiles_from_engine
 from ptx.runtime.backends.tensorrt.shapes import validate_shapes as _validate
-from ptx.runtime.engine import Engine, TensorInfo, coerce_dtype
+from ptx.runtime.cuda import (
+    DeviceBuffer,
+    Stream,
+    as_device_array,
+    copy_d2h,
+    copy_h2d,
+    device_count,
+    parse_device,
+    stream_handle,
+    use_device,
+)
+from ptx.runtime.engine import Engine, EngineOptions, TensorInfo, coerce_dtype
 from ptx.spec import ModelSpec
-
-DTYPES = {
-    "FLOAT": np.float32,
-    "HALF": np.float16,
-    "INT8": np.int8,
-    "INT32": np.int32,
-    "INT64": np.int64,
-    "BOOL": np.bool_,
-    "UINT8": np.uint8,
-}
+from ptx.tensors import from_trt
 
 
 def numpy_dtype(trt_dtype: Any, name: str) -> np.dtype:
     """The NumPy dtype of a TensorRT DataType (ModelError for BF16 / FP8 / INT4 IO)."""
-    key = str(trt_dtype).split(".")[-1].upper()
-    if key not in DTYPES:
-        raise ModelError(f"tensor '{name}' is {key}, which has no NumPy dtype; export it FP16/FP32")
-    return np.dtype(DTYPES[key])
+    try:
+        return from_trt(trt_dtype).numpy
+    except InputError:
+        key = str(trt_dtype).split(".")[-1].upper()
+        raise ModelError(
+            f"tensor '{name}' is {key}, which has no NumPy dtype; export it FP16/FP32"
+        ) from None
+
+
+@dataclass(frozen=True)
+class TensorRTOptions(EngineOptions):
+    """``contexts``: execution contexts for concurrent callers; ``allow_chunking``: split a
+    batch larger than every profile; ``cuda_graph``: replay each fixed shape as a CUDA graph;
+    ``stream``: the caller's CUDA stream (any object ptx.runtime.cuda understands)."""
+
+    contexts: int = 1
+    allow_chunking: bool = True
+    cuda_graph: bool = False
+    stream: Any = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.contexts < 1:
+            raise InputError(f"contexts must be >= 1, got {self.contexts}")
 
 
 class TensorRTEngine(Engine):
     """A deserialised TensorRT plan with a pool of execution contexts."""
 
     backend = "tensorrt"
+    Options = TensorRTOptions
+    device_arrays = True
 
     def __init__(
         self,
         path: str | Path,
         device: str = "cuda",
-        threads: int | None = None,
-        contexts: int = 1,
-        allow_chunking: bool = True,
-        cuda_graph: bool = False,
-        stream: Any = None,
-        **_: object,
+        threads: int | None = None,  # noqa: ARG002 - the Engine signature; TensorRT has no pool
+        options: TensorRTOptions | None = None,
+        **kwargs: object,
     ) -> None:
-        from ptx.formats.sidecar import read_sidecar
-        from ptx.formats.tensorrt import capturing_logger, detect, installed
-        from ptx.io import sha256_file
-        from ptx.runtime.backends.tensorrt.compat import check_gpu, check_plan
-        from ptx.runtime.cuda import device_count, parse_device, stream_handle, use_device
-
         path = Path(path)
-        if contexts < 1:
-            raise InputError(f"contexts must be >= 1, got {contexts}")
+        self.settings = settings = self.resolve_options(options, kwargs)
         sidecar = read_sidecar(path)
         flavour = check_plan(path, sidecar, installed(), sha256_file(path))
         index = parse_device(device)
@@ -88,7 +108,8 @@ class TensorRTEngine(Engine):
             )
         spec = ModelSpec.from_dict(sidecar["spec"]) if sidecar and sidecar.get("spec") else None
         super().__init__(path, spec)
-        self.gpu, self.flavour, self.allow_chunking = gpu, flav, allow_chunking
+        self.gpu, self.flavour, self.allow_chunking = gpu, flav, settings.allow_chunking
+        self.device = f"cuda:{index}"
         self._inputs, self._outputs = self._io(spec)
         self.profiles: list[Profile] = profiles_from_engine(
             self._engine, [t.name for t in self._inputs]
@@ -98,10 +119,10 @@ class TensorRTEngine(Engine):
         }
         self._pool: queue.LifoQueue = queue.LifoQueue()
         self._contexts = []
-        from ptx.runtime.backends.tensorrt.context import ExecContext
-
-        for _ in range(contexts):
-            ctx = ExecContext(self._engine, self._logger, stream_handle(stream), cuda_graph)
+        for _ in range(settings.contexts):
+            ctx = ExecContext(
+                self._engine, self._logger, stream_handle(settings.stream), settings.cuda_graph
+            )
             self._contexts.append(ctx)
             self._pool.put(ctx)
 
@@ -132,8 +153,6 @@ class TensorRTEngine(Engine):
         ctx = self._pool.get()
         ctx.active = stream if stream is not None else ctx.stream.handle
         if ctx.active != ctx.stream.handle:
-            from ptx.runtime.cuda import Stream
-
             Stream(ctx.active).wait(ctx.done)  # the context's last request must finish first
         return ctx
 
@@ -144,8 +163,6 @@ class TensorRTEngine(Engine):
     # -- NumPy in, NumPy out ---------------------------------------------------------------
     def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Run a batch from host arrays; outputs are new host arrays."""
-        from ptx.runtime.cuda import copy_d2h, copy_h2d
-
         feeds = {t.name: coerce_dtype(t.name, feeds[t.name], t.dtype) for t in self._known(feeds)}
         chunks = self.plan({k: v.shape for k, v in feeds.items()})
         ctx = self._acquire(None)
@@ -195,8 +212,6 @@ class TensorRTEngine(Engine):
         allocated. With ``stream`` the work is queued there and this returns at once;
         without, it runs on the context's stream and returns when outputs are ready.
         """
-        from ptx.runtime.cuda import DeviceBuffer, as_device_array, stream_handle
-
         arrays = {
             t.name: as_device_array(feeds.get(t.name), f"input '{t.name}'")
             for t in self._known(feeds)

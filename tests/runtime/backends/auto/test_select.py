@@ -11,10 +11,12 @@ import pytest
 from click.testing import CliRunner
 from onnx import TensorProto, helper
 
+from ptx import timing
 from ptx.errors import InputError, ModelError
 from ptx.runtime import load
 from ptx.runtime.backends.auto import cache as choice_cache
 from ptx.runtime.backends.auto import select
+from ptx.spec import ImageConvention
 
 pytest.importorskip("openvino")
 
@@ -81,6 +83,8 @@ def test_decide_keeps_the_default_within_the_margin():
 
 
 def test_interleaved_rounds_alternate_and_respect_budget():
+    assert select.time_interleaved is timing.time_interleaved  # the one timer, not a copy
+    assert select.lower_quartile is timing.lower_quartile
     now = [0.0]
     order = []
 
@@ -114,13 +118,27 @@ def test_interleaved_rounds_alternate_and_respect_budget():
     )
 
 
-def test_trial_shapes_and_feeds_follow_the_spec(models):
+def test_trial_inputs_follow_the_one_example_input_rule(models):
     engine = load(models["affine"], backend="onnxruntime")
-    shapes = select.trial_shapes(engine)
-    assert shapes == {"image": (1, 3, 256, 256)}  # open dims: batch 1, sides 256
-    assert select.trial_shapes(engine, {"image": (2, 3, 8, 8)}) == {"image": (2, 3, 8, 8)}
-    feeds = select.trial_feeds(engine, {"image": (2, 3, 8, 8)})
-    assert feeds["image"].dtype == np.float32 and feeds["image"].shape == (2, 3, 8, 8)
+    shapes, feeds = select.trial_inputs(engine)
+    assert shapes == {"image": (1, 3, 64, 64)}  # ptx.inputs: open batch 1, other open dims 64
+    assert feeds["image"].dtype == np.float32 and feeds["image"].shape == (1, 3, 64, 64)
+    shapes, feeds = select.trial_inputs(engine, {"image": (2, 3, 8, 8)})
+    assert shapes == {"image": (2, 3, 8, 8)} and feeds["image"].shape == (2, 3, 8, 8)
+    with pytest.raises(InputError, match="axis 1 is 4, the model fixes it at 3"):
+        select.trial_inputs(engine, {"image": (1, 4, 8, 8)})
+
+
+def test_trial_feeds_respect_the_spec_range(tmp_path, helpers):
+    """The trial used to feed [0, 1) whatever the model took; now pixels in its own range."""
+    path = helpers.affine_model(tmp_path / "signed.onnx", conv=ImageConvention(range=(-1.0, 1.0)))
+    engine = load(path, backend="onnxruntime")
+    _, feeds = select.trial_inputs(engine, {"image": (2, 3, 16, 16)})
+    x = feeds["image"]
+    assert x.min() >= -1.0 and x.max() <= 1.0
+    assert x.min() < -0.9 and x.max() > 0.9  # spans the range, not [0, 1)
+    _, again = select.trial_inputs(engine, {"image": (2, 3, 16, 16)})
+    np.testing.assert_array_equal(again["image"], x)  # seeded: the same trial every time
 
 
 # -- the trial, its cache and load() --------------------------------------------
@@ -168,21 +186,19 @@ def test_trial_shape_is_part_of_the_key(models, monkeypatch):
     load(models["affine"], threads=1, trial_shapes={"image": (2, 3, 8, 8)})
     assert len(calls) == 1
     engine = load(models["affine"], threads=1)
-    assert len(calls) == 2 and engine.choice.shapes == {"image": [1, 3, 256, 256]}
+    assert len(calls) == 2 and engine.choice.shapes == {"image": [1, 3, 64, 64]}
 
 
 def test_read_only_folder_caches_in_the_user_dir(models, monkeypatch, tmp_path):
-    import ptx.io
-
     beside = models["affine"].with_name("affine.onnx" + choice_cache.CACHE_SUFFIX)
-    real = ptx.io.atomic_write_text
+    real = choice_cache.atomic_write_text
 
     def refuse_beside(path, text):
         if path == beside:
             raise PermissionError(13, "Permission denied")
         real(path, text)
 
-    monkeypatch.setattr(ptx.io, "atomic_write_text", refuse_beside)
+    monkeypatch.setattr(choice_cache, "atomic_write_text", refuse_beside)
     calls = fake_timings(monkeypatch, {"onnxruntime": 5.0, "openvino": 10.0})
     engine = load(models["affine"], threads=1)
     assert not beside.exists()
@@ -238,8 +254,27 @@ def test_auto_passes_each_backend_its_own_options_and_refuses_typos(models, monk
     fake_timings(monkeypatch, {"onnxruntime": 10.0, "openvino": 1.0})
     engine = load(models["affine"], threads=1, spin=False, hint="throughput", precision="f32")
     assert engine.backend == "openvino" and engine.hint == "throughput"
-    with pytest.raises(InputError, match="unknown engine option.*hnt"):
+    with pytest.raises(InputError, match="unknown engine option.*hnt") as info:
         load(models["affine"], hnt="latency")
+    assert "\n" not in str(info.value) and "hint" in str(info.value)  # names what is taken
+
+
+def test_one_option_rule_for_every_backend(models, monkeypatch):
+    """A named backend takes exactly what it declares; before, ONNX Runtime raised a
+    TypeError, OpenVINO silently ignored ``spin`` and TensorRT swallowed anything."""
+    fake_timings(monkeypatch, {"onnxruntime": 10.0, "openvino": 1.0})
+    for backend, foreign in (("onnxruntime", "hint"), ("openvino", "spin")):
+        with pytest.raises(InputError, match=f"option\\(s\\) {foreign} for the {backend} backend"):
+            load(models["affine"], backend=backend, **{foreign: "x"})
+    assert load(models["affine"], backend="openvino", static_after=None).static_after is None
+    with pytest.raises(InputError, match="spin=1: needs bool"):
+        load(models["affine"], backend="onnxruntime", spin=1)
+    # Under auto an option goes to whichever candidate declares it: TensorRT's contexts
+    # is no typo there, and it reaches neither CPU backend.
+    engine = load(models["affine"], threads=1, contexts=2)
+    assert engine.backend == "openvino" and engine.settings == engine.Options()
+    monkeypatch.setenv("PTX_BACKEND", "openvino")  # auto asked, the environment picks
+    assert load(models["affine"], spin=False).backend == "openvino"
 
 
 def test_without_openvino_auto_is_onnxruntime_without_trial(models, monkeypatch):

@@ -8,8 +8,9 @@ pytest.importorskip("openvino")
 torch = pytest.importorskip("torch")
 
 from ptx.errors import ModelError  # noqa: E402
+from ptx.inputs import example_inputs  # noqa: E402
 from ptx.runtime import load  # noqa: E402
-from ptx.runtime.backends.auto.select import relative_l2, trial_feeds  # noqa: E402
+from ptx.runtime.backends.auto.select import relative_l2  # noqa: E402
 from ptx.training.common import registry  # noqa: E402
 
 PARITY = 1e-4  # relative L2, FP32
@@ -48,7 +49,7 @@ def test_openvino_matches_onnxruntime(exported, shape, tmp_path, monkeypatch):
             batch if i == 0 else d if isinstance(d, int) else sides.get(i, 1)
             for i, d in enumerate(t.shape)
         )
-    feeds = trial_feeds(ort, sizes)
+    feeds = example_inputs(ort.inputs, ort.spec, sizes)  # what the auto trial feeds
     got, want = ov.run(feeds), ort.run(feeds)
     assert list(got) == list(want)
     for name in want:
