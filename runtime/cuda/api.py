@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from ptx.errors import MissingDependency, PtxError
+from ptx.errors import InputError, MissingDependency, PtxError
 
 INSTALL = ("cuda-python", "gpu")
 
@@ -141,6 +141,4 @@ def parse_device(device: str) -> int:
     head, _, tail = device.partition(":")
     if head in ("cuda", "gpu") and tail.isdigit():
         return int(tail)
-    from ptx.errors import InputError
-
     raise InputError(f"device '{device}': use cuda or cuda:N")

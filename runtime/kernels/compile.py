@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ptx.errors import BuildError, InputError, MissingDependency
+from ptx.io import atomic_write_bytes
 
 HERE = Path(__file__).resolve().parent
 KERNELS: dict[str, tuple[str, ...]] = {
@@ -170,8 +171,6 @@ def compile_kernel(
     options: tuple[str, ...] = OPTIONS,
 ) -> CompiledKernel:
     """Kernel ``name`` compiled for ``target``, from the disk cache when it has it."""
-    from ptx.io import atomic_write_bytes
-
     start = time.perf_counter()
     version = nvrtc_version()
     suffix = "ptx" if target.startswith("compute_") else "cubin"

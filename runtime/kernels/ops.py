@@ -8,7 +8,10 @@ from typing import Any
 import numpy as np
 
 from ptx.errors import InputError
+from ptx.runtime.cuda.api import use_device
 from ptx.runtime.cuda.interop import DeviceArray, as_device_array, stream_handle
+from ptx.runtime.cuda.module import Module
+from ptx.runtime.kernels.compile import image_for
 from ptx.runtime.kernels.params import BLOCK, PostParams, PreParams, grid, post_args, pre_args
 
 
@@ -54,9 +57,6 @@ class Kernels:
     """preprocess.cu and postprocess.cu loaded for one GPU (cubin, else PTX)."""
 
     def __init__(self, capability: tuple[int, int]) -> None:
-        from ptx.runtime.cuda.module import Module
-        from ptx.runtime.kernels.compile import image_for
-
         self.pre = Module(image_for("preprocess", capability).image)
         self.post = Module(image_for("postprocess", capability).image)
 
@@ -88,7 +88,5 @@ class Kernels:
 @lru_cache(maxsize=8)
 def kernels_for(device: int = 0) -> Kernels:
     """The kernels loaded on GPU ``device`` (made current), once per process."""
-    from ptx.runtime.cuda.api import use_device
-
     info = use_device(device)
     return Kernels(info.capability)

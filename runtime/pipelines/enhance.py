@@ -9,9 +9,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from ptx.errors import InputError, ModelError
-from ptx.image import postprocess, preprocess
+from ptx.runtime import load
+from ptx.runtime.backends import quiet_pool
 from ptx.runtime.engine import Engine
 from ptx.runtime.pipelines.batching import (
     Item,
@@ -57,9 +59,9 @@ def enhance_batch(
     """Run one batch of same-size uint8 RGB images; outputs are cropped back to their size."""
     info = image_input(engine)
     h, w = images[0].shape[:2]
-    x = preprocess(images, conv, dtype=info.dtype)
+    x = conv.to_model(images, info.dtype)
     y = next(iter(engine.run({info.name: x}).values()))
-    return postprocess(y, conv, size=(h, w))
+    return conv.to_pixels(y, size=(h, w))
 
 
 def enhance_arrays(
@@ -82,10 +84,8 @@ def enhance_arrays(
 def _resolve_engine(engine_or_path: Engine | str | Path, threads: int | None) -> Engine:
     if isinstance(engine_or_path, Engine):
         return engine_or_path
-    from ptx.runtime import load
-
     # Decoding threads share the cores with the engine: parked, not spinning, pool threads.
-    return load(engine_or_path, threads=threads, spin=False)
+    return load(engine_or_path, threads=threads, **quiet_pool("auto"))
 
 
 def enhance_path(
@@ -104,8 +104,6 @@ def enhance_path(
     batch; encoding and the atomic writes go to the same pool. Unreadable images
     and batches the model rejects are skipped and listed in the summary.
     """
-    from tqdm import tqdm
-
     if batch < 1:
         raise InputError(f"--batch must be >= 1, got {batch}")
     items = plan_items(input, out)

@@ -17,9 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
 from ptx.errors import InputError, ModelError
+from ptx.runtime.cuda import DeviceBuffer, Event, PinnedBuffer, Stream, copy_d2h, copy_h2d
 from ptx.runtime.engine import Engine
+from ptx.runtime.kernels.ops import kernels_for
 from ptx.runtime.kernels.params import PostParams, PreParams, inverse_params, pad_params
 from ptx.runtime.pipelines.batching import (
     Item,
@@ -29,6 +32,7 @@ from ptx.runtime.pipelines.batching import (
     same_size_batches,
     save_image,
 )
+from ptx.runtime.pipelines.enhance import image_convention
 from ptx.spec import ImageConvention
 
 # model(x, out, stream): read device array x, write device array out, queued on stream.
@@ -37,7 +41,7 @@ DeviceModel = Callable[[Any, Any, int], None]
 
 def engine_model(engine: Engine) -> tuple[DeviceModel, np.dtype, np.dtype]:
     """A DeviceModel over an engine with ``run_device`` (TensorRT, ORT CUDA), and its dtypes."""
-    if not hasattr(engine, "run_device"):
+    if not engine.device_arrays:
         raise ModelError(
             f"{engine.path.name}: the {engine.backend} backend has no GPU path; "
             "use a .plan (TensorRT) or onnxruntime-gpu, or the CPU pipeline"
@@ -65,8 +69,6 @@ class Slot:
 
     def ensure(self, n: int, pre: PreParams, post: PostParams, in_dt: Any, out_dt: Any) -> None:
         """Buffers for ``n`` images of this geometry, reallocated only when it changes."""
-        from ptx.runtime.cuda import DeviceBuffer, PinnedBuffer
-
         key = (n, pre.src_hw, pre.out_hw, np.dtype(in_dt).str, np.dtype(out_dt).str)
         if key == self.key:
             return
@@ -96,9 +98,6 @@ class GpuEnhancer:
         out_dtype: Any = np.float32,
         device: int = 0,
     ) -> None:
-        from ptx.runtime.cuda import Event, Stream
-        from ptx.runtime.kernels.ops import kernels_for
-
         self.kernels = kernels_for(device)
         self.model, self.conv = model, conv
         self.in_dtype, self.out_dtype = np.dtype(in_dtype), np.dtype(out_dtype)
@@ -110,8 +109,6 @@ class GpuEnhancer:
 
     def submit(self, images: list[np.ndarray], tag: Any = None) -> tuple[Any, list] | None:
         """Queue one batch; returns the batch that finished to make room (tag, images), if any."""
-        from ptx.runtime.cuda import copy_d2h, copy_h2d
-
         if not images:
             raise InputError("no images to process")
         slot = self.slots[self.turn]
@@ -181,10 +178,6 @@ def enhance_path_gpu(
     workers: int = 2,
 ) -> RunSummary:
     """Enhance a file or folder on the GPU; decoding and writing run on ``workers`` threads."""
-    from tqdm import tqdm
-
-    from ptx.runtime.pipelines.enhance import image_convention
-
     if batch < 1:
         raise InputError(f"--batch must be >= 1, got {batch}")
     items = plan_items(input, out)

@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from ptx.errors import InputError, ModelError
+from ptx.runtime import load
+from ptx.runtime.backends import quiet_pool
 from ptx.runtime.engine import Engine, TensorInfo
 from ptx.runtime.pipelines.batching import RunSummary
 from ptx.runtime.pipelines.enhance import enhance_arrays, enhance_path, image_input
@@ -52,6 +54,7 @@ class SizeGuard(Engine):
         super().__init__(inner.path, inner.spec)
         self.inner = inner
         self.backend = inner.backend
+        self.device, self.choice = inner.device, inner.choice
         self.floor = min_side(inner)
         self.layout = inner.spec.image.layout if inner.spec and inner.spec.image else "NCHW"
 
@@ -75,13 +78,11 @@ def _guarded(engine_or_path: Engine | str | Path, threads: int | None) -> SizeGu
     if isinstance(engine_or_path, SizeGuard):
         return engine_or_path
     if not isinstance(engine_or_path, Engine):
-        from ptx.runtime import load
-
-        engine_or_path = load(engine_or_path, threads=threads, spin=False)
+        engine_or_path = load(engine_or_path, threads=threads, **quiet_pool("auto"))
     if engine_or_path.spec is not None and engine_or_path.spec.task not in ("stylize", "custom"):
         raise ModelError(
             f"{engine_or_path.path.name}: a '{engine_or_path.spec.task}' model, not a style "
-            "model; pass the style.onnx from `ptx export`"
+            "model; pass the style model's .onnx"
         )
     return SizeGuard(engine_or_path)
 

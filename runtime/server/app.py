@@ -21,6 +21,7 @@ from ptx.runtime.server.config import ServerConfig
 from ptx.runtime.server.http import HTTPError, error_response, json_response
 from ptx.runtime.server.metrics import CONTENT_TYPE, Metrics
 from ptx.runtime.server.models import RequestTimeout, close_models, load_models
+from ptx.runtime.server.openapi import openapi
 from ptx.runtime.server.state import ServerState
 
 log = logging.getLogger("ptx.serve")
@@ -161,8 +162,6 @@ async def metrics_route(request: Request) -> Response:
 
 async def openapi_route(request: Request) -> Response:
     """The OpenAPI 3 description of every route."""
-    from ptx.runtime.server.openapi import openapi
-
     state: ServerState = request.app.state.ptx
     return json_response(state.cached(("openapi",), lambda: openapi(state)))
 

@@ -8,12 +8,16 @@ from pathlib import Path
 
 import numpy as np
 
-from ptx.runtime.engine import Engine
+from ptx.runtime import load
+from ptx.runtime.backends import quiet_pool
+from ptx.runtime.cpu import physical_cores
+from ptx.runtime.engine import Engine, TensorInfo
 from ptx.runtime.server.batcher import Batcher, Result
 from ptx.runtime.server.config import ServerConfig
 from ptx.runtime.server.metrics import Metrics
 from ptx.runtime.server.protocol import datatype_of, wire_shape
 from ptx.runtime.server.stats import ModelStats
+from ptx.tensors import from_numpy
 
 PLATFORMS = {"onnxruntime": "onnxruntime_onnx", "tensorrt": "tensorrt_plan"}
 
@@ -66,9 +70,8 @@ class ServedModel:
             "outputs": tensors(self.engine.outputs),
         }
         params: dict[str, str] = {"backend": self.engine.backend}
-        choice = getattr(self.engine, "choice", None)  # set when `auto` measured the backends
-        if choice is not None:
-            params["backend_choice"] = choice.line()
+        if self.engine.choice is not None:  # set when `auto` measured the backends
+            params["backend_choice"] = self.engine.choice.line()
         if self.spec is not None:
             params.update(task=self.spec.task, family=self.spec.family)
         meta["parameters"] = params
@@ -92,29 +95,24 @@ class ServedModel:
         return cfg
 
 
-def _config_tensor(info, merge: bool) -> dict:
+def _config_tensor(info: TensorInfo, merge: bool) -> dict:
     dims = wire_shape(info)
     return {
         "name": info.name,
-        "data_type": "TYPE_" + datatype_of(info.dtype),
+        "data_type": from_numpy(info.dtype).triton,
         "dims": dims[1:] if merge else dims,
     }
 
 
 def load_models(config: ServerConfig, metrics: Metrics) -> dict[str, ServedModel]:
     """Load every model ``--instances`` times and start its batcher (PtxError on a bad model)."""
-    from ptx.runtime import load, pick_backend
-    from ptx.runtime.cpu import physical_cores
-
     threads = config.threads or max(1, physical_cores() // config.instances)
     served: dict[str, ServedModel] = {}
     try:
         for name, path in config.models.items():
-            options: dict[str, object] = {}
-            if pick_backend(path, config.backend) == "onnxruntime":
-                # Busy-waiting pool threads starve the event loop and the other instances
-                # (measured: p50 at concurrency 1 went 14 ms -> 5.6 ms with spin off).
-                options["spin"] = False
+            # Busy-waiting pool threads starve the event loop and the other instances
+            # (measured: p50 at concurrency 1 went 14 ms -> 5.6 ms with spin off).
+            options = quiet_pool(config.backend)
             engines = [
                 load(path, threads=threads, backend=config.backend, **options)
                 for _ in range(config.instances)

@@ -17,20 +17,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ptx.errors import InputError
-from ptx.runtime.engine import TensorInfo
+from ptx.tensors import DTYPES, TensorInfo, from_numpy
 
-# KServe datatype <-> NumPy dtype (the ones ptx models use; BYTES/BF16 are not served).
-DATATYPES: dict[str, np.dtype] = {
-    "BOOL": np.dtype(np.bool_),
-    "UINT8": np.dtype(np.uint8),
-    "INT8": np.dtype(np.int8),
-    "INT32": np.dtype(np.int32),
-    "INT64": np.dtype(np.int64),
-    "FP16": np.dtype(np.float16),
-    "FP32": np.dtype(np.float32),
-    "FP64": np.dtype(np.float64),
-}
-_NAMES = {dt: name for name, dt in DATATYPES.items()}
+# KServe datatype -> NumPy dtype, from ptx.tensors (BYTES/BF16 are not served).
+DATATYPES: dict[str, np.dtype] = {d.kserve: d.numpy for d in DTYPES.values() if d.kserve}
 MEMCPY_DISCOUNT = 32  # a raw copy costs about this many times less per byte than JSON text
 # JSON numbers NumPy may turn into each kind without losing meaning (no float -> int).
 _JSON_KINDS = {"b": "b", "u": "iu", "i": "iu", "f": "iuf"}
@@ -39,9 +29,12 @@ _JSON_KINDS = {"b": "b", "u": "iu", "i": "iu", "f": "iuf"}
 def datatype_of(dtype: np.dtype) -> str:
     """The KServe datatype name of a NumPy dtype (FP32, FP16, INT64...)."""
     try:
-        return _NAMES[np.dtype(dtype)]
-    except KeyError:
-        raise InputError(f"dtype {np.dtype(dtype).name} has no KServe v2 datatype") from None
+        name = from_numpy(dtype).kserve
+    except InputError:
+        name = None
+    if name is None:
+        raise InputError(f"dtype {np.dtype(dtype).name} has no KServe v2 datatype")
+    return name
 
 
 def wire_shape(info: TensorInfo) -> list[int]:
