@@ -101,7 +101,6 @@ def test_answers_check_catches_mix_ups_and_allows_fp16_rounding():
     ("args", "message"),
     [
         (["--model-name", "nope", "--shapes", SHAPE], "no model 'nope' (served: affine)"),
-        (["--model-name", "affine"], "give --shapes image:Nx3xNxN"),
         (["--shapes", SHAPE], "--url needs --model-name"),
         (["--model-name", "affine", "--engine", "x.plan"], "--engine cannot go with it"),
         (["--model-name", "affine", "--shapes", SHAPE, "--concurrency", "0"], "levels must be"),
@@ -114,6 +113,19 @@ def test_bad_requests_are_one_line(server, args, message):
     assert result.exit_code != 0
     assert isinstance(result.exception, InputError), result.output
     assert message in str(result.exception)
+
+
+def test_open_dims_without_shapes_follow_the_one_input_rule(server):
+    """Was an error ("give --shapes"); now ptx.inputs' rule sizes them and says so."""
+    result = CliRunner().invoke(
+        bench,
+        ["--url", server.url, "--model-name", "affine", "--duration", "0.3", "--warmup", "0.1",
+         "--json", "-"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "measured at 1x3x64x64 (choose with --shapes image:Nx3xNxN)" in result.stderr
+    (run,) = json.loads(result.stdout)["runs"]
+    assert run["inputs"] == {"image": {"shape": [1, 3, 64, 64], "dtype": "float32"}}
 
 
 def test_unreachable_server_and_missing_token_are_one_line(model_files, srv):
