@@ -10,11 +10,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ptx.errors import InputError
+from ptx.runtime.pipelines import generate as generator
 from ptx.runtime.server import images
 from ptx.runtime.server.http import HTTPError, image_format, read_body, wants_json
 from ptx.runtime.server.protocol import parse_json
 from ptx.runtime.server.state import ServerState
-from ptx.spec import ImageConvention
 
 MEDIA = {"PNG": "image/png", "JPEG": "image/jpeg"}
 
@@ -67,19 +67,25 @@ def _generate_args(doc: dict, max_images: int) -> tuple[dict[str, str], int, int
 
 
 async def generate(request: Request) -> Response:
-    """JSON {labels, n, seed} in; a PNG/JPEG grid, or base64 PNGs for Accept: application/json."""
+    """JSON {labels, n, seed} in; a PNG/JPEG grid, or base64 PNGs for Accept: application/json.
+
+    The feeds and images are ptx.runtime.pipelines.generate's (the contract `ptx run
+    generate` uses), so a request gives the images the command gives for the same seed.
+    """
     state = _state(request)
     model = state.model(request.path_params["name"])
     as_json = wants_json(request.headers.get("accept"))
     fmt = "PNG" if as_json else image_format(request.headers.get("accept"))
-    images.generate_plan(model.engine)  # a model of the wrong task fails before the body
+    images.check_task(model.spec, "generate")
+    # A model of the wrong kind fails here, before the body is read.
+    plan = state.cached((model.name, "generate"), lambda: generator.generator_plan(model.engine))
     body = await read_body(request, state.config.max_body_bytes)
     labels, n, seed = _generate_args(parse_json(body), state.config.max_images)
-    feeds, per_sample = images.generate_feeds(model.engine, labels, n, seed)
+    feeds, per_sample = generator.generate_feeds(plan, labels, n, seed)
     size = model.batcher.max_batch if model.batcher.merge else 1
-    results = await asyncio.gather(*(model.infer(c) for c in images.chunk_feeds(feeds, size)))
-    conv = (model.spec.image if model.spec else None) or ImageConvention()
-    imgs = await run_in_threadpool(images.generated_images, [r.outputs for r in results], conv)
+    parts = generator.chunks(feeds, size)
+    results = await asyncio.gather(*(model.infer(c) for c in parts))
+    imgs = await run_in_threadpool(generator.to_images, plan, [r.outputs for r in results])
     if len(imgs) != n:
         raise HTTPError(500, f"model returned {len(imgs)} images for {n} samples")
     data, media = await run_in_threadpool(images.encode_generated, imgs, per_sample, as_json, fmt)

@@ -148,3 +148,17 @@ def test_malformed_json_and_missing_inputs():
             "outputs": [{"name": "logits"}],
         }
         decode_request(json.dumps(doc).encode(), b"", [LABEL], [OUT])
+
+
+def test_datatypes_are_the_one_tensor_vocabulary():
+    """The server's KServe names and Triton config types come from ptx.tensors."""
+    from ptx.runtime.server.models import _config_tensor
+    from ptx.runtime.server.protocol import DATATYPES, datatype_of
+    from ptx.tensors import DTYPES
+
+    assert {d.kserve: d.numpy for d in DTYPES.values()} == DATATYPES
+    assert datatype_of(np.float16) == "FP16" and datatype_of(np.dtype("bool")) == "BOOL"
+    with pytest.raises(InputError, match="complex64 has no KServe v2 datatype"):
+        datatype_of(np.complex64)
+    info = TensorInfo("x", np.dtype(np.int64), ("batch", 3))
+    assert _config_tensor(info, merge=True) == {"name": "x", "data_type": "TYPE_INT64", "dims": [3]}

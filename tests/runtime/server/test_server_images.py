@@ -11,6 +11,8 @@ import pytest
 from PIL import Image
 
 from ptx.io import decode_image, encode_image
+from ptx.runtime import load
+from ptx.runtime.pipelines.generate import generate
 
 
 @pytest.fixture(scope="module")
@@ -72,10 +74,36 @@ def test_generate_json_list_and_grid(http, srv):
     assert grid.status_code == 200 and grid.headers["content-type"] == "image/png"
     sheet = np.asarray(Image.open(io.BytesIO(grid.content)).convert("RGB"))
     size, gap = srv.GEN_SIZE, 2
-    assert sheet.shape == (2 * size + gap, 3 * size + 2 * gap, 3)  # 3 columns, 2 rows
+    # ptx.image.grid, the one grid builder: 3 columns, 2 rows, a gap around every tile.
+    assert sheet.shape == (2 * (size + gap) + gap, 3 * (size + gap) + gap, 3)
     for i in range(5):
-        r0, c0 = divmod(i, 3)
-        tile = sheet[r0 * (size + gap) : r0 * (size + gap) + size, c0 * (size + gap) :][:, :size]
-        np.testing.assert_array_equal(tile, got[i])
+        y, x = (gap + k * (size + gap) for k in divmod(i, 3))
+        np.testing.assert_array_equal(sheet[y : y + size, x : x + size], got[i])
+    assert (sheet[:gap] == 255).all() and (sheet[-gap:, -(size + gap) :] == 255).all()
     again = http.post("/v1/models/gen/generate", json=request)
     assert again.content == grid.content  # same seed, same images
+
+
+@pytest.mark.parametrize(
+    "request_",
+    [
+        {"labels": {"category": "lamp", "color": "green"}, "n": 3, "seed": 11},
+        {"labels": {"color": "red"}, "n": 7, "seed": 0},  # category drawn per sample
+        {"n": 4, "seed": 2**40},
+    ],
+)
+def test_generate_route_gives_the_pipelines_images(http, model_files, request_):
+    """/generate and `ptx run generate` share one generator contract: same request, same
+    images and labels (the route used to take any 2-D float input and default to (0, 1),
+    the pipeline wanted an input named z and defaulted to (-1, 1))."""
+    r = http.post("/v1/models/gen/generate", json=request_, headers={"Accept": "application/json"})
+    assert r.status_code == 200, r.text
+    items = r.json()["images"]
+    backend = http.get("/v2/models/gen").json()["parameters"]["backend"]  # what auto picked
+    with load(model_files["gen"], backend=backend) as engine:
+        images, labels = generate(
+            engine, request_.get("labels"), n=request_["n"], seed=request_["seed"]
+        )
+    assert [it["labels"] for it in items] == labels
+    got = np.stack([decode_image(base64.b64decode(it["png"])) for it in items])
+    np.testing.assert_array_equal(got, np.stack(images))
