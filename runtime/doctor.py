@@ -1,18 +1,23 @@
-"""``ptx doctor``: what this machine can run — GPU, driver, CUDA, TensorRT, ONNX Runtime, NVRTC.
+"""What this machine can run — GPU, driver, CUDA, TensorRT, ONNX Runtime, NVRTC (``ptx doctor``).
 
 Every probe reports what it found or why not; none raises, so a machine without a
 GPU gets a clean report ("no GPU") instead of a traceback. It also compiles every
-kernel for every target and reports each as ok or failed.
+kernel for every target and reports each as ok or failed. The command itself is
+ptx.runtime.cli.doctor.
 """
 
 from __future__ import annotations
 
-import json
+import platform
 import shutil
 import subprocess
 from typing import Any
 
-import click
+from ptx import __version__
+from ptx.errors import MissingDependency, PtxError
+from ptx.formats.tensorrt import MODULES, installed
+from ptx.runtime.cuda.api import device_count, device_info, runtime
+from ptx.runtime.kernels.compile import compile_all, nvrtc_version
 
 
 def _nvidia_smi() -> dict[str, Any]:
@@ -41,12 +46,8 @@ def _nvidia_smi() -> dict[str, Any]:
 
 def gpu_report() -> dict[str, Any]:
     """GPUs through the CUDA runtime, driver and runtime versions, and nvidia-smi's view."""
-    from ptx.errors import PtxError
-
     report: dict[str, Any] = {"count": 0, "devices": [], "nvidia_smi": _nvidia_smi()}
     try:
-        from ptx.runtime.cuda.api import device_count, device_info, runtime
-
         rt = runtime()
         err, version = rt.cudaRuntimeGetVersion()
         report["cuda_runtime"] = _cuda_version(version) if int(err) == 0 else None
@@ -68,9 +69,7 @@ def _cuda_version(v: int) -> str:
 
 
 def tensorrt_report() -> dict[str, Any]:
-    """Installed TensorRT flavours and versions (through the export/trt adapter)."""
-    from ptx.formats.tensorrt import MODULES, installed
-
+    """Installed TensorRT flavours and versions (through ptx.formats.tensorrt)."""
     found = installed()
     return {
         "flavours": {MODULES[k]: v for k, v in found.items()},
@@ -94,9 +93,6 @@ def onnxruntime_report() -> dict[str, Any]:
 
 def nvrtc_report(cache: bool = True) -> dict[str, Any]:
     """NVRTC's version and every kernel compiled for every target."""
-    from ptx.errors import MissingDependency
-    from ptx.runtime.kernels.compile import compile_all, nvrtc_version
-
     try:
         version = nvrtc_version()
     except MissingDependency as exc:
@@ -112,10 +108,6 @@ def nvrtc_report(cache: bool = True) -> dict[str, Any]:
 
 def collect(cache: bool = True) -> dict[str, Any]:
     """The whole report as a JSON-able dict."""
-    import platform
-
-    from ptx import __version__
-
     return {
         "ptx": __version__,
         "python": platform.python_version(),
@@ -154,12 +146,3 @@ def render(report: dict[str, Any]) -> str:
             state = "ok" if k["ok"] else f"FAILED: {k['error']}"
             lines.append(f"  {k['kernel']:<12} {k['target']:<11} {state}")
     return "\n".join(lines)
-
-
-@click.command("doctor")
-@click.option("--no-cache", is_flag=True, help="Recompile the kernels instead of using the cache.")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def doctor_cmd(no_cache: bool, as_json: bool) -> None:
-    """What this machine can run: GPU, driver, CUDA, TensorRT, ONNX Runtime, NVRTC, kernels."""
-    report = collect(cache=not no_cache)
-    click.echo(json.dumps(report, indent=2) if as_json else render(report))

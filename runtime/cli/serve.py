@@ -1,10 +1,14 @@
-"""`ptx serve` (thin: parse, build the app, run it). Imports only click at the top."""
+"""`ptx serve` (thin: parse, build the app, run it)."""
 
 from __future__ import annotations
 
 import json
 
 import click
+
+from ptx.errors import require
+from ptx.runtime.server.config import ServerConfig, parse_models
+from ptx.runtime.server.run import serve_forever
 
 
 @click.command("serve")
@@ -39,13 +43,11 @@ def serve(
     max_pixels, token, backend, threads, log_level, access_log, as_json,
 ) -> None:  # fmt: skip
     """Serve models over HTTP: KServe v2 protocol, image routes, /metrics, /openapi.json."""
-    from ptx.errors import require
-
     for module in ("starlette", "uvicorn", "prometheus_client"):
         require(module, "serve", "ptx serve")
+    # The server imports starlette and prometheus_client at the top: optional packages,
+    # checked above so a bare install gets the install hint, and kept out of `ptx --help`.
     from ptx.runtime.server.app import create_app
-    from ptx.runtime.server.config import ServerConfig, parse_models
-    from ptx.runtime.server.run import serve_forever
 
     config = ServerConfig(
         models=parse_models(models), host=host, port=port, max_batch=max_batch,

@@ -6,17 +6,24 @@ to an image. Sampling happens here, not in a graph: z is drawn from the seed
 every backend. Interpolation decodes points on the path between the two photos'
 posterior means: spherical (slerp) by default, since prior samples concentrate
 on a shell and straight lines cut through its low-density interior.
+
+A photo meets the encoder's fixed size by the encoder spec's image ``fit`` (training
+records ``crop``, and fits its own images the same way). ``pad`` cannot shrink a
+photo to a fixed size, so ``pad`` (also what a spec written before ``fit`` existed
+reads as) means ``crop`` here, as it always did.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
-from ptx.errors import InputError, ModelError
-from ptx.image import postprocess, preprocess, resize_bilinear
+from ptx.errors import ImageError, InputError, ModelError
+from ptx.image import grid
+from ptx.io import list_images, read_image
+from ptx.runtime import load
 from ptx.runtime.engine import Engine
 from ptx.runtime.pipelines.batching import save_image
 from ptx.spec import ImageConvention
@@ -34,7 +41,20 @@ class VaePair:
     decoder: Engine
     latent: int
     size: int  # square image side the encoder takes and the decoder makes
-    conv: ImageConvention
+    conv: ImageConvention  # the decoder's (its output pixels)
+    enc_conv: ImageConvention | None = None  # the encoder's (its input), else ``conv``
+
+    @property
+    def encoder_conv(self) -> ImageConvention:
+        """The convention photos are fitted and normalised by for the encoder."""
+        return self.enc_conv or self.conv
+
+    def fit_image(self, rgb: np.ndarray) -> np.ndarray:
+        """``rgb`` fitted to the encoder's size by its spec's ``fit`` (module docstring)."""
+        conv = self.encoder_conv
+        if conv.fit == "pad":
+            conv = replace(conv, fit="crop")
+        return conv.fit_image(rgb, self.size, self.size)
 
 
 @dataclass
@@ -63,8 +83,6 @@ class VaeSummary:
 def _load(engine_or_path: Engine | str | Path) -> Engine:
     if isinstance(engine_or_path, Engine):
         return engine_or_path
-    from ptx.runtime import load
-
     return load(engine_or_path, backend="onnxruntime")
 
 
@@ -104,6 +122,7 @@ def open_pair(decoder: Engine | str | Path, encoder: Engine | str | Path | None 
     out_shape = dec.outputs[0].shape
     size = int(out_shape[-1]) if isinstance(out_shape[-1], int) else 0
     conv = (dec.spec.image if dec.spec is not None else None) or ImageConvention()
+    enc_conv = enc.spec.image if enc is not None and enc.spec is not None else None
     if enc is not None:
         k_enc = _latent_of(enc, "encoder", "mean")
         if k_enc != k_dec:
@@ -121,7 +140,7 @@ def open_pair(decoder: Engine | str | Path, encoder: Engine | str | Path | None 
         size = size or enc_size
     if not size:
         raise ModelError(f"{dec.path.name}: the decoder's image size is not fixed")
-    return VaePair(enc, dec, k_dec, size, conv)
+    return VaePair(enc, dec, k_dec, size, conv, enc_conv)
 
 
 # -- the three operations -----------------------------------------------------------------
@@ -134,17 +153,8 @@ def decode(pair: VaePair, z: np.ndarray) -> list[np.ndarray]:
     out: list[np.ndarray] = []
     for i in range(0, len(z), CHUNK):
         y = next(iter(pair.decoder.run({name: z[i : i + CHUNK]}).values()))
-        out.extend(postprocess(y, pair.conv))
+        out.extend(pair.conv.to_pixels(y))
     return out
-
-
-def fit_image(rgb: np.ndarray, size: int) -> np.ndarray:
-    """Centre-crop to a square and resize to ``size`` (the encoder's fixed input)."""
-    h, w = rgb.shape[:2]
-    s = min(h, w)
-    top, left = (h - s) // 2, (w - s) // 2
-    sq = rgb[top : top + s, left : left + s]
-    return sq if s == size else resize_bilinear(sq, size, size)
 
 
 def encode(pair: VaePair, images: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -153,9 +163,9 @@ def encode(pair: VaePair, images: list[np.ndarray]) -> tuple[np.ndarray, np.ndar
         raise InputError("encoding needs --encoder (vae-encoder.onnx)")
     info = pair.encoder.inputs[0]
     means, logvars = [], []
-    fitted = [fit_image(im, pair.size) for im in images]
+    fitted = [pair.fit_image(im) for im in images]
     for i in range(0, len(fitted), CHUNK):
-        x = preprocess(fitted[i : i + CHUNK], pair.conv, dtype=info.dtype)
+        x = pair.encoder_conv.to_model(fitted[i : i + CHUNK], info.dtype)
         res = pair.encoder.run({info.name: x})
         means.append(np.asarray(res["mean"], dtype=np.float32))
         logvars.append(np.asarray(res["logvar"], dtype=np.float32))
@@ -239,15 +249,7 @@ def make_strip(images: list[np.ndarray], columns: int | None = None, gap: int = 
     """Tile same-size images into one white-gapped sheet (one row unless ``columns``)."""
     if not images:
         raise InputError("no images to tile")
-    h, w = images[0].shape[:2]
-    cols = max(1, min(columns or len(images), len(images)))
-    rows = -(-len(images) // cols)
-    sheet = np.full((rows * h + (rows + 1) * gap, cols * w + (cols + 1) * gap, 3), 255, np.uint8)
-    for i, img in enumerate(images):
-        r, c = divmod(i, cols)
-        y, x = gap + r * (h + gap), gap + c * (w + gap)
-        sheet[y : y + h, x : x + w] = img
-    return sheet
+    return grid(images, ncol=max(1, min(columns or len(images), len(images))), pad=gap)
 
 
 def write_images(images: list[np.ndarray], out: Path, stem: str) -> list[str]:
@@ -264,9 +266,6 @@ def write_images(images: list[np.ndarray], out: Path, stem: str) -> list[str]:
 # -- one call per CLI mode ----------------------------------------------------------------
 def _read_many(folder: Path) -> tuple[list[Path], list[np.ndarray], list[tuple[str, str]]]:
     """Readable images under ``folder`` (or the one file), and the skipped ones with reasons."""
-    from ptx.errors import ImageError
-    from ptx.io import list_images, read_image
-
     if not folder.exists():
         raise InputError(f"{folder}: no such file or folder")
     files = list_images(folder)
@@ -296,8 +295,6 @@ def run_vae(
     prior: str = "auto",
 ) -> VaeSummary:
     """Interpolate, reconstruct or sample (exactly one) into ``out``, plus an optional strip."""
-    from ptx.io import read_image
-
     chosen = [x is not None for x in (interpolate_between, reconstruct_dir, n_samples)]
     if sum(chosen) != 1:
         raise InputError("choose exactly one of --interpolate A B, --reconstruct DIR, --sample N")
@@ -310,7 +307,7 @@ def run_vae(
         a, b = (read_image(p) for p in interpolate_between)
         images = interpolate(pair, a, b, steps, mode)
         files = write_images(images, out, "interp")
-        sheet = make_strip([fit_image(a, pair.size), *images, fit_image(b, pair.size)])
+        sheet = make_strip([pair.fit_image(a), *images, pair.fit_image(b)])
         what = "interpolate"
     elif reconstruct_dir is not None:
         root = Path(reconstruct_dir)
@@ -325,7 +322,7 @@ def run_vae(
             save_image(dest, img)
             files.append(str(dest))
         shown = min(8, len(images))
-        fitted = [fit_image(im, pair.size) for im in originals[:shown]]
+        fitted = [pair.fit_image(im) for im in originals[:shown]]
         sheet = make_strip(fitted + images[:shown], columns=shown)
         what = "reconstruct"
     else:

@@ -128,6 +128,8 @@ NO_TORCH = """
 import sys
 from pathlib import Path
 import ptx.runtime, ptx.runtime.pipelines.enhance, ptx.runtime.cli.run, ptx.image
+import ptx.runtime.cli.run_enhance, ptx.runtime.cli.run_generate, ptx.runtime.cli.doctor
+import ptx.runtime.cli.serve, ptx.runtime.pipelines.generate, ptx.runtime.server.app
 engine = ptx.runtime.load(sys.argv[1])
 summary = ptx.runtime.pipelines.enhance.enhance_path(
     engine, sys.argv[2], sys.argv[3], batch=2, progress=False)

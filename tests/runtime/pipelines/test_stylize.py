@@ -87,7 +87,7 @@ def test_folder_keeps_names_and_skips_bad_files(model: Path, photos: Path, tmp_p
 def test_cli_json_and_the_1x1_error(model: Path, photos: Path, tmp_path: Path) -> None:
     from ptx.cli import LazyGroup
 
-    group = LazyGroup(name="run", lazy={"stylize": "ptx.runtime.cli.vae:run_stylize_cmd"})
+    group = LazyGroup(name="run", lazy={"stylize": "ptx.runtime.cli.run_stylize:run_stylize_cmd"})
     res = CliRunner().invoke(
         group,
         ["stylize", "--model", str(model), "--input", str(photos), "--out", str(tmp_path / "o"),

@@ -102,6 +102,40 @@ def test_reconstruct_and_interpolate(models: dict[str, Path], photos: Path) -> N
     assert not np.array_equal(path[2], path[0])
 
 
+def test_photos_meet_the_encoder_by_its_spec_fit(
+    models: dict[str, Path], photos: Path, tmp_path: Path
+) -> None:
+    """The encoder spec's ``fit`` decides (was a hard-coded centre crop); ``pad``, what a
+    spec without ``fit`` reads as, keeps the crop: a fixed-size encoder cannot pad."""
+    import shutil
+    from dataclasses import replace
+
+    import onnx
+
+    from ptx.image import fit
+    from ptx.spec import ModelSpec, embed_in_onnx
+
+    a = read_image(photos / "a.png")  # 24 x 30: not square, not the encoder's size
+    pair = vae.open_pair(models["dec"], models["enc"])
+    np.testing.assert_array_equal(pair.fit_image(a), fit(a, SIZE, SIZE, "crop"))
+    legacy = replace(pair, enc_conv=replace(pair.encoder_conv, fit="pad"))
+    np.testing.assert_array_equal(legacy.fit_image(a), fit(a, SIZE, SIZE, "crop"))
+    # A spec that records another fit is followed, by encode() too.
+    path = tmp_path / "enc-letterbox.onnx"
+    shutil.copy(models["enc"], path)
+    model = onnx.load(str(path))
+    spec = ModelSpec.from_json(next(p.value for p in model.metadata_props if p.key == "ptx.spec"))
+    spec.image = replace(spec.image, fit="letterbox")
+    embed_in_onnx(model, spec)
+    onnx.save(model, str(path))
+    boxed = vae.open_pair(models["dec"], path)
+    assert boxed.encoder_conv.fit == "letterbox"
+    np.testing.assert_array_equal(boxed.fit_image(a), fit(a, SIZE, SIZE, "letterbox"))
+    assert not np.array_equal(boxed.fit_image(a), pair.fit_image(a))
+    mean, _ = vae.encode(boxed, [a])
+    np.testing.assert_allclose(mean, vae.encode(pair, [boxed.fit_image(a)])[0], rtol=1e-5)
+
+
 def test_path_points_ends_and_norms() -> None:
     a, b = np.array([3.0, 0.0], np.float32), np.array([0.0, 1.0], np.float32)
     pts = vae.path_points(a, b, 5, "slerp")
@@ -119,7 +153,7 @@ def test_latent_mismatch_is_one_clear_line(models: dict[str, Path], photos: Path
     with pytest.raises(InputError, match="latent size 8 but decoder .* has 6"):
         vae.open_pair(models["dec6"], models["enc"])
     # The command under ptx's own error handling (the lead wires it into `ptx run`).
-    group = LazyGroup(name="run", lazy={"vae": "ptx.runtime.cli.vae:run_vae_cmd"})
+    group = LazyGroup(name="run", lazy={"vae": "ptx.runtime.cli.run_vae:run_vae_cmd"})
     res = CliRunner().invoke(
         group,
         ["vae", "--encoder", str(models["enc"]), "--decoder", str(models["dec6"]),
@@ -136,7 +170,7 @@ def test_latent_mismatch_is_one_clear_line(models: dict[str, Path], photos: Path
 def test_cli_modes_write_images_and_strips(
     models: dict[str, Path], photos: Path, tmp_path: Path
 ) -> None:
-    from ptx.runtime.cli.vae import run_vae_cmd
+    from ptx.runtime.cli.run_vae import run_vae_cmd
 
     enc, dec = str(models["enc"]), str(models["dec"])
     strip = tmp_path / "strip.png"
@@ -178,6 +212,7 @@ def test_cli_modes_write_images_and_strips(
 def test_runtime_vae_modules_do_not_import_torch() -> None:
     code = (
         "import sys, ptx.runtime.pipelines.vae, ptx.runtime.pipelines.stylize, "
-        "ptx.runtime.cli.vae; assert 'torch' not in sys.modules, 'torch imported'"
+        "ptx.runtime.cli.run_vae, ptx.runtime.cli.run_stylize; "
+        "assert 'torch' not in sys.modules, 'torch imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -7,8 +7,8 @@ import json
 import pytest
 from click.testing import CliRunner
 
+from ptx.runtime.cli.doctor import doctor_cmd
 from ptx.runtime.cuda import device_count
-from ptx.runtime.doctor import doctor_cmd
 from ptx.runtime.kernels.compile import KERNELS, TARGETS, nvrtc_available
 
 

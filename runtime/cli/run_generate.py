@@ -6,11 +6,16 @@ import json
 
 import click
 
+from ptx.errors import InputError
+from ptx.image import grid
+from ptx.io import write_image
+from ptx.runtime import load
+from ptx.runtime.cli._common import BACKEND_NAMES
+from ptx.runtime.pipelines.generate import generate, write_images
+
 
 def parse_labels(items: tuple[str, ...]) -> dict[str, str]:
     """KEY=VALUE pairs -> dict; one InputError line for a malformed or repeated key."""
-    from ptx.errors import InputError
-
     out: dict[str, str] = {}
     for item in items:
         key, sep, value = item.partition("=")
@@ -32,26 +37,17 @@ def parse_labels(items: tuple[str, ...]) -> dict[str, str]:
 @click.option("--grid", "grid_path", default=None, type=click.Path(), help="also write a grid PNG")
 @click.option("--nrow", default=None, type=int, help="images per grid row [sqrt(n)]")
 @click.option(
-    "--backend",
-    type=click.Choice(["auto", "onnxruntime", "openvino", "tensorrt"]),
-    default="onnxruntime",
-    show_default=True,
+    "--backend", type=click.Choice(BACKEND_NAMES), default="onnxruntime", show_default=True
 )
 @click.option("--json", "as_json", is_flag=True, help="print what was written as JSON")
 def run_generate_cmd(model, labels, n, seed, out, grid_path, nrow, backend, as_json) -> None:
     """Generate product images for given labels (labels not given are drawn from the seed)."""
-    import math
-
-    from ptx.io import write_image
-    from ptx.runtime import load
-    from ptx.runtime.pipelines.generate import generate, grid, write_images
-
     wanted = parse_labels(labels)
     with load(model, backend=backend) as engine:
         images, per_image = generate(engine, wanted, n=n, seed=seed)
     paths = write_images(images, per_image, out)
     if grid_path is not None:
-        write_image(grid_path, grid(images, nrow or math.ceil(math.sqrt(n))))
+        write_image(grid_path, grid(images, ncol=nrow))
     if as_json:
         report = {
             "model": str(model),

@@ -1,0 +1,49 @@
+"""What the `ptx run` commands share: the foreign-model flags, the backend choice, skip lists."""
+
+from __future__ import annotations
+
+import click
+
+from ptx.errors import InputError
+from ptx.spec import ImageConvention
+
+MAX_LISTED = 10  # skipped files printed one per line; the rest are counted
+BACKEND_NAMES = ["auto", "onnxruntime", "openvino", "tensorrt"]
+
+
+def floats(text: str | None, what: str, n: tuple[int, ...]) -> tuple[float, ...] | None:
+    """``"0,255"`` -> (0.0, 255.0) when it has one of the counts ``n``; None stays None."""
+    if text is None:
+        return None
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) not in n:
+        counts = " or ".join(str(k) for k in n)
+        raise InputError(f"--{what} needs {counts} comma-separated numbers, got '{text}'")
+    return values
+
+
+def convention(
+    range_: str | None, mean: str | None, std: str | None, bgr: bool, nhwc: bool
+) -> ImageConvention | None:
+    """An ImageConvention from the foreign-model flags, or None to use the model's ModelSpec."""
+    if range_ is None and mean is None and std is None and not bgr and not nhwc:
+        return None
+    return ImageConvention(
+        layout="NHWC" if nhwc else "NCHW",
+        channel_order="BGR" if bgr else "RGB",
+        range=floats(range_, "range", (2,)) or (0.0, 1.0),
+        mean=floats(mean, "mean", (1, 3)) or (0.0,),
+        std=floats(std, "std", (1, 3)) or (1.0,),
+    )
+
+
+def print_skipped(skipped: list[tuple[str, str]]) -> None:
+    """The skipped files on stderr, one ``skipped`` line each up to MAX_LISTED, then a count."""
+    for path, reason in skipped[:MAX_LISTED]:
+        line = f"skipped: {reason}" if path in reason else f"skipped {path}: {reason}"
+        click.echo(line, err=True)
+    if len(skipped) > MAX_LISTED:
+        click.echo(f"... and {len(skipped) - MAX_LISTED} more skipped", err=True)

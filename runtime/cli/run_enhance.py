@@ -1,0 +1,55 @@
+"""`ptx run enhance` (thin: parse, call one function, print). Never imports torch."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from ptx.errors import ImageError
+from ptx.runtime import load
+from ptx.runtime.backends import quiet_pool
+from ptx.runtime.cli._common import BACKEND_NAMES, convention, print_skipped
+from ptx.runtime.pipelines.enhance import enhance_path
+
+
+@click.command("enhance")
+@click.option("--model", required=True, type=click.Path(), help="enhance.onnx (or a .plan)")
+@click.option("--input", "input_", required=True, type=click.Path(), help="image file or folder")
+@click.option("--out", required=True, type=click.Path(), help="output folder (names are kept)")
+@click.option("--batch", default=1, show_default=True, help="images per batch (same size only)")
+@click.option("--threads", type=int, default=None, help="intra-op threads [physical cores]")
+@click.option(
+    "--backend",
+    type=click.Choice(BACKEND_NAMES),
+    default="auto",
+    show_default=True,
+    help="auto: on the CPU the faster of onnxruntime and openvino (measured once, cached)",
+)
+@click.option("--range", "range_", default=None, help="foreign model: value range LO,HI [0,1]")
+@click.option("--mean", default=None, help="foreign model: mean, 1 or 3 values [0]")
+@click.option("--std", default=None, help="foreign model: std, 1 or 3 values [1]")
+@click.option("--bgr", is_flag=True, help="foreign model: channels in BGR order")
+@click.option("--nhwc", is_flag=True, help="foreign model: NHWC layout")
+@click.option("--no-progress", is_flag=True, help="no progress bar")
+@click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
+def enhance_cmd(
+    model, input_, out, batch, threads, backend, range_, mean, std, bgr, nhwc, no_progress, as_json
+) -> None:
+    """Enhance a photo or a folder of photos; prints images, failures, images/s."""
+    conv = convention(range_, mean, std, bgr, nhwc)
+    engine = load(model, threads=threads, backend=backend, **quiet_pool(backend))
+    summary = enhance_path(engine, input_, out, batch=batch, progress=not no_progress, conv=conv)
+    if as_json:
+        data = summary.to_dict()
+        if engine.choice is not None:
+            data["backend_choice"] = engine.choice.to_dict()
+        click.echo(json.dumps(data, indent=2))
+    else:
+        print_skipped(summary.skipped)
+        if engine.choice is not None:
+            click.echo(engine.choice.line(), err=True)
+        click.echo(summary.line())
+    if summary.images == 0:
+        first = summary.skipped[0][1] if summary.skipped else "nothing was written"
+        raise ImageError(f"every input failed ({summary.failed}); first: {first}")

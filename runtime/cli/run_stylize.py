@@ -1,0 +1,34 @@
+"""`ptx run stylize` (thin: parse, call one function, print). Never imports torch."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from ptx.errors import ImageError
+from ptx.runtime.cli._common import print_skipped
+from ptx.runtime.pipelines.stylize import stylize_path
+
+
+@click.command("stylize")
+@click.option("--model", required=True, type=click.Path(), help="style.onnx (or a .plan)")
+@click.option("--input", "input_", required=True, type=click.Path(), help="image file or folder")
+@click.option("--out", required=True, type=click.Path(), help="output folder (names are kept)")
+@click.option("--batch", default=1, show_default=True, help="images per batch (same size only)")
+@click.option("--threads", type=int, default=None, help="intra-op threads [physical cores]")
+@click.option("--no-progress", is_flag=True, help="no progress bar")
+@click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
+def run_stylize_cmd(model, input_, out, batch, threads, no_progress, as_json) -> None:
+    """Restyle a photo or a folder of photos; prints images, failures, images/s."""
+    summary = stylize_path(
+        model, input_, out, batch=batch, threads=threads, progress=not no_progress
+    )
+    if as_json:
+        click.echo(json.dumps(summary.to_dict(), indent=2))
+    else:
+        print_skipped(summary.skipped)
+        click.echo(summary.line())
+    if summary.images == 0:
+        first = summary.skipped[0][1] if summary.skipped else "nothing was written"
+        raise ImageError(f"every input failed ({summary.failed}); first: {first}")
