@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 
 from ptx.errors import InputError, ModelError
-from ptx.formats.onnx import graph_io, tensor_types
+from ptx.export.precision.graph import float_types
+from ptx.formats.onnx import graph_io
 from ptx.inputs import example_inputs, label_high, resolve_shapes
 from ptx.io import SkipLog, iter_images
 from ptx.spec import ModelSpec
@@ -115,7 +116,7 @@ def expose_all(model: Any, names: list[str] | None = None) -> tuple[Any, list[st
 
     exposed = onnx.ModelProto()
     exposed.CopyFrom(model)
-    types = tensor_types(model)
+    types = float_types(model)
     present = {o.name for o in exposed.graph.output}
     produced = [o for n in model.graph.node for o in n.output if o]
     wanted = names if names is not None else produced

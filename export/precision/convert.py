@@ -5,16 +5,16 @@ record each node's largest |activation|, and keep FP32 (behind Casts):
 
 - nodes that read or write a value above ``safe_bound`` (default 8192: FP16's largest
   finite value is 65504, so this leaves 8x headroom over what calibration saw);
-- accumulating reductions (ReduceMean/ReduceSum, GlobalAveragePool) whose extent x
-  max|input| exceeds the bound: a backend summing in FP16 overflows even though the
-  mean it returns is small, and calibration cannot see that partial sum;
+- pooling (GlobalAveragePool, AveragePool) whose extent x max|input| exceeds the bound:
+  a backend summing in FP16 overflows even though the mean it returns is small, and
+  calibration cannot see that partial sum;
 - op types whose danger lies outside any calibration sample (FP32_OPS): Exp and Pow
   grow faster than the headroom, Log/Reciprocal/Sqrt of values near zero underflow in
-  FP16 (flat white product backgrounds have zero variance), and the fused
-  normalisation ops hide a sum of squares.
-
-Softmax stays FP16: ONNX Runtime and TensorRT subtract the row maximum before Exp, so
-every term is at most 1 and the row sum fits unless a row has 65504+ entries.
+  FP16 (flat white product backgrounds have zero variance);
+- statistics (STATS_OPS): the normalisation layers (Instance/Group/Layer), Softmax and
+  ReduceMean/ReduceSum run in FP32 behind Casts, which is what TensorRT does for them in
+  a strongly typed FP16 network (its norm and reduce kernels accumulate in FP32): a
+  mean or variance of FP16 values loses the small differences a norm then amplifies.
 """
 
 from __future__ import annotations
@@ -32,11 +32,12 @@ from ptx.export.precision.check import check_fp16
 from ptx.export.precision.graph import (
     FLOAT16,
     constants_to_initializers,
+    float_types,
     name_nodes,
     node_precisions,
     rewrite_fp16,
 )
-from ptx.formats.onnx import load_onnx, tensor_types
+from ptx.formats.onnx import load_onnx
 from ptx.io import atomic_path
 from ptx.spec import embed_in_onnx, producer_versions, spec_from_onnx
 
@@ -44,13 +45,18 @@ DEFAULT_SAFE_BOUND = 8192.0
 FP32_OPS = frozenset(
     {
         "Exp", "Pow", "Log", "Reciprocal", "Sqrt", "Softplus",
-        "InstanceNormalization", "LayerNormalization", "GroupNormalization",
         "ReduceSumSquare", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceProd",
         "CumSum", "Range", "EyeLike", "RandomNormal", "RandomUniform",
         "RandomNormalLike", "RandomUniformLike", "Multinomial",
     }
 )  # fmt: skip
-ACCUMULATING_OPS = frozenset({"ReduceMean", "ReduceSum", "GlobalAveragePool", "AveragePool"})
+STATS_OPS = frozenset(
+    {
+        "InstanceNormalization", "LayerNormalization", "GroupNormalization",
+        "Softmax", "LogSoftmax", "ReduceMean", "ReduceSum",
+    }
+)  # fmt: skip
+ACCUMULATING_OPS = frozenset({"GlobalAveragePool", "AveragePool"})
 AUTOCAST = ("ptx", "modelopt")
 
 
@@ -122,7 +128,7 @@ def plan_fp32_nodes(
     model: Any,
     stats: dict[str, tuple[float, int]],
     safe_bound: float = DEFAULT_SAFE_BOUND,
-    block_ops: frozenset[str] | set[str] = FP32_OPS,
+    block_ops: frozenset[str] | set[str] = FP32_OPS | STATS_OPS,
     block_nodes: set[str] | None = None,
 ) -> dict[str, str]:
     """Node name -> why it stays FP32 (ops, calibrated ranges, reductions, user's list)."""
@@ -130,6 +136,8 @@ def plan_fp32_nodes(
     for node in model.graph.node:
         if node.name in (block_nodes or set()):
             keep[node.name] = "kept FP32 on request"
+        elif node.op_type in block_ops and node.op_type in STATS_OPS:
+            keep[node.name] = f"{node.op_type} accumulates statistics (FP32, as in TensorRT)"
         elif node.op_type in block_ops:
             keep[node.name] = f"{node.op_type} is overflow/underflow-prone"
         else:
@@ -176,7 +184,7 @@ def convert_fp16(
     calib: Path | None = None,
     fp16_io: bool = False,
     safe_bound: float = DEFAULT_SAFE_BOUND,
-    block_ops: frozenset[str] | set[str] = FP32_OPS,
+    block_ops: frozenset[str] | set[str] = FP32_OPS | STATS_OPS,
     samples: int = 8,
     autocast: str = "ptx",
     block_nodes: set[str] | None = None,
@@ -194,7 +202,7 @@ def convert_fp16(
     src, dst = Path(src), Path(dst)
     model = load_onnx(src)
     spec = spec_from_onnx(model)
-    types = tensor_types(model)
+    types = float_types(model)
     if any(code == FLOAT16 for code in types.values()):
         raise ExportError(f"{src}: already has FP16 tensors; convert the FP32 model instead")
     name_nodes(model)
@@ -209,7 +217,7 @@ def convert_fp16(
             model, activation_stats(model, feeds), safe_bound, set(block_ops), block_nodes
         )
         half, stats_n = model, len(feeds)
-        casts = rewrite_fp16(half, set(keep), tensor_types(half), fp16_io)
+        casts = rewrite_fp16(half, set(keep), float_types(half), fp16_io)
     kinds = node_precisions(half)
     fp16_n = sum(1 for k in kinds.values() if k == "fp16")
     fp32_n = sum(1 for k in kinds.values() if k == "fp32")

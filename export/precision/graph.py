@@ -110,6 +110,31 @@ def _retype_attributes(node: Any) -> None:
             attr.t.CopyFrom(_to_fp16_tensor(attr.t))
 
 
+def float_types(model: Any) -> dict[str, int]:
+    """``tensor_types`` with the gaps ONNX inference leaves filled from each op's schema.
+
+    ONNX's inference stops at some function ops (GroupNormalization after another norm,
+    for one) and every tensor downstream goes untyped; an output whose type variable an
+    input shares takes that input's type.
+    """
+    types = tensor_types(model)
+    for node in model.graph.node:
+        if all(not o or o in types for o in node.output):
+            continue
+        schema = _schema(model, node)
+        if schema is None or not schema.inputs or not schema.outputs:
+            continue
+        var: dict[str, int] = {}
+        for i, name in enumerate(node.input):
+            if name in types:
+                var.setdefault(schema.inputs[min(i, len(schema.inputs) - 1)].type_str, types[name])
+        for i, name in enumerate(node.output):
+            kind = var.get(schema.outputs[min(i, len(schema.outputs) - 1)].type_str)
+            if name and name not in types and kind:
+                types[name] = kind
+    return types
+
+
 def _toposort(graph: Any) -> None:
     """Order nodes so each comes after the producers of its inputs (Kahn's algorithm)."""
     ready = {vi.name for vi in graph.input} | {t.name for t in graph.initializer} | {""}
@@ -258,18 +283,29 @@ def rewrite_fp16(model: Any, fp32_nodes: set[str], types: dict[str, int], fp16_i
             )
     rewriter = _Rewriter(model, types, fp16_io)
     rewriter.run(fp32_nodes)
+    from onnx import helper
+
+    declared = {vi.name for vi in [*model.graph.input, *model.graph.output]}
+    declared |= {t.name for t in model.graph.initializer}
+    produced = {o for n in model.graph.node for o in n.output}
+    model.graph.value_info.extend(  # what inference cannot see, the rewrite states
+        helper.make_tensor_value_info(name, dtype, None)
+        for name, dtype in rewriter.produced.items()
+        if name in produced and name not in declared
+    )
     try:
         inferred = onnx.shape_inference.infer_shapes(model, strict_mode=True, check_type=True)
     except Exception as exc:
         first = str(exc).strip().splitlines()[-1][:300]
         raise ExportError(f"FP16 rewrite produced an inconsistent graph: {first}") from exc
+    del model.graph.value_info[:]
     model.graph.value_info.extend(inferred.graph.value_info)
     return rewriter.casts
 
 
 def node_precisions(model: Any) -> dict[str, str]:
     """Node name -> "fp16" / "fp32" (type of its first float output), "cast" or "other"."""
-    types = tensor_types(model)
+    types = float_types(model)
     out: dict[str, str] = {}
     for i, node in enumerate(model.graph.node):
         kinds = [types.get(o) for o in node.output if types.get(o) in (FLOAT, FLOAT16)]
@@ -293,7 +329,7 @@ def emulate_fp16(model: Any) -> Any:
     import onnx
     from onnx import helper, numpy_helper
 
-    types = tensor_types(model)
+    types = float_types(model)
     emu = onnx.ModelProto()
     emu.CopyFrom(model)
     g = emu.graph
