@@ -34,7 +34,9 @@ from ptx.tensors import TensorInfo
 
 __all__ = [
     "GeneratorPlan",
+    "chunks",
     "draw",
+    "feeds_for",
     "generate",
     "generate_feeds",
     "generator_plan",
@@ -51,7 +53,7 @@ MAX_CHUNK = 64  # the family's profile max batch; larger n runs in chunks
 
 @dataclass(frozen=True)
 class GeneratorPlan:
-    """How to feed one generator: latent input and size, vocabularies, label inputs, output."""
+    """How to feed one generator and read it: latent input and size, labels, convention."""
 
     latent_input: TensorInfo
     latent: int
@@ -158,7 +160,9 @@ def draw(
     return z, label_ids(plan.vocab, labels, n, rng)
 
 
-def feeds_for(plan: GeneratorPlan, z: np.ndarray, ids: Mapping[str, np.ndarray]) -> dict:
+def feeds_for(
+    plan: GeneratorPlan, z: np.ndarray, ids: Mapping[str, np.ndarray]
+) -> dict[str, np.ndarray]:
     """The engine's inputs from latent vectors and label ids (keyed by label)."""
     zt = plan.latent_input
     feeds = {zt.name: np.asarray(z).astype(zt.dtype, copy=False)}

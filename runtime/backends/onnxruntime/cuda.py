@@ -38,6 +38,7 @@ class OnnxRuntimeCudaEngine(OnnxRuntimeEngine):
             raise ModelError(f"{Path(path).name}: {ORT_GPU_HINT}")
         self.device_id = parse_device(device)
         super().__init__(path, device="cuda", threads=threads, options=options, **kwargs)
+        self.device = f"cuda:{self.device_id}"
         self.session.set_providers(
             ["CUDAExecutionProvider", "CPUExecutionProvider"],
             [{"device_id": self.device_id}, {}],
