@@ -5,10 +5,11 @@ from __future__ import annotations
 import click
 
 from ptx.errors import InputError
+from ptx.runtime.backends import BACKENDS
 from ptx.spec import ImageConvention
 
 MAX_LISTED = 10  # skipped files printed one per line; the rest are counted
-BACKEND_NAMES = ["auto", "onnxruntime", "openvino", "tensorrt"]
+BACKEND_NAMES = ["auto", *BACKENDS]
 
 
 def floats(text: str | None, what: str, n: tuple[int, ...]) -> tuple[float, ...] | None:

@@ -1,8 +1,10 @@
 """``backend="auto"`` on the CPU: the faster installed backend for this model, measured once.
 
-A short trial runs the model on ONNX Runtime and OpenVINO in interleaved
-rounds (A B, then B A, so drift on a shared machine hits both alike), each
-call starting once the other backend's threads have stopped spinning, and
+A short trial runs the model on ONNX Runtime and OpenVINO on ptx.inputs'
+example inputs (the spec profile's shape, pixels in the spec's convention) in
+ptx.timing's interleaved rounds (A B, then B A, so drift on a shared machine
+hits both alike), each call starting once the other backend's threads have
+stopped spinning, and
 compares each backend's lower-quartile time (ONNX Runtime keeps ties within
 2%): other load only ever adds time, and on a busy machine it hits half the
 calls, so the median is a disturbed call while the lower quartile is still the
