@@ -198,8 +198,14 @@ def check_inputs(
     return result
 
 
-def judge_fp16(half: Any, inputs: CheckInputs, first_run: bool = True) -> Fp16Check:
-    """Judge an FP16 model (emulated FP16 storage) against ``inputs``; never raises on failure."""
+def judge_fp16(
+    half: Any, inputs: CheckInputs, first_run: bool = True, explain: bool = True
+) -> Fp16Check:
+    """Judge an FP16 model (emulated FP16 storage) against ``inputs``; never raises on failure.
+
+    ``first_run`` also runs the real FP16 graph once; ``explain`` ranks the worst nodes
+    of a failing model (a run with every tensor exposed).
+    """
     half = _load(half)
     emulated = emulate_fp16(half)
     emu_sess = session(emulated)
@@ -228,7 +234,7 @@ def judge_fp16(half: Any, inputs: CheckInputs, first_run: bool = True) -> Fp16Ch
         all(v.passed for v in verdicts), len(inputs.feeds), verdicts,
         ill_conditioned=list(inputs.ill_conditioned),
     )  # fmt: skip
-    if not result.passed:
+    if not result.passed and explain:
         result.worst_nodes = worst_nodes(inputs.model, emulated, inputs.feeds[:2], named=half)
     return result
 

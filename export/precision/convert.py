@@ -28,14 +28,14 @@ import numpy as np
 
 from ptx.errors import ExportError, InputError, require
 from ptx.export.precision.calibrate import representative_inputs, run_all
-from ptx.export.precision.check import check_fp16
+from ptx.export.precision.check import check_inputs, failure_line, judge_fp16
+from ptx.export.precision.debug import debug_precision, mixed_model
 from ptx.export.precision.graph import (
     FLOAT16,
     constants_to_initializers,
     float_types,
     name_nodes,
     node_precisions,
-    rewrite_fp16,
 )
 from ptx.formats.onnx import load_onnx
 from ptx.io import atomic_path
@@ -78,6 +78,7 @@ class Fp16Report:
     safe_bound: float
     kept_fp32: dict[str, str] = field(default_factory=dict)  # node -> reason
     check: dict[str, Any] | None = None
+    debug: dict[str, Any] | None = None  # what precision debugging added, when it ran
     seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -92,6 +93,11 @@ class Fp16Report:
         )
         if self.check:
             line += f"; parity {self.check['summary']}"
+        if self.debug:
+            line += (
+                f"; precision debugging kept {len(self.debug['added_fp32'])} more node(s) "
+                f"FP32 in {self.debug['trials']} trials (calibrated policy: {self.debug['before']})"
+            )
         return line
 
 
@@ -190,8 +196,13 @@ def convert_fp16(
     block_nodes: set[str] | None = None,
     check: bool = True,
     seed: int = 0,
+    auto_debug: bool = True,
 ) -> Fp16Report:
-    """Write a calibrated mixed-precision FP16 copy of ``src`` to ``dst`` (checked, atomic)."""
+    """Write a calibrated mixed-precision FP16 copy of ``src`` to ``dst`` (checked, atomic).
+
+    When the calibrated policy fails the parity gate, ``auto_debug`` searches the nodes
+    to keep FP32 as well (ptx.export.precision.debug); nothing is written on failure.
+    """
     import onnx
 
     if autocast not in AUTOCAST:
@@ -216,8 +227,20 @@ def convert_fp16(
         keep = plan_fp32_nodes(
             model, activation_stats(model, feeds), safe_bound, set(block_ops), block_nodes
         )
-        half, stats_n = model, len(feeds)
-        casts = rewrite_fp16(half, set(keep), float_types(half), fp16_io)
+        (half, casts), stats_n = mixed_model(reference, set(keep), fp16_io), len(feeds)
+    result, debug = None, None
+    if check:
+        inputs = check_inputs(reference, spec, seed=seed + 1000)
+        result = judge_fp16(half, inputs, explain=not auto_debug)
+        if not result.passed and auto_debug and autocast == "ptx":
+            found = debug_precision(reference, keep, inputs, fp16_io, result)
+            half, casts, result, debug = found.model, found.casts, found.check, found.to_dict()
+            keep.update(dict.fromkeys(found.added, "precision debugging: needed for parity"))
+        if not result.passed:
+            raise ExportError(
+                f"{failure_line(result)}; keep them FP32 with --keep-fp32 NODE or lower "
+                "--safe-bound"
+            )
     kinds = node_precisions(half)
     fp16_n = sum(1 for k in kinds.values() if k == "fp16")
     fp32_n = sum(1 for k in kinds.values() if k == "fp32")
@@ -228,11 +251,10 @@ def convert_fp16(
         io_dtype="float16" if fp16_io else "float32", nodes=len(half.graph.node),
         fp16_nodes=fp16_n, fp32_nodes=fp32_n, casts_added=casts, samples=stats_n,
         calibration=str(calib) if calib else ("spec" if spec else "random"),
-        safe_bound=safe_bound, kept_fp32=keep,
+        safe_bound=safe_bound, kept_fp32=keep, check=result.to_dict() if result else None,
+        debug=debug,
     )  # fmt: skip
     with atomic_path(dst) as tmp:
         onnx.save(half, str(tmp))
-        if check:
-            report.check = check_fp16(reference, tmp, spec=spec, seed=seed + 1000).to_dict()
     report.seconds = round(time.perf_counter() - start, 3)
     return report
