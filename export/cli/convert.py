@@ -20,6 +20,11 @@ from ptx.export.precision.convert import AUTOCAST, DEFAULT_SAFE_BOUND, convert_f
 @click.option("--samples", type=click.IntRange(1), default=8, show_default=True)
 @click.option("--safe-bound", type=float, default=None, help="Largest |activation| left in FP16.")
 @click.option("--keep-fp32", "keep", multiple=True, help="Node name to keep FP32 (repeatable).")
+@click.option(
+    "--debug-precision/--no-debug-precision", "auto_debug", default=True, show_default=True,
+    help="When the calibrated policy fails parity, search the nodes to keep FP32 too.",
+)  # fmt: skip
+@click.option("--report", is_flag=True, help="Per node: precision, calibrated range, why FP32.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def convert(
     src: Path,
@@ -31,10 +36,12 @@ def convert(
     samples: int,
     safe_bound: float | None,
     keep: tuple[str, ...],
+    auto_debug: bool,
+    report: bool,
     as_json: bool,
 ) -> None:
     """Convert an FP32 ONNX model to calibrated mixed-precision FP16 (checked for parity)."""
-    report = convert_fp16(
+    result = convert_fp16(
         src,
         dst,
         calib=calib,
@@ -43,5 +50,10 @@ def convert(
         samples=samples,
         safe_bound=safe_bound or DEFAULT_SAFE_BOUND,
         block_nodes=set(keep),
+        auto_debug=auto_debug,
     )
-    emit(report.to_dict(), as_json, report.summary())
+    data = result.to_dict()
+    if not (report or as_json):
+        data.pop("node_table")
+    line = result.summary()
+    emit(data, as_json, f"{line}\n{result.table()}" if report else line)

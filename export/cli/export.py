@@ -35,6 +35,11 @@ from ptx.tensors import parse_size
 @click.option("--calib", type=click.Path(path_type=Path), help="fp16: images to calibrate on.")
 @click.option("--fp16-io", is_flag=True, help="fp16: FP16 inputs/outputs (default FP32 I/O).")
 @click.option("--autocast", type=click.Choice(["ptx", "modelopt"]), default="ptx", help="fp16.")
+@click.option(
+    "--debug-precision/--no-debug-precision", "auto_debug", default=True,
+    help="fp16: when the calibrated policy fails parity, search the nodes to keep FP32 too.",
+)  # fmt: skip
+@click.option("--report", is_flag=True, help="fp16: per node precision, range, why FP32.")
 @click.option("--max-abs", type=float, default=1e-3, show_default=True, help="Parity bar.")
 @click.option("--rel-l2", type=float, default=1e-4, show_default=True, help="Parity bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
@@ -54,6 +59,8 @@ def export_cmd(
     calib: Path | None,
     fp16_io: bool,
     autocast: str,
+    auto_debug: bool,
+    report: bool,
     max_abs: float,
     rel_l2: float,
     as_json: bool,
@@ -63,8 +70,8 @@ def export_cmd(
         raise InputError("give exactly one of --checkpoint DIR or --model FILE.py:FACTORY")
     if checkpoint is not None and (inputs or weights):
         raise InputError("--input and --weights go with --model; a checkpoint carries its own")
-    if precision == "fp32" and (calib or fp16_io or autocast != "ptx"):
-        raise InputError("--calib, --fp16-io and --autocast go with --precision fp16")
+    if precision == "fp32" and (calib or fp16_io or autocast != "ptx" or report):
+        raise InputError("--calib, --fp16-io, --autocast and --report go with --precision fp16")
     if target is not None and (size or batch != 1):
         raise InputError("--size and --batch go with --checkpoint; --model takes --input shapes")
     kw = dict(
@@ -72,23 +79,30 @@ def export_cmd(
         opset=opset,
         exporter=exporter,
         precision=precision,
-        fp16_options={"calib": calib, "fp16_io": fp16_io, "autocast": autocast},
+        fp16_options={
+            "calib": calib,
+            "fp16_io": fp16_io,
+            "autocast": autocast,
+            "auto_debug": auto_debug,
+        },  # fmt: skip
         tolerance=Tolerance(max_abs=max_abs, rel_l2=rel_l2),
         progress=not as_json,
     )
     if checkpoint is not None:
-        report = export_checkpoint(
+        done = export_checkpoint(
             checkpoint, out, dynamic_hw, batch, parse_size(size) if size else None, **kw
         )
     else:
-        report = export_user_model(target, inputs, out, weights, dynamic_hw=bool(dynamic_hw), **kw)
+        done = export_user_model(target, inputs, out, weights, dynamic_hw=bool(dynamic_hw), **kw)
     if as_json:
-        click.echo(json.dumps(report.to_dict(), indent=2))
+        click.echo(json.dumps(done.to_dict(), indent=2, default=str))
         return
-    for note in report.notes:
+    for note in done.notes:
         click.echo(f"note: {note}", err=True)
-    if report.parity is not None:
-        click.echo(report.parity.summary())
-    if report.fp16 is not None and hasattr(report.fp16, "summary"):
-        click.echo(report.fp16.summary())
-    click.echo(report.summary())
+    if done.parity is not None:
+        click.echo(done.parity.summary())
+    if done.fp16 is not None and hasattr(done.fp16, "summary"):
+        click.echo(done.fp16.summary())
+        if report:
+            click.echo(done.fp16.table())
+    click.echo(done.summary())

@@ -79,11 +79,16 @@ class Fp16Report:
     kept_fp32: dict[str, str] = field(default_factory=dict)  # node -> reason
     check: dict[str, Any] | None = None
     debug: dict[str, Any] | None = None  # what precision debugging added, when it ran
+    node_table: list[dict[str, Any]] = field(default_factory=list)  # per node, see node_table
     seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict."""
         return asdict(self)
+
+    def table(self) -> str:
+        """The per-node table (precision, calibrated range, why FP32) as aligned text."""
+        return format_node_table(self.node_table)
 
     def summary(self) -> str:
         """One line for people."""
@@ -163,6 +168,45 @@ def plan_fp32_nodes(
     return keep
 
 
+def node_table(
+    model: Any, kinds: dict[str, str], stats: dict[str, tuple[float, int]], keep: dict[str, str]
+) -> list[dict[str, Any]]:
+    """Per node of ``model``: op, precision in the result, calibrated max |in| / |out|, why FP32."""
+
+    def peak(names: Any) -> float | None:
+        seen = [stats[t][0] for t in names if t in stats]
+        return max(seen) if seen else None
+
+    return [
+        {
+            "node": n.name,
+            "op": n.op_type,
+            "precision": kinds.get(n.name, "other"),
+            "max_abs_in": peak(n.input),
+            "max_abs_out": peak(n.output),
+            "why_fp32": keep.get(n.name, ""),
+        }  # fmt: skip
+        for n in model.graph.node
+    ]
+
+
+def format_node_table(rows: list[dict[str, Any]]) -> str:
+    """The node table as aligned text: node, op, precision, calibrated range, why FP32."""
+
+    def num(v: float | None) -> str:
+        return "-" if v is None else f"{v:.4g}"
+
+    cells = [("node", "op", "precision", "max|in|", "max|out|", "why FP32")] + [
+        (r["node"], r["op"], r["precision"], num(r["max_abs_in"]), num(r["max_abs_out"]),
+         r["why_fp32"])
+        for r in rows
+    ]  # fmt: skip
+    widths = [max(len(c[i]) for c in cells) for i in range(5)]
+    return "\n".join(
+        ("  ".join(c[i].ljust(widths[i]) for i in range(5)) + "  " + c[5]).rstrip() for c in cells
+    )
+
+
 def _with_spec(model: Any, fp16_io: bool, precision: str) -> None:
     """Re-embed the ModelSpec (if any) with the new precision and IO dtypes."""
     spec = spec_from_onnx(model)
@@ -220,13 +264,13 @@ def convert_fp16(
     constants_to_initializers(model)
     reference = onnx.ModelProto()
     reference.CopyFrom(model)
+    stats: dict[str, tuple[float, int]] = {}
     if autocast == "modelopt":
         half, keep, casts, stats_n = _modelopt_convert(model, not fp16_io), {}, 0, 0
     else:
         feeds = representative_inputs(model, spec, samples, seed, calib)
-        keep = plan_fp32_nodes(
-            model, activation_stats(model, feeds), safe_bound, set(block_ops), block_nodes
-        )
+        stats = activation_stats(model, feeds)
+        keep = plan_fp32_nodes(model, stats, safe_bound, set(block_ops), block_nodes)
         (half, casts), stats_n = mixed_model(reference, set(keep), fp16_io), len(feeds)
     result, debug = None, None
     if check:
@@ -252,7 +296,7 @@ def convert_fp16(
         fp16_nodes=fp16_n, fp32_nodes=fp32_n, casts_added=casts, samples=stats_n,
         calibration=str(calib) if calib else ("spec" if spec else "random"),
         safe_bound=safe_bound, kept_fp32=keep, check=result.to_dict() if result else None,
-        debug=debug,
+        debug=debug, node_table=node_table(reference, kinds, stats, keep),
     )  # fmt: skip
     with atomic_path(dst) as tmp:
         onnx.save(half, str(tmp))
