@@ -8,6 +8,7 @@ fractionally strided convs (ConvTranspose, output_padding 1) and a final c7s1-3 
 from __future__ import annotations
 
 import torch
+from corpus_common import Arch
 from torch import nn
 
 
@@ -66,3 +67,15 @@ def make_generator() -> nn.Module:
             nn.init.normal_(m.weight, 0.0, 0.02)
             nn.init.zeros_(m.bias)
     return model.eval()
+
+
+def make() -> nn.Module:
+    """The corpus entry: PyTorch's default init (instance norm makes the scale moot)."""
+    torch.manual_seed(0)
+    return Generator(ngf=16, blocks=3).eval()
+
+
+ARCH = Arch(
+    "CycleGAN ResNet generator", make, ["x:1x3x64x64"], {"x": (2, 3, 96, 80)},
+    span=2.0, image_range=(-1.0, 1.0),
+)  # fmt: skip

@@ -9,6 +9,7 @@ FP32 vs FP16 reported rel err 1 on every Conv/Pad/Add downstream.
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,8 @@ CORPUS = Path(__file__).parents[1] / "corpus"
 
 
 def _generator() -> torch.nn.Module:
+    if str(CORPUS) not in sys.path:
+        sys.path.insert(0, str(CORPUS))  # the corpus files import corpus_common
     spec = importlib.util.spec_from_file_location("cyclegan", CORPUS / "cyclegan.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
