@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ptx.errors import ModelError
+from ptx.errors import InputError, ModelError
 from ptx.io import atomic_path, sha256_file
 from ptx.spec import ModelSpec
 from ptx.training.common import registry
@@ -92,3 +92,21 @@ def load_state(ckpt: str | Path) -> dict[str, Any] | None:
     if not p.is_file():
         return None
     return torch.load(p, map_location="cpu", weights_only=False)
+
+
+def start_or_resume(
+    out: str | Path, family: str, resume: bool, config: dict | None = None
+) -> tuple[Any, ModelSpec, dict[str, Any] | None]:
+    """(model, spec, resume state): a fresh ``family`` model, or the checkpoint in ``out``."""
+    out = Path(out)
+    if not resume:
+        fam = registry.get(family)
+        cfg = fam.config(**(config or {}))
+        return fam.build(cfg), fam.make_spec(cfg), None
+    if not (out / "spec.json").is_file():
+        raise InputError(f"{out}: nothing to resume (no spec.json); drop --resume to start")
+    model, spec = load_checkpoint(out, family=family)
+    state = load_state(out)
+    if state is None:
+        raise InputError(f"{out}: checkpoint has no resume state (state.pt); drop --resume")
+    return model, spec, state

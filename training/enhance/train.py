@@ -17,8 +17,10 @@ import numpy as np
 
 from ptx.errors import InputError
 from ptx.spec import ImageConvention, ModelSpec
-from ptx.training.common import registry
-from ptx.training.common.checkpoint import load_checkpoint, load_state, save_checkpoint
+from ptx.training.common.checkpoint import (
+    save_checkpoint,
+    start_or_resume,
+)
 from ptx.training.common.loop import LoopState, TrainLoop
 from ptx.training.common.metrics import psnr, ssim
 from ptx.training.common.schedule import lr_at
@@ -74,21 +76,6 @@ def _log_grid(tb: Any, model: Any, pairs: list, step: int, conv: ImageConvention
 
 
 # -- the run ---------------------------------------------------------------------------
-def _start(out: Path, resume: bool, config: dict | None) -> tuple[Any, ModelSpec, dict | None]:
-    """(model, spec, resume state): a fresh model, or the checkpoint in ``out``."""
-    if not resume:
-        fam = registry.get(FAMILY)
-        cfg = fam.config(**(config or {}))
-        return fam.build(cfg), fam.make_spec(cfg), None
-    if not (out / "spec.json").is_file():
-        raise InputError(f"{out}: nothing to resume (no spec.json); drop --resume to start")
-    model, spec = load_checkpoint(out, family=FAMILY)
-    state = load_state(out)
-    if state is None:
-        raise InputError(f"{out}: checkpoint has no resume state (state.pt); drop --resume")
-    return model, spec, state
-
-
 def train_enhance(
     data: Path,
     out: Path,
@@ -118,7 +105,7 @@ def train_enhance(
     if steps < 0 or batch < 1 or patch < 16:
         raise InputError(f"need steps >= 0, batch >= 1, patch >= 16; got {steps}, {batch}, {patch}")
     torch.manual_seed(seed)
-    model, spec, state = _start(out, resume, config)
+    model, spec, state = start_or_resume(out, FAMILY, resume, config)
     conv = spec.image
     model.train()
     dcfg = DegradeConfig()

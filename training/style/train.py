@@ -19,8 +19,10 @@ import torch
 
 from ptx.errors import InputError
 from ptx.spec import ModelSpec
-from ptx.training.common import registry
-from ptx.training.common.checkpoint import load_checkpoint, load_state, save_checkpoint
+from ptx.training.common.checkpoint import (
+    save_checkpoint,
+    start_or_resume,
+)
 from ptx.training.common.loop import LoopState, TrainLoop
 from ptx.training.common.schedule import lr_at
 from ptx.training.common.threads import ThreadTuner
@@ -34,20 +36,6 @@ FAMILY = "style"
 # model there: at 10, half of the short (45 s) runs never left it (Gram cut 1 %); at 20, every
 # run did (measured over 4 seeds' worth of thread timings each).
 STYLE_WEIGHT = 20.0
-
-
-def _start(out: Path, resume: bool, config: dict | None) -> tuple[Any, ModelSpec, dict | None]:
-    if not resume:
-        fam = registry.get(FAMILY)
-        cfg = fam.config(**(config or {}))
-        return fam.build(cfg), fam.make_spec(cfg), None
-    if not (out / "spec.json").is_file():
-        raise InputError(f"{out}: nothing to resume (no spec.json); drop --resume to start")
-    model, spec = load_checkpoint(out, family=FAMILY)
-    state = load_state(out)
-    if state is None:
-        raise InputError(f"{out}: checkpoint has no resume state (state.pt); drop --resume")
-    return model, spec, state
 
 
 def _checkpoint(
@@ -113,7 +101,7 @@ def train_style(
             f"got {steps}, {batch}, {patch}, {style_side}"
         )
     torch.manual_seed(seed)
-    model, spec, state = _start(out, resume, config)
+    model, spec, state = start_or_resume(out, FAMILY, resume, config)
     conv = spec.image
     if state is not None:  # the loss must stay the one the run started with
         texture_seed = int(spec.config.get("texture_seed", texture_seed))
