@@ -20,28 +20,35 @@ from ptx.errors import ImageError, InputError
 class DegradeConfig:
     """Ranges each degradation is drawn from (uniform unless noted).
 
-    Exposure, contrast and gamma are one-sided (an amateur product photo is
-    under-exposed, flat and dark in the mid-tones, rarely the opposite): a blind
-    model can only undo a global shift whose direction is known; symmetric
-    ranges leave it nothing to learn but the training set's own look.
+    Every global error is two-sided: too dark and too bright, flatter and
+    harsher, darker and lighter mid-tones, casts of every hue. A model trained
+    on one direction learns "always push that way" and ruins photos that were
+    fine. Each stage, and each part of the colour stage, is applied with its own
+    probability, so single degradations (noise only, JPEG only, a cast only) and
+    several at once both occur; at least one stage is always applied.
     """
 
-    cast: tuple[float, float] = (0.9, 1.1)  # per-channel gain, relative to the channels' mean
-    brightness: tuple[float, float] = (0.55, 0.9)  # exposure gain: under-exposed
-    contrast: tuple[float, float] = (0.6, 0.9)  # scale around mid-grey: flat, hazy
-    gamma: tuple[float, float] = (1.0, 1.3)  # exponent, drawn log-uniform: dark mid-tones
-    poisson_peak: tuple[float, float] = (40.0, 400.0)  # photons at white; log-uniform
+    cast: tuple[float, float] = (0.8, 1.25)  # per-channel gain, relative to the channels' mean
+    brightness: tuple[float, float] = (0.5, 1.6)  # exposure gain, log-uniform: both directions
+    offset: tuple[float, float] = (-0.2, 0.2)  # added level (lifted or crushed blacks), of 1.0
+    contrast: tuple[float, float] = (0.6, 1.45)  # scale around the mean, log-uniform
+    gamma: tuple[float, float] = (0.7, 1.45)  # exponent, log-uniform: lighter and darker mid-tones
+    poisson_peak: tuple[float, float] = (40.0, 600.0)  # photons at white; log-uniform
     gaussian_sigma: tuple[float, float] = (1.0, 8.0)  # read noise, in 0..255 units
-    jpeg_quality: tuple[int, int] = (20, 60)  # inclusive
-    p_noise: float = 1.0  # probability each stage is applied
-    p_jpeg: float = 1.0
-    p_color: float = 1.0
+    jpeg_quality: tuple[int, int] = (20, 75)  # inclusive
+    p_noise: float = 0.6  # probability each stage is applied
+    p_jpeg: float = 0.5
+    p_color: float = 0.75
+    p_part: float = 0.6  # probability of each part of the colour stage (cast, exposure, ...)
 
     def __post_init__(self) -> None:
         for name in ("cast", "brightness", "contrast", "gamma", "poisson_peak", "gaussian_sigma"):
             lo, hi = getattr(self, name)
             if not (0 <= lo <= hi):
                 raise InputError(f"DegradeConfig.{name}: need 0 <= low <= high, got ({lo}, {hi})")
+        lo, hi = self.offset
+        if not (-1 <= lo <= hi <= 1):
+            raise InputError(f"DegradeConfig.offset: need -1 <= low <= high <= 1, got {self.offset}")
         q_lo, q_hi = self.jpeg_quality
         if not (1 <= q_lo <= q_hi <= 100):
             raise InputError(
@@ -56,15 +63,31 @@ def _log_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
 
 
 def _color_exposure(x: np.ndarray, rng: np.random.Generator, cfg: DegradeConfig) -> np.ndarray:
-    """Per-channel cast, exposure gain, contrast around mid-grey, then gamma."""
+    """Per-channel cast, exposure gain, level offset, contrast around the mean, then gamma.
+
+    Each part is applied with probability ``p_part`` (at least one of them).
+    """
+    parts = rng.random(5) < cfg.p_part
+    forced = int(rng.integers(0, 5))  # drawn even when unused: parameters stay in step
+    if not parts.any():
+        parts[forced] = True
     gains = rng.uniform(*cfg.cast, size=3)
     gains = gains / gains.mean()  # a cast shifts hue, exposure is drawn separately
-    gains = gains * rng.uniform(*cfg.brightness)
-    x = x * gains.astype(np.float32)
-    c = rng.uniform(*cfg.contrast)
-    x = (x - 0.5) * c + 0.5
+    exposure = _log_uniform(rng, *cfg.brightness)
+    offset = rng.uniform(*cfg.offset)
+    c = _log_uniform(rng, *cfg.contrast)
     g = _log_uniform(rng, *cfg.gamma)
-    return np.clip(x, 0.0, 1.0) ** np.float32(g)
+    if parts[0]:
+        x = x * gains.astype(np.float32)
+    if parts[1]:
+        x = x * np.float32(exposure)
+    if parts[2]:
+        x = x + np.float32(offset)
+    if parts[3]:
+        m = np.float32(x.mean())
+        x = (x - m) * np.float32(c) + m
+    x = np.clip(x, 0.0, 1.0)
+    return x ** np.float32(g) if parts[4] else x
 
 
 def _noise(x: np.ndarray, rng: np.random.Generator, cfg: DegradeConfig) -> np.ndarray:
@@ -109,7 +132,13 @@ def degrade(
     x = clean.astype(np.float32) / 255.0
     # Draw every stage's coin even when it is skipped, so a config change in one
     # stage does not reshuffle the random parameters of the others.
-    do_color, do_noise, do_jpeg = rng.random(3) < (cfg.p_color, cfg.p_noise, cfg.p_jpeg)
+    coins = rng.random(3) < (cfg.p_color, cfg.p_noise, cfg.p_jpeg)
+    pick = int(rng.integers(0, 3))
+    if not coins.any() and max(cfg.p_color, cfg.p_noise, cfg.p_jpeg) > 0:
+        while not (cfg.p_color, cfg.p_noise, cfg.p_jpeg)[pick] > 0:  # a stage that can run
+            pick = (pick + 1) % 3
+        coins[pick] = True
+    do_color, do_noise, do_jpeg = (bool(c) for c in coins)
     if do_color:
         x = _color_exposure(x, rng, cfg)
     if do_noise:

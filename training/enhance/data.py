@@ -16,6 +16,7 @@ from ptx.spec import ImageConvention
 from ptx.training.data.degrade import DegradeConfig, degrade
 
 VAL_SEED = 1_000_003  # held-out degradations are fixed across runs and resumes
+CLEAN_FRACTION = 0.25  # share of clean -> clean pairs: "leave a good photo alone" is learned too
 LOOK_KEEP = 0.3  # share of clean crops kept as rendered (see vary_look)
 LOOK_GAIN = (0.55, 1.0)
 LOOK_GAMMA = (0.8, 1.6)
@@ -69,13 +70,19 @@ def make_batch(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(degraded, clean) model batches (``conv``: the spec's) for ``step``: a pure function.
 
+    About CLEAN_FRACTION of the pairs are clean -> clean, so the model learns to leave
+    a photo that needs nothing alone.
+
     Seeding per step makes a resumed run draw exactly the batches the uninterrupted
     run would have, and lets a background thread prepare batches ahead.
     """
     rng = np.random.default_rng([seed, step])
     idx = rng.integers(0, len(images), size=batch)
     clean = [vary_look(_crop(images[i], patch, rng), rng) for i in idx]
-    noisy = [degrade(c, rng, cfg) for c in clean]
+    keep = rng.random(batch) < CLEAN_FRACTION
+    # Degrade every crop even when it is kept, so the fraction does not reshuffle the draws.
+    degraded = [degrade(c, rng, cfg) for c in clean]
+    noisy = [c if k else d for c, k, d in zip(clean, keep, degraded, strict=True)]
     return conv.to_model(noisy), conv.to_model(clean)
 
 

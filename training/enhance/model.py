@@ -4,9 +4,13 @@ This module imports torch; the registry imports it lazily.
 
 Global colour, exposure and contrast errors are global, so a small MLP looks
 at statistics of a fixed-size thumbnail (per-channel mean, std and a soft CDF,
-all computed inside the graph) and predicts a monotone tone curve per channel.
-A small two-level conv net then removes noise and JPEG blocks as a residual on
-the tone-corrected image. Every op is plain ONNX (Resize, Conv, Sigmoid, Clip,
+all computed inside the graph) plus a full-resolution high-frequency energy
+(how noisy or blocky the image is) and predicts a monotone tone curve per
+channel together with two confidences in 0..1: how much of the curve to apply
+and how much of the local residual to add. A photo whose statistics look
+normal gets confidences near 0, i.e. comes back nearly unchanged ("do no
+harm"). A small two-level conv net removes noise and JPEG blocks as a residual
+on the tone-corrected image. Every op is plain ONNX (Resize, Conv, Sigmoid, Clip,
 ReduceMean) with dynamic batch, height and width, and friendly to FP16 and
 TensorRT: no sort, no TopK, no data-dependent padding. The encoder's stride-2
 convs take any size and the decoder resizes back to the skip's exact size, so
@@ -37,10 +41,12 @@ MIN_SIDE, OPT_SIDE, MAX_SIDE, MAX_BATCH = 32, 256, 1024, 16
 
 
 SOFT_CDF_TAU = 0.03  # width of the sigmoid step; smooth enough to give gradients
+HF_SCALE = 10.0  # high-frequency energy (mean |second difference|) to about unit scale
+N_GATES = 2  # confidences: tone curve, local residual
 
 
 class GlobalBranch(nn.Module):
-    """Thumbnail statistics -> MLP -> one monotone piecewise-linear tone curve per channel."""
+    """Image statistics -> MLP -> one monotone tone curve per channel plus two confidences."""
 
     def __init__(self, thumb: int, levels: int, knots: int, hidden: int) -> None:
         super().__init__()
@@ -51,7 +57,10 @@ class GlobalBranch(nn.Module):
             (torch.arange(levels, dtype=torch.float32) + 0.5) / levels,
             persistent=False,
         )
-        n_in = 3 * (2 + levels)
+        d2 = torch.tensor([-1.0, 2.0, -1.0])
+        self.register_buffer("d2y", d2.view(1, 1, 3, 1).repeat(3, 1, 1, 1), persistent=False)
+        self.register_buffer("d2x", d2.view(1, 1, 1, 3).repeat(3, 1, 1, 1), persistent=False)
+        n_in = 3 * (3 + levels)
         self.mlp = nn.Sequential(
             nn.Linear(n_in, hidden),
             nn.ReLU(inplace=True),
@@ -59,12 +68,22 @@ class GlobalBranch(nn.Module):
             nn.ReLU(inplace=True),
             nn.Linear(hidden, 3 * (1 + knots)),
         )
-        # Zero last layer: the curve starts as the identity, so training starts from "no change".
+        # Its own head (not a slice of the curve head: a sliced output pins the batch at export).
+        self.gate = nn.Linear(hidden, N_GATES)
+        # Zero last layer: the curve starts as the identity and the local residual's tail is
+        # zero, so training starts from "no change" whatever the confidences are.
         nn.init.zeros_(self.mlp[-1].weight)
         nn.init.zeros_(self.mlp[-1].bias)
+        nn.init.zeros_(self.gate.weight)
+        nn.init.zeros_(self.gate.bias)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        """Per-channel mean, std and soft CDF of a fixed-size thumbnail: (N, 3*(2+levels))."""
+        """Per-channel mean, std, soft CDF (thumbnail), HF energy (full size): (N, 3*(3+levels))."""
+        # Second differences along each axis (a fixed depthwise Conv, not slicing, which
+        # pins the batch at export): flat ramps give 0, noise and JPEG blocks do not.
+        dy = F.conv2d(x, self.d2y, groups=3).abs().mean(dim=(2, 3))
+        dx = F.conv2d(x, self.d2x, groups=3).abs().mean(dim=(2, 3))
+        hf = (dy + dx) * HF_SCALE
         t = F.interpolate(x, size=(self.thumb, self.thumb), mode="bilinear", align_corners=False)
         t = t.flatten(2)  # N, 3, P
         mean = t.mean(dim=2)
@@ -72,24 +91,31 @@ class GlobalBranch(nn.Module):
         # A sigmoid step instead of sort/quantile: exports as elementwise ops, no TopK.
         steps = torch.sigmoid((self.thresholds.view(1, 1, -1, 1) - t.unsqueeze(2)) / SOFT_CDF_TAU)
         cdf = steps.mean(dim=3)  # N, 3, levels
-        return torch.cat([mean, std, cdf.flatten(1)], dim=1)
+        return torch.cat([mean, std, cdf.flatten(1), hf], dim=1)
 
-    def curves(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Start level (N, 3) and non-negative segment rises (N, 3, knots) of each curve."""
-        p = self.mlp(self.features(x)).view(-1, 3, 1 + self.knots)
+    def predict(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Curve start (N, 3), non-negative segment rises (N, 3, knots), confidences (N, 2)."""
+        h = self.mlp[:-1](self.features(x))
+        gates = torch.sigmoid(self.gate(h))
+        p = self.mlp[-1](h).view(-1, 3, 1 + self.knots)
         start = 0.1 * p[:, :, 0]
         # softplus(0) = ln 2, so zero logits give rises of 1/knots: the identity curve.
         rises = F.softplus(p[:, :, 1:]) / (self.knots * 0.6931471805599453)
-        return start, rises
+        return start, rises, gates
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        start, rises = self.curves(x)
+    def apply(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(x moved toward its tone curve by the curve confidence, the local confidence)."""
+        start, rises, gates = self.predict(x)
         y = start.view(-1, 3, 1, 1).expand_as(x)
         xk = x * self.knots
         # Unrolled over knots (not a K-times-larger broadcast) to keep memory at one image.
         for k in range(self.knots):
             y = y + rises[:, :, k].view(-1, 3, 1, 1) * torch.clamp(xk - k, 0.0, 1.0)
-        return y
+        trust = gates[:, 0:1, None, None]
+        return x + trust * (y - x), gates[:, 1:2, None, None]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.apply(x)[0]
 
 
 def _conv(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
@@ -143,8 +169,8 @@ class EnhanceNet(nn.Module):
 
     def forward_both(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(tone-corrected only, final output): training supervises both."""
-        g = self.globe(x)
-        out = g + self.local(torch.cat([x, g], dim=1))
+        g, trust = self.globe.apply(x)
+        out = g + trust * self.local(torch.cat([x, g], dim=1))
         return g, torch.clamp(out, 0.0, 1.0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -62,3 +62,41 @@ def test_bad_input_and_bad_config_are_refused() -> None:
         DegradeConfig(jpeg_quality=(0, 50))
     with pytest.raises(InputError, match="gamma"):
         DegradeConfig(gamma=(1.5, 1.0))
+
+
+COLOR_ONLY = DegradeConfig(p_noise=0.0, p_jpeg=0.0, p_color=1.0)
+
+
+def test_exposure_and_contrast_go_both_ways() -> None:
+    """Two-sided: some draws are brighter and some darker, some harsher and some flatter."""
+    clean = _scene()
+    outs = [degrade_seeded(clean, s, COLOR_ONLY).astype(np.float32) for s in range(60)]
+    means = np.array([o.mean() for o in outs]) - clean.mean()
+    stds = np.array([o.std() for o in outs]) / clean.astype(np.float32).std()
+    assert (means > 15).sum() >= 5 and (means < -15).sum() >= 5, means.round(1)
+    assert (stds > 1.1).sum() >= 3 and (stds < 0.9).sum() >= 3, stds.round(2)
+
+
+def test_casts_of_every_hue() -> None:
+    """On a grey card each channel is, in some draw, the one the cast pushes up the most."""
+    grey = np.full((16, 16, 3), 128, np.uint8)
+    cfg = DegradeConfig(p_noise=0.0, p_jpeg=0.0, p_color=1.0, p_part=1.0)
+    tops = {int(np.argmax(degrade_seeded(grey, s, cfg).reshape(-1, 3).mean(0))) for s in range(30)}
+    assert tops == {0, 1, 2}
+
+
+def test_single_degradations_and_several_at_once_both_occur() -> None:
+    """Default draws: some leave colour alone (noise or JPEG only), every draw changes the image."""
+    clean = _scene()
+    outs = [degrade_seeded(clean, s) for s in range(40)]
+    shifts = [
+        float(np.abs(o.astype(np.float32).mean((0, 1)) - clean.mean((0, 1))).max()) for o in outs
+    ]
+    assert all(not np.array_equal(o, clean) for o in outs)
+    assert sum(s < 2.0 for s in shifts) >= 3  # noise or JPEG only: colour untouched
+    assert sum(s > 10.0 for s in shifts) >= 10  # a colour error, often with more on top
+
+
+def test_offset_range_is_checked() -> None:
+    with pytest.raises(InputError, match="offset"):
+        DegradeConfig(offset=(0.3, -0.3))

@@ -101,3 +101,23 @@ def test_onnx_export_runs_in_ort_at_another_size(family, tmp_path) -> None:
         want = model(x2).numpy()
     assert got.shape == (2, 3, 45, 70)
     np.testing.assert_allclose(got, want, atol=1e-4)
+
+
+def test_zero_confidence_gives_back_the_input(family) -> None:
+    """The curve and the residual are scaled by predicted confidences: at 0 nothing changes."""
+    model = _perturbed(family)
+    x = torch.rand(2, 3, 40, 36)
+    with torch.no_grad():
+        assert not torch.allclose(model(x), x, atol=1e-2)  # perturbed curves do change it
+        model.globe.gate.bias.fill_(-40.0)
+        assert torch.allclose(model(x), x, atol=1e-5)
+
+
+def test_features_see_noise_that_the_thumbnail_hides(family) -> None:
+    """The high-frequency feature rises with pixel noise even when the mean stays put."""
+    model = family.build(family.test_config).eval()
+    smooth = torch.linspace(0.2, 0.8, 64).view(1, 1, 1, 64).expand(1, 3, 64, 64).contiguous()
+    noisy = smooth + 0.05 * torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        f_smooth, f_noisy = model.globe.features(smooth), model.globe.features(noisy.clamp(0, 1))
+    assert float(f_noisy[0, -3:].min()) > 5 * float(f_smooth[0, -3:].max()) + 0.1

@@ -95,6 +95,19 @@ def test_batches_are_a_pure_function_of_seed_and_step(data) -> None:
     assert not np.array_equal(a[0], c[0])
 
 
+def test_batches_hold_clean_pairs_and_degraded_ones(data) -> None:
+    """About CLEAN_FRACTION of the pairs are clean -> clean ("leave a good photo alone")."""
+    from ptx.io import read_image
+    from ptx.training.enhance.data import CLEAN_FRACTION
+
+    imgs = [read_image(p) for p in sorted(data.rglob("*.png"))]
+    conv = registry.get("enhance").make_spec({}).image
+    noisy, clean = make_batch(imgs, 64, 32, 0, 0, DegradeConfig(), conv)
+    same = np.array([np.array_equal(a, b) for a, b in zip(noisy, clean, strict=True)])
+    assert 0.1 < CLEAN_FRACTION < 0.45
+    assert 0.5 * CLEAN_FRACTION < same.mean() < 2 * CLEAN_FRACTION, same.mean()
+
+
 def test_loss_falls_when_overfitting_one_batch(data) -> None:
     import torch
 
