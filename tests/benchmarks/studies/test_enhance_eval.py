@@ -1,0 +1,66 @@
+"""The enhancer's independent evaluation: seeded albumentations degradations, scores, command."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from ptx.benchmarks.harness.models import export_onnx, family_model
+from ptx.benchmarks.studies import enhance_eval
+from ptx.errors import InputError
+
+pytest.importorskip("albumentations")
+
+
+@pytest.fixture(scope="module")
+def photo() -> np.ndarray:
+    return enhance_eval.load_photos(["coffee"], max_side=64)["coffee"]
+
+
+def test_photos_are_real_and_capped() -> None:
+    photos = enhance_eval.load_photos(["astronaut", "grace_hopper"], max_side=96)
+    assert set(photos) == {"astronaut", "grace_hopper"}
+    assert all(p.dtype == np.uint8 and max(p.shape[:2]) <= 96 for p in photos.values())
+    with pytest.raises(InputError, match="unknown photo"):
+        enhance_eval.load_photos(["lena"])
+
+
+def test_degradations_are_seeded_and_go_both_ways(photo) -> None:
+    for name in enhance_eval.DEGRADATIONS:
+        a, b = enhance_eval.degrade(photo, name, 3), enhance_eval.degrade(photo, name, 3)
+        assert a.shape == photo.shape and np.array_equal(a, b), name
+        assert not np.array_equal(a, photo), name
+    mean = float(photo.mean())
+    assert enhance_eval.degrade(photo, "brighter", 0).mean() > mean + 10
+    assert enhance_eval.degrade(photo, "darker", 0).mean() < mean - 10
+    with pytest.raises(InputError, match="unknown degradation"):
+        enhance_eval.degrade(photo, "sepia", 0)
+
+
+def test_identity_scores_and_summary(photo) -> None:
+    result = enhance_eval.evaluate({"coffee": photo}, lambda x: x, ["darker", "jpeg"])
+    assert result["clean"][0]["model"] == {"psnr": 100.0, "ssim": 1.0, "de2000": 0.0}
+    assert [r["degradation"] for r in result["pairs"]] == ["darker", "jpeg"]
+    for r in result["pairs"]:
+        assert r["model"] == r["degraded"]
+    s = result["summary"]
+    assert s["mean_gain_db"] == 0.0 and s["worst_pair_gain_db"] == 0.0
+    assert s["met"]["clean_median"] and not s["met"]["mean_gain"]
+    md = enhance_eval.markdown(result, "identity")
+    assert "| coffee x darker |" in md and "## Clean photos" in md
+
+
+def test_command_runs_an_onnx_model_and_writes_results(tmp_path) -> None:
+    model = family_model("enhance", config={"width": 8, "thumb": 16, "levels": 4, "knots": 4})
+    onnx_path = export_onnx(model, tmp_path / "enhance.onnx", size=(64, 64))
+    args = ["--model", str(onnx_path), "--photos", "present", "--degradations", "jpeg"]
+    res = CliRunner().invoke(
+        enhance_eval.main, [*args, "--max-side", "48", "--out", str(tmp_path / "r"), "--json"]
+    )
+    assert res.exit_code == 0, res.output
+    saved = json.loads((tmp_path / "r" / "enhance_eval.json").read_text())
+    assert saved["clean"][0]["model"]["psnr"] > 60  # a fresh enhancer is the identity
+    assert (tmp_path / "r" / "enhance_eval.md").read_text().startswith("# Enhancer evaluation")
