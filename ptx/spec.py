@@ -28,6 +28,51 @@ TASKS = ("enhance", "generate", "stylize", "vae-encode", "vae-decode", "custom")
 DTYPES = SPEC_DTYPES
 
 Dim = int | str  # an int is static; a string names a dynamic dim ("batch", "height")
+MAX_DIM = 2**31 - 1  # TensorRT and ONNX Runtime index dims with int32 / int64; larger is nonsense
+
+
+def _int(value: object, what: str, lo: int = 0, hi: int = MAX_DIM) -> int:
+    """``value`` as an int in [lo, hi], or SpecError naming ``what`` (bools and floats refused)."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise SpecError(f"{what}: expected an integer, got {value!r:.40}")
+    if not lo <= int(value) <= hi:
+        # str() of a 4,300-digit int raises ValueError itself: say how big, not what
+        shown = (
+            str(int(value))
+            if int(value).bit_length() < 64
+            else f"a {int(value).bit_length()}-bit number"
+        )
+        raise SpecError(f"{what}: {shown} is outside {lo}..{hi}")
+    return int(value)
+
+
+def _floats(value: object, what: str, sizes: tuple[int, ...]) -> tuple[float, ...]:
+    """A tuple of finite floats with a length in ``sizes``, or SpecError naming ``what``."""
+    if isinstance(value, str | bytes) or not isinstance(value, list | tuple):
+        raise SpecError(f"{what}: expected a list of {' or '.join(map(str, sizes))} numbers")
+    out = []
+    for v in value:
+        if isinstance(v, bool) or not isinstance(v, int | float | np.number):
+            raise SpecError(f"{what}: {v!r:.40} is not a number")
+        if not np.isfinite(float(v)):
+            raise SpecError(f"{what}: {v} is not finite")
+        out.append(float(v))
+    if len(out) not in sizes:
+        raise SpecError(f"{what}: expected {' or '.join(map(str, sizes))} numbers, got {len(out)}")
+    return tuple(out)
+
+
+def _shape(value: object, what: str, names_ok: bool) -> list:
+    """A list of dims (ints; and dynamic-dim names where ``names_ok``), or SpecError."""
+    if not isinstance(value, list | tuple):
+        raise SpecError(f"{what}: expected a list of dims, got {value!r:.40}")
+    out = []
+    for axis, d in enumerate(value):
+        if names_ok and isinstance(d, str) and d:
+            out.append(d)
+        else:
+            out.append(_int(d, f"{what} axis {axis}"))
+    return out
 
 
 @dataclass
@@ -39,9 +84,11 @@ class TensorSpec:
     shape: list[Dim] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise SpecError(f"tensor name must be a non-empty string, got {self.name!r:.40}")
         if self.dtype not in DTYPES:
             raise SpecError(f"tensor '{self.name}': unknown dtype '{self.dtype}' (use {DTYPES})")
-        self.shape = [d if isinstance(d, str) else int(d) for d in self.shape]
+        self.shape = _shape(self.shape, f"tensor '{self.name}' shape", names_ok=True)
 
     @property
     def dynamic_dims(self) -> dict[int, str]:
@@ -75,9 +122,14 @@ class ImageConvention:
             raise SpecError(f"channel order '{self.channel_order}' is not RGB or BGR")
         if self.fit not in _image.FIT_MODES:
             raise SpecError(f"image fit '{self.fit}' is not one of {', '.join(_image.FIT_MODES)}")
-        self.range = tuple(float(v) for v in self.range)
-        self.mean = tuple(float(v) for v in self.mean)
-        self.std = tuple(float(v) for v in self.std)
+        self.range = _floats(self.range, "image.range", (2,))
+        self.mean = _floats(self.mean, "image.mean", (1, 3))
+        self.std = _floats(self.std, "image.std", (1, 3))
+        self.multiple_of = _int(self.multiple_of, "image.multiple_of", 1, 4096)
+        if self.range[0] == self.range[1]:
+            raise SpecError(f"image.range needs two different ends, got {list(self.range)}")
+        if 0.0 in self.std:
+            raise SpecError(f"image.std must not be 0, got {list(self.std)}")
 
     @property
     def channel_axis(self) -> int:
@@ -123,6 +175,12 @@ class ShapeProfile:
     max: dict[str, list[int]]
 
     def __post_init__(self) -> None:
+        for key in ("min", "opt", "max"):
+            table = getattr(self, key)
+            if not isinstance(table, dict):
+                raise SpecError(f"profile.{key} must map input names to shapes, got {table!r:.40}")
+            shapes = {n: _shape(s, f"profile.{key} '{n}'", False) for n, s in table.items()}
+            setattr(self, key, shapes)
         for name in self.opt:
             lo, mid, hi = self.min.get(name), self.opt[name], self.max.get(name)
             if lo is None or hi is None:
@@ -159,6 +217,15 @@ class ModelSpec:
             raise SpecError(f"unknown task '{self.task}' (use one of {', '.join(TASKS)})")
         if self.precision not in ("fp32", "fp16", "mixed"):
             raise SpecError(f"unknown precision '{self.precision}' (fp32, fp16 or mixed)")
+        if self.latent_size is not None:
+            self.latent_size = _int(self.latent_size, "latent_size", 1)
+        if not isinstance(self.labels, dict) or not all(
+            isinstance(v, list) and all(isinstance(x, str) for x in v) for v in self.labels.values()
+        ):
+            raise SpecError("labels must map each label name to a list of strings")
+        for key in ("config", "producer", "metrics"):
+            if not isinstance(getattr(self, key), dict):
+                raise SpecError(f"{key} must be a JSON object, got {getattr(self, key)!r:.40}")
 
     # -- lookup -----------------------------------------------------------
     def input(self, name: str) -> TensorSpec:
@@ -201,7 +268,7 @@ class ModelSpec:
             if d.get("profile") is not None:
                 d["profile"] = ShapeProfile(**d["profile"])
             return cls(**d)
-        except TypeError as exc:
+        except (TypeError, ValueError, AttributeError) as exc:  # a field of the wrong JSON type
             raise SpecError(f"malformed ModelSpec: {exc}") from exc
 
     @classmethod

@@ -124,3 +124,40 @@ def test_fit_is_recorded_and_validated() -> None:
     assert conv.fit_image(photo, 16, 16).shape == (16, 16, 3)
     with pytest.raises(SpecError, match="image fit 'squash'"):
         ImageConvention(fit="squash")
+
+
+@pytest.mark.parametrize(
+    ("where", "value", "message"),
+    [
+        (("image", "range"), "ab", "image.range: expected a list of 2 numbers"),
+        (("image", "range"), [0, 1, 2], "image.range: expected 2 numbers, got 3"),
+        (("image", "range"), [0, float("nan")], "image.range: nan is not finite"),
+        (("image", "range"), [1, 1], "two different ends"),
+        (("image", "mean"), "x", "image.mean"),
+        (("image", "std"), [0, 0, 0], "image.std must not be 0"),
+        (("image", "multiple_of"), "x", "image.multiple_of: expected an integer"),
+        (("image",), [1], "malformed ModelSpec"),
+        (("profile",), {"min": [1], "opt": {}, "max": {}}, "profile.min must map"),
+        (("inputs", 0, "shape"), [float("nan"), 3], "axis 0: expected an integer, got nan"),
+        (("inputs", 0, "shape"), [10**5000, 3], "a 16610-bit number is outside"),
+        (("inputs", 0, "shape"), [-5, 3], "-5 is outside"),
+        (("inputs", 0, "shape"), [True, 3], "expected an integer, got True"),
+        (("inputs", 0, "name"), 5, "tensor name must be a non-empty string"),
+        (("inputs",), 5, "malformed ModelSpec"),
+        (("labels",), {"a": 5}, "labels must map"),
+        (("latent_size",), "x", "latent_size: expected an integer"),
+        (("config",), [1], "config must be a JSON object"),
+    ],
+)
+def test_malformed_fields_are_one_spec_error(where, value, message) -> None:
+    spec = ModelSpec(
+        task="enhance",
+        inputs=[TensorSpec("image", "float32", ["batch", 3])],
+        image=ImageConvention(),
+    ).to_dict()
+    target = spec
+    for key in where[:-1]:
+        target = target[key]
+    target[where[-1]] = value
+    with pytest.raises(SpecError, match=message):
+        ModelSpec.from_dict(spec)
