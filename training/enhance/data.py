@@ -16,7 +16,9 @@ from ptx.spec import ImageConvention
 from ptx.training.data.degrade import DegradeConfig, degrade
 
 VAL_SEED = 1_000_003  # held-out degradations are fixed across runs and resumes
-CLEAN_FRACTION = 0.25  # share of clean -> clean pairs: "leave a good photo alone" is learned too
+CLEAN_FRACTION = 0.3  # share of clean -> clean pairs: "leave a good photo alone" is learned too
+TEXTURE_FRACTION = 0.2  # share of crops taken from a real texture (when textures are given)
+TEXTURES = ("brick", "grass", "gravel")  # scikit-image's grey textures: not its colour photos
 LOOK_KEEP = 0.3  # share of clean crops kept as rendered (see vary_look)
 LOOK_GAIN = (0.55, 1.0)
 LOOK_GAMMA = (0.8, 1.6)
@@ -43,6 +45,38 @@ def _crop(rgb: np.ndarray, patch: int, rng: np.random.Generator) -> np.ndarray:
     return np.ascontiguousarray(c)
 
 
+def package_textures() -> list[np.ndarray]:
+    """scikit-image's bundled grey textures, or [] without scikit-image.
+
+    Catalogue renders are smooth; real fabric, fur and gravel are not. Without real
+    texture the model takes detail for noise and smooths good photos. These are
+    textures only: the colour photos scikit-image ships are evaluation data.
+    """
+    try:
+        import skimage.data
+    except ImportError:
+        return []
+    return [np.ascontiguousarray(getattr(skimage.data, name)()) for name in TEXTURES]
+
+
+def texture_crop(grey: np.ndarray, patch: int, rng: np.random.Generator) -> np.ndarray:
+    """A crop of a grey texture (at a random zoom) mapped between two random colours."""
+    from PIL import Image
+
+    side = int(rng.integers(patch, min(*grey.shape[:2], 3 * patch) + 1))
+    y = int(rng.integers(0, grey.shape[0] - side + 1))
+    x = int(rng.integers(0, grey.shape[1] - side + 1))
+    c = grey[y : y + side, x : x + side]
+    if side != patch:
+        c = np.asarray(Image.fromarray(c).resize((patch, patch), Image.Resampling.LANCZOS))
+    t = c.astype(np.float32)
+    t = (t - t.min()) / max(float(t.max() - t.min()), 1.0)  # full 0..1: the detail stays visible
+    dark = rng.uniform(0, 150, size=3).astype(np.float32)
+    light = np.minimum(dark + rng.uniform(60, 150, size=3), 255).astype(np.float32)
+    rgb = dark + (light - dark) * t[..., None]
+    return np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
+
+
 def vary_look(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Give a clean training image another plausible exposure, tone and tint.
 
@@ -67,6 +101,7 @@ def make_batch(
     step: int,
     cfg: DegradeConfig,
     conv: ImageConvention,
+    textures: list[np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(degraded, clean) model batches (``conv``: the spec's) for ``step``: a pure function.
 
@@ -74,11 +109,20 @@ def make_batch(
     a photo that needs nothing alone.
 
     Seeding per step makes a resumed run draw exactly the batches the uninterrupted
-    run would have, and lets a background thread prepare batches ahead.
+    run would have, and lets a background thread prepare batches ahead. With
+    ``textures``, about TEXTURE_FRACTION of the crops come from them instead.
     """
     rng = np.random.default_rng([seed, step])
     idx = rng.integers(0, len(images), size=batch)
-    clean = [vary_look(_crop(images[i], patch, rng), rng) for i in idx]
+    crops = [_crop(images[i], patch, rng) for i in idx]
+    if textures:
+        tex = rng.integers(0, len(textures), size=batch)
+        use = rng.random(batch) < TEXTURE_FRACTION
+        crops = [
+            texture_crop(textures[t], patch, rng) if u else c
+            for c, t, u in zip(crops, tex, use, strict=True)
+        ]
+    clean = [vary_look(c, rng) for c in crops]
     keep = rng.random(batch) < CLEAN_FRACTION
     # Degrade every crop even when it is kept, so the fraction does not reshuffle the draws.
     degraded = [degrade(c, rng, cfg) for c in clean]

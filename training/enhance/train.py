@@ -27,7 +27,7 @@ from ptx.training.common.schedule import lr_at
 from ptx.training.common.threads import ThreadTuner
 from ptx.training.data.degrade import DegradeConfig
 from ptx.training.data.files import load_images, split_files
-from ptx.training.enhance.data import Prefetcher, held_out_pairs, make_batch
+from ptx.training.enhance.data import Prefetcher, held_out_pairs, make_batch, package_textures
 
 FAMILY = "enhance"
 GLOBAL_LOSS_WEIGHT = 0.5  # direct supervision of the tone-curve branch speeds it up
@@ -92,8 +92,12 @@ def train_enhance(
     checkpoint_every: int = 250,
     max_val: int = 64,
     threads: int | None = None,
+    textures: bool = True,
 ) -> dict[str, float]:
     """Train (or resume) an enhance model into checkpoint folder ``out``; returns final metrics.
+
+    ``textures`` mixes scikit-image's grey textures (brick, grass, gravel; never its
+    colour photos, which are evaluation data) into the crops, when it is installed.
 
     ``threads`` fixes torch's thread count; None times all cores against half of
     them and keeps the faster (see ThreadTuner).
@@ -123,7 +127,10 @@ def train_enhance(
         start_frac = float(state.get("schedule", 0.0))
         torch.set_rng_state(state["torch_rng"])
     tb = SummaryWriter(str(out / "tb"))
-    feed = Prefetcher(lambda k: make_batch(train_imgs, batch, patch, seed, k, dcfg, conv), step)
+    tex = package_textures() if textures else []
+    feed = Prefetcher(
+        lambda k: make_batch(train_imgs, batch, patch, seed, k, dcfg, conv, tex), step
+    )
 
     def step_fn(at: LoopState) -> dict[str, float]:
         return {"loss": _train_step(model, opt, feed.get(at.step))}

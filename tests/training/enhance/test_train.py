@@ -204,3 +204,26 @@ def test_batches_and_scores_go_through_the_specs_convention(data) -> None:
     for conv in (unit, signed):  # the identity gives back its input under any convention
         got = evaluate_pairs(torch.nn.Identity(), pairs, conv)
         assert got["val_psnr"] == got["val_psnr_degraded"]
+
+
+def test_texture_crops_are_real_detail_in_random_colours() -> None:
+    """Package textures (never the evaluation photos) give crops with real high-frequency detail."""
+    from ptx.training.enhance.data import TEXTURES, package_textures, texture_crop
+
+    textures = package_textures()
+    assert len(textures) == len(TEXTURES) and all(t.ndim == 2 for t in textures)
+    crops = [texture_crop(textures[0], 32, np.random.default_rng(s)) for s in range(4)]
+    assert all(c.shape == (32, 32, 3) and c.dtype == np.uint8 for c in crops)
+    assert len({tuple(c.reshape(-1, 3).mean(0).round()) for c in crops}) == 4  # random colours
+    assert all(np.abs(np.diff(c.astype(np.float32), axis=1)).mean() > 2 for c in crops)
+
+
+def test_batches_take_some_crops_from_textures(data) -> None:
+    from ptx.io import read_image
+    from ptx.training.enhance.data import package_textures
+
+    imgs = [read_image(p) for p in sorted(data.rglob("*.png"))]
+    conv = registry.get("enhance").make_spec({}).image
+    plain = make_batch(imgs, 16, 32, 0, 0, DegradeConfig(), conv)
+    mixed = make_batch(imgs, 16, 32, 0, 0, DegradeConfig(), conv, package_textures())
+    assert plain[0].shape == mixed[0].shape and not np.array_equal(plain[1], mixed[1])
