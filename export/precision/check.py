@@ -176,6 +176,12 @@ def check_inputs(
         if len(result.feeds) == samples:
             break
         base = dict(zip(names, ref_sess.run(names, feed), strict=True))
+        broken = [n for n in names if not np.isfinite(base[n]).all()]
+        if broken:
+            raise ExportError(
+                f"the FP32 model outputs NaN/Inf in '{broken[0]}' on check input {k}, before "
+                "any FP16 conversion: fix the FP32 model first"
+            )
         moved = dict(zip(names, ref_sess.run(names, _probe(feed, rng)), strict=True))
         shaky = [
             v for n in names

@@ -207,6 +207,21 @@ def format_node_table(rows: list[dict[str, Any]]) -> str:
     )
 
 
+def _refuse_nan_weights(model: Any, src: Path) -> None:
+    """One clear error when a weight holds NaN: the FP32 model is broken before any FP16."""
+    from onnx import numpy_helper
+
+    for t in model.graph.initializer:
+        if t.data_type in (1, 11):  # float32, float64
+            arr = numpy_helper.to_array(t)
+            bad = int(np.isnan(arr).sum())
+            if bad:
+                raise ExportError(
+                    f"weight '{t.name}' holds {bad} NaN value(s): the FP32 model is broken "
+                    f"before any FP16 conversion (re-export {src.name} from a healthy checkpoint)"
+                )
+
+
 def _with_spec(model: Any, fp16_io: bool, precision: str) -> None:
     """Re-embed the ModelSpec (if any) with the new precision and IO dtypes."""
     spec = spec_from_onnx(model)
@@ -262,6 +277,7 @@ def convert_fp16(
         raise ExportError(f"{src}: already has FP16 tensors; convert the FP32 model instead")
     name_nodes(model)
     constants_to_initializers(model)
+    _refuse_nan_weights(model, src)
     reference = onnx.ModelProto()
     reference.CopyFrom(model)
     stats: dict[str, tuple[float, int]] = {}
