@@ -57,7 +57,7 @@ def requested_backend(path: str | Path, backend: str = "auto") -> str:
 
 def load(
     path: str | Path,
-    device: str = "cpu",
+    device: str | None = None,
     threads: int | None = None,
     backend: str = "auto",
     trial_shapes: dict[str, tuple[int, ...]] | None = None,
@@ -71,14 +71,22 @@ def load(
     ``allow_chunking``, ``cuda_graph``, ``stream``), checked by the rule in
     ptx.runtime.backends. ``auto`` on the CPU picks the faster installed backend by a
     cached timed trial (ptx.runtime.backends.auto.select; ``trial_shapes`` sets its
-    input shapes); $PTX_BACKEND or a named backend skips it. Any unusable file
-    raises one ModelError line.
+    input shapes); $PTX_BACKEND or a named backend skips it. ``device`` defaults to
+    ``cuda`` for a plan and ``cpu`` otherwise; a plan on ``cpu`` is one InputError line.
+    Any unusable file raises one ModelError line.
     """
     p = Path(path)
     asked = backend
     backend = requested_backend(p, backend)
     name = pick_backend(p, backend)
     _check_file(p)
+    if device is None:
+        device = "cuda" if name == "tensorrt" else "cpu"
+    if name == "tensorrt" and device.partition(":")[0] not in ("cuda", "gpu"):
+        raise InputError(
+            f"{p}: a TensorRT plan runs on an NVIDIA GPU, not device '{device}'; "
+            "use device='cuda' (or cuda:N), or load the .onnx to run on the CPU"
+        )
     if backend == "auto" and name == "onnxruntime" and device == "cpu":
         return load_auto(p, threads=threads, shapes=trial_shapes, **options)
     try:

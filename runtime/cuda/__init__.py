@@ -13,7 +13,7 @@ from ptx.runtime.cuda.api import (
     parse_device,
     use_device,
 )
-from ptx.runtime.cuda.interop import DeviceArray, as_device_array, stream_handle
+from ptx.runtime.cuda.interop import DeviceArray, as_device_array, check_device, stream_handle
 from ptx.runtime.cuda.memory import (
     DeviceBuffer,
     PinnedBuffer,
@@ -38,6 +38,7 @@ __all__ = [
     "as_device_array",
     "capture",
     "check",
+    "check_device",
     "copy_d2d",
     "copy_d2h",
     "copy_h2d",

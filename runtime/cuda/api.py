@@ -135,8 +135,10 @@ def use_device(index: int = 0) -> DeviceInfo:
 
 
 def parse_device(device: str) -> int:
-    """GPU index from ``cuda``, ``cuda:N`` or ``gpu:N`` (``cpu``/``auto`` mean GPU 0)."""
-    if device in ("cpu", "auto", "cuda", "gpu"):
+    """GPU index from ``cuda``, ``cuda:N`` or ``gpu:N`` (``auto``: GPU 0; ``cpu`` refused)."""
+    if device == "cpu":
+        raise InputError("device 'cpu' names no GPU: this needs cuda or cuda:N")
+    if device in ("auto", "cuda", "gpu"):
         return 0
     head, _, tail = device.partition(":")
     if head in ("cuda", "gpu") and tail.isdigit():

@@ -33,6 +33,7 @@ class DeviceArray:
     readonly: bool = False
     stream: int | None = None  # the producer's stream, when it said (CAI v3)
     owner: Any = field(default=None, repr=False, compare=False)
+    device: int | None = None  # the GPU index, when the producer said (DLPack)
 
     @property
     def size(self) -> int:
@@ -63,7 +64,7 @@ class DeviceArray:
         row = int(np.prod(self.shape[1:], dtype=np.int64)) * self.dtype.itemsize
         shape = (stop - start, *self.shape[1:])
         return DeviceArray(
-            self.ptr + start * row, shape, self.dtype, self.readonly, self.stream, self
+            self.ptr + start * row, shape, self.dtype, self.readonly, self.stream, self, self.device
         )
 
 
@@ -152,7 +153,17 @@ def _from_dlpack(obj: Any, what: str) -> DeviceArray:
     f = dlpack_fields(capsule)
     if not _contiguous(f["shape"], f["strides"], f["dtype"].itemsize):
         raise InputError(f"{what}: device array is not C-contiguous; pass a contiguous copy")
-    return DeviceArray(f["ptr"], f["shape"], f["dtype"], False, None, (obj, capsule))
+    index = f["device"][1]
+    return DeviceArray(f["ptr"], f["shape"], f["dtype"], False, None, (obj, capsule), index)
+
+
+def check_device(arr: DeviceArray, index: int, what: str) -> None:
+    """InputError when ``arr`` says it lives on another GPU than ``index``."""
+    if arr.device is not None and arr.device != index:
+        raise InputError(
+            f"{what} is on cuda:{arr.device}, but this runs on cuda:{index}; "
+            f"copy it there first (x.to('cuda:{index}'))"
+        )
 
 
 def as_device_array(obj: Any, what: str = "array") -> DeviceArray:

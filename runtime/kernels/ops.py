@@ -12,11 +12,20 @@ from ptx.runtime.cuda.api import use_device
 from ptx.runtime.cuda.interop import DeviceArray, as_device_array, stream_handle
 from ptx.runtime.cuda.module import Module
 from ptx.runtime.kernels.compile import image_for
-from ptx.runtime.kernels.params import BLOCK, PostParams, PreParams, grid, post_args, pre_args
+from ptx.runtime.kernels.params import (
+    BLOCK,
+    PostParams,
+    PreParams,
+    check_box,
+    grid,
+    post_args,
+    pre_args,
+)
 
 
 def check_pre_arrays(src: DeviceArray, dst: DeviceArray, p: PreParams) -> int:
     """Batch size, after checking both arrays against ``p`` (one InputError line if not)."""
+    check_box(p.out_hw, p.top, p.left, p.inner_hw, "preprocess")
     h, w = p.src_hw
     if src.dtype != np.uint8 or len(src.shape) != 4 or tuple(src.shape[1:]) != (h, w, 3):
         raise InputError(
@@ -36,6 +45,7 @@ def check_pre_arrays(src: DeviceArray, dst: DeviceArray, p: PreParams) -> int:
 
 def check_post_arrays(src: DeviceArray, dst: DeviceArray, p: PostParams) -> int:
     """Batch size, after checking both arrays against ``p`` (one InputError line if not)."""
+    check_box(p.canvas_hw, p.top, p.left, p.inner_hw, "postprocess")
     n = src.shape[0] if src.shape else 0
     want = p.in_shape(n)
     if src.dtype != np.dtype(p.dtype) or tuple(src.shape) != want:

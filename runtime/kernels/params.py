@@ -143,12 +143,33 @@ def with_dtype(params: PreParams, dtype: str) -> PreParams:
     return replace(params, dtype=dtype)
 
 
+MAX_GRID_YZ = 65535  # CUDA's limit on gridDim.y and gridDim.z
+
+
 def grid(out_hw: tuple[int, int], n: int) -> tuple[int, int, int]:
     """Blocks for one thread per output pixel with BLOCK-sized blocks."""
-    if n > 65535:
-        raise InputError(f"batch {n} is over the 65535 images one launch handles; split it")
+    if n > MAX_GRID_YZ:
+        raise InputError(f"batch {n} is over the {MAX_GRID_YZ} images one launch handles; split it")
     h, w = out_hw
-    return (-(-w // BLOCK[0]), -(-h // BLOCK[1]), n)
+    rows = -(-h // BLOCK[1])
+    if rows > MAX_GRID_YZ:
+        raise InputError(
+            f"image height {h} is over the {MAX_GRID_YZ * BLOCK[1]} rows one launch handles; "
+            "resize or tile it"
+        )
+    return (-(-w // BLOCK[0]), rows, n)
+
+
+def check_box(
+    canvas_hw: tuple[int, int], top: int, left: int, inner_hw: tuple[int, int], what: str
+) -> None:
+    """InputError unless the inner box is non-empty and lies inside the canvas."""
+    (h, w), (ih, iw) = canvas_hw, inner_hw
+    if min(h, w, ih, iw) < 1 or top < 0 or left < 0 or top + ih > h or left + iw > w:
+        raise InputError(
+            f"{what}: inner box {ih}x{iw} at ({top}, {left}) must be non-empty and inside "
+            f"the {h}x{w} canvas"
+        )
 
 
 # Argument lists: (value, NumPy scalar type) in the .cu signature's order.

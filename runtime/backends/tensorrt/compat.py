@@ -16,6 +16,8 @@ from ptx.errors import ModelError
 from ptx.formats.sidecar import check_compatible
 
 MAGIC = {b"ftrt": "tensorrt", b"vtrt": "rtx"}  # seen in plans of each flavour (undocumented)
+# How to install each flavour: ptx has an extra for TensorRT-RTX only; mainline is its own wheel.
+INSTALL_HINTS = {"tensorrt": "pip install tensorrt", "rtx": "pip install 'ptx[tensorrt-rtx]'"}
 _CC = re.compile(r"^(?:sm_?)?(\d+)\.?(\d)(\+?)$")
 
 
@@ -81,7 +83,7 @@ def check_plan(
             have = ", ".join(installed) or "no TensorRT"
             raise ModelError(
                 f"{plan}: looks like a {guess} plan but only {have} is installed; "
-                "install that flavour or rebuild with ptx build"
+                f"{INSTALL_HINTS[guess]}, or rebuild it with ptx build"
             )
         return guess
     check_compatible(plan, sidecar, installed)

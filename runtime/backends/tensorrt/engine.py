@@ -16,11 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from ptx.errors import InputError, ModelError
+from ptx.errors import InputError, MissingDependency, ModelError
 from ptx.formats.sidecar import read_sidecar
 from ptx.formats.tensorrt import capturing_logger, detect, installed
 from ptx.io import sha256_file
-from ptx.runtime.backends.tensorrt.compat import check_gpu, check_plan
+from ptx.runtime.backends.tensorrt.compat import INSTALL_HINTS, check_gpu, check_plan
 from ptx.runtime.backends.tensorrt.context import ExecContext
 from ptx.runtime.backends.tensorrt.shapes import Profile, Shape, plan_chunks, profiles_from_engine
 from ptx.runtime.backends.tensorrt.shapes import validate_shapes as _validate
@@ -28,6 +28,7 @@ from ptx.runtime.cuda import (
     DeviceBuffer,
     Stream,
     as_device_array,
+    check_device,
     copy_d2h,
     copy_h2d,
     device_count,
@@ -96,7 +97,12 @@ class TensorRTEngine(Engine):
         gpu = use_device(index)
         if sidecar is not None:
             check_gpu(path, sidecar, gpu.capability, gpu.name)
-        flav = detect(flavour)
+        try:
+            flav = detect(flavour)
+        except MissingDependency as exc:
+            raise ModelError(
+                f"{path}: loading this plan needs {flavour} TensorRT: {INSTALL_HINTS[flavour]}"
+            ) from exc
         self._logger = capturing_logger(flav.trt)
         self._runtime = flav.trt.Runtime(self._logger)
         self._engine = self._runtime.deserialize_cuda_engine(path.read_bytes())
@@ -109,7 +115,7 @@ class TensorRTEngine(Engine):
         spec = ModelSpec.from_dict(sidecar["spec"]) if sidecar and sidecar.get("spec") else None
         super().__init__(path, spec)
         self.gpu, self.flavour, self.allow_chunking = gpu, flav, settings.allow_chunking
-        self.device = f"cuda:{index}"
+        self.device, self.index = f"cuda:{index}", index
         self._inputs, self._outputs = self._io(spec)
         self.profiles: list[Profile] = profiles_from_engine(
             self._engine, [t.name for t in self._inputs]
@@ -135,7 +141,7 @@ class TensorRTEngine(Engine):
             names = {}
             if spec is not None:
                 found = [t for t in (*spec.inputs, *spec.outputs) if t.name == name]
-                names = found[0].dynamic_dims() if found else {}
+                names = found[0].dynamic_dims if found else {}
             dims = tuple(d if d >= 0 else names.get(axis) for axis, d in enumerate(shape))
             is_input = "INPUT" in str(self._engine.get_tensor_mode(name)).upper()
             (inputs if is_input else outputs).append(TensorInfo(name, dtype, dims))
@@ -217,6 +223,7 @@ class TensorRTEngine(Engine):
             for t in self._known(feeds)
         }
         for t in self._inputs:
+            check_device(arrays[t.name], self.index, f"{self.path.name}: input '{t.name}'")
             if arrays[t.name].dtype != t.dtype:
                 raise InputError(
                     f"{self.path.name}: input '{t.name}' needs {t.dtype.name} on the device, "
@@ -224,6 +231,8 @@ class TensorRTEngine(Engine):
                 )
         chunks = self.plan({k: v.shape for k, v in arrays.items()})
         given = {k: as_device_array(v, f"output '{k}'") for k, v in (outputs or {}).items()}
+        for k, v in given.items():
+            check_device(v, self.index, f"{self.path.name}: output '{k}'")
         ctx = self._acquire(stream_handle(stream))
         result: dict[str, Any] = {}
         try:
