@@ -11,8 +11,16 @@ from pathlib import Path
 import numpy as np
 
 from ptx.errors import ImageError, InputError
-from ptx.io import IMAGE_SUFFIXES, atomic_write_bytes, encode_image, list_images, read_image
+from ptx.io import (
+    IMAGE_SUFFIXES,
+    atomic_write_bytes,
+    atomic_write_text,
+    encode_image,
+    list_images,
+    read_image,
+)
 
+OUTPUT_MARK = ".ptx-output"  # hidden file marking a folder run's --out (never listed as input)
 # suffix -> Pillow format we write back; anything else is written as PNG.
 _WRITE_FORMATS = {
     ".jpg": "JPEG",
@@ -60,34 +68,93 @@ class Item:
     image: np.ndarray | None = None
 
 
-def output_path(out_dir: Path, rel: Path) -> Path:
-    """Where ``rel`` is written: same name and format, PNG where Pillow cannot write it."""
+def output_path(out_dir: Path, rel: Path, suffix: str | None = None) -> Path:
+    """Where ``rel`` is written: same name and format (or ``suffix``), PNG where Pillow cannot."""
     from PIL import features
 
+    if suffix is not None:
+        return out_dir / rel.with_suffix(suffix)
     fmt = _WRITE_FORMATS.get(rel.suffix.lower())
     if fmt is None or (fmt == "WEBP" and not features.check("webp")):
         rel = rel.with_suffix(".png")
     return out_dir / rel
 
 
-def plan_items(source: str | Path, out_dir: str | Path) -> list[Item]:
-    """Every image under ``source`` (a file or a folder, recursive) with its output path."""
+def _key(path: Path) -> str:
+    return str(path).casefold()  # a.PNG and a.png are one file on macOS and Windows
+
+
+def _disambiguate(items: list[Item]) -> None:
+    """Give colliding outputs (a.jpg and a.gif -> a.png) distinct names: a.gif.png."""
+    groups: dict[str, list[Item]] = {}
+    for item in items:
+        groups.setdefault(_key(item.dest), []).append(item)
+    for group in groups.values():
+        if len(group) < 2:
+            continue
+        for item in group:
+            if item.source.name.casefold() != item.dest.name.casefold():
+                item.dest = item.dest.with_name(item.source.name + item.dest.suffix)
+    seen: set[str] = set()
+    for item in items:
+        base, n = item.dest, 1
+        while _key(item.dest) in seen:
+            n += 1
+            item.dest = base.with_name(f"{base.stem}_{n}{base.suffix}")
+        seen.add(_key(item.dest))
+
+
+def mark_output(source: str | Path, out_dir: str | Path) -> None:
+    """Mark an ``out_dir`` inside the input folder as ptx's (a rerun may overwrite it)."""
+    out = Path(out_dir)
+    inside = Path(source).resolve() in out.resolve().parents
+    if inside and not (out / OUTPUT_MARK).is_file():
+        atomic_write_text(out / OUTPUT_MARK, "images written by ptx run; safe to overwrite\n")
+
+
+def plan_items(source: str | Path, out_dir: str | Path, suffix: str | None = None) -> list[Item]:
+    """Every image under ``source`` (a file or a folder, recursive) with its output path.
+
+    Refused (one line, nothing written) when an output could overwrite an input: ``--out``
+    is the input folder, or lies inside it and holds images that are not earlier outputs.
+    """
     src, out = Path(source), Path(out_dir)
     if not src.exists():
         raise InputError(f"{src}: no such file or folder")
     if src.is_file():
-        items = [Item(src, output_path(out, Path(src.name)))]
+        inputs = [src]
+        items = [Item(src, output_path(out, Path(src.name), suffix))]
     else:
-        files = list_images(src)
+        inputs = list_images(src)
+        files = inputs
         dest = out.resolve()
+        if dest == src.resolve():
+            raise InputError(
+                f"{out}: --out is the input folder, so outputs would overwrite the inputs; "
+                f"pick another folder"
+            )
         if src.resolve() in dest.parents:  # --out inside --input: never read outputs back
-            files = [f for f in files if dest not in f.resolve().parents]
-        items = [Item(f, output_path(out, f.relative_to(src))) for f in files]
+            files = [f for f in inputs if dest not in f.resolve().parents]
+            held = [f for f in inputs if dest in f.resolve().parents]
+            if held and not (out / OUTPUT_MARK).is_file():
+                raise InputError(
+                    f"{out}: --out is inside the input folder and holds {len(held)} input "
+                    f"images (e.g. {held[0]}) that outputs could overwrite; pick an --out "
+                    f"outside {src}"
+                )
+            inputs = files
+        items = [Item(f, output_path(out, f.relative_to(src), suffix)) for f in files]
     if not items:
         raise InputError(f"{src}: no images found (looked for {', '.join(IMAGE_SUFFIXES)})")
+    _disambiguate(items)
+    sources = {_key(f.resolve()): f for f in inputs}
     for item in items:
-        if item.dest.resolve() == item.source.resolve():
-            raise InputError(f"{item.source}: --out would overwrite the input; pick another folder")
+        hit = sources.get(_key(item.dest.resolve()))
+        if hit is not None:
+            raise InputError(
+                f"{hit}: --out would overwrite the input (the output of {item.source}); "
+                f"pick another folder"
+            )
     return items
 
 

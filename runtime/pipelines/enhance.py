@@ -19,6 +19,7 @@ from ptx.runtime.pipelines.batching import (
     Item,
     RunSummary,
     decode_ahead,
+    mark_output,
     plan_items,
     same_size_batches,
     save_image,
@@ -110,6 +111,7 @@ def enhance_path(
     engine = _resolve_engine(engine_or_path, threads)
     image_input(engine)  # a model of the wrong kind fails once, not once per file
     conv = image_convention(engine, conv)
+    mark_output(input, out)
     skipped: list[tuple[str, str]] = []
     writes: deque[tuple[Item, Future]] = deque()
     done = 0

@@ -22,10 +22,10 @@ import numpy as np
 
 from ptx.errors import ImageError, InputError, ModelError
 from ptx.image import grid
-from ptx.io import list_images, read_image
+from ptx.io import read_image
 from ptx.runtime import load
 from ptx.runtime.engine import Engine
-from ptx.runtime.pipelines.batching import save_image
+from ptx.runtime.pipelines.batching import Item, plan_items, save_image
 from ptx.spec import ImageConvention
 
 MAX_SAMPLES = 4096
@@ -264,21 +264,25 @@ def write_images(images: list[np.ndarray], out: Path, stem: str) -> list[str]:
 
 
 # -- one call per CLI mode ----------------------------------------------------------------
-def _read_many(folder: Path) -> tuple[list[Path], list[np.ndarray], list[tuple[str, str]]]:
-    """Readable images under ``folder`` (or the one file), and the skipped ones with reasons."""
-    if not folder.exists():
-        raise InputError(f"{folder}: no such file or folder")
-    files = list_images(folder)
-    if not files:
-        raise InputError(f"{folder}: no images found (jpg/png/webp)")
-    paths, images, skipped = [], [], []
-    for f in files:
+def _read_many(items: list[Item]) -> tuple[list[Item], list[np.ndarray], list[tuple[str, str]]]:
+    """The planned items that decode, their images, and the skipped ones with reasons."""
+    kept, images, skipped = [], [], []
+    for item in items:
         try:
-            images.append(read_image(f))
-            paths.append(f)
+            images.append(read_image(item.source))
+            kept.append(item)
         except ImageError as exc:
-            skipped.append((str(f), str(exc)))
-    return paths, images, skipped
+            skipped.append((str(item.source), str(exc)))
+    return kept, images, skipped
+
+
+def _refuse_overwrite(inputs: list[Path], dests: list[Path]) -> None:
+    """One line, before anything is written, when an output path is one of the inputs."""
+    keys = {str(p.resolve()).casefold(): p for p in inputs}
+    for dest in dests:
+        hit = keys.get(str(Path(dest).resolve()).casefold())
+        if hit is not None:
+            raise InputError(f"{hit}: an output would overwrite this input; pick another path")
 
 
 def run_vae(
@@ -300,8 +304,19 @@ def run_vae(
         raise InputError("choose exactly one of --interpolate A B, --reconstruct DIR, --sample N")
     if (interpolate_between is not None or reconstruct_dir is not None) and encoder is None:
         raise InputError("--interpolate and --reconstruct need --encoder (vae-encoder.onnx)")
-    pair = open_pair(decoder, encoder)
     out = Path(out)
+    planned: list[Item] = []
+    if reconstruct_dir is not None:
+        planned = plan_items(reconstruct_dir, out, suffix=".png")
+        inputs = [it.source for it in planned]
+        dests = [it.dest for it in planned]
+    elif interpolate_between is not None:
+        inputs = [Path(p) for p in interpolate_between]
+        dests = [out / f"interp_{i:03d}.png" for i in range(steps)]
+    else:
+        inputs, dests = [], []
+    _refuse_overwrite(inputs, dests + ([Path(strip)] if strip is not None else []))
+    pair = open_pair(decoder, encoder)
     skipped: list[tuple[str, str]] = []
     if interpolate_between is not None:
         a, b = (read_image(p) for p in interpolate_between)
@@ -310,17 +325,15 @@ def run_vae(
         sheet = make_strip([pair.fit_image(a), *images, pair.fit_image(b)])
         what = "interpolate"
     elif reconstruct_dir is not None:
-        root = Path(reconstruct_dir)
-        paths, originals, skipped = _read_many(root)
+        kept, originals, skipped = _read_many(planned)
         if not originals:
-            raise InputError(f"{root}: every image failed to decode; first: {skipped[0][1]}")
+            first = skipped[0][1]
+            raise InputError(f"{reconstruct_dir}: every image failed to decode; first: {first}")
         images = reconstruct(pair, originals)
         files = []
-        for p, img in zip(paths, images, strict=True):
-            rel = p.relative_to(root) if root.is_dir() else Path(p.name)
-            dest = (out / rel).with_suffix(".png")
-            save_image(dest, img)
-            files.append(str(dest))
+        for item, img in zip(kept, images, strict=True):
+            save_image(item.dest, img)
+            files.append(str(item.dest))
         shown = min(8, len(images))
         fitted = [pair.fit_image(im) for im in originals[:shown]]
         sheet = make_strip(fitted + images[:shown], columns=shown)
