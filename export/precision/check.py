@@ -1,6 +1,6 @@
 """Check an FP16 ONNX model against its FP32 reference on fresh inputs.
 
-The FP16 graph is evaluated with FP16 storage emulated (see fp16_graph.emulate_fp16),
+The FP16 graph is evaluated with FP16 storage emulated (see graph.emulate_fp16),
 since ONNX Runtime's CPU provider silently computes most FP16 ops in FP32. Passing means:
 the real FP16 graph loads and runs in ONNX Runtime, no NaN or Inf, image outputs at
 PSNR >= 40 dB over the output's value range (from the spec's ImageConvention), other
@@ -12,9 +12,10 @@ A sample on which the FP32 model is itself ill-conditioned is not judged: if noi
 1e-5 x max|input| (50x below FP16's rounding of the input) already moves the FP32
 output past the bar, FP32 and FP16 are two draws of round-off noise there. The flat
 black calibration picture does this to InstanceNorm stacks: each norm divides the
-last-bit spatial differences of a constant channel by sqrt(eps), ~300x per layer, so
-after three norms FP32 PyTorch disagrees with FP64 PyTorch by rel err ~1 as well.
-Such samples are replaced by further ones and listed in ``ill_conditioned``.
+last-bit spatial differences of a constant channel by sqrt(var + eps), ~100x per
+layer, so deep in a CycleGAN generator FP32 PyTorch disagrees with FP64 PyTorch by
+rel err ~1 as well. Such samples are replaced by further ones and listed in
+``ill_conditioned``; check_inputs raises when every sample is.
 """
 
 from __future__ import annotations
