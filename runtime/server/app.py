@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ptx.errors import ImageError, InputError, PtxError, SpecError
 from ptx.runtime.server import routes_v1, routes_v2
+from ptx.runtime.server.admission import BodyGuard
 from ptx.runtime.server.batcher import Overloaded
 from ptx.runtime.server.config import ServerConfig
 from ptx.runtime.server.http import HTTPError, error_response, json_response
@@ -88,8 +89,11 @@ class GuardMiddleware:
             await send(message)
 
         inflight = batcher = None
+        guard = BodyGuard(receive, self.state.bodies, self.state.config.body_timeout_s)
         try:
-            if self.token is not None and not self._authorised(scope):
+            has_token = self.token is None or self._has_token(scope)
+            scope.setdefault("state", {})["ptx_authorised"] = has_token
+            if not has_token and scope["path"] not in PUBLIC_PATHS:
                 headers = {"WWW-Authenticate": "Bearer"}
                 await error_response(401, "missing or wrong bearer token", headers)(
                     scope, receive, send_wrapper
@@ -101,7 +105,7 @@ class GuardMiddleware:
                 inflight.inc()
                 batcher = self.state.models[model].batcher
                 batcher.enter()
-            await self.app(scope, receive, send_wrapper)
+            await self.app(scope, guard, send_wrapper)
         except Exception:
             log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
             if not sent:
@@ -109,14 +113,13 @@ class GuardMiddleware:
                     scope, receive, send_wrapper
                 )
         finally:
+            guard.release()
             if inflight is not None:
                 inflight.dec()
                 batcher.leave()
             self._observe(scope, status, time.perf_counter_ns() - start)
 
-    def _authorised(self, scope: Scope) -> bool:
-        if scope["path"] in PUBLIC_PATHS:
-            return True
+    def _has_token(self, scope: Scope) -> bool:
         for key, value in scope["headers"]:
             if key == b"authorization":
                 scheme, _, given = value.partition(b" ")
@@ -163,7 +166,8 @@ async def metrics_route(request: Request) -> Response:
 async def openapi_route(request: Request) -> Response:
     """The OpenAPI 3 description of every route."""
     state: ServerState = request.app.state.ptx
-    return json_response(state.cached(("openapi",), lambda: openapi(state)))
+    full = bool(getattr(request.state, "ptx_authorised", False))
+    return json_response(state.cached(("openapi", full), lambda: openapi(state, full)))
 
 
 def create_app(config: ServerConfig, state: ServerState | None = None) -> Starlette:

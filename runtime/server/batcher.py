@@ -7,8 +7,10 @@ every queued request of the same shape signature until the batch holds
 arrived (as Triton's max_queue_delay); one worker forms a batch at a time, the
 others run theirs. It waits only while more requests are on their way (accepted
 by the HTTP layer, ``enter``/``leave``, but not yet queued), so a lone client
-never pays the delay. Requests whose future was cancelled (the client timed out)
-while still queued are dropped without running.
+never pays the delay. A request that times out while queued gives its queue slot
+back at once (``cancel``). When a merged batch fails, each of its requests is run
+again alone, so one bad request (an out-of-range label id) fails alone. Each worker
+closes its own engine when it stops, so shutdown never frees an engine mid-run.
 """
 
 from __future__ import annotations
@@ -171,17 +173,27 @@ class Batcher:
         self._queue = keep
         return total
 
+    def cancel(self, future: Future) -> None:
+        """Withdraw a request that is still queued (its client gave up): its slot is free."""
+        with self._cond:
+            future.cancel()
+            self._queue = deque(it for it in self._queue if not it.future.cancelled())
+            self._depth.set(len(self._queue))
+
     def _work(self, engine: Engine) -> None:
-        while True:
-            with self._gather:
-                group = self._take()
-            if group is None:
-                return
-            try:
-                self._run(engine, group)
-            finally:
-                with self._cond:
-                    self._running -= len(group)
+        try:
+            while True:
+                with self._gather:
+                    group = self._take()
+                if group is None:
+                    return
+                try:
+                    self._run(engine, group)
+                finally:
+                    with self._cond:
+                        self._running -= len(group)
+        finally:
+            engine.close()  # only here: never while this worker may still be running it
 
     def _run(self, engine: Engine, group: list[_Item]) -> None:
         t0 = time.perf_counter_ns()
@@ -196,20 +208,23 @@ class Batcher:
             t2 = time.perf_counter_ns()
             parts = self._split(outputs, group, samples)
             t3 = time.perf_counter_ns()
-        except PtxError as exc:
-            for it in group:
-                it.future.set_exception(exc)
-            return
         except Exception as exc:  # a backend's own exception must still reach the client
-            err = ModelError(f"model '{self.name}' failed: {type(exc).__name__}: {exc}")
-            for it in group:
-                it.future.set_exception(err)
+            if len(group) > 1:  # find who failed: each request alone, the rest still served
+                for it in group:
+                    self._run(engine, [it])
+                return
+            err = exc if isinstance(exc, PtxError) else self._model_error(exc)
+            group[0].future.set_exception(err)
             return
         queue_ns = [t0 - it.enqueued_ns for it in group]
         self.stats.batch_done(len(group), samples, sum(queue_ns), t1 - t0, t2 - t1, t3 - t2)
         self.metrics.observe_batch(self.name, samples, [q / 1e9 for q in queue_ns], (t2 - t1) / 1e9)
         for it, out, q in zip(group, parts, queue_ns, strict=True):
             it.future.set_result(Result(out, q, t3 - t0, samples))
+
+    def _model_error(self, exc: Exception) -> ModelError:
+        text = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+        return ModelError(f"model '{self.name}' failed: {type(exc).__name__}: {text}")
 
     def _split(
         self, outputs: dict[str, np.ndarray], group: list[_Item], samples: int
@@ -228,11 +243,13 @@ class Batcher:
 
     # -- shutdown ---------------------------------------------------------------
     def close(self, timeout_s: float = 30.0) -> None:
-        """Finish queued work, stop the workers, release the engines."""
+        """Finish queued work and stop the workers (each releases its engine as it stops).
+
+        A worker still running after ``timeout_s`` keeps its engine until its run ends.
+        """
         with self._cond:
             self._closing = True
             self._cond.notify_all()
+        deadline = time.monotonic() + timeout_s
         for t in self._threads:
-            t.join(timeout_s)
-        for e in self.engines:
-            e.close()
+            t.join(max(0.0, deadline - time.monotonic()))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,16 @@ class ServerConfig:
     backend: str = "auto"
     threads: int | None = None  # intra-op threads per instance (default: cores / instances)
     max_images: int = 64  # most images one generate request may ask for
+    # Admission by decoded bytes (decoded pixels, model tensors and an activation estimate).
+    max_request_mb: float = 2048.0  # one image request's estimate; over it: 413
+    max_inflight_mb: float = 4096.0  # all admitted image requests together; over it: 503
+    activation_factor: float = 4.0  # activations as a multiple of the input tensor's bytes
+    # Slow clients: a connection must send its headers, and a request its body, in time.
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 30.0
+    max_connections: int = 1000  # open connections + running requests (uvicorn's cap); 503 over
+    max_inflight_body_mb: float = 512.0  # request bodies being received at once; 503 over
+    allow_public: bool = False  # a non-loopback host without --token only with this set
 
     def __post_init__(self) -> None:
         checks = (
@@ -41,6 +52,21 @@ class ServerConfig:
             (self.max_pixels >= 1, f"--max-pixels must be >= 1, got {self.max_pixels}"),
             (0 <= self.port <= 65535, f"--port must be 0..65535, got {self.port}"),
             (self.token is None or len(self.token) >= 8, "--token must be at least 8 characters"),
+            (self.max_request_mb > 0, f"--max-request-mb must be > 0, got {self.max_request_mb}"),
+            (
+                self.max_inflight_mb > 0,
+                f"--max-inflight-mb must be > 0, got {self.max_inflight_mb}",
+            ),
+            (self.activation_factor >= 0, "activation_factor must be >= 0"),
+            (self.header_timeout_s > 0, "--header-timeout-s must be > 0"),
+            (self.body_timeout_s > 0, "--body-timeout-s must be > 0"),
+            (self.max_connections >= 1, "--max-connections must be >= 1"),
+            (self.max_inflight_body_mb > 0, "--max-inflight-body-mb must be > 0"),
+            (
+                self.token is not None or self.allow_public or is_loopback(self.host),
+                f"refusing to serve on {self.host} without --token: anyone who can reach it "
+                f"could use it; give --token, bind 127.0.0.1, or say --allow-public",
+            ),
         )
         for ok, message in checks:
             if not ok:
@@ -50,6 +76,16 @@ class ServerConfig:
     def max_body_bytes(self) -> int:
         """The body limit in bytes."""
         return int(self.max_body_mb * 1024 * 1024)
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost and loopback addresses (127.0.0.0/8, ::1)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def parse_model_arg(text: str) -> tuple[str, Path]:

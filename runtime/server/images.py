@@ -3,29 +3,31 @@
 from __future__ import annotations
 
 import base64
-import io
 import json
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from ptx.errors import InputError
 from ptx.image import grid
-from ptx.io import decode_image, encode_image
+from ptx.io import decode_image, encode_image, image_header
 from ptx.runtime.engine import Engine
 from ptx.runtime.pipelines.enhance import image_convention, image_input
 from ptx.runtime.server.http import HTTPError
 from ptx.spec import ImageConvention, ModelSpec
 
 
-def image_pixels(data: bytes) -> int | None:
-    """Width × height from the image header alone (None when Pillow cannot read it)."""
-    try:
-        with Image.open(io.BytesIO(data)) as img:
-            w, h = img.size
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
-        return None
-    return w * h
+def image_size(data: bytes, max_pixels: int) -> tuple[int, int]:
+    """(height, width) from the header alone (allowed formats only); 413 over ``max_pixels``."""
+    # Pillow's own bomb check (179 MP) would be a 400; our limit applies instead, as in
+    # ptx.io.decode_image, which clears it on first use.
+    Image.MAX_IMAGE_PIXELS = None
+    w, h, _ = image_header(data, "request body")
+    if w * h > max_pixels:
+        raise HTTPError(
+            413, f"image has {w * h / 1e6:.1f} MP, over the {max_pixels / 1e6:g} MP limit"
+        )
+    return h, w
 
 
 def check_task(spec: ModelSpec | None, route: str) -> None:
@@ -45,11 +47,7 @@ def decode_for_model(
     data: bytes, max_pixels: int, name: str, dtype: np.dtype, conv: ImageConvention
 ) -> tuple[dict[str, np.ndarray], tuple[int, int]]:
     """Image bytes → ({input: 1×… batch}, (h, w)); 413 over the pixel limit, 400 unreadable."""
-    pixels = image_pixels(data)
-    if pixels is not None and pixels > max_pixels:
-        raise HTTPError(
-            413, f"image has {pixels / 1e6:.1f} MP, over the {max_pixels / 1e6:g} MP limit"
-        )
+    image_size(data, max_pixels)
     rgb = decode_image(data, "request body", limit=max_pixels)
     return {name: conv.to_model([rgb], dtype)}, rgb.shape[:2]
 

@@ -48,6 +48,7 @@ class ServedModel:
         try:
             return await asyncio.wait_for(asyncio.wrap_future(future), self.timeout_s)
         except asyncio.TimeoutError:
+            self.batcher.cancel(future)  # still queued: its slot is free for others
             raise RequestTimeout(
                 f"model '{self.name}': no result within {self.timeout_s:g} s; "
                 "retry, or raise --timeout-s"

@@ -240,14 +240,14 @@ def _plain(summary: str, schema: dict, *codes: int) -> dict:
     }
 
 
-def openapi(state: ServerState) -> dict:
-    """The OpenAPI document of this server (model names enumerate the served models)."""
-    name = {
-        "name": "name",
-        "in": "path",
-        "required": True,
-        "schema": {"type": "string", "enum": sorted(state.models)},
-    }
+def openapi(state: ServerState, with_models: bool = True) -> dict:
+    """The OpenAPI document of this server; ``with_models``: model names enumerated.
+
+    Without the token (on a server that has one) the names are left out: they are
+    not public, so the document says only that a name is a string.
+    """
+    schema = {"type": "string", "enum": sorted(state.models)} if with_models else {"type": "string"}
+    name = {"name": "name", "in": "path", "required": True, "schema": schema}
     version = {"name": "version", "in": "path", "required": True, "schema": {"enum": ["1"]}}
     paths = {
         "/v2/health/live": _plain("liveness", {"type": "object"}),

@@ -21,6 +21,9 @@ from ptx.tensors import DTYPES, TensorInfo, from_numpy
 
 # KServe datatype -> NumPy dtype, from ptx.tensors (BYTES/BF16 are not served).
 DATATYPES: dict[str, np.dtype] = {d.kserve: d.numpy for d in DTYPES.values() if d.kserve}
+MAX_DIM = 2**31 - 1  # one axis (what every backend can index)
+MAX_RANK = 32  # NumPy's own limit is 64
+MAX_ELEMENTS = 2**40  # product of the non-zero dims: a zero dim never makes a huge shape legal
 MEMCPY_DISCOUNT = 32  # a raw copy costs about this many times less per byte than JSON text
 # JSON numbers NumPy may turn into each kind without losing meaning (no float -> int).
 _JSON_KINDS = {"b": "b", "u": "iu", "i": "iu", "f": "iuf"}
@@ -82,6 +85,9 @@ def parse_json(raw: bytes, what: str = "request body") -> dict:
         raise InputError(f"{what} is not valid JSON ({exc}); send a JSON object") from None
     except RecursionError:
         raise InputError(f"{what} is nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer of 4,300+ digits (int-to-str limit)
+        reason = str(exc).splitlines()[0][:120] if str(exc) else "bad value"
+        raise InputError(f"{what} holds a value JSON cannot carry here ({reason})") from None
     if not isinstance(doc, dict):
         raise InputError(f"{what} must be a JSON object, got {type(doc).__name__}")
     return doc
@@ -90,9 +96,16 @@ def parse_json(raw: bytes, what: str = "request body") -> dict:
 def _shape(tensor: dict, name: str) -> list[int]:
     shape = tensor.get("shape")
     if not isinstance(shape, list) or not all(
-        isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape
+        isinstance(d, int) and not isinstance(d, bool) and 0 <= d <= MAX_DIM for d in shape
     ):
-        raise InputError(f"input '{name}': 'shape' must be a list of non-negative integers")
+        raise InputError(
+            f"input '{name}': 'shape' must be a list of non-negative integers up to {MAX_DIM}"
+        )
+    if len(shape) > MAX_RANK or math.prod(d for d in shape if d) > MAX_ELEMENTS:
+        raise InputError(
+            f"input '{name}': shape {shape[:MAX_RANK]} is too large (at most {MAX_RANK} dims "
+            f"and {MAX_ELEMENTS} elements counting non-zero dims)"
+        )
     return shape
 
 
@@ -154,6 +167,8 @@ def decode_request(
         shape = _shape(tensor, name)
         _check_shape(name, shape, info)
         count = math.prod(shape)
+        if count == 0:
+            raise InputError(f"input '{name}': shape {shape} holds no values; send at least one")
         params = tensor.get("parameters") or {}
         if not isinstance(params, dict):
             raise InputError(f"input '{name}': 'parameters' must be an object")

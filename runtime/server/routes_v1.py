@@ -12,6 +12,7 @@ from starlette.routing import Route
 from ptx.errors import InputError
 from ptx.runtime.pipelines import generate as generator
 from ptx.runtime.server import images
+from ptx.runtime.server.admission import image_cost
 from ptx.runtime.server.http import HTTPError, image_format, read_body, wants_json
 from ptx.runtime.server.protocol import parse_json
 from ptx.runtime.server.state import ServerState
@@ -31,11 +32,16 @@ async def _image_route(request: Request, route: str) -> Response:
         (model.name, route), lambda: images.image_model(model.engine, route)
     )
     body = await read_body(request, state.config.max_body_bytes)
-    feeds, size = await run_in_threadpool(
-        images.decode_for_model, body, state.config.max_pixels, name, dtype, conv
-    )
-    result = await model.infer(feeds)
-    data = await run_in_threadpool(images.encode_output, result.outputs, conv, size, fmt)
+    h, w = images.image_size(body, state.config.max_pixels)  # the header only: no pixels yet
+    cost = image_cost(h, w, dtype, state.config.activation_factor)
+    with state.memory.hold(cost):
+        feeds, size = await run_in_threadpool(
+            images.decode_for_model, body, state.config.max_pixels, name, dtype, conv
+        )
+        del body
+        result = await model.infer(feeds)
+        del feeds
+        data = await run_in_threadpool(images.encode_output, result.outputs, conv, size, fmt)
     return Response(data, media_type=MEDIA[fmt])
 
 
@@ -84,7 +90,15 @@ async def generate(request: Request) -> Response:
     feeds, per_sample = generator.generate_feeds(plan, labels, n, seed)
     size = model.batcher.max_batch if model.batcher.merge else 1
     parts = generator.chunks(feeds, size)
-    results = await asyncio.gather(*(model.infer(c) for c in parts))
+    # At most one queued chunk per engine instance: a large n on a model that does not
+    # batch waits its turn instead of filling the queue that other clients share.
+    slots = asyncio.Semaphore(len(model.batcher.engines))
+
+    async def run(chunk: dict) -> object:
+        async with slots:
+            return await model.infer(chunk)
+
+    results = await asyncio.gather(*(run(c) for c in parts))
     imgs = await run_in_threadpool(generator.to_images, plan, [r.outputs for r in results])
     if len(imgs) != n:
         raise HTTPError(500, f"model returned {len(imgs)} images for {n} samples")

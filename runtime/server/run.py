@@ -8,6 +8,7 @@ import threading
 import time
 
 from ptx.errors import InputError
+from ptx.runtime.server.admission import protocol_class
 from ptx.runtime.server.config import ServerConfig
 
 LOOPBACK = "127.0.0.1"
@@ -26,6 +27,10 @@ def _uvicorn_config(app, config: ServerConfig, log_level: str, access_log: bool)
         # In-flight requests get their own timeout to finish before workers stop.
         timeout_graceful_shutdown=int(config.timeout_s) + 5,
         server_header=False,
+        # Slow clients: headers within header_timeout_s or the connection is closed (the
+        # body's own deadline and the in-flight body cap are the app's, admission.py).
+        http=protocol_class(config.header_timeout_s),
+        limit_concurrency=config.max_connections,
     )
 
 
