@@ -56,6 +56,7 @@ class ExecContext:
                     f"TensorRT refused optimisation profile {profile}: {_errors(self.logger)}"
                 )
             self.profile = profile
+            self.shapes = {}  # TensorRT wants every input shape again under a new profile
             self._drop_graphs()
         if shapes != self.shapes:
             for name, shape in shapes.items():
@@ -85,8 +86,11 @@ class ExecContext:
             bufs.pinned[name] = PinnedBuffer(shape, dtype)
         self.buffers[key] = bufs
         while len(self.buffers) > MAX_SHAPES:
-            _, old = self.buffers.popitem(last=False)
+            gone, old = self.buffers.popitem(last=False)
             self.stream.synchronize()  # nothing in flight may still use what we free
+            graph = self.graphs.pop(gone, None)  # it replays into the buffers freed here
+            if graph is not None:
+                graph.close()
             old.close()
         return bufs
 
