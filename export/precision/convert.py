@@ -11,6 +11,8 @@ record each node's largest |activation|, and keep FP32 (behind Casts):
 - op types whose danger lies outside any calibration sample (FP32_OPS): Exp and Pow
   grow faster than the headroom, Log/Reciprocal/Sqrt of values near zero underflow in
   FP16 (flat white product backgrounds have zero variance);
+- Sin/Cos/Tan whose calibrated argument reaches 16 (FP16 steps of 1/64 rad and more,
+  e.g. a diffusion timestep embedding), and the node that makes that argument;
 - statistics (STATS_OPS): the normalisation layers (Instance/Group/Layer), Softmax and
   ReduceMean/ReduceSum run in FP32 behind Casts, which is what TensorRT does for them in
   a strongly typed FP16 network (its norm and reduce kernels accumulate in FP32): a
@@ -57,6 +59,8 @@ STATS_OPS = frozenset(
     }
 )  # fmt: skip
 ACCUMULATING_OPS = frozenset({"GlobalAveragePool", "AveragePool"})
+PERIODIC_OPS = frozenset({"Sin", "Cos", "Tan"})
+PERIODIC_BOUND = 16.0  # FP16 steps 2^-6 rad from here up
 AUTOCAST = ("ptx", "modelopt")
 
 
@@ -165,7 +169,27 @@ def plan_fp32_nodes(
                         f"sums {extent} values up to {peak_in:.3g} "
                         f"(> {safe_bound:g} if summed in FP16)"
                     )
+    _keep_periodic(model, stats, keep)
     return keep
+
+
+def _keep_periodic(model: Any, stats: dict[str, tuple[float, int]], keep: dict[str, str]) -> None:
+    """Sin/Cos of large arguments (timestep embeddings) stay FP32, with their argument's maker.
+
+    FP16 spaces values 2^(e - 10) apart: at |x| = 989 that is 0.5 rad, so sin(x) is noise
+    although every value is far inside the range. The producer of the argument stays FP32
+    too, or the argument is rounded before it reaches the FP32 op.
+    """
+    producer = {o: n for n in model.graph.node for o in n.output}
+    for node in model.graph.node:
+        peak = stats.get(node.input[0], (0.0, 0))[0] if node.input else 0.0
+        if node.op_type not in PERIODIC_OPS or peak < PERIODIC_BOUND or node.name in keep:
+            continue
+        step = 2.0 ** (np.floor(np.log2(peak)) - 10)
+        keep[node.name] = f"{node.op_type} of |x| up to {peak:.4g}: FP16 steps {step:g} rad there"
+        maker = producer.get(node.input[0])
+        if maker is not None and maker.name not in keep:
+            keep[maker.name] = f"makes the {node.op_type} argument of '{node.name}' ({peak:.4g})"
 
 
 def node_table(

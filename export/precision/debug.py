@@ -73,7 +73,7 @@ def _refine(search: _Search, keep: list[str]) -> list[str]:
         i = 0
         while i < len(keep) and search.trials < MAX_TRIALS:
             trial = keep[:i] + keep[i + chunk :]
-            if trial != keep and search.passes(trial):
+            if trial and trial != keep and search.passes(trial):  # none: the calibrated policy
                 keep = trial
             else:
                 i += chunk

@@ -69,3 +69,27 @@ def test_when_even_all_fp32_fails_one_line_and_nothing_written(tmp_path):
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "even with every node FP32" in errors[0], result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx"]
+
+
+def test_sin_of_large_arguments_stays_fp32_with_its_maker(tmp_path):
+    """A timestep-embedding-like sin(x * f) with x up to 1000: FP16 steps 0.5 rad there."""
+    nodes = [
+        h.make_node("Mul", ["x", "freq"], ["arg"], name="scale"),
+        h.make_node("Sin", ["arg"], ["s"], name="sin"),
+        h.make_node("Mul", ["s", "freq"], ["y"], name="out"),
+    ]
+    graph = h.make_graph(
+        nodes, "emb", [h.make_tensor_value_info("x", TP.FLOAT, DIMS)],
+        [h.make_tensor_value_info("y", TP.FLOAT, DIMS)],
+        [nh.from_array(np.array(0.99, np.float32), "freq")],
+    )  # fmt: skip
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 18)])
+    embed_in_onnx(model, ModelSpec(
+        task="custom", inputs=[TensorSpec("x", "float32", DIMS)],
+        outputs=[TensorSpec("y", "float32", DIMS)], image=ImageConvention(range=(0.0, 1000.0)),
+    ))  # fmt: skip
+    onnx.save(model, str(tmp_path / "m.onnx"))
+    report = convert_fp16(tmp_path / "m.onnx", tmp_path / "m16.onnx", samples=2)
+    assert "FP16 steps 0.5 rad" in report.kept_fp32["sin"]
+    assert "argument of 'sin'" in report.kept_fp32["scale"] and "out" not in report.kept_fp32
+    assert report.debug is None and report.check["passed"]
