@@ -84,7 +84,7 @@ def export_cmd(
             "fp16_io": fp16_io,
             "autocast": autocast,
             "auto_debug": auto_debug,
-        },  # fmt: skip
+        },
         tolerance=Tolerance(max_abs=max_abs, rel_l2=rel_l2),
         progress=not as_json,
     )
