@@ -19,10 +19,19 @@ from typing import Any
 import numpy as np
 
 from ptx import runtime
-from ptx.benchmarks.harness.env import gpus
 from ptx.errors import InputError, ModelError, require
 from ptx.export.pytorch.factory import build_user_model
 from ptx.runtime import Engine
+from ptx.runtime.cuda import (
+    DeviceBuffer,
+    Event,
+    PinnedBuffer,
+    Stream,
+    copy_d2h,
+    copy_h2d,
+    device_count,
+    is_double,
+)
 from ptx.spec import ModelSpec
 from ptx.tensors import NamedShape, TensorInfo
 from ptx.training.common.checkpoint import load_checkpoint
@@ -87,6 +96,70 @@ class EngineBackend(Backend):
     def enqueue(self) -> None:
         """Run the batch through the engine."""
         self.engine.run(self._feeds)
+
+
+class TensorRTBackend(Backend):
+    """A plan on the GPU: pinned H2D, execute_async_v3, D2H on one stream, timed by events."""
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(str(engine.path), list(engine.inputs), engine.spec)
+        self.engine, self.name = engine, engine.backend
+        self.double = is_double()
+        self.device = f"{engine.device} (CPU double)" if self.double else engine.device
+        self.phases = () if self.double else ("h2d", "compute", "d2h")
+        self.stream = Stream()
+        self.events = [Event(timing=True) for _ in range(4)]
+        self.bufs: dict[str, tuple[PinnedBuffer, DeviceBuffer]] = {}
+        self.outs: dict[str, tuple[PinnedBuffer, DeviceBuffer]] = {}
+
+    def prepare(self, feeds: dict[str, np.ndarray]) -> None:
+        """Pinned + device buffers for this shape; one untimed run sizes the outputs."""
+        self.engine.check_feeds(feeds)
+        for pinned, dev in (*self.bufs.values(), *self.outs.values()):
+            pinned.close()
+            dev.close()
+        self.bufs = {}
+        for t in self.inputs:
+            arr = np.ascontiguousarray(feeds[t.name], dtype=t.dtype)
+            pinned = PinnedBuffer(arr.shape, arr.dtype)
+            np.copyto(pinned.array, arr)
+            self.bufs[t.name] = (pinned, DeviceBuffer(arr.shape, arr.dtype))
+        self._copy_in()
+        outs = self.engine.run_device({k: d.array for k, (_, d) in self.bufs.items()}, None)
+        self.outs = {
+            k: (PinnedBuffer(v.shape, v.dtype), v.owner) for k, v in outs.items()
+        }  # fmt: skip
+
+    def _copy_in(self) -> None:
+        for pinned, dev in self.bufs.values():
+            copy_h2d(dev, pinned.array, self.stream.handle)
+
+    def enqueue(self) -> None:
+        """Queue copy in, the plan, copy out; returns without waiting."""
+        s, ev = self.stream.handle, self.events
+        ev[0].record(s)
+        self._copy_in()
+        ev[1].record(s)
+        self.engine.run_device(
+            {k: d.array for k, (_, d) in self.bufs.items()},
+            {k: d.array for k, (_, d) in self.outs.items()},
+            stream=s,
+        )
+        ev[2].record(s)
+        for pinned, dev in self.outs.values():
+            copy_d2h(pinned.array, dev, s)
+        ev[3].record(s)
+
+    def sync(self) -> None:
+        """Wait for the stream."""
+        self.stream.synchronize()
+
+    def phase_times(self) -> dict[str, float]:
+        """h2d / compute / d2h ms from CUDA events; none under the CPU doubles."""
+        if self.double:
+            return {}
+        ev = self.events
+        return {p: ev[i + 1].ms_since(ev[i]) for i, p in enumerate(self.phases)}
 
 
 class TorchBackend(Backend):
@@ -173,7 +246,7 @@ def open_backend(target: Target) -> Backend:
     if target.engine:
         _require_file(target.engine, "--engine")
         _require_gpu(target.engine)
-        return EngineBackend(runtime.load(target.engine, device="cuda", threads=target.threads))
+        return TensorRTBackend(runtime.load(target.engine, device="cuda"))
     if target.device != "cpu":
         raise InputError("PyTorch benchmarking runs on the CPU here (--device cpu)")
     if target.checkpoint:
@@ -198,10 +271,10 @@ def _info_from_spec(t) -> TensorInfo:
 
 
 def _require_gpu(plan: str) -> None:
-    if not gpus():
+    if device_count() == 0:
         raise ModelError(
             f"{plan}: a TensorRT engine runs on an NVIDIA GPU and none is visible here "
-            f"(no nvidia-smi); benchmark the ONNX model on the CPU with --model m.onnx"
+            f"(no CUDA device); benchmark the ONNX model on the CPU with --model m.onnx"
         )
 
 

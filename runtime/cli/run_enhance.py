@@ -11,6 +11,7 @@ from ptx.runtime import load
 from ptx.runtime.backends import quiet_pool
 from ptx.runtime.cli._common import BACKEND_NAMES, convention, print_skipped
 from ptx.runtime.pipelines.enhance import enhance_path
+from ptx.runtime.pipelines.gpu import enhance_path_gpu
 
 
 @click.command("enhance")
@@ -18,6 +19,12 @@ from ptx.runtime.pipelines.enhance import enhance_path
 @click.option("--input", "input_", required=True, type=click.Path(), help="image file or folder")
 @click.option("--out", required=True, type=click.Path(), help="output folder (names are kept)")
 @click.option("--batch", default=1, show_default=True, help="images per batch (same size only)")
+@click.option(
+    "--device",
+    default="cpu",
+    show_default=True,
+    help="cpu, or cuda[:N]: decode on the host, resize/normalise and the model on the GPU",
+)
 @click.option("--threads", type=int, default=None, help="intra-op threads [physical cores]")
 @click.option(
     "--backend",
@@ -34,12 +41,18 @@ from ptx.runtime.pipelines.enhance import enhance_path
 @click.option("--no-progress", is_flag=True, help="no progress bar")
 @click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
 def enhance_cmd(
-    model, input_, out, batch, threads, backend, range_, mean, std, bgr, nhwc, no_progress, as_json
-) -> None:
+    model, input_, out, batch, device, threads, backend, range_, mean, std, bgr, nhwc,
+    no_progress, as_json,
+) -> None:  # fmt: skip
     """Enhance a photo or a folder of photos; prints images, failures, images/s."""
     conv = convention(range_, mean, std, bgr, nhwc)
-    engine = load(model, threads=threads, backend=backend, **quiet_pool(backend))
-    summary = enhance_path(engine, input_, out, batch=batch, progress=not no_progress, conv=conv)
+    if device == "cpu":
+        engine = load(model, threads=threads, backend=backend, **quiet_pool(backend))
+        run = enhance_path
+    else:
+        engine = load(model, device=device, threads=threads, backend=backend)
+        run = enhance_path_gpu
+    summary = run(engine, input_, out, batch=batch, progress=not no_progress, conv=conv)
     if as_json:
         data = summary.to_dict()
         if engine.choice is not None:

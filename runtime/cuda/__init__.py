@@ -10,6 +10,7 @@ from ptx.runtime.cuda.api import (
     check,
     device_count,
     device_info,
+    is_double,
     parse_device,
     use_device,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "device_count",
     "device_info",
     "fill_bytes",
+    "is_double",
     "parse_device",
     "stream_handle",
     "use_device",

@@ -39,6 +39,14 @@ def driver() -> Any:
     return drv
 
 
+def is_double() -> bool:
+    """True when cuda.bindings is the CPU double of tests/doubles (its times are not GPU's)."""
+    try:
+        return bool(getattr(runtime(), "PTX_CPU_DOUBLE", False))
+    except MissingDependency:
+        return False
+
+
 def error_name(err: Any) -> str:
     """CUDA's name for an error code (cudaError_t or CUresult)."""
     return getattr(err, "name", None) or f"error {int(err)}"

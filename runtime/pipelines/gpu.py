@@ -20,7 +20,16 @@ import numpy as np
 from tqdm import tqdm
 
 from ptx.errors import InputError, ModelError
-from ptx.runtime.cuda import DeviceBuffer, Event, PinnedBuffer, Stream, copy_d2h, copy_h2d
+from ptx.runtime.cuda import (
+    DeviceBuffer,
+    Event,
+    PinnedBuffer,
+    Stream,
+    copy_d2h,
+    copy_h2d,
+    is_double,
+    parse_device,
+)
 from ptx.runtime.engine import Engine
 from ptx.runtime.kernels.ops import kernels_for
 from ptx.runtime.kernels.params import PostParams, PreParams, inverse_params, pad_params
@@ -182,7 +191,8 @@ def enhance_path_gpu(
         raise InputError(f"--batch must be >= 1, got {batch}")
     items = plan_items(input, out)
     model, in_dt, out_dt = engine_model(engine)
-    gpu = GpuEnhancer(model, image_convention(engine, conv), in_dt, out_dt)
+    device = parse_device(engine.device) if engine.device != "cpu" else 0
+    gpu = GpuEnhancer(model, image_convention(engine, conv), in_dt, out_dt, device)
     skipped: list[tuple[str, str]] = []
     bar = tqdm(total=len(items), unit="img", file=sys.stderr, disable=not progress, leave=False)
     pool = ThreadPoolExecutor(max(1, workers), thread_name_prefix="ptx-gpu-io")
@@ -221,5 +231,6 @@ def enhance_path_gpu(
     return RunSummary(
         images=done_count, failed=len(skipped), seconds=seconds,
         images_per_s=done_count / seconds if seconds > 0 else 0.0,
-        backend=f"{engine.backend}+cuda", out=str(out), skipped=skipped,
+        backend=f"{engine.backend}+cuda{' (CPU double)' if is_double() else ''}", out=str(out),
+        skipped=skipped,
     )  # fmt: skip
