@@ -28,6 +28,7 @@ class Arch:
     dynamic_hw: bool = True
     span: float | None = None  # image output value span (PSNR), None: relative L2
     image_range: tuple[float, float] = (0.0, 1.0)  # of 3-channel image inputs
+    masks: tuple[str, ...] = ()  # inputs that hold 0/1 masks
 
 
 def picture(shape: Sequence[int], lo: float = 0.0, hi: float = 1.0, seed: int = 0) -> torch.Tensor:

@@ -50,12 +50,14 @@ def load(path: Path) -> tuple[Arch, Any]:
 
 
 def make_inputs(arch: Arch, shapes: dict[str, tuple[int, ...]] | None, seed: int) -> list[Any]:
-    """Arrays for the arch's inputs: pictures for 3-channel images, labels, normal noise."""
+    """Arrays for the arch's inputs: pictures, 0/1 masks, labels, or normal noise."""
     rng = np.random.default_rng(seed)
     out = []
     for decl in (parse_input(s) for s in arch.inputs):
         shape = tuple((shapes or {}).get(decl.name, decl.shape))
-        if decl.dtype in INT_DTYPES:
+        if decl.name in arch.masks:
+            out.append((rng.random(shape) > 0.7).astype(np.float32))
+        elif decl.dtype in INT_DTYPES:
             out.append(rng.integers(0, decl.high or 2, shape).astype(decl.dtype))
         elif len(shape) == 4 and shape[1] == 3:
             out.append(picture(shape, *arch.image_range, seed=seed).numpy())

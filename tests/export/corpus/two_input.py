@@ -57,4 +57,5 @@ def make() -> nn.Module:
 
 ARCH = Arch("Two-input inpainting generator (image + mask)", make,
             ["image:1x3x32x32", "mask:1x1x32x32"],
-            {"image": (2, 3, 48, 40), "mask": (2, 1, 48, 40)}, span=1.0)  # fmt: skip
+            {"image": (2, 3, 48, 40), "mask": (2, 1, 48, 40)}, span=1.0,
+            masks=("mask",))  # fmt: skip
