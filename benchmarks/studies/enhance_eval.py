@@ -225,12 +225,22 @@ def markdown(result: dict[str, Any], model: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def blend(img: np.ndarray, out: np.ndarray, strength: float) -> np.ndarray:
+    """``img + strength * (out - img)`` in uint8: how a runtime ``--strength`` should mix."""
+    if strength >= 1.0:
+        return out
+    x = img.astype(np.float32)
+    return np.clip(x + strength * (out.astype(np.float32) - x) + 0.5, 0, 255).astype(np.uint8)
+
+
 def model_enhancer(
-    path: str | Path, threads: int | None = None
+    path: str | Path, threads: int | None = None, strength: float = 1.0
 ) -> Callable[[np.ndarray], np.ndarray]:
-    """One-image enhance through ptx.runtime.load (ONNX Runtime), with the model's ModelSpec."""
+    """One-image enhance through ptx.runtime.load (ONNX Runtime), blended at ``strength``."""
+    if not 0.0 <= strength <= 1.0:
+        raise InputError(f"--strength must be in 0..1, got {strength}")
     engine = runtime.load(path, backend="onnxruntime", threads=threads)
-    return lambda img: enhance_arrays(engine, [img], batch=1)[0]
+    return lambda img: blend(img, enhance_arrays(engine, [img], batch=1)[0], strength)
 
 
 def _names(text: str | None, known: Sequence[str]) -> list[str]:
@@ -248,17 +258,20 @@ def _names(text: str | None, known: Sequence[str]) -> list[str]:
 @click.option("--max-side", type=int, default=512, show_default=True, help="Photo size cap.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--threads", type=int, help="Intra-op threads (default: the runtime's).")
+@click.option(
+    "--strength", type=float, default=1.0, show_default=True, help="in + s * (model - in)."
+)
 @click.option("--out", help="Results folder (default: $PTX_RESULTS_DIR or ./bench-results).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def main(model_path, photos, degradations, max_side, seed, threads, out, as_json) -> None:
+def main(model_path, photos, degradations, max_side, seed, threads, strength, out, as_json) -> None:
     """Score an enhancer on real photos under independent, seeded degradations."""
     photo_names = _names(photos, PHOTOS)
     deg_names = _names(degradations, DEGRADATIONS)
-    result = evaluate(
-        load_photos(photo_names, max_side), model_enhancer(model_path, threads), deg_names, seed
-    )
-    result["model"] = str(model_path)
-    text = markdown(result, Path(model_path).name)
+    enhance = model_enhancer(model_path, threads, strength)
+    result = evaluate(load_photos(photo_names, max_side), enhance, deg_names, seed)
+    result["model"], result["strength"] = str(model_path), strength
+    label = Path(model_path).name + (f" at strength {strength:g}" if strength < 1 else "")
+    text = markdown(result, label)
     folder = results_dir(out)
     folder.mkdir(parents=True, exist_ok=True)
     atomic_write_text(folder / "enhance_eval.md", text)

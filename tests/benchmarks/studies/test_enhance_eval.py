@@ -64,3 +64,13 @@ def test_command_runs_an_onnx_model_and_writes_results(tmp_path) -> None:
     saved = json.loads((tmp_path / "r" / "enhance_eval.json").read_text())
     assert saved["clean"][0]["model"]["psnr"] > 60  # a fresh enhancer is the identity
     assert (tmp_path / "r" / "enhance_eval.md").read_text().startswith("# Enhancer evaluation")
+
+
+def test_strength_blends_input_and_output() -> None:
+    img = np.full((4, 4, 3), 100, np.uint8)
+    out = np.full((4, 4, 3), 200, np.uint8)
+    assert np.array_equal(enhance_eval.blend(img, out, 0.0), img)
+    assert np.array_equal(enhance_eval.blend(img, out, 1.0), out)
+    assert int(enhance_eval.blend(img, out, 0.5)[0, 0, 0]) == 150
+    with pytest.raises(InputError, match="strength"):
+        enhance_eval.model_enhancer("unused.onnx", strength=1.5)
