@@ -55,3 +55,34 @@ def build_plan(folder: Path, shapes: str = SHAPES) -> Path:
     onnx_path = enhancer_onnx(folder / "enhance.onnx")
     build_engine(onnx_path, folder / "enhance.plan", shapes=shapes, opt_level=0)
     return folder / "enhance.plan"
+
+
+def sidecar_plan(folder: Path, onnx_path: Path, profiles: list[dict], dtype: str = "float") -> Path:
+    """A plan-shaped file and a sidecar naming ``onnx_path``: only the doubles can load it.
+
+    For what the real builder will not make here (two profiles, BF16 IO); the TensorRT
+    double finds the ONNX through the sidecar as it does for a real plan.
+    """
+    import hashlib
+    import json
+
+    import trt_double
+
+    plan = folder / f"fake-{len(profiles)}-{dtype}.plan"
+    plan.write_bytes(b"vtrt" + hashlib.sha256(str(plan).encode()).digest())
+    io = {"name": "image", "dtype": dtype, "shape": [-1, 3, -1, -1]}
+    onnx_sha = hashlib.sha256(onnx_path.read_bytes()).hexdigest()
+    sidecar = {
+        "flavour": "rtx", "trt_version": trt_double.__version__,
+        "plan_sha256": hashlib.sha256(plan.read_bytes()).hexdigest(),
+        "onnx": {"path": str(onnx_path), "sha256": onnx_sha},
+        "inputs": [io], "outputs": [{**io, "name": "out"}], "profiles": profiles,
+        "compute_capabilities": ["8.0", "8.6", "8.9", "12.0+"],
+    }  # fmt: skip
+    plan.with_name(plan.name + ".json").write_text(json.dumps(sidecar))
+    return plan
+
+
+def profile(lo: tuple, opt: tuple, hi: tuple) -> dict:
+    """One sidecar profile entry for the input ``image``."""
+    return {"image": {"min": list(lo), "opt": list(opt), "max": list(hi)}}

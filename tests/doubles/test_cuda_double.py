@@ -139,3 +139,53 @@ def test_error_codes_are_cudas_own():
         assert int(getattr(runtime.cudaError_t, code.name)) == code.value
     for code in CUresult:
         assert int(getattr(driver.CUresult, code.name)) == code.value
+
+
+def test_capture_falls_back_when_cuda_refuses_it(gpu_doubles):
+    s = Stream()
+    assert capture(0, lambda: None) is None  # the legacy stream cannot be captured
+    assert capture(s.handle, lambda: False) is None  # the enqueue itself said no
+    import cudart
+    from cuda_state import cudaError_t as codes
+
+    real = cudart.cudaGraphInstantiate
+    cudart.cudaGraphInstantiate = lambda g, f: (codes.cudaErrorInvalidValue, None)
+    try:
+        assert capture(s.handle, lambda: None) is None
+    finally:
+        cudart.cudaGraphInstantiate = real
+
+
+def test_modules_load_launch_and_unload(gpu_doubles):
+    from ptx.runtime.cuda import Module
+
+    with pytest.raises(CudaError, match="CUDA_ERROR_INVALID_IMAGE"):
+        Module(b"not a kernel")
+    m = Module(b"// PTX\n.entry ptx_postprocess(\n)\n{\n}\n")
+    with pytest.raises(CudaError, match="CUDA_ERROR_NOT_FOUND"):
+        m.function("nope")
+    m.close()
+    m.close()
+
+
+def test_a_missing_cuda_python_is_one_install_line(monkeypatch):
+    import sys
+
+    from ptx.errors import MissingDependency
+    from ptx.runtime.cuda import api, is_double
+
+    monkeypatch.setitem(sys.modules, "cuda.bindings.runtime", None)
+    monkeypatch.setitem(sys.modules, "cuda.bindings.driver", None)
+    pkg = sys.modules.get("cuda.bindings")
+    for name in ("runtime", "driver"):
+        if pkg is not None and hasattr(pkg, name):
+            monkeypatch.delattr(pkg, name)
+    api.runtime.cache_clear()
+    api.driver.cache_clear()
+    try:
+        assert device_count() == 0 and is_double() is False
+        with pytest.raises(MissingDependency, match="pip install 'ptx\\[gpu\\]'"):
+            api.driver()
+    finally:
+        api.runtime.cache_clear()
+        api.driver.cache_clear()

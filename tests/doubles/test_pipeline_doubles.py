@@ -51,3 +51,51 @@ def test_the_pipeline_refuses_what_it_cannot_feed(plan, gpu_doubles):
         gpu.submit([])
     with pytest.raises(InputError, match="batch must be"):
         enhance_arrays_gpu(run, [], image_convention(cpu, None), batch=0)
+
+
+def test_a_folder_through_the_cli_on_cuda(plan, gpu_doubles, tmp_path):
+    import json
+
+    from click.testing import CliRunner
+    from PIL import Image
+
+    from ptx.cli import main
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for i, (h, w) in enumerate([(12, 20), (12, 20), (12, 20), (30, 9)]):
+        Image.fromarray(RNG.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(src / f"{i}.png")
+    (src / "broken.png").write_bytes(b"\x89PNG not really")
+    args = ["run", "enhance", "--model", str(plan), "--input", str(src), "--device", "cuda"]
+    result = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "o"), "--batch", "2",
+                                       "--json", "--no-progress"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["images"] == 4 and summary["failed"] == 1
+    assert summary["backend"] == "tensorrt+cuda (CPU double)"
+    cpu = load(plan.with_suffix(".onnx"))
+    for i in range(4):
+        img = np.asarray(Image.open(src / f"{i}.png"))
+        want = enhance_arrays(cpu, [img])[0]
+        assert np.array_equal(np.asarray(Image.open(tmp_path / "o" / f"{i}.png")), want)
+
+
+def test_bench_times_a_plan_with_no_gpu_phase_times_under_the_doubles(plan, gpu_doubles):
+    from ptx.benchmarks.harness.backends import Target, TensorRTBackend, open_backend
+    from ptx.benchmarks.harness.bench import Controls, run_bench
+
+    backend = open_backend(Target(engine=str(plan)))
+    assert isinstance(backend, TensorRTBackend) and backend.device == "cuda:0 (CPU double)"
+    x = RNG.random((2, 3, 16, 16), dtype=np.float32)
+    backend.prepare({"image": x})
+    backend.enqueue()
+    backend.sync()
+    assert backend.phase_times() == {} and backend.phases == ()
+    backend.prepare({"image": x[:1]})  # a new shape frees and remakes the buffers
+    doc = run_bench(
+        Target(engine=str(plan)), [2], [], Controls(warmup_s=0.0, duration_s=0.01, iterations=2),
+        progress=False,
+    )  # fmt: skip
+    run = doc["runs"][0]
+    assert run["device"] == "cuda:0 (CPU double)" and run["cov_basis"] == "latency"
+    assert not any(k.endswith(("h2d_ms", "compute_ms", "d2h_ms")) for k in run)
