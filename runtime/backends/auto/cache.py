@@ -15,6 +15,7 @@ import platform
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from ptx.errors import InputError
 from ptx.io import atomic_write_text, sha256_file
 
 log = logging.getLogger("ptx.runtime")
@@ -120,8 +121,9 @@ def write_choice(path: Path, sha: str, key: str, choice: Choice) -> Path | None:
         doc["choices"][key] = entry
         try:
             atomic_write_text(f, json.dumps(doc, indent=2) + "\n")
-        except OSError as exc:
-            log.info("backend choice not cached in %s: %s", f.parent, exc.strerror or exc)
+        except (OSError, InputError) as exc:  # a read-only folder: try the next place
+            why = getattr(exc, "strerror", None) or exc
+            log.info("backend choice not cached in %s: %s", f.parent, why)
             continue
         return f
     return None

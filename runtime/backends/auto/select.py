@@ -123,18 +123,22 @@ def _open(name: str, path: Path, threads: int, options: dict) -> Engine:
 
 def _fallback(path: Path, loser: str, why: str, winner: str) -> None:
     # WARNING reaches stderr as one line even when the caller configured no logging.
-    log.warning("%s: not using %s (%s); using %s", path.name, loser, why, winner)
+    if loser == "trial":
+        log.warning("%s: %s; using %s", path.name, why, winner)
+    else:
+        log.warning("%s: not using %s (%s); using %s", path.name, loser, why, winner)
 
 
 def load_auto(
     path: str | Path,
     threads: int | None = None,
     shapes: dict[str, tuple[int, ...]] | None = None,
-    budget_s: float = TRIAL_BUDGET_S,
+    budget_s: float | None = None,
     **options: object,
 ) -> Engine:
     """The faster installed CPU backend for ``path`` (cached trial); sets ``engine.choice``."""
     path = Path(path)
+    budget_s = TRIAL_BUDGET_S if budget_s is None else budget_s
     if threads is not None and threads < 1:
         raise ModelError(f"threads must be >= 1, got {threads}")
     threads = threads or physical_cores()
@@ -146,12 +150,16 @@ def load_auto(
     label = ",".join(f"{k}:{'x'.join(map(str, v))}" for k, v in sorted((shapes or {}).items()))
     key = trial_key(label or "spec", threads, backend_versions(names), cpu_model())
     cached = read_choice(path, sha, key)
+    if cached is not None and cached.backend not in names:  # hand-edited, or another ptx's
+        log.info("%s: cached choice %r is not a CPU backend here; measuring again", path.name,
+                 cached.backend)  # fmt: skip
+        cached = None
     if cached is not None:
         try:
             engine = _open(cached.backend, path, threads, options)
             engine.choice = cached
             return engine
-        except PtxError as exc:  # the cache says X, but X fails now: measure again
+        except Exception as exc:  # the cache says X, but X fails now: measure again
             log.info("%s: cached %s failed (%s); measuring again", path.name, cached.backend, exc)
     choice, engine = run_trial(path, names, threads, shapes, budget_s, options)
     written = write_choice(path, sha, key, choice)
@@ -173,14 +181,21 @@ def run_trial(
     t0 = time.perf_counter()
     errors: dict[str, str] = {}
     engines = _open_all(path, names, threads, options, errors)
-    sample, feeds = trial_inputs(next(iter(engines.values())), shapes)
-    _warm_up_and_compare(engines, sample, feeds, names[0], errors)
+    try:
+        sample, feeds = trial_inputs(next(iter(engines.values())), shapes)
+    except PtxError as exc:  # no trial input can be made (an input ptx cannot fill)
+        sample, feeds = {}, None
+        errors["trial"] = f"no trial input ({_first_line(exc)})"
+    if feeds is not None:
+        _warm_up_and_compare(engines, sample, feeds, names[0], errors)
+    else:
+        _keep_only(engines, next(iter(engines)))
     shown = {k: list(v) for k, v in sample.items()}
     if len(engines) == 1:
         (winner,) = engines
         for loser, why in errors.items():
             _fallback(path, loser, why, winner)
-        reason = "; ".join(f"not {n}: {why}" for n, why in errors.items())
+        reason = "; ".join(why if n == "trial" else f"not {n}: {why}" for n, why in errors.items())
         choice = Choice(winner, reason, shapes=shown, trial_s=round(time.perf_counter() - t0, 3))
         return choice, engines[winner]
     times = time_interleaved(
@@ -211,34 +226,62 @@ def _open_all(
     for name in names:
         try:
             engines[name] = _open(name, path, threads, options)
-        except PtxError as exc:
-            errors[name] = f"it cannot load the model: {exc}"
-            first = first or exc
+        except Exception as exc:  # a backend's own exception is its failure, not the load's
+            errors[name] = f"it cannot load the model: {_first_line(exc)}"
+            first = first or _as_ptx(name, exc)
     if not engines:  # an op neither backend runs: the default backend's error is the answer
         raise first
     return engines
 
 
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else type(exc).__name__
+
+
+def _as_ptx(name: str, exc: Exception) -> PtxError:
+    if isinstance(exc, PtxError):
+        return exc
+    return ModelError(f"the {name} backend failed: {type(exc).__name__}: {_first_line(exc)}")
+
+
+def _keep_only(engines: dict[str, Engine], keep: str) -> None:
+    for name in [n for n in engines if n != keep]:
+        engines.pop(name).close()
+
+
 def _warm_up_and_compare(
     engines: dict[str, Engine], sample: dict, feeds: dict, ref: str, errors: dict[str, str]
 ) -> None:
-    """Run each engine once (its warm-up); drop any that fails or disagrees with ``ref``."""
-    outputs, first = {}, None
+    """Run each engine once (its warm-up); drop any that fails or disagrees with ``ref``.
+
+    When no engine runs the made-up trial input (a shape input given made-up values,
+    say), that says nothing about real inputs: the reference backend (or the first
+    that loaded) is kept, unmeasured, and the reason is logged.
+    """
+    outputs, failed = {}, {}
     for name, engine in list(engines.items()):
         try:
             engine.prepare(sample)  # OpenVINO: compile the static shape now, not in the timing
             outputs[name] = next(iter(engine.run(feeds).values()))
-        except PtxError as exc:
-            errors[name] = f"it cannot run the model: {exc}"
-            first = first or exc
-            engines.pop(name).close()
-    if not engines:
-        raise first
+        except Exception as exc:
+            failed[name] = f"it cannot run the trial input: {_first_line(exc)}"
+    if not outputs:
+        keep = ref if ref in engines else next(iter(engines))
+        errors["trial"] = f"no backend ran the made-up trial input ({failed[keep]}); unmeasured"
+        _keep_only(engines, keep)
+        return
+    for name, why in failed.items():
+        errors[name] = why
+        engines.pop(name).close()
     if ref not in outputs:
         return
     tolerance = agreement(engines[ref])
     for name in [n for n in engines if n != ref]:
-        err = relative_l2(outputs[name], outputs[ref])
+        try:
+            err = relative_l2(outputs[name], outputs[ref])
+        except ValueError:  # shapes differ
+            err = float("inf")
         if not err <= tolerance:
             errors[name] = f"its output differs from {ref}'s by rel. L2 {err:.1e}"
             engines.pop(name).close()

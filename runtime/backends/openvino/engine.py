@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ptx.errors import ModelError, PtxError, require
+from ptx.formats.onnx import graph_inputs, load_onnx
 from ptx.runtime.backends.auto.cache import cache_root, model_digest
 from ptx.runtime.cpu import physical_cores
 from ptx.runtime.engine import Engine, EngineOptions, TensorInfo, coerce_dtype
@@ -122,6 +123,7 @@ class OpenVINOEngine(Engine):
             raise ModelError(f"the openvino backend runs on the CPU only, not '{device}'")
         if threads is not None and threads < 1:
             raise ModelError(f"threads must be >= 1, got {threads}")
+        names = onnx_io_names(path)  # ONNX's own names; ModelError for non-tensor IO
         model = read_onnx(path)
         super().__init__(path, _spec_of(model))
         self.device = device
@@ -143,8 +145,14 @@ class OpenVINOEngine(Engine):
         self._seen: dict[tuple, int] = {}
         self._lock = threading.Lock()
         compiled = self._dynamic.compiled
-        self._inputs = [self._info(p, self.spec, "inputs") for p in compiled.inputs]
-        self._outputs = [self._info(p, self.spec, "outputs") for p in compiled.outputs]
+        self._inputs = [
+            self._info(p, self.spec, "inputs", _port_name(p, i, names[0]))
+            for i, p in enumerate(compiled.inputs)
+        ]
+        self._outputs = [
+            self._info(p, self.spec, "outputs", _port_name(p, i, names[1]))
+            for i, p in enumerate(compiled.outputs)
+        ]
         self._output_names = [t.name for t in self._outputs]
         self._dtypes = [(t.name, t.dtype) for t in self._inputs]
         self._tensor = ov.Tensor
@@ -171,8 +179,7 @@ class OpenVINOEngine(Engine):
         return folder if os.access(folder, os.W_OK) else None
 
     @staticmethod
-    def _info(port, spec: ModelSpec | None, side: str) -> TensorInfo:
-        name = port.get_any_name()
+    def _info(port, spec: ModelSpec | None, side: str, name: str) -> TensorInfo:
         named = {t.name: t.shape for t in getattr(spec, side, [])} if spec else {}
         dims = []
         for axis, d in enumerate(port.get_partial_shape()):
@@ -315,3 +322,36 @@ def _spec_of(model) -> ModelSpec | None:
     if not model.has_rt_info(key):
         return None
     return ModelSpec.from_json(model.get_rt_info(key).astype(str))
+
+
+def onnx_io_names(path: Path) -> tuple[list[str], list[str]]:
+    """(input names, output names) as the ONNX graph gives them; ModelError for non-tensor IO.
+
+    OpenVINO names a port by any of its tensor's names (an input may come back as the
+    name of a later node's output); ONNX Runtime and the feeds use the graph's names.
+    """
+    try:
+        model = load_onnx(path, external_data=False)
+    except ModelError:
+        return [], []  # OpenVINO read it; its own names will have to do
+    ins, outs = graph_inputs(model.graph), list(model.graph.output)
+    for side, values in (("input", ins), ("output", outs)):
+        for vi in values:
+            if vi.type.WhichOneof("value") != "tensor_type":
+                kind = (vi.type.WhichOneof("value") or "untyped value").replace("_type", "")
+                raise ModelError(
+                    f"{path.name}: {side} '{vi.name}' is a {kind}; the openvino backend "
+                    f"feeds and returns tensors only (use --backend onnxruntime)"
+                )
+    return [vi.name for vi in ins], [vi.name for vi in outs]
+
+
+def _port_name(port, index: int, graph_names: list[str]) -> str:
+    """The graph's name for an OpenVINO port: one of the port's names, else by position."""
+    names = port.get_names()
+    for name in graph_names:
+        if name in names:
+            return name
+    if index < len(graph_names):
+        return graph_names[index]
+    return port.get_any_name()
