@@ -1,31 +1,53 @@
 #!/usr/bin/env bash
-# One prepared GPU check for a single-GPU machine (an H100) whose python has torch with CUDA,
-# cuda-python, CuPy, onnx and CPU onnxruntime, no TensorRT and no network. Under 8 minutes:
-#   1. installs ptx from this source tree (no dependencies, no build isolation);
-#   2. `ptx doctor --json` (GPU, driver, NVRTC, every kernel for every target);
-#   3. the `gpu`-marked tests (kernels vs the NumPy reference, CUDA module, pipeline);
-#   4. times the fused preprocessing kernel vs the torch chain vs a device-to-device copy;
-#   5. tries TensorRT-RTX if its wheels were carried in (see the section below);
-# then prints a short table. Files land in $OUT (at most 8, as the device tool returns).
+# make gpu-check: every check of ptx that needs an NVIDIA GPU, in one script.
+#
+# Needs: an NVIDIA GPU and driver (compute capability 7.5 or newer; Hopper H100/H200 is
+# sm_90 and gets a cubin of its own), Python with cuda-python and the NVRTC wheel
+# (pip install 'ptx[gpu]'), onnx and onnxruntime; CuPy or torch built for CUDA for the
+# tests that hand the kernels device arrays. Optional: TensorRT wheels (mainline tensorrt,
+# or tensorrt_rtx with its libs) in $PTX_TRT_WHEELS (default $REPO/.whl), installed
+# offline beside ptx; without them and without an installed TensorRT, the TensorRT row
+# says "skipped" with the reason.
+#
+# Checks (one row each in $OUT/summary.md, logs beside it):
+#   gpu        the GPU, its compute capability, and whether the kernels have a cubin for it;
+#   doctor     driver, NVRTC, every kernel compiled for every target;
+#   gpu tests  the gpu-marked tests: kernels against their NumPy references, CUDA memory,
+#              streams, events and graphs, zero-copy interop, the GPU enhance pipeline,
+#              and (with TensorRT) plans run, chunked, concurrent and graph-replayed;
+#   kernels    the fused preprocessing kernel timed against torch and a device copy;
+#   ort-cuda   the GPU pipeline on ONNX Runtime's CUDA engine vs the CPU pipeline;
+#   tensorrt   `ptx build` for this GPU, `ptx run enhance --device cuda` and
+#              `ptx bench --engine` on the plan, images vs the ONNX on the CPU.
 set -uo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
 PY=${PYTHON:-python3}
 OUT=${OUT:-/tmp/ptx-gpu-check}
+TRT_WHEELS=${PTX_TRT_WHEELS:-$REPO/.whl}
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1 PTX_CACHE_DIR=${PTX_CACHE_DIR:-/tmp/ptx-cache}
 # Run from outside the tree: the source folder ptx/ would shadow the installed ptx.runtime.
 WORK=$(mktemp -d)
 cd "$WORK" || exit 1
 START=$(date +%s)
-
 step() { echo "== $* ($(($(date +%s) - START)) s)"; }
 
 step install
 if ! $PY -m pip install -q --no-deps --no-build-isolation "$REPO" >"$OUT/install.log" 2>&1; then
   echo "install failed (see install.log):"; tail -5 "$OUT/install.log"; exit 1
 fi
-nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu \
-  --format=csv,noheader | tee "$OUT/gpu.txt"
+if ls "$TRT_WHEELS"/tensorrt*.whl >/dev/null 2>&1; then
+  $PY -m pip install -q --no-index --no-deps --target "$WORK/trt" "$TRT_WHEELS"/tensorrt*.whl \
+    >>"$OUT/install.log" 2>&1 && export PYTHONPATH="$WORK/trt${PYTHONPATH:+:$PYTHONPATH}"
+fi
+GPU=$(nvidia-smi --query-gpu=name,compute_cap,driver_version --format=csv,noheader 2>&1 | head -1)
+echo "$GPU" | tee "$OUT/gpu.txt"
+CC=$(echo "$GPU" | awk -F', ' '{print $2}' | tr -d '.')
+case "$CC" in
+  75|80|86|89|90) GPU="$GPU (cubin sm_$CC)" ;;
+  [0-9]*) GPU="$GPU (no cubin: the driver JITs the compute_75 PTX)" ;;
+  *) echo "no usable GPU: $GPU"; exit 1 ;;
+esac
 
 step doctor
 timeout 120 $PY -c "from ptx.runtime.doctor import doctor_cmd; doctor_cmd()" --json \
@@ -50,71 +72,86 @@ timeout 300 $PY -m pytest -m gpu -q -rs -p no:cacheprovider --continue-on-collec
 TESTS_RC=$?
 tail -25 "$OUT/gpu-tests.log"
 
-step benchmark
+step kernels
 timeout 180 $PY -m ptx.benchmarks.studies.gpu_preprocess --json-out "$OUT/gpu_preprocess.json" \
   >"$WORK/bench.txt" 2>&1
 BENCH_RC=$?
 cat "$WORK/bench.txt"
 
-# TensorRT-RTX on this machine: it cannot be installed from the network here. Its wheels
-# (tensorrt_rtx_cu13, _bindings, _libs; the libs wheel is ~95 MB, over one device call's
-# 64 MiB carry limit) can be carried in pieces: on the development machine
-#   pip download --no-deps --python-version 3.12 ... -d .whl tensorrt-rtx-cu13==VERSION
-#   split -b 60M .whl/tensorrt_rtx_cu13_libs-*.whl .whl/trt-libs.part.
-# then carry .whl/ in two calls on the same warm machine, copying the parts to
-# $PTX_TRT_WHEELS (default /tmp/ptx-trt-wheels) in the first; this step joins and installs
-# them. Hopper (9.0) is not a TensorRT-RTX target, so ptx is expected to refuse the plan
-# with its rebuild line; the raw deserialise result is recorded too.
-step "tensorrt-rtx"
-TRT_DIR=${PTX_TRT_WHEELS:-/tmp/ptx-trt-wheels}
-[ -d "$REPO/.whl" ] && mkdir -p "$TRT_DIR" && cp -n "$REPO"/.whl/* "$TRT_DIR"/ 2>/dev/null
-if ls "$TRT_DIR"/trt-libs.part.* >/dev/null 2>&1 && ! ls "$TRT_DIR"/tensorrt_rtx_cu13_libs-*.whl >/dev/null 2>&1; then
-  name=$(cat "$TRT_DIR/libs-name.txt" 2>/dev/null || echo tensorrt_rtx_cu13_libs-0-py3-none-manylinux_2_28_x86_64.whl)
-  cat "$TRT_DIR"/trt-libs.part.* >"$TRT_DIR/$name"
-fi
-if ls "$TRT_DIR"/tensorrt_rtx*.whl >/dev/null 2>&1 \
-  && $PY -m pip install -q --no-index --no-deps --target /tmp/trt-rtx "$TRT_DIR"/tensorrt_rtx*.whl \
-     >"$OUT/trt_rtx.txt" 2>&1; then
-  PYTHONPATH=/tmp/trt-rtx${PYTHONPATH:+:$PYTHONPATH} timeout 120 $PY - "$REPO" >>"$OUT/trt_rtx.txt" 2>&1 <<'EOF'
-import sys, tempfile
+step "ort-cuda and tensorrt"
+timeout 300 $PY - "$REPO" "$WORK/e2e" >"$OUT/e2e.txt" 2>&1 <<'EOF'
+"""The GPU pipeline end to end: ONNX Runtime's CUDA engine, then a TensorRT plan if any."""
+import importlib.util, subprocess, sys
 from pathlib import Path
-sys.path.insert(0, sys.argv[1] + "/tests/runtime")
-from conftest import affine_model  # a tiny real ONNX model
-from ptx.export.trt import build_engine, detect
-from ptx.errors import PtxError
-from ptx.runtime import load
-d = Path(tempfile.mkdtemp())
-flav = detect("rtx")
-print("tensorrt_rtx", flav.version)
-rep = build_engine(affine_model(d / "a.onnx"), d / "a.plan", shapes="image:1x3x8x8,2x3x16x16,4x3x32x32")
-print("built:", rep.summary())
-try:
-    load(d / "a.plan")
-    print("ptx load: accepted")
-except PtxError as exc:
-    print("ptx load refused:", exc)
-from ptx.formats.tensorrt import capturing_logger
-logger = capturing_logger(flav.trt)
-engine = flav.trt.Runtime(logger).deserialize_cuda_engine((d / "a.plan").read_bytes())
-print("raw deserialise:", "ok" if engine is not None else f"failed: {logger.errors()[:2]}")
+import numpy as np
+import onnxruntime as ort
+from PIL import Image
+sys.path.insert(0, sys.argv[1] + "/tests/doubles")
+from models import enhancer_onnx  # a small real residual enhancer, dynamic batch and size
+folder = Path(sys.argv[2]); folder.mkdir()
+onnx = enhancer_onnx(folder / "m.onnx", seed=3)
+(folder / "imgs").mkdir()
+rng = np.random.default_rng(5)
+for i, (h, w) in enumerate([(48, 64), (48, 64), (48, 64), (33, 17)]):
+    img = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+    Image.fromarray(img).save(folder / "imgs" / f"{i}.png")
+def ptx(*args):
+    done = subprocess.run([sys.executable, "-m", "ptx", *args], capture_output=True, text=True)
+    return done.returncode, ((done.stdout + done.stderr).strip().splitlines() or [""])[-1]
+def enhance(model, out, device):
+    return ptx("run", "enhance", "--model", str(model), "--input", str(folder / "imgs"),
+               "--out", str(folder / out), "--batch", "2", "--device", device, "--no-progress")
+def rel_l2(out):
+    worst = 0.0
+    for p in sorted((folder / "cpu").iterdir()):
+        a = np.asarray(Image.open(folder / out / p.name), np.float64)
+        b = np.asarray(Image.open(p), np.float64)
+        worst = max(worst, float(np.linalg.norm(a - b) / np.linalg.norm(b)))
+    return f"rel L2 {worst:.2e} vs the CPU pipeline"
+rc, line = enhance(onnx, "cpu", "cpu")
+assert rc == 0, f"the CPU pipeline failed: {line}"
+if "CUDAExecutionProvider" in ort.get_available_providers():
+    rc, line = enhance(onnx, "ort", "cuda")
+    print("ort-cuda:", rel_l2("ort") if rc == 0 else f"failed: {line}")
+else:
+    print("ort-cuda: skipped: this onnxruntime has no CUDAExecutionProvider (onnxruntime-gpu)")
+if not any(importlib.util.find_spec(m) for m in ("tensorrt", "tensorrt_rtx")):
+    print("tensorrt: skipped: neither tensorrt nor tensorrt_rtx is installed, and no wheels "
+          "were given in $PTX_TRT_WHEELS")
+    raise SystemExit
+from ptx.export.trt import detect
+from ptx.runtime.cuda import use_device
+cc = use_device(0).capability
+flav, extra = detect("auto"), []
+if flav.name == "rtx":
+    extra = ["--compute-capability", f"{cc[0]}.{cc[1]}"]
+rc, line = ptx("build", "--onnx", str(onnx), "--out", str(folder / "m.plan"),
+               "--shapes", "image:1x3x8x8,2x3x48x64,4x3x64x64", *extra)
+if rc != 0:
+    print(f"tensorrt: skipped: {flav.module} {flav.version} does not build for "
+          f"sm_{cc[0]}{cc[1]}: {line}")
+    raise SystemExit
+rc, line = enhance(folder / "m.plan", "trt", "cuda")
+print("tensorrt run:", rel_l2("trt") if rc == 0 else f"failed: {line}")
+rc, line = ptx("bench", "--engine", str(folder / "m.plan"), "--shapes", "image:2x3x48x64",
+               "--duration", "1")
+print("tensorrt bench:", "ok" if rc == 0 else f"failed: {line}")
 EOF
-  TRT="$(tail -3 "$OUT/trt_rtx.txt" | tr '\n' ' ')"
-else
-  TRT="not tried: no tensorrt_rtx wheels in $TRT_DIR (see the comment in scripts/gpu-check.sh)"
-  echo "$TRT" >"$OUT/trt_rtx.txt"
-fi
-echo "$TRT"
+E2E_RC=$?
+cat "$OUT/e2e.txt"
+ORT=$(grep "^ort-cuda:" "$OUT/e2e.txt" | cut -d' ' -f2-)
+TRT=$(grep "^tensorrt" "$OUT/e2e.txt" | cut -d' ' -f2- | tr '\n' ' ')
 
 SUMMARY=$(grep -E "passed|failed|error" "$OUT/gpu-tests.log" | tail -1)
 {
   echo "| check | result |"
   echo "|---|---|"
-  echo "| gpu | $(head -1 "$OUT/gpu.txt") |"
+  echo "| gpu | $GPU |"
   echo "| doctor | $DOCTOR |"
   echo "| gpu tests (rc $TESTS_RC) | $SUMMARY |"
-  echo "| preprocess benchmark (rc $BENCH_RC) | $(tail -1 "$WORK/bench.txt") |"
-  echo "| tensorrt-rtx | $TRT |"
+  echo "| kernels (rc $BENCH_RC) | $(tail -1 "$WORK/bench.txt") |"
+  echo "| ort-cuda | ${ORT:-not run (rc $E2E_RC, see e2e.txt)} |"
+  echo "| tensorrt | ${TRT:-not run (rc $E2E_RC, see e2e.txt)} |"
   echo "| wall time | $(($(date +%s) - START)) s |"
 } | tee "$OUT/summary.md"
-grep -E "^\|" "$WORK/bench.txt"
-exit $((TESTS_RC != 0 || BENCH_RC != 0))
+exit $((TESTS_RC != 0 || BENCH_RC != 0 || E2E_RC != 0))
