@@ -17,6 +17,42 @@ from ptx.tensors import dtype
 # ptx.tensors has no bfloat16 (NumPy has no such dtype), but Triton serves it; ONNX
 # inspection writes "bfloat16", a plan sidecar TensorRT's "bf16".
 _BF16 = {"bfloat16": "TYPE_BF16", "bf16": "TYPE_BF16"}
+# A repository entry is a folder name: never empty, "." or "..", no separators, and it
+# starts with a letter or digit (Triton's own rule is looser; this one is safe on disk).
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+_ESCAPES = {
+    ord("\\"): "\\\\",
+    ord('"'): '\\"',
+    ord("\n"): "\\n",
+    ord("\r"): "\\r",
+    ord("\t"): "\\t",
+}
+
+
+def pbtxt_string(text: str) -> str:
+    """``text`` as a quoted protobuf text-format string (quotes, backslashes, controls escaped)."""
+    out = []
+    for ch in str(text):
+        code = ord(ch)
+        if code in _ESCAPES:
+            out.append(_ESCAPES[code])
+        elif code < 0x20 or code == 0x7F:
+            out.append(f"\\{code:03o}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
+def entry_name(name: str | None, model: Path) -> str:
+    """The repository entry's name: ``name`` checked, else derived from the model's stem."""
+    if name is None:
+        name = re.sub(r"[^A-Za-z0-9_.-]", "_", model.stem).lstrip("._-") or "model"
+    if not NAME_RE.fullmatch(name):
+        raise InputError(
+            f"--name {name[:80]!r}: use 1-128 letters, digits, '_', '-' or '.', starting "
+            f"with a letter or digit (it is a folder in the repository)"
+        )
+    return name
 
 
 @dataclass
@@ -75,7 +111,7 @@ def _tensor_block(t: dict[str, Any], batched: bool) -> str:
     # A per-item scalar (shape [batch], e.g. a label) is [1] to Triton, reshaped to [].
     extra = "\n    reshape: { shape: [ ] }" if not dims else ""
     return (
-        f'  {{\n    name: "{t["name"]}"\n    data_type: {data_type}\n'
+        f"  {{\n    name: {pbtxt_string(t['name'])}\n    data_type: {data_type}\n"
         f"    dims: [ {', '.join(str(d) for d in dims or [1])} ]{extra}\n  }}"
     )
 
@@ -93,8 +129,8 @@ def render_config(
     """config.pbtxt text for one model."""
     batched = max_batch > 0
     lines = [
-        f'name: "{name}"',
-        f'platform: "{platform}"',
+        f"name: {pbtxt_string(name)}",
+        f"platform: {pbtxt_string(platform)}",
         f"max_batch_size: {max_batch}",
         "input [",
         ",\n".join(_tensor_block(t, batched) for t in inputs),
@@ -149,9 +185,10 @@ def write_repository(
         platform, inputs, outputs, plan_batch = "tensorrt_plan", *_io_from_plan(model)
     else:
         raise InputError(f"{model}: give a .plan or .onnx file")
-    name = name or re.sub(r"[^A-Za-z0-9_.-]", "_", model.stem)
-    if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
-        raise InputError(f"--name {name!r}: use letters, digits, '_', '-' or '.'")
+    name = entry_name(name, model)
+    entry = repo / name
+    if entry.resolve().parent != repo.resolve():  # belt and braces: never outside ``repo``
+        raise InputError(f"--name {name!r}: the entry would be outside {repo}")
     batchable = all(_dims(t["shape"])[:1] == [-1] for t in inputs + outputs)
     if max_batch and not batchable:
         max_batch = 0  # a fixed first axis is not a batch axis Triton may stack into

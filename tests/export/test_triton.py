@@ -157,3 +157,33 @@ def test_a_dtype_triton_cannot_hold_is_one_line():
 
     with pytest.raises(InputError, match="tensor 'names' has dtype string with no Triton type"):
         triton_type("string", "names")
+
+
+@pytest.mark.parametrize("name", ["..", ".", "../outside", "a/b", ".hidden", "", "x" * 200])
+def test_names_that_leave_the_repository_are_refused(models, tmp_path, name):
+    repo = tmp_path / "inner" / "repo"
+    with pytest.raises(InputError, match="--name"):
+        write_repository(models / "gen.onnx", repo, name=name, kind="cpu")
+    assert not (tmp_path / "inner").exists() or not any((tmp_path / "inner").rglob("*.onnx"))
+
+
+def test_derived_name_of_a_dotted_stem_stays_inside(models, tmp_path):
+    odd = tmp_path / "..odd name.onnx"
+    odd.write_bytes((models / "gen.onnx").read_bytes())
+    report = write_repository(odd, tmp_path / "repo", kind="cpu")
+    assert report.model_dir == str(tmp_path / "repo" / "odd_name")
+
+
+def test_tensor_names_are_escaped_in_the_config(tmp_path):
+    weird = 'in"}\ninput [ { name: "evil'
+    x = h.make_tensor_value_info(weird, TP.FLOAT, ["batch", 4])
+    y = h.make_tensor_value_info("o\\ut\t", TP.FLOAT, ["batch", 4])
+    model = h.make_model(
+        h.make_graph([h.make_node("Relu", [weird], ["o\\ut\t"])], "g", [x], [y]),
+        opset_imports=[h.make_opsetid("", 17)],
+    )
+    onnx.save(model, str(tmp_path / "weird.onnx"))
+    report = write_repository(tmp_path / "weird.onnx", tmp_path / "repo", kind="cpu")
+    cfg = _parse(tmp_path / "repo" / "weird" / "config.pbtxt")  # before: a parse error
+    assert [t.name for t in cfg.input] == [weird] and [t.name for t in cfg.output] == ["o\\ut\t"]
+    assert report.max_batch_size == 32
