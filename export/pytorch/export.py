@@ -151,6 +151,20 @@ def _param_bytes(module: Any) -> int:
     return sum(t.numel() * t.element_size() for t in module.state_dict().values())
 
 
+def _refuse_non_finite(module: Any) -> None:
+    """ExportError naming the first parameter or buffer holding NaN/Inf (a broken model)."""
+    import torch
+
+    for name, tensor in [*module.named_parameters(), *module.named_buffers()]:
+        if tensor.is_floating_point():
+            bad = int((~torch.isfinite(tensor.detach())).sum())
+            if bad:
+                raise ExportError(
+                    f"weight '{name}' holds {bad} NaN/Inf value(s): the model is broken "
+                    "(diverged training or a bad checkpoint); nothing was written"
+                )
+
+
 def export_module(
     module: Any,
     inputs: Sequence[InputDecl],
@@ -181,6 +195,7 @@ def export_module(
     if out.is_dir():
         raise InputError(f"--out {out} is a folder; give a file path like {out}/model.onnx")
     module = module.eval()
+    _refuse_non_finite(module)
     decls = _with_int_bounds(module, inputs, spec)
     if example is None:
         arrays = fresh_inputs(decls, {d.name: d.shape for d in decls}, spec, seed=0)

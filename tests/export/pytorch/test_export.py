@@ -267,3 +267,15 @@ def test_parity_shapes_move_every_dynamic_dim_together() -> None:
         "x": (1, 3, 64, 64),
         "mask": (1, 1, 64, 64),
     }
+
+
+def test_nan_weights_are_refused_before_anything_is_written(tmp_path: Path) -> None:
+    import torch
+
+    net = torch.nn.Conv2d(3, 3, 3, padding=1)
+    with torch.no_grad():
+        net.weight[0, 0, 0, 0] = float("nan")
+    out = tmp_path / "nan.onnx"
+    with pytest.raises(ExportError, match=r"weight 'weight' holds 1 NaN/Inf value\(s\)"):
+        export_module(net, [InputDecl("x", (1, 3, 8, 8))], out)
+    assert not out.exists() and not list(tmp_path.iterdir())
