@@ -17,6 +17,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future
 
 import numpy as np
 
@@ -66,6 +67,11 @@ class Budget:
         with self._lock:
             self.used -= nbytes
 
+    def ticket(self, nbytes: int) -> Ticket:
+        """Reserve ``nbytes`` and return the one-time handle that gives them back."""
+        self.reserve(nbytes)
+        return Ticket(self, nbytes)
+
     @contextlib.contextmanager
     def hold(self, nbytes: int) -> Iterator[None]:
         """Reserve ``nbytes`` for the block."""
@@ -74,6 +80,35 @@ class Budget:
             yield
         finally:
             self.release(nbytes)
+
+
+class Ticket:
+    """Bytes reserved for one request; released once, by the route or by the worker."""
+
+    def __init__(self, budget: Budget, nbytes: int) -> None:
+        self.budget = budget
+        self.nbytes = nbytes
+        self.handed = False
+        self._lock = threading.Lock()
+        self._done = False
+
+    def release(self) -> None:
+        """Give the bytes back (idempotent, any thread)."""
+        with self._lock:
+            if self._done:
+                return
+            self._done = True
+        self.budget.release(self.nbytes)
+
+    def hand_over(self, future: Future) -> None:
+        """The client gave up but the work runs on: release when ``future`` is done."""
+        self.handed = True
+        future.add_done_callback(lambda _: self.release())
+
+    def close(self) -> None:
+        """The route is done: release unless running work took the ticket over."""
+        if not self.handed:
+            self.release()
 
 
 class BodyGuard:

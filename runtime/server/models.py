@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,13 +44,23 @@ class ServedModel:
         """The model's ModelSpec, or None for a foreign model."""
         return self.engine.spec
 
-    async def infer(self, feeds: dict[str, np.ndarray]) -> Result:
-        """Queue ``feeds`` and wait for the result, up to the timeout (RequestTimeout after)."""
+    async def infer(
+        self,
+        feeds: dict[str, np.ndarray],
+        on_abandon: Callable[[Future], None] | None = None,
+    ) -> Result:
+        """Queue ``feeds`` and wait for the result, up to the timeout (RequestTimeout after).
+
+        ``on_abandon(future)`` is called when the wait timed out but the work runs on
+        (so memory held for it is released when it really ends).
+        """
         future = self.batcher.submit(feeds)
         try:
             return await asyncio.wait_for(asyncio.wrap_future(future), self.timeout_s)
         except asyncio.TimeoutError:
             self.batcher.cancel(future)  # still queued: its slot is free for others
+            if on_abandon is not None and not future.cancelled():
+                on_abandon(future)
             raise RequestTimeout(
                 f"model '{self.name}': no result within {self.timeout_s:g} s; "
                 "retry, or raise --timeout-s"

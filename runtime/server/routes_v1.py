@@ -34,14 +34,18 @@ async def _image_route(request: Request, route: str) -> Response:
     body = await read_body(request, state.config.max_body_bytes)
     h, w = images.image_size(body, state.config.max_pixels)  # the header only: no pixels yet
     cost = image_cost(h, w, dtype, state.config.activation_factor)
-    with state.memory.hold(cost):
+    ticket = state.memory.ticket(cost)  # 413 / 503 here, before any pixel is decoded
+    try:
         feeds, size = await run_in_threadpool(
             images.decode_for_model, body, state.config.max_pixels, name, dtype, conv
         )
         del body
-        result = await model.infer(feeds)
+        # A 504 frees the client, not the worker: then the worker's end frees the bytes.
+        result = await model.infer(feeds, on_abandon=ticket.hand_over)
         del feeds
         data = await run_in_threadpool(images.encode_output, result.outputs, conv, size, fmt)
+    finally:
+        ticket.close()
     return Response(data, media_type=MEDIA[fmt])
 
 

@@ -272,3 +272,19 @@ def test_bodies_in_flight_are_capped(model_files, srv):
         srv.wait_for(lambda: app.state.ptx.bodies.used == 0, what="release")
     finally:
         s.stop()
+
+
+def test_a_timed_out_image_keeps_its_bytes_until_its_run_ends(model_files, srv):
+    app, s = _start({"affine": model_files["affine"]}, timeout_s=0.3, max_batch=1)
+    engine = app.state.ptx.models["affine"].batcher.engines[0]
+    gate, real = threading.Event(), engine.run
+    engine.run = lambda feeds: (gate.wait(30), real(feeds))[1]
+    try:
+        r = httpx.post(f"{s.url}/v1/models/affine/enhance", content=_png(16, 16), timeout=30)
+        assert r.status_code == 504, r.text
+        assert app.state.ptx.memory.used > 0  # the worker still holds the decoded image
+        gate.set()
+        srv.wait_for(lambda: app.state.ptx.memory.used == 0, what="release at the run's end")
+    finally:
+        gate.set()
+        s.stop()
