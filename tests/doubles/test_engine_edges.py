@@ -99,3 +99,19 @@ def test_a_fault_in_queued_work_surfaces_as_one_cuda_error(onnx, tmp_path, gpu_d
     with pytest.raises(CudaError, match="cudaErrorIllegalAddress"):
         engine.run_device({"image": dx.array}, {"out": short})  # output runs past its block
     assert "past the end" in gpu_doubles.why
+
+
+def test_unaligned_device_arrays_go_through_aligned_scratch(onnx, tmp_path, gpu_doubles):
+    tiny = profile((1, 3, 4, 4), (2, 3, 5, 5), (2, 3, 16, 16))
+    engine = TensorRTEngine(sidecar_plan(tmp_path, onnx, [tiny]))
+    x = RNG.random((5, 3, 5, 5), dtype=np.float32)  # 300-byte rows: chunk 2 starts at 600
+    dx, dy, s = DeviceBuffer(x.shape, x.dtype), DeviceBuffer(x.shape, x.dtype), Stream()
+    copy_h2d(dx, x, s.handle)
+    for _ in range(2):  # before: "TensorRT refused the address of 'image'" on chunk 2
+        engine.run_device({"image": dx.array}, {"out": dy.array}, stream=s)
+        out = np.zeros_like(x)
+        copy_d2h(out, dy, s.handle)
+        s.synchronize()
+        np.testing.assert_array_equal(out, ref(onnx, x))
+    assert len(engine._contexts[0].scratches) == 4  # in + out for chunks of 2 and 1, reused
+    engine.close()

@@ -47,6 +47,7 @@ class ExecContext:
         self.shapes: dict[str, Shape] = {}
         self.buffers: OrderedDict[tuple, Buffers] = OrderedDict()
         self.graphs: dict[tuple, Graph | None] = {}
+        self.scratches: dict[tuple, DeviceBuffer] = {}  # aligned stand-ins, kept for reuse
 
     def prepare(self, profile: int, shapes: dict[str, Shape], stream: int) -> None:
         """Select ``profile`` and set the input shapes (graphs are dropped when they change)."""
@@ -94,6 +95,13 @@ class ExecContext:
             old.close()
         return bufs
 
+    def scratch(self, name: str, shape: Shape, dtype: np.dtype) -> Any:
+        """An aligned device array standing in for a caller's unaligned ``name`` (reused)."""
+        key = (name, tuple(shape), np.dtype(dtype).str)
+        if key not in self.scratches:
+            self.scratches[key] = DeviceBuffer(shape, dtype)
+        return self.scratches[key].array
+
     def bind(self, addresses: dict[str, int]) -> None:
         """Point every IO tensor at its device address."""
         for name, ptr in addresses.items():
@@ -129,9 +137,10 @@ class ExecContext:
         """Free buffers, graphs, the stream (if owned) and the context."""
         self.stream.synchronize()
         self._drop_graphs()
-        for bufs in self.buffers.values():
+        for bufs in (*self.buffers.values(), *self.scratches.values()):
             bufs.close()
         self.buffers.clear()
+        self.scratches.clear()
         self.done.close()
         self.stream.close()
         self.context = None

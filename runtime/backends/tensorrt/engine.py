@@ -29,6 +29,7 @@ from ptx.runtime.cuda import (
     Stream,
     as_device_array,
     check_device,
+    copy_d2d,
     copy_d2h,
     copy_h2d,
     device_count,
@@ -39,6 +40,8 @@ from ptx.runtime.cuda import (
 from ptx.runtime.engine import Engine, EngineOptions, TensorInfo, coerce_dtype
 from ptx.spec import ModelSpec
 from ptx.tensors import from_trt
+
+ALIGNMENT = 256  # bytes: TensorRT refuses IO tensor addresses aligned to less
 
 
 def numpy_dtype(trt_dtype: Any, name: str) -> np.dtype:
@@ -247,15 +250,31 @@ class TensorRTEngine(Engine):
                 outs = {
                     k: v.rows(c.start, c.stop) if len(chunks) > 1 else v for k, v in result.items()
                 }
-                addresses = {k: v.ptr for k, v in (*sub.items(), *outs.items())}
+                sub, bound = self._aligned(ctx, sub, copy_in=True), self._aligned(ctx, outs)
+                addresses = {k: v.ptr for k, v in (*sub.items(), *bound.items())}
                 ctx.bind(addresses)
                 key = (c.profile, tuple(sorted(shapes.items())), tuple(sorted(addresses.items())))
                 ctx.execute(ctx.active, key)
+                for k, v in bound.items():
+                    if v is not outs[k]:
+                        copy_d2d(outs[k], v, ctx.active)
             if stream is None:
                 ctx.stream.synchronize()
         finally:
             self._release(ctx)
         return result
+
+    def _aligned(self, ctx: Any, arrays: dict[str, Any], copy_in: bool = False) -> dict[str, Any]:
+        """The arrays, with any not 256-byte aligned (TensorRT's rule) swapped for scratch."""
+        out = {}
+        for name, arr in arrays.items():
+            if arr.ptr % ALIGNMENT == 0:
+                out[name] = arr
+                continue
+            out[name] = ctx.scratch(name, arr.shape, arr.dtype)
+            if copy_in:
+                copy_d2d(out[name], arr, ctx.active)
+        return out
 
     def _outputs_for(self, ctx: Any, given: dict, first: Any, chunks: list, alloc: Any) -> dict:
         """Output arrays for the whole request: the caller's (checked) or new buffers."""
