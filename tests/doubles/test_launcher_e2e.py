@@ -78,3 +78,43 @@ def test_a_plan_on_a_machine_without_a_gpu_is_one_line(built):
                "--input", str(built / "imgs"), "--out", str(built / "none"))  # fmt: skip
     assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
     assert done.stderr.startswith("error: ")
+
+
+def test_serve_a_plan_under_the_launcher_equals_the_onnx(built):
+    import importlib.util
+    import socket
+    import time
+    import urllib.request
+
+    if not all(importlib.util.find_spec(m) for m in ("starlette", "uvicorn")):
+        pytest.skip("ptx serve needs the serve extra (starlette, uvicorn)")
+    import onnxruntime as ort
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    cmd = [sys.executable, str(LAUNCHER), "ptx", "serve", "--model", f"m={built / 'm.plan'}",
+           "--port", str(port), "--log-level", "warning"]  # fmt: skip
+    server = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}/v2"
+    try:
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(f"{base}/models/m/ready", timeout=1)
+                break
+            except OSError:
+                assert server.poll() is None, server.communicate()[1]
+                time.sleep(0.1)
+        x = np.random.default_rng(2).random((2, 3, 16, 16), dtype=np.float32)
+        body = {"inputs": [{"name": "image", "shape": list(x.shape), "datatype": "FP32",
+                            "data": x.ravel().tolist()}]}  # fmt: skip
+        req = urllib.request.Request(f"{base}/models/m/infer", json.dumps(body).encode(),
+                                     {"Content-Type": "application/json"})  # fmt: skip
+        out = json.loads(urllib.request.urlopen(req, timeout=60).read())["outputs"][0]
+        got = np.asarray(out["data"], np.float32).reshape(out["shape"])
+        want = ort.InferenceSession(str(built / "m.onnx")).run(None, {"image": x})[0]
+        assert np.linalg.norm(got - want) <= 1e-5 * np.linalg.norm(want)
+    finally:
+        server.terminate()
+        _, err = server.communicate(timeout=30)
+    assert err.startswith("ptx: running under the CPU doubles")
