@@ -22,6 +22,10 @@ import numpy as np
 ALIGN = 256
 BASE = 0x7F00_0000_0000
 POISON = 0xFF  # what a host buffer holds between a queued D2H copy and its completion
+# Handles and addresses are unique across simulated GPUs, so an object left over from an
+# earlier test (freed by its __del__ later) can never touch a later test's GPU.
+_IDS = itertools.count(0x1000)
+_BASES = {"next": BASE}
 
 
 class cudaError_t(IntEnum):  # noqa: N801 - cuda.bindings' name; values are CUDA's
@@ -100,11 +104,10 @@ class Gpu:
         self.lock = threading.RLock()
         self.allocs: dict[int, Allocation] = {}
         self.freed: list[tuple[int, int]] = []
-        self.next_base = BASE
         self.streams: dict[int, StreamQ] = {0: StreamQ(0)}
         self.events: dict[int, EventQ] = {}
         self.graphs: dict[int, list[Op]] = {}
-        self.ids = itertools.count(0x1000)
+        self.ids = _IDS
         self.clock = itertools.count()
         self.timeline: list[tuple[int, str, int, str, object]] = []
         self.sticky: cudaError_t | None = None
@@ -121,8 +124,8 @@ class Gpu:
             base = -(-raw.ctypes.data // ALIGN) * ALIGN
             data = raw[base - raw.ctypes.data :][:size]
         else:
-            base, data = self.next_base, np.zeros(size, np.uint8)
-            self.next_base += -(-size // ALIGN) * ALIGN + 4096  # guard gap
+            base, data = _BASES["next"], np.zeros(size, np.uint8)
+            _BASES["next"] += -(-size // ALIGN) * ALIGN + 4096  # guard gap
         self.allocs[base] = Allocation(base, size, data, host)
         return base
 

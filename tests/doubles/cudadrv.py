@@ -85,6 +85,7 @@ def _image_at(ptr: int) -> bytes:
 
 @_code
 def cuModuleLoadData(ptr: int) -> int:  # noqa: N802
+    """Load a cubin (ELF) or PTX image from its address."""
     image = _image_at(int(ptr))
     if not (image[:4] == b"\x7fELF" or b".entry" in image):
         raise Fault(CUresult.CUDA_ERROR_INVALID_IMAGE, "not a cubin or PTX image")
@@ -95,6 +96,7 @@ def cuModuleLoadData(ptr: int) -> int:  # noqa: N802
 
 @_code
 def cuModuleGetFunction(module: int, name: bytes) -> int:  # noqa: N802
+    """A kernel of a loaded module, by its extern "C" name."""
     image = MODULES.get(module)
     if image is None:
         raise Fault(CUresult.CUDA_ERROR_INVALID_HANDLE, "unknown module")
@@ -107,6 +109,7 @@ def cuModuleGetFunction(module: int, name: bytes) -> int:  # noqa: N802
 
 @_code
 def cuModuleUnload(module: int) -> None:  # noqa: N802
+    """Unload a module."""
     if MODULES.pop(module, None) is None:
         raise Fault(CUresult.CUDA_ERROR_INVALID_HANDLE, "unknown module")
 
@@ -118,7 +121,11 @@ def _args(name: str, params: int) -> dict[str, Any]:
 
 
 @_code
-def cuLaunchKernel(f, gx, gy, gz, bx, by, bz, shared, stream, params, extra) -> None:  # noqa: N802
+def cuLaunchKernel(  # noqa: N802
+    f: int, gx: int, gy: int, gz: int, bx: int, by: int, bz: int,
+    shared: int, stream: int, params: int, extra: int,
+) -> None:  # fmt: skip
+    """Check the launch, then queue the kernel's NumPy reference on the stream."""
     name = FUNCTIONS.get(f)
     if name is None:
         raise Fault(CUresult.CUDA_ERROR_INVALID_HANDLE, "unknown function")

@@ -69,17 +69,20 @@ def _api(fn: Any) -> Any:
 
 @_api
 def cudaGetDeviceCount() -> int:  # noqa: N802
+    """One simulated device."""
     return 1
 
 
 @_api
 def cudaSetDevice(index: int) -> None:  # noqa: N802
+    """Only device 0 exists."""
     if index != 0:
         raise Fault(cudaError_t.cudaErrorInvalidDevice, f"device {index}")
 
 
 @_api
 def cudaDeviceGetAttribute(attr: Any, index: int) -> int:  # noqa: N802
+    """Compute capability and SM count of the simulated device."""
     g = gpu()
     values = {
         "cudaDevAttrComputeCapabilityMajor": g.capability[0],
@@ -93,6 +96,7 @@ def cudaDeviceGetAttribute(attr: Any, index: int) -> int:  # noqa: N802
 
 @_api
 def cudaGetDeviceProperties(index: int) -> Any:  # noqa: N802
+    """Name and memory of the simulated device."""
     if index != 0:
         raise Fault(cudaError_t.cudaErrorInvalidDevice, f"device {index}")
     return SimpleNamespace(name=gpu().name.encode(), totalGlobalMem=8 << 30)
@@ -100,6 +104,7 @@ def cudaGetDeviceProperties(index: int) -> Any:  # noqa: N802
 
 @_api
 def cudaDeviceSynchronize() -> None:  # noqa: N802
+    """Run everything queued."""
     gpu().sync_all()
 
 
@@ -113,22 +118,26 @@ def cudaGetLastError() -> tuple:  # noqa: N802
 
 @_api
 def cudaMalloc(size: int) -> int:  # noqa: N802
+    """Device memory: host bytes behind a 256-byte aligned handle."""
     return gpu().malloc(int(size))
 
 
 @_api
 def cudaFree(ptr: int) -> None:  # noqa: N802
+    """Free device memory after all queued work (0 only makes the context)."""
     if int(ptr) != 0:  # cudaFree(0) only makes the context
         gpu().free(int(ptr))
 
 
 @_api
 def cudaMallocHost(size: int) -> int:  # noqa: N802
+    """Pinned host memory at a real, 256-byte aligned address."""
     return gpu().malloc(int(size), host=True)
 
 
 @_api
 def cudaFreeHost(ptr: int) -> None:  # noqa: N802
+    """Free pinned host memory after all queued work."""
     gpu().free(int(ptr), host=True)
 
 
@@ -140,6 +149,7 @@ def _device(ptr: int, nbytes: int, what: str) -> None:
 
 @_api
 def cudaMemcpyAsync(dst: int, src: int, count: int, kind: Any, stream: int) -> None:  # noqa: N802
+    """Queue a copy; device ranges are checked now, bytes move when it runs."""
     g, dst, src, n, kind = gpu(), int(dst), int(src), int(count), int(kind)
     if kind == cudaMemcpyKind.cudaMemcpyHostToDevice:
         _device(dst, n, "H2D destination")
@@ -171,6 +181,7 @@ def cudaMemcpyAsync(dst: int, src: int, count: int, kind: Any, stream: int) -> N
 
 @_api
 def cudaMemsetAsync(ptr: int, value: int, count: int, stream: int) -> None:  # noqa: N802
+    """Queue a byte fill of device memory."""
     g, ptr, n = gpu(), int(ptr), int(count)
     _device(ptr, n, "memset")
 
@@ -182,6 +193,7 @@ def cudaMemsetAsync(ptr: int, value: int, count: int, stream: int) -> None:  # n
 
 @_api
 def cudaStreamCreateWithFlags(flags: int) -> int:  # noqa: N802
+    """A new stream (an ordered queue)."""
     from cuda_state import StreamQ
 
     g = gpu()
@@ -192,12 +204,14 @@ def cudaStreamCreateWithFlags(flags: int) -> int:  # noqa: N802
 
 @_api
 def cudaStreamSynchronize(stream: int) -> None:  # noqa: N802
+    """Run the stream's queue (and what it waits on)."""
     s = gpu().stream(stream)
     gpu().run_until(s.handle, len(s.ops))
 
 
 @_api
 def cudaStreamDestroy(stream: int) -> None:  # noqa: N802
+    """Destroy a stream once its queued work has run."""
     s = gpu().stream(stream)
     if s.handle == 0 or s.capture is not None:
         raise Fault(cudaError_t.cudaErrorInvalidResourceHandle, "destroy of a stream in use")
@@ -207,6 +221,7 @@ def cudaStreamDestroy(stream: int) -> None:  # noqa: N802
 
 @_api
 def cudaStreamWaitEvent(stream: int, event: int, flags: int) -> None:  # noqa: N802
+    """Later work on the stream waits for the event's position."""
     g = gpu()
     s, e = g.stream(stream), g.event(event)
     if e.stream is None:
@@ -217,6 +232,7 @@ def cudaStreamWaitEvent(stream: int, event: int, flags: int) -> None:  # noqa: N
 
 @_api
 def cudaEventCreateWithFlags(flags: int) -> int:  # noqa: N802
+    """A new event (timing unless cudaEventDisableTiming)."""
     from cuda_state import EventQ
 
     g = gpu()
@@ -227,6 +243,7 @@ def cudaEventCreateWithFlags(flags: int) -> int:  # noqa: N802
 
 @_api
 def cudaEventRecord(event: int, stream: int) -> None:  # noqa: N802
+    """Mark the stream's current position."""
     g = gpu()
     e, s = g.event(event), g.stream(stream)
     if s.capture is not None:
@@ -241,6 +258,7 @@ def cudaEventRecord(event: int, stream: int) -> None:  # noqa: N802
 
 @_api
 def cudaEventSynchronize(event: int) -> None:  # noqa: N802
+    """Run the recorded stream up to the event."""
     e = gpu().event(event)
     if e.stream is not None:
         gpu().run_until(e.stream, e.pos)
@@ -263,6 +281,7 @@ def cudaEventQuery(event: int) -> tuple:  # noqa: N802
 
 @_api
 def cudaEventElapsedTime(start: int, end: int) -> float:  # noqa: N802
+    """Host milliseconds between two timed events (never GPU time)."""
     a, b = gpu().event(start), gpu().event(end)
     if not (a.timing and b.timing):
         raise Fault(cudaError_t.cudaErrorInvalidResourceHandle, "event made without timing")
@@ -273,11 +292,13 @@ def cudaEventElapsedTime(start: int, end: int) -> float:  # noqa: N802
 
 @_api
 def cudaEventDestroy(event: int) -> None:  # noqa: N802
+    """Destroy an event."""
     gpu().events.pop(gpu().event(event).handle)
 
 
 @_api
 def cudaStreamBeginCapture(stream: int, mode: Any) -> None:  # noqa: N802
+    """Start capturing the stream's work into a graph."""
     s = gpu().stream(stream)
     if s.handle == 0 or s.capture is not None:
         raise Fault(cudaError_t.cudaErrorIllegalState, "capture on this stream is not allowed")
@@ -299,6 +320,7 @@ def cudaStreamEndCapture(stream: int) -> tuple:  # noqa: N802
 
 @_api
 def cudaGraphInstantiate(graph: int, flags: int) -> int:  # noqa: N802
+    """An executable copy of a captured graph."""
     g = gpu()
     if graph not in g.graphs:
         raise Fault(cudaError_t.cudaErrorInvalidValue, "unknown graph")
@@ -309,6 +331,7 @@ def cudaGraphInstantiate(graph: int, flags: int) -> int:  # noqa: N802
 
 @_api
 def cudaGraphLaunch(exec_: int, stream: int) -> None:  # noqa: N802
+    """Queue a graph's ops; refused when a buffer it captured was freed."""
     g = gpu()
     ops = g.graphs.get(exec_)
     if ops is None:
@@ -324,11 +347,13 @@ def cudaGraphLaunch(exec_: int, stream: int) -> None:  # noqa: N802
 
 @_api
 def cudaGraphExecDestroy(exec_: int) -> None:  # noqa: N802
+    """Destroy an executable graph."""
     gpu().graphs.pop(exec_, None)
 
 
 @_api
 def cudaGraphDestroy(graph: int) -> None:  # noqa: N802
+    """Destroy a graph."""
     gpu().graphs.pop(graph, None)
 
 
