@@ -86,6 +86,8 @@ def bench(ctx: click.Context, **opts) -> None:
         backend=opts["backend"],
         threads=opts["threads"],
         compile=opts["use_compile"],
+        cuda_graph=opts["cuda_graph"],
+        transfers=not opts["no_transfers"],
     )
     controls = Controls(
         warmup_s=opts["warmup"],

@@ -101,9 +101,9 @@ class EngineBackend(Backend):
 class TensorRTBackend(Backend):
     """A plan on the GPU: pinned H2D, execute_async_v3, D2H on one stream, timed by events."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, transfers: bool = True) -> None:
         super().__init__(str(engine.path), list(engine.inputs), engine.spec)
-        self.engine, self.name = engine, engine.backend
+        self.engine, self.name, self.transfers = engine, engine.backend, transfers
         self.double = is_double()
         self.device = f"{engine.device} (CPU double)" if self.double else engine.device
         self.phases = () if self.double else ("h2d", "compute", "d2h")
@@ -138,7 +138,8 @@ class TensorRTBackend(Backend):
         """Queue copy in, the plan, copy out; returns without waiting."""
         s, ev = self.stream.handle, self.events
         ev[0].record(s)
-        self._copy_in()
+        if self.transfers:
+            self._copy_in()
         ev[1].record(s)
         self.engine.run_device(
             {k: d.array for k, (_, d) in self.bufs.items()},
@@ -146,7 +147,7 @@ class TensorRTBackend(Backend):
             stream=s,
         )
         ev[2].record(s)
-        for pinned, dev in self.outs.values():
+        for pinned, dev in self.outs.values() if self.transfers else ():
             copy_d2h(pinned.array, dev, s)
         ev[3].record(s)
 
@@ -218,6 +219,8 @@ class Target:
     threads: int | None = None
     compile: bool = False
     torch_inputs: list[NamedShape] = field(default_factory=list)  # --shapes, for --torch
+    cuda_graph: bool = False  # --engine: replay each shape as a CUDA graph
+    transfers: bool = True  # --engine: time the H2D / D2H copies too
 
     def check(self) -> None:
         """Exactly one source, and flags that fit it."""
@@ -246,7 +249,8 @@ def open_backend(target: Target) -> Backend:
     if target.engine:
         _require_file(target.engine, "--engine")
         _require_gpu(target.engine)
-        return TensorRTBackend(runtime.load(target.engine, device="cuda"))
+        engine = runtime.load(target.engine, device="cuda", cuda_graph=target.cuda_graph)
+        return TensorRTBackend(engine, target.transfers)
     if target.device != "cpu":
         raise InputError("PyTorch benchmarking runs on the CPU here (--device cpu)")
     if target.checkpoint:

@@ -99,3 +99,18 @@ def test_bench_times_a_plan_with_no_gpu_phase_times_under_the_doubles(plan, gpu_
     run = doc["runs"][0]
     assert run["device"] == "cuda:0 (CPU double)" and run["cov_basis"] == "latency"
     assert not any(k.endswith(("h2d_ms", "compute_ms", "d2h_ms")) for k in run)
+
+
+def test_bench_engine_with_cuda_graph_and_no_transfers(plan, gpu_doubles):
+    from ptx.benchmarks.harness.backends import Target, open_backend
+
+    backend = open_backend(Target(engine=str(plan), cuda_graph=True, transfers=False))
+    backend.prepare({"image": RNG.random((1, 3, 16, 16), dtype=np.float32)})
+    start = len(gpu_doubles.timeline)
+    for _ in range(3):
+        backend.enqueue()
+        backend.sync()
+    ops = [t[3] for t in gpu_doubles.timeline[start:] if t[1] == "issue"]
+    assert not [op for op in ops if op.startswith("memcpy")]  # --no-transfers: none timed
+    replays = [t for t in gpu_doubles.timeline[start:] if isinstance(t[4], tuple)]
+    assert replays  # --cuda-graph: the plan replays as a graph after its first enqueue
