@@ -83,7 +83,14 @@ async def infer(request: Request) -> Response:
     engine = model.engine
     # Only JSON work goes to a thread: a hop costs more than viewing or copying binary tensors.
     req = await offload(len(header), decode_request, header, tail, engine.inputs, engine.outputs)
-    result = await model.infer(req.feeds)
+    del header, tail
+    # Admitted by bytes like the image routes: the inputs plus activations estimated from them.
+    nbytes = sum(a.nbytes for a in req.feeds.values())
+    ticket = state.memory.ticket(int(nbytes * (2 + state.config.activation_factor)))
+    try:
+        result = await model.infer(req.feeds, on_abandon=ticket.hand_over)
+    finally:
+        ticket.close()
     cost = encode_cost(req, result.outputs)
     payload, header_len = await offload(cost, encode_response, model.name, req, result.outputs)
     if header_len is None:

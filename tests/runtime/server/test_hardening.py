@@ -288,3 +288,16 @@ def test_a_timed_out_image_keeps_its_bytes_until_its_run_ends(model_files, srv):
     finally:
         gate.set()
         s.stop()
+
+
+def test_v2_tensors_are_admitted_by_bytes_too(model_files, srv):
+    x = np.zeros((1, 3, 64, 64), np.float32)  # 48 KiB in, about 288 KiB estimated
+    app, s = _start({"affine": model_files["affine"]}, max_request_mb=0.1, max_inflight_mb=1)
+    try:
+        r = httpx.post(f"{s.url}/v2/models/affine/infer", content=srv.infer_json("image", x))
+        assert r.status_code == 413 and "budget" in r.json()["error"], r.text
+        small = srv.infer_json("image", np.zeros((1, 3, 4, 4), np.float32))
+        assert httpx.post(f"{s.url}/v2/models/affine/infer", content=small).status_code == 200
+        assert app.state.ptx.memory.used == 0
+    finally:
+        s.stop()
