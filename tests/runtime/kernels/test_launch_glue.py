@@ -37,3 +37,26 @@ def test_an_empty_or_outside_inner_box_is_refused_before_a_launch():
     assert check_pre_arrays(img, x, pre) == 1
     with pytest.raises(InputError, match="preprocess: inner box"):
         check_pre_arrays(img, x, replace(pre, inner_hw=(0, 6)))
+
+
+def test_params_and_arrays_refuse_what_the_kernels_cannot_do():
+    from ptx.runtime.kernels.params import with_dtype
+
+    conv = ImageConvention()
+    with pytest.raises(InputError, match="image size 0x4 is empty"):
+        pad_params((4, 0), conv)
+    pre = pad_params((4, 6), conv)
+    with pytest.raises(InputError, match="channel order 'RGBA'"):
+        inverse_params(pre, conv, order="RGBA")
+    assert with_dtype(pre, "float16").dtype == "float16"
+    with pytest.raises(InputError, match="kernel dtype 'int8'"):
+        with_dtype(pre, "int8")
+    post = inverse_params(pre, conv)
+    src = DeviceArray(256, (1, 3, 4, 6), np.dtype(np.float32))
+    with pytest.raises(InputError, match="postprocess source must be float32 \\[1, 3, 4, 6\\]"):
+        check_post_arrays(DeviceArray(256, (1, 3, 4, 5), np.dtype(np.float32)), src, post)
+    with pytest.raises(InputError, match="postprocess destination is read-only"):
+        check_post_arrays(src, DeviceArray(512, (1, 4, 6, 3), np.dtype(np.uint8), True), post)
+    img = DeviceArray(256, (1, 4, 6, 3), np.dtype(np.uint8))
+    with pytest.raises(InputError, match="preprocess destination is read-only"):
+        check_pre_arrays(img, DeviceArray(512, (1, 3, 4, 6), np.dtype(np.float32), True), pre)
