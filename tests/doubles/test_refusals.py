@@ -77,3 +77,8 @@ def test_empty_batches_launch_nothing(gpu_doubles):
     k.preprocess(src, x, pre)
     k.postprocess(x, src, post)
     assert not [t for t in gpu_doubles.timeline if t[3].startswith("kernel")]
+
+
+def test_wrong_input_names_are_one_line(plan):
+    with pytest.raises(InputError, match="inputs \\['image'\\] expected, got \\['x'\\]"):
+        TensorRTEngine(plan).run({"x": X})
