@@ -6,15 +6,15 @@ Global colour, exposure and contrast errors are global, so a small MLP looks
 at statistics of a fixed-size thumbnail (per-channel mean, std and a soft CDF,
 all computed inside the graph) plus a full-resolution high-frequency energy
 (how noisy or blocky the image is) and predicts a monotone tone curve per
-channel together with two confidences in 0..1: how much of the curve to apply
-and how much of the local residual to add. A photo whose statistics look
-normal gets confidences near 0, i.e. comes back nearly unchanged ("do no
-harm"). A small two-level conv net removes noise and JPEG blocks as a residual
-on the tone-corrected image. Every op is plain ONNX (Resize, Conv, Sigmoid, Clip,
-ReduceMean) with dynamic batch, height and width, and friendly to FP16 and
-TensorRT: no sort, no TopK, no data-dependent padding. The encoder's stride-2
-convs take any size and the decoder resizes back to the skip's exact size, so
-the network accepts any H x W without padding.
+channel together with a confidence in 0..1: how much of the curve to apply.
+A photo whose statistics look normal can get a confidence near 0, i.e. its
+tones come back unchanged ("do no harm"). A small two-level conv net removes
+noise and JPEG blocks as a residual on the tone-corrected image. Every op is
+plain ONNX (Resize, Conv, Sigmoid, Clip, ReduceMean) with dynamic batch,
+height and width, and friendly to FP16 and TensorRT: no sort, no TopK, no
+data-dependent padding. The encoder's stride-2 convs take any size and the
+decoder resizes back to the skip's exact size, so the network accepts any
+H x W without padding.
 """
 
 from __future__ import annotations
@@ -42,11 +42,11 @@ MIN_SIDE, OPT_SIDE, MAX_SIDE, MAX_BATCH = 32, 256, 1024, 16
 
 SOFT_CDF_TAU = 0.03  # width of the sigmoid step; smooth enough to give gradients
 HF_SCALE = 10.0  # high-frequency energy (mean |second difference|) to about unit scale
-N_GATES = 2  # confidences: tone curve, local residual
+N_GATES = 1  # the tone curve's confidence (a gate on the local residual starved its learning)
 
 
 class GlobalBranch(nn.Module):
-    """Image statistics -> MLP -> one monotone tone curve per channel plus two confidences."""
+    """Image statistics -> MLP -> one monotone tone curve per channel plus its confidence."""
 
     def __init__(self, thumb: int, levels: int, knots: int, hidden: int) -> None:
         super().__init__()
@@ -94,7 +94,7 @@ class GlobalBranch(nn.Module):
         return torch.cat([mean, std, cdf.flatten(1), hf], dim=1)
 
     def predict(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Curve start (N, 3), non-negative segment rises (N, 3, knots), confidences (N, 2)."""
+        """Curve start (N, 3), non-negative segment rises (N, 3, knots), confidence (N, 1)."""
         h = self.mlp[:-1](self.features(x))
         gates = torch.sigmoid(self.gate(h))
         p = self.mlp[-1](h).view(-1, 3, 1 + self.knots)
@@ -103,8 +103,8 @@ class GlobalBranch(nn.Module):
         rises = F.softplus(p[:, :, 1:]) / (self.knots * 0.6931471805599453)
         return start, rises, gates
 
-    def apply(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(x moved toward its tone curve by the curve confidence, the local confidence)."""
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` moved toward its tone curve by the curve's confidence."""
         start, rises, gates = self.predict(x)
         y = start.view(-1, 3, 1, 1).expand_as(x)
         xk = x * self.knots
@@ -112,10 +112,7 @@ class GlobalBranch(nn.Module):
         for k in range(self.knots):
             y = y + rises[:, :, k].view(-1, 3, 1, 1) * torch.clamp(xk - k, 0.0, 1.0)
         trust = gates[:, 0:1, None, None]
-        return x + trust * (y - x), gates[:, 1:2, None, None]
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.apply(x)[0]
+        return x + trust * (y - x)
 
 
 def _conv(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
@@ -169,8 +166,8 @@ class EnhanceNet(nn.Module):
 
     def forward_both(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(tone-corrected only, final output): training supervises both."""
-        g, trust = self.globe.apply(x)
-        out = g + trust * self.local(torch.cat([x, g], dim=1))
+        g = self.globe(x)
+        out = g + self.local(torch.cat([x, g], dim=1))
         return g, torch.clamp(out, 0.0, 1.0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

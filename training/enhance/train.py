@@ -31,6 +31,7 @@ from ptx.training.enhance.data import Prefetcher, held_out_pairs, make_batch, pa
 
 FAMILY = "enhance"
 GLOBAL_LOSS_WEIGHT = 0.5  # direct supervision of the tone-curve branch speeds it up
+GLOBAL_LOSS_BLOCK = 4  # ... on block means, where noise averages out (see _train_step)
 MSE_WEIGHT = 10.0  # PSNR is MSE: where the global shift is ambiguous, hedge toward the mean
 
 
@@ -187,12 +188,21 @@ def train_enhance(
 
 
 def _train_step(model: Any, opt: Any, pair: tuple[np.ndarray, np.ndarray]) -> float:
-    """One AdamW step on L1 + MSE of the output plus the same on the tone-curve branch alone."""
+    """One AdamW step on L1 + MSE of the output plus the same on the tone-curve branch alone.
+
+    The tone-curve branch is scored on 4x4 block means: it cannot remove noise, and
+    scored per pixel on a noisy input its best curve is a flatter one (shrinking
+    toward the mean), which then flattens every noisy photo. Block means average the
+    noise out, so only tone and colour count there.
+    """
     import torch
+    import torch.nn.functional as F
 
     noisy, clean = (torch.from_numpy(a) for a in pair)
     glob, pred = model.forward_both(noisy)
-    loss = _loss(pred, clean) + GLOBAL_LOSS_WEIGHT * _loss(glob, clean)
+    blocks = GLOBAL_LOSS_BLOCK
+    tone = _loss(F.avg_pool2d(glob, blocks), F.avg_pool2d(clean, blocks))
+    loss = _loss(pred, clean) + GLOBAL_LOSS_WEIGHT * tone
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()
