@@ -38,8 +38,9 @@ class BuildError(PtxError):
 class MissingDependency(PtxError):
     """An optional package is needed for this command."""
 
-    def __init__(self, package: str, extra: str, purpose: str) -> None:
-        super().__init__(f"{purpose} needs the '{package}' package: pip install 'ptx[{extra}]'")
+    def __init__(self, package: str, extra: str | None, purpose: str, install: str = "") -> None:
+        how = install or (f"pip install 'ptx[{extra}]'" if extra else f"pip install {package}")
+        super().__init__(f"{purpose} needs the '{package}' package: {how}")
         self.package = package
         self.extra = extra
 

@@ -4,7 +4,7 @@ An adapter splits an iteration as trtexec does: ``prepare(feeds)`` once per
 shape (bind inputs, allocate outputs), then per iteration ``enqueue()`` (start
 the work; host time spent here is the *enqueue* time) and ``sync()`` (wait for
 it). Synchronous backends (ONNX Runtime and PyTorch on the CPU) do the work in
-``enqueue()``. A GPU adapter (TensorRT, issue 6) returns per-phase times from
+``enqueue()``. A GPU adapter (TensorRT) returns per-phase times from
 CUDA events in ``phase_times()`` (``h2d`` / ``compute`` / ``d2h`` in ms) and
 lists them in ``phases``; the harness and report pick them up unchanged.
 """

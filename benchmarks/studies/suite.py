@@ -94,7 +94,7 @@ def _fp16(src: Path, dst: Path) -> tuple[Path | None, list[str]]:
 def _tensorrt_note() -> str:
     if not env_mod.gpus():
         return "TensorRT FP16: not run (no NVIDIA GPU on this host)"
-    return "TensorRT FP16: not run (ptx has no GPU runtime to execute plans yet, issue 6)"
+    return "TensorRT FP16: not timed by the suite; time a plan with ptx bench --engine M.plan"
 
 
 def ratio_table(by_family: dict[str, list[BenchResult]]) -> str:

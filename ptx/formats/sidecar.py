@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ptx.errors import ModelError
-from ptx.formats.tensorrt import MODULES
+from ptx.formats.tensorrt import MODULES, PIP_NAMES
 
 SIDECAR_VERSION = 1
 
@@ -53,7 +53,7 @@ def check_compatible(plan: str | Path, sidecar: dict[str, Any], installed: dict[
         found = ", ".join(f"{MODULES[k]} {v}" for k, v in installed.items()) or "no TensorRT"
         raise ModelError(
             f"{plan}: built by {MODULES[flavour]} {version}, but only {found} is installed; "
-            f"install {MODULES[flavour]}=={version} or {rebuild}"
+            f"pip install {PIP_NAMES[flavour]}=={version}, or {rebuild}"
         )
     if have != version:
         raise ModelError(

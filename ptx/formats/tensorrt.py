@@ -23,7 +23,9 @@ from typing import Any
 from ptx.errors import InputError, MissingDependency
 
 MODULES = {"tensorrt": "tensorrt", "rtx": "tensorrt_rtx"}
-INSTALL = {"tensorrt": "tensorrt", "rtx": "tensorrt-rtx"}  # ptx extras
+# How each flavour installs: mainline's libraries come from NVIDIA's own index (no ptx extra).
+INSTALL = {"tensorrt": "pip install tensorrt", "rtx": "pip install 'ptx[tensorrt-rtx]'"}
+PIP_NAMES = {"tensorrt": "tensorrt", "rtx": "tensorrt-rtx-cu13"}  # version pins name these
 RTX_DEFAULT_TARGETS = ["8.0", "8.6", "8.9", "12.0+"]  # what an unset config builds for
 
 
@@ -115,7 +117,7 @@ def detect(choice: str = "auto") -> Flavour:
             "tensorrt-rtx",
             "building a TensorRT engine (no tensorrt or tensorrt_rtx found)",
         )
-    raise MissingDependency(MODULES[choice], INSTALL[choice], f"--trt {choice}")
+    raise MissingDependency(MODULES[choice], None, f"--trt {choice}", INSTALL[choice])
 
 
 def installed() -> dict[str, str]:
