@@ -196,17 +196,22 @@ def _train_step(model: Any, opt: Any, pair: tuple[np.ndarray, np.ndarray]) -> fl
     noise out, so only tone and colour count there.
     """
     import torch
-    import torch.nn.functional as F
 
     noisy, clean = (torch.from_numpy(a) for a in pair)
     glob, pred = model.forward_both(noisy)
-    blocks = GLOBAL_LOSS_BLOCK
-    tone = _loss(F.avg_pool2d(glob, blocks), F.avg_pool2d(clean, blocks))
-    loss = _loss(pred, clean) + GLOBAL_LOSS_WEIGHT * tone
+    loss = _loss(pred, clean) + GLOBAL_LOSS_WEIGHT * tone_loss(glob, clean)
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()
     return float(loss.detach())
+
+
+def tone_loss(glob: Any, clean: Any) -> Any:
+    """The tone-curve branch's loss: L1 + MSE of GLOBAL_LOSS_BLOCK-pixel block means."""
+    import torch.nn.functional as F
+
+    b = GLOBAL_LOSS_BLOCK
+    return _loss(F.avg_pool2d(glob, b), F.avg_pool2d(clean, b))
 
 
 def _loss(pred: Any, clean: Any) -> Any:

@@ -227,3 +227,17 @@ def test_batches_take_some_crops_from_textures(data) -> None:
     plain = make_batch(imgs, 16, 32, 0, 0, DegradeConfig(), conv)
     mixed = make_batch(imgs, 16, 32, 0, 0, DegradeConfig(), conv, package_textures())
     assert plain[0].shape == mixed[0].shape and not np.array_equal(plain[1], mixed[1])
+
+
+def test_tone_loss_does_not_reward_flattening_a_noisy_image() -> None:
+    """Scored per pixel, a flatter curve wins on a noisy input; on block means, leaving it wins."""
+    import torch
+
+    from ptx.training.enhance.train import _loss, tone_loss
+
+    g = torch.Generator().manual_seed(0)
+    clean = torch.rand(2, 3, 8, 8, generator=g).repeat_interleave(4, 2).repeat_interleave(4, 3)
+    noisy = clean + 0.15 * torch.randn(clean.shape, generator=g)
+    flat = 0.5 + 0.7 * (noisy - 0.5)  # what per-pixel MSE asks of a curve under noise
+    assert float(_loss(flat, clean)) < float(_loss(noisy, clean))
+    assert float(tone_loss(noisy, clean)) < float(tone_loss(flat, clean))
