@@ -1,4 +1,5 @@
-"""What this machine can run — GPU, driver, CUDA, TensorRT, ONNX Runtime, NVRTC (``ptx doctor``).
+"""What this machine can run — CPU units, GPU, driver, CUDA, TensorRT, ONNX Runtime, OpenVINO,
+NVRTC (``ptx doctor``).
 
 Every probe reports what it found or why not; none raises, so a machine without a
 GPU gets a clean report ("no GPU") instead of a traceback. It also compiles every
@@ -16,6 +17,7 @@ from typing import Any
 from ptx import __version__
 from ptx.errors import MissingDependency, PtxError
 from ptx.formats.tensorrt import MODULES, installed
+from ptx.runtime.cpu import cpu_capabilities
 from ptx.runtime.cuda.api import device_count, device_info, runtime
 from ptx.runtime.kernels.compile import compile_all, nvrtc_version
 
@@ -91,6 +93,31 @@ def onnxruntime_report() -> dict[str, Any]:
     }
 
 
+def _type_name(value: Any) -> str:
+    """An OpenVINO element type as its short name (``bf16``), whatever the binding returns."""
+    return value.to_string() if hasattr(value, "to_string") else str(value)
+
+
+def cpu_report() -> dict[str, Any]:
+    """The CPU's matrix/vector units, and what OpenVINO reports for its CPU device."""
+    report: dict[str, Any] = dict(cpu_capabilities())
+    try:
+        import openvino as ov  # optional: the openvino extra
+    except ImportError:
+        report["openvino"] = {"note": "openvino not installed"}
+        return report
+    try:
+        core = ov.Core()
+        report["openvino"] = {
+            "version": ov.get_version().split("-")[0],
+            "capabilities": list(core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")),
+            "default_precision": _type_name(core.get_property("CPU", "INFERENCE_PRECISION_HINT")),
+        }
+    except Exception as exc:  # a plugin that fails to start must not fail the report
+        report["openvino"] = {"note": f"OpenVINO's CPU plugin did not answer: {exc}"}
+    return report
+
+
 def nvrtc_report(cache: bool = True) -> dict[str, Any]:
     """NVRTC's version and every kernel compiled for every target."""
     try:
@@ -111,6 +138,7 @@ def collect(cache: bool = True) -> dict[str, Any]:
     return {
         "ptx": __version__,
         "python": platform.python_version(),
+        "cpu": cpu_report(),
         "gpu": gpu_report(),
         "tensorrt": tensorrt_report(),
         "onnxruntime": onnxruntime_report(),
@@ -121,7 +149,18 @@ def collect(cache: bool = True) -> dict[str, Any]:
 def render(report: dict[str, Any]) -> str:
     """The report for people, a few lines."""
     gpu = report["gpu"]
-    lines = []
+    cpu = report["cpu"]
+    units = ", ".join(cpu["matrix"] + cpu["vector"]) or "none reported"
+    lines = [
+        f"cpu: {cpu['model']}, {cpu['physical_cores']} cores; units: {units}"
+        + ("" if cpu["matrix"] else " (no AMX)")
+    ]
+    ov_cpu = cpu["openvino"]
+    if "capabilities" in ov_cpu:
+        lines.append(
+            f"openvino {ov_cpu['version']} cpu: {', '.join(ov_cpu['capabilities'])}; "
+            f"default precision {ov_cpu['default_precision']}"
+        )
     if gpu["count"]:
         for d in gpu["devices"]:
             lines.append(

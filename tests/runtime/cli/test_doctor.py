@@ -46,3 +46,18 @@ def test_every_kernel_target_pair_is_compiled_and_reported(report, tmp_path):
     again = CliRunner().invoke(doctor_cmd, [])
     assert again.exit_code == 0 and again.output.count(" ok") == len(pairs)
     assert "nvrtc: " + nv["version"] in again.output
+
+
+def test_cpu_units_are_reported_as_the_cpu_says(report):
+    from ptx.runtime.cpu import cpu_flags
+
+    cpu = report["cpu"]
+    flags = cpu_flags()
+    assert cpu["physical_cores"] >= 1 and cpu["model"]
+    assert all(f in flags for f in cpu["matrix"] + cpu["vector"])
+    if "avx512_bf16" in flags:
+        assert "avx512_bf16" in cpu["vector"]
+    ov = cpu["openvino"]
+    assert "capabilities" in ov or "note" in ov
+    if "capabilities" in ov:
+        assert "FP32" in ov["capabilities"] and ov["default_precision"] in ("f32", "bf16", "f16")
