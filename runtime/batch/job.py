@@ -1,0 +1,244 @@
+"""The Ray Data job: decode in Ray tasks, one ptx engine per actor, the manifest on the driver."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from ptx.errors import ImageError, InputError, MissingDependency, ModelError
+from ptx.io import read_image, sha256_file
+from ptx.runtime import load
+from ptx.runtime.backends import quiet_pool
+from ptx.runtime.batch.manifest import MANIFEST_NAME, Manifest
+from ptx.runtime.batch.sources import plan_batch
+from ptx.runtime.cpu import physical_cores
+from ptx.runtime.pipelines.batching import Item, mark_output, same_size_batches, save_image
+from ptx.runtime.pipelines.enhance import enhance_batch, image_convention, image_input
+from ptx.runtime.pipelines.stylize import _guarded
+
+TASKS = ("enhance", "stylize")
+DECODE_CPUS = 0.25  # a decode task's CPU share (small, so it always fits beside the actors)
+RAY_HINT = "pip install 'ptx[batch]'"
+
+
+def import_ray():
+    """Ray and Ray Data, or MissingDependency with the one-line install hint."""
+    try:
+        import ray
+        import ray.data  # noqa: F401
+    except ImportError as exc:
+        raise MissingDependency("ray", "batch", "ptx batch", install=RAY_HINT) from exc
+    return ray
+
+
+@dataclass
+class BatchSummary:
+    """What a batch run did: counts (``resumed`` = already complete), speed, skipped files."""
+
+    images: int
+    failed: int
+    resumed: int
+    seconds: float
+    images_per_s: float
+    workers: int
+    out: str
+    manifest: str
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    def line(self) -> str:
+        """The one-line summary the CLI prints (as `ptx run`'s, plus what was already done)."""
+        return (
+            f"{self.images} images, {self.failed} failed, {self.resumed} already done, "
+            f"{self.images_per_s:.2f} images/s ({self.seconds:.2f} s, ray x{self.workers}) "
+            f"-> {self.out}"
+        )
+
+    def to_dict(self) -> dict:
+        """JSON-able dict (skipped as [{path, reason}])."""
+        d = asdict(self)
+        d["skipped"] = [{"path": p, "reason": r} for p, r in self.skipped]
+        return d
+
+
+def decode_row(row: dict) -> dict:
+    """Ray task: read one image into raw RGB bytes (a bad file becomes an ``error``)."""
+    try:
+        img = read_image(row["source"])
+    except (ImageError, InputError, OSError) as exc:
+        return {**row, "pixels": b"", "h": 0, "w": 0, "error": str(exc)}
+    return {**row, "pixels": img.tobytes(), "h": img.shape[0], "w": img.shape[1], "error": ""}
+
+
+class Worker:
+    """Ray actor: one ptx engine; runs a batch of decoded rows and writes outputs atomically."""
+
+    def __init__(
+        self, task: str, model: str, threads: int, backend: str, kill_on: str = ""
+    ) -> None:
+        engine = load(model, threads=threads, backend=backend, **quiet_pool(backend))
+        self.engine = _guarded(engine, threads) if task == "stylize" else engine
+        image_input(self.engine)
+        self.conv = image_convention(self.engine)
+        self.kill_on = kill_on  # test hook "name|flagfile": SIGKILL self once on that input
+
+    def _maybe_die(self, source: str) -> None:
+        if not self.kill_on:
+            return
+        name, flag = self.kill_on.split("|", 1)
+        if Path(source).name == name and not Path(flag).exists():
+            Path(flag).write_text(str(os.getpid()))
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    def __call__(self, batch: dict) -> dict:
+        """Enhance/stylize the batch's good rows; every row comes back with sha256 or error."""
+        n = len(batch["source"])
+        sha, err = [""] * n, [str(e) for e in batch["error"]]
+        items = []
+        for i in range(n):
+            if err[i]:
+                continue
+            h, w = int(batch["h"][i]), int(batch["w"][i])
+            img = np.frombuffer(batch["pixels"][i], dtype=np.uint8).reshape(h, w, 3)
+            items.append((i, Item(Path(str(batch["source"][i])), Path(str(batch["dest"][i])), img)))
+        index = {id(item): i for i, item in items}
+        for group in same_size_batches([item for _, item in items], 1 << 30):
+            try:
+                results = enhance_batch(self.engine, [it.image for it in group], self.conv)
+            except (InputError, ModelError) as exc:
+                for item in group:
+                    err[index[id(item)]] = str(exc)
+                continue
+            for item, rgb in zip(group, results, strict=True):
+                self._maybe_die(str(item.source))
+                try:
+                    save_image(item.dest, rgb)
+                    sha[index[id(item)]] = sha256_file(item.dest)
+                except (OSError, ValueError, InputError) as exc:
+                    err[index[id(item)]] = f"{item.dest}: cannot write ({exc})"
+        return {"source": batch["source"], "dest": batch["dest"], "sha256": sha, "error": err}
+
+
+def _local_cpus() -> int:
+    return max(1, os.cpu_count() or 1)
+
+
+def _start_ray(ray, address: str | None, cpus: int) -> bool:
+    """Connect to ``address`` or start a local Ray; True when this call started it."""
+    if ray.is_initialized():
+        return False
+    kwargs = dict(include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    if address:
+        ray.init(address=address, **kwargs)
+    else:
+        ray.init(num_cpus=cpus, **kwargs)
+    return True
+
+
+def run_batch(
+    task: str,
+    model: str | Path,
+    input: str | Path,
+    out: str | Path,
+    workers: int = 2,
+    batch: int = 1,
+    address: str | None = None,
+    threads: int | None = None,
+    cpus_per_worker: float | None = None,
+    backend: str = "auto",
+    progress: bool = True,
+    manifest: str | Path | None = None,
+    on_result: Callable[[dict], None] | None = None,
+    kill_on: str = "",
+) -> BatchSummary:
+    """Run ``task`` over ``input`` on Ray Data into ``out`` (names kept), resumably.
+
+    ``on_result`` sees each finished row on the driver (after its manifest line);
+    ``kill_on`` ("name|flagfile") is a fault-injection hook for tests.
+    """
+    if task not in TASKS:
+        raise InputError(f"ptx batch runs {', '.join(TASKS)}; got '{task}'")
+    if workers < 1 or batch < 1:
+        raise InputError(f"--workers and --batch must be >= 1, got {workers} and {batch}")
+    model = Path(model)
+    if not model.is_file():
+        raise InputError(f"{model}: no such model file")
+    ray = import_ray()
+    items = plan_batch(input, out)
+    Path(out).mkdir(parents=True, exist_ok=True)
+    if Path(input).is_dir():
+        mark_output(input, out)
+    book = Manifest(manifest or Path(out) / MANIFEST_NAME, sha256_file(model))
+    done = book.done()
+    todo = [it for it in items if str(it.dest.resolve()) not in done]
+    resumed = len(items) - len(todo)
+    cpus = _local_cpus()
+    per = cpus_per_worker or min(1.0, cpus / (workers + 1))
+    if threads is None:
+        threads = max(1, physical_cores() // workers) if not address else max(1, int(per))
+    skipped: list[tuple[str, str]] = []
+    images = 0
+    start = time.perf_counter()
+    started = _start_ray(ray, address, cpus) if todo else False
+    bar = tqdm(total=len(todo), unit="img", file=sys.stderr, disable=not progress, leave=False)
+    logging.getLogger("ray.data").setLevel(logging.ERROR)  # our bar and summary, not Ray's
+    try:
+        if todo:
+            warnings.filterwarnings("ignore", module="ray.data")
+            ctx = ray.data.DataContext.get_current()
+            ctx.enable_progress_bars = False
+            ctx.print_on_execution_start = False
+            rows = [{"source": str(it.source), "dest": str(it.dest.resolve())} for it in todo]
+            ds = ray.data.from_items(rows, override_num_blocks=max(1, len(rows) // batch))
+            ds = ds.map(decode_row, num_cpus=DECODE_CPUS)
+            ds = ds.map_batches(
+                Worker,
+                fn_constructor_kwargs=dict(
+                    task=task, model=str(model.resolve()), threads=threads, backend=backend,
+                    kill_on=kill_on,
+                ),
+                batch_size=batch,
+                batch_format="numpy",
+                compute=ray.data.ActorPoolStrategy(size=workers),
+                num_cpus=per,
+            )  # fmt: skip
+            for row in ds.iter_rows():
+                source, dest = str(row["source"]), str(row["dest"])
+                if row["error"]:
+                    skipped.append((source, str(row["error"])))
+                    book.append(source, dest, error=str(row["error"]))
+                else:
+                    images += 1
+                    book.append(source, dest, sha256=str(row["sha256"]))
+                bar.update(1)
+                if on_result is not None:
+                    on_result(dict(row))
+    finally:
+        book.close()
+        bar.close()
+        if started:
+            ray.shutdown()
+    seconds = time.perf_counter() - start
+    return BatchSummary(
+        images=images,
+        failed=len(skipped),
+        resumed=resumed,
+        seconds=seconds,
+        images_per_s=images / seconds if seconds > 0 else 0.0,
+        workers=workers,
+        out=str(out),
+        manifest=str(book.path),
+        skipped=skipped,
+    )
+
+
+__all__ = ["TASKS", "BatchSummary", "Worker", "decode_row", "import_ray", "run_batch"]

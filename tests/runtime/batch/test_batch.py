@@ -1,0 +1,153 @@
+"""`ptx batch` on a local Ray: outputs equal `ptx run`'s, resume, a killed worker, bad files."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from ptx.errors import InputError, MissingDependency
+from ptx.io import sha256_file, write_image
+from ptx.runtime.batch import MANIFEST_NAME, run_batch
+from ptx.runtime.batch.job import import_ray
+from ptx.runtime.cli.batch import batch_cmd
+from ptx.runtime.cli.run_enhance import enhance_cmd
+
+GOOD = ["a.png", "b.png", "c.png", "sub/d.png", "sub/deeper/e.bmp"]
+
+
+@pytest.fixture(scope="module")
+def ray_local():
+    """One local Ray for the module (run_batch reuses it instead of starting its own)."""
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    yield ray
+    ray.shutdown()
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != MANIFEST_NAME and not p.name.startswith(".")
+    }
+
+
+def _manifest(out: Path) -> list[dict]:
+    return [json.loads(ln) for ln in (out / MANIFEST_NAME).read_text().splitlines()]
+
+
+def _many(root: Path, helpers, n: int) -> Path:
+    for i in range(n):
+        write_image(root / f"img{i:02d}.png", helpers.random_image(12, 16, i))
+    return root
+
+
+def test_outputs_equal_ptx_run_and_bad_files_are_counted(ray_local, models, photo_folder, tmp_path):
+    ref, out = tmp_path / "ref", tmp_path / "out"
+    args = ["--model", str(models["affine"]), "--input", str(photo_folder), "--no-progress"]
+    run = CliRunner().invoke(enhance_cmd, [*args, "--out", str(ref)])
+    assert run.exit_code == 0, run.output
+    res = CliRunner().invoke(
+        batch_cmd, ["enhance", *args, "--out", str(out), "--workers", "2", "--json"]
+    )
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.output[res.output.index("{") :])
+    assert (summary["images"], summary["failed"], summary["resumed"]) == (5, 2, 0)
+    assert sorted(Path(s["path"]).name for s in summary["skipped"]) == ["broken.png", "empty.jpg"]
+    assert _files(out) == _files(ref)
+    assert sorted(_files(out)) == sorted(GOOD)
+    lines = _manifest(out)
+    ok = [rec for rec in lines if "error" not in rec]
+    assert len(ok) == 5 and len(lines) == 7
+    for rec in ok:
+        assert rec["sha256"] == sha256_file(rec["output"])
+        assert rec["model_sha256"] == sha256_file(models["affine"])
+        assert rec["ptx_version"]
+
+
+def test_resume_redoes_only_what_was_missing(ray_local, models, helpers, tmp_path):
+    src, out = _many(tmp_path / "in", helpers, 12), tmp_path / "out"
+    seen = []
+
+    def stop_after_four(row: dict) -> None:
+        seen.append(row)
+        if len(seen) == 4:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_batch("enhance", models["affine"], src, out, workers=2, progress=False,
+                  on_result=stop_after_four)  # fmt: skip
+    recorded = len(_manifest(out))
+    assert recorded == 4
+    victim = Path(_manifest(out)[0]["output"])
+    victim.write_bytes(b"torn")  # an output changed after it was recorded: redone
+    again = run_batch("enhance", models["affine"], src, out, workers=2, progress=False)
+    assert again.resumed == recorded - 1
+    assert again.images == 12 - again.resumed
+    assert again.failed == 0
+    ref = tmp_path / "ref"
+    assert CliRunner().invoke(
+        enhance_cmd, ["--model", str(models["affine"]), "--input", str(src), "--out", str(ref)]
+    ).exit_code == 0  # fmt: skip
+    assert _files(out) == _files(ref)
+    third = run_batch("enhance", models["affine"], src, out, workers=2, progress=False)
+    assert (third.images, third.resumed) == (0, 12)
+
+
+def test_a_worker_killed_mid_run_loses_and_duplicates_nothing(ray_local, models, helpers, tmp_path):
+    src, out = _many(tmp_path / "in", helpers, 10), tmp_path / "out"
+    flag = tmp_path / "killed"
+    summary = run_batch("enhance", models["affine"], src, out, workers=2, progress=False,
+                        kill_on=f"img05.png|{flag}")  # fmt: skip
+    assert flag.is_file()  # the worker really died (SIGKILL) on img05.png
+    assert (summary.images, summary.failed) == (10, 0)
+    outputs = [rec["output"] for rec in _manifest(out)]
+    assert len(outputs) == len(set(outputs)) == 10
+    assert not list(out.rglob("*.part"))
+    ref = tmp_path / "ref"
+    assert CliRunner().invoke(
+        enhance_cmd, ["--model", str(models["affine"]), "--input", str(src), "--out", str(ref)]
+    ).exit_code == 0  # fmt: skip
+    assert _files(out) == _files(ref)
+
+
+def test_list_file_and_parquet_inputs_keep_relative_names(ray_local, models, helpers, tmp_path):
+    src = _many(tmp_path / "cat", helpers, 3)
+    write_image(src / "deep" / "x.png", helpers.random_image(8, 8, 9))
+    names = ["img00.png", "deep/x.png", "img02.png"]
+    listing = tmp_path / "cat.txt"
+    listing.write_text("# catalogue\n" + "\n".join(f"cat/{n}" for n in names) + "\n")
+    a = run_batch("enhance", models["affine"], listing, tmp_path / "a", progress=False)
+    assert a.images == 3
+    assert sorted(_files(tmp_path / "a")) == sorted(names)
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    table = tmp_path / "cat.parquet"
+    pq.write_table(pa.table({"path": [str(src / n) for n in names]}), table)
+    b = run_batch("enhance", models["affine"], table, tmp_path / "b", progress=False)
+    assert b.images == 3
+    assert _files(tmp_path / "b") == _files(tmp_path / "a")
+
+
+def test_outputs_that_would_overwrite_inputs_are_refused(models, helpers, tmp_path):
+    src = _many(tmp_path / "in", helpers, 2)
+    listing = tmp_path / "list.txt"
+    listing.write_text("in/img00.png\nin/img01.png\n")
+    with pytest.raises(InputError, match="overwrite"):
+        run_batch("enhance", models["affine"], listing, src, progress=False)
+    with pytest.raises(InputError, match="input folder"):
+        run_batch("enhance", models["affine"], src, src, progress=False)
+
+
+def test_missing_ray_is_one_line_with_the_install_hint(monkeypatch, models, tmp_path):
+    monkeypatch.setitem(sys.modules, "ray", None)
+    with pytest.raises(MissingDependency) as err:
+        import_ray()
+    text = str(err.value)
+    assert "\n" not in text and "pip install 'ptx[batch]'" in text
+    with pytest.raises(MissingDependency):
+        run_batch("enhance", models["affine"], tmp_path, tmp_path / "out", progress=False)
