@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.ptx-installed
 DEMO_OUT ?= demo-out
 
-.PHONY: venv demo test lint bench gpu-check clean
+.PHONY: venv demo test lint bench gpu-check clean capi
 
 $(STAMP): requirements.txt setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -28,6 +28,13 @@ test: lint
 bench: $(STAMP)
 	$(BIN)/python -m ptx.benchmarks.studies.suite
 	$(BIN)/python -m ptx.benchmarks.serving.load
+
+# libptx (the C ABI + C++ header, capi/): built with this venv's Python, installed into
+# the venv; `python -m ptx.runtime.capi --cmakedir` prints its CMake package dir.
+capi: $(STAMP)
+	cmake -S capi -B build/capi -DPython_EXECUTABLE=$(abspath $(BIN))/python -DCMAKE_BUILD_TYPE=Release
+	cmake --build build/capi -j 2
+	cmake --install build/capi --prefix $(VENV)
 
 gpu-check:
 	bash scripts/gpu-check.sh

@@ -1,0 +1,192 @@
+"""The Python side of libptx (the C ABI in capi/): what the library calls, with no copies.
+
+The C library passes the caller's memory as memoryviews; these functions wrap them
+as NumPy views, run the engine and hand back C-contiguous arrays the library
+reads through the buffer protocol. Never imports torch. ``python -m
+ptx.runtime.capi --cmakedir`` prints where the CMake package config is installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ptx.errors import ImageError, InputError, MissingDependency, PtxError
+from ptx.io import read_image as _read_image
+from ptx.io import write_image as _write_image
+from ptx.runtime import load as _load
+from ptx.runtime.engine import Engine
+from ptx.spec import ImageConvention
+
+OK, INPUT, MODEL, MISSING, INTERNAL, IMAGE = 0, 1, 2, 3, 4, 5
+DTYPE_CODES = {1: "float32", 2: "uint8", 3: "int8", 6: "int32", 7: "int64", 9: "bool",
+               10: "float16", 11: "float64"}  # fmt: skip
+NP_DTYPES = {code: np.dtype(name) for code, name in DTYPE_CODES.items()}
+CODE_OF = {dt: code for code, dt in NP_DTYPES.items()}
+TASKS = {1: "enhance", 2: "stylize"}
+
+
+class Handle:
+    """A loaded engine plus what the C side caches once: IO info and the spec JSON."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.names = [t.name for t in engine.inputs]
+        self.out_names = [t.name for t in engine.outputs]
+        self.conv: ImageConvention | None = None
+        self.guard: Engine | None = None
+
+    def info(self) -> tuple[list[tuple], list[tuple], str | None, str]:
+        """(inputs, outputs, spec JSON or None, backend); a tensor is (name, code, dims)."""
+
+        def rows(infos: list) -> list[tuple]:
+            return [
+                (
+                    t.name,
+                    CODE_OF.get(np.dtype(t.dtype), 0),
+                    [d if isinstance(d, int) else -1 for d in t.shape],
+                )
+                for t in infos
+            ]
+
+        spec = self.engine.spec
+        text = json.dumps(spec.to_dict(), separators=(",", ":")) if spec is not None else None
+        return rows(self.engine.inputs), rows(self.engine.outputs), text, self.engine.backend
+
+
+def load(path: str, backend: str | None, options_json: str | None) -> Handle:
+    """Load a model as ptx.runtime.load does; options are its keywords as a JSON object."""
+    options = {}
+    if options_json:
+        try:
+            options = json.loads(options_json)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"options JSON: {exc}") from exc
+        if not isinstance(options, dict):
+            raise InputError(f"options JSON must be an object, got {type(options).__name__}")
+    return Handle(_load(path, backend=backend or "auto", **options))
+
+
+def view(buf: memoryview, code: int, shape: list[int], what: str) -> np.ndarray:
+    """A NumPy view of the caller's memory (no copy)."""
+    dt = NP_DTYPES.get(code)
+    if dt is None:
+        raise InputError(f"{what}: unknown dtype code {code} (use a ptx_dtype value)")
+    if any(d < 0 for d in shape):
+        raise InputError(f"{what}: negative dimension in shape {shape}")
+    return np.frombuffer(buf, dt).reshape(shape)
+
+
+def run(
+    h: Handle, names: list, bufs: list, codes: list, shapes: list, want: list
+) -> tuple[list[np.ndarray], list[int]]:
+    """Run one batch on views; returns C-contiguous outputs (``want``: names or None each)."""
+    if len(bufs) != len(h.names):
+        raise InputError(
+            f"{h.engine.path.name}: {len(bufs)} inputs given, the model has {len(h.names)} "
+            f"({', '.join(h.names)})"
+        )
+    feeds = {}
+    for i, buf in enumerate(bufs):
+        name = names[i] or h.names[i]
+        feeds[name] = view(buf, codes[i], shapes[i], f"input '{name}'")
+    result = h.engine.run(feeds)
+    outs = []
+    for i, name in enumerate(want):
+        key = name or h.out_names[i]
+        if key not in result:
+            raise InputError(
+                f"{h.engine.path.name}: no output '{key}' (it has {', '.join(h.out_names)})"
+            )
+        outs.append(np.ascontiguousarray(result[key]))
+    return outs, [CODE_OF.get(a.dtype, 0) for a in outs]
+
+
+def run_image(
+    h: Handle, task: int, buf: memoryview, width: int, height: int, channels: int, stride: int
+) -> np.ndarray:
+    """A whole image task on uint8 pixels (the spec's convention inside); same size back."""
+    from ptx.runtime.pipelines.enhance import enhance_batch, image_convention
+    from ptx.runtime.pipelines.stylize import SizeGuard, check_size
+
+    if task not in TASKS:
+        raise InputError(f"unknown task {task} (use PTX_TASK_ENHANCE or PTX_TASK_STYLIZE)")
+    if channels not in (3, 4) or width < 1 or height < 1 or stride < width * channels:
+        raise InputError(
+            f"image {width}x{height}x{channels} with stride {stride}: need 3 or 4 channels, "
+            "positive sizes and stride >= width * channels"
+        )
+    pixels = np.ndarray((height, width, channels), np.uint8, buf, strides=(stride, channels, 1))
+    engine = h.engine
+    if TASKS[task] == "stylize":
+        if h.guard is None:
+            h.guard = SizeGuard(engine)
+        engine = h.guard
+        check_size(height, width, h.guard.floor)
+    if h.conv is None:
+        h.conv = image_convention(engine)
+    out = enhance_batch(engine, [np.ascontiguousarray(pixels[..., :3])], h.conv)[0]
+    if channels == 4:
+        out = np.concatenate([out, pixels[..., 3:]], axis=2)
+    return np.ascontiguousarray(out, dtype=np.uint8)
+
+
+def read_image(path: str) -> np.ndarray:
+    """Decode an image file to uint8 [H, W, 3] RGB."""
+    return np.ascontiguousarray(_read_image(path))
+
+
+def write_image(path: str, buf: memoryview, width: int, height: int, stride: int) -> None:
+    """Encode uint8 RGB pixels to ``path`` (format from the suffix, atomic)."""
+    if width < 1 or height < 1 or stride < width * 3:
+        raise InputError(f"image {width}x{height} with stride {stride}: bad size")
+    _write_image(path, np.ndarray((height, width, 3), np.uint8, buf, strides=(stride, 3, 1)))
+
+
+def error(exc: BaseException) -> tuple[int, str]:
+    """The ptx_status code and the one line for an exception."""
+    if isinstance(exc, MissingDependency):
+        return MISSING, str(exc)
+    if isinstance(exc, ImageError):
+        return IMAGE, str(exc)
+    if isinstance(exc, InputError):
+        return INPUT, str(exc)
+    if isinstance(exc, PtxError):
+        return MODEL, str(exc)
+    if isinstance(exc, (ImportError, ModuleNotFoundError)):
+        return MISSING, f"{type(exc).__name__}: {exc}"
+    return INTERNAL, f"{type(exc).__name__}: {exc}"
+
+
+def install_dirs(prefix: str | Path | None = None) -> dict[str, Path]:
+    """Where `make capi` installs libptx, its headers and its CMake package config."""
+    root = Path(sys.prefix if prefix is None else prefix)
+    return {
+        "cmakedir": root / "lib" / "cmake" / "ptx",
+        "includedir": root / "include",
+        "libdir": root / "lib",
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m ptx.runtime.capi --cmakedir``: print an install directory of libptx."""
+    parser = argparse.ArgumentParser(prog="python -m ptx.runtime.capi", description=main.__doc__)
+    group = parser.add_mutually_exclusive_group(required=True)
+    for key in ("cmakedir", "includedir", "libdir"):
+        group.add_argument(f"--{key}", action="store_true", help=f"print the {key}")
+    args = parser.parse_args(argv)
+    key = next(k for k in ("cmakedir", "includedir", "libdir") if getattr(args, k))
+    path = install_dirs()[key]
+    if not (install_dirs()["cmakedir"] / "ptxConfig.cmake").exists():
+        print(f"libptx is not installed in {sys.prefix}: run `make capi`", file=sys.stderr)
+        return 1
+    print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
