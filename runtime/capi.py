@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ptx.errors import ImageError, InputError, MissingDependency, PtxError
+from ptx.errors import ImageError, InputError, MissingDependency, ModelError, PtxError
 from ptx.io import read_image as _read_image
 from ptx.io import write_image as _write_image
 from ptx.runtime import load as _load
@@ -124,6 +124,12 @@ def run_image(
     engine = h.engine
     if TASKS[task] == "stylize":
         if h.guard is None:
+            spec = engine.spec
+            if spec is not None and spec.task not in ("stylize", "custom"):
+                raise ModelError(
+                    f"{engine.path.name}: a '{spec.task}' model, not a style model; "
+                    "load the style model's .onnx"
+                )
             h.guard = SizeGuard(engine)
         engine = h.guard
         check_size(height, width, h.guard.floor)

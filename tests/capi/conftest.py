@@ -64,7 +64,7 @@ def host_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in drop}
 
 
-def affine_model(path: Path, block: int = 1) -> Path:
+def affine_model(path: Path, block: int = 1, task: str = "enhance") -> Path:
     """out = image * 0.5 + 0.25 (dynamic N/H/W), a 0..1 RGB enhance spec."""
     nodes = [
         helper.make_node("Mul", ["image", "s"], ["m"]),
@@ -88,7 +88,7 @@ def affine_model(path: Path, block: int = 1) -> Path:
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     spec = ModelSpec(
-        task="enhance",
+        task=task,
         family="test",
         inputs=[TensorSpec("image", "float32", NCHW)],
         outputs=[TensorSpec(out, "float32", NCHW)],
@@ -118,5 +118,6 @@ def built(tmp_path_factory) -> Built:
     b.models.mkdir()
     affine_model(b.models / "affine.onnx")
     affine_model(b.models / "blocks.onnx", block=8)
+    affine_model(b.models / "style.onnx", task="stylize")
     (b.models / "corrupt.onnx").write_bytes(b"\x08\x01garbage, not a protobuf" * 4)
     return b

@@ -27,6 +27,8 @@ def test_error_codes_and_messages(built) -> None:
     assert out["input"] == "image 1 -1 3 -1 -1"
     assert json.loads(out["spec"])["task"] == "enhance"
     # RGBA through the spec's convention: RGB = x * 0.5 + 0.25 in 0..1, alpha kept
+    assert out["stylize"].startswith("model | ") and "not a style model" in out["stylize"]
+    assert out["stride"].startswith("input | ")
     assert out["image"] == "ok | "
     assert out["pixels"].split() == ["64", "64", "64", "7", "191", "191", "191", "9",
                                      "69", "74", "79", "11"]  # fmt: skip

@@ -80,6 +80,8 @@ static int errors(const char *model, const char *dir) {
   uint8_t rgba[2 * 3 * 4] = {0, 0, 0, 7, 255, 255, 255, 9, 10, 20, 30, 11,
                              0, 0, 0, 7, 255, 255, 255, 9, 10, 20, 30, 11};
   uint8_t out[2 * 3 * 4];
+  report("stylize", ptx_image_run(m, PTX_TASK_STYLIZE, rgba, 3, 2, 4, 0, out, 0));
+  report("stride", ptx_image_run(m, PTX_TASK_ENHANCE, rgba, 3, 2, 4, 5, out, 0));
   report("image", ptx_image_run(m, PTX_TASK_ENHANCE, rgba, 3, 2, 4, 0, out, 0));
   printf("pixels");
   for (int i = 0; i < 12; i++) printf(" %d", out[i]);
