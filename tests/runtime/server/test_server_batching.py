@@ -64,7 +64,14 @@ def _post(url: str, x: np.ndarray, srv) -> httpx.Response:
 def _held(server, srv):
     """A request whose body is withheld: any batch formed meanwhile waits for it."""
     body = srv.infer_json("image", np.ones((1, 3, 1, 1)))
-    return srv.SlowClient(server.port, "/v2/models/affine/infer", body)
+    held = srv.SlowClient(server.port, "/v2/models/affine/infer", body)
+
+    def registered() -> bool:  # else a batch formed before it arrives would not wait for it
+        text = httpx.get(server.url + "/metrics").text
+        return srv.metric(text, "ptx_requests_in_flight", model="affine") >= 1
+
+    srv.wait_for(registered, timeout_s=30, what="the withheld request to be accepted")
+    return held
 
 
 def test_queue_full_is_503_with_retry_after(model_files, srv):
