@@ -130,6 +130,8 @@ def enhance_path(
                 future.result()
                 done += 1
                 bar.update(1)
+            except InputError as exc:  # ptx.io's one line for a failed write (disk full...)
+                fail(item, str(exc))
             except (OSError, ValueError) as exc:
                 fail(item, f"{item.dest}: cannot write ({exc})")
 

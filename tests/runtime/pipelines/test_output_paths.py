@@ -94,3 +94,23 @@ def test_output_into_parent_never_hits_an_input(tmp_path) -> None:
     _img(src / "sub" / "a.png")
     with pytest.raises(InputError, match="would overwrite the input"):
         plan_items(src, tmp_path / "p")  # p/sub/sub/a.png would be written to p/sub/a.png
+
+
+def test_a_failed_write_is_one_skipped_file_not_a_dead_run(models, tmp_path, monkeypatch):
+    from ptx.runtime.pipelines import batching
+
+    src = tmp_path / "in"
+    for name in ("a.png", "b.png", "c.png"):
+        _img(src / name)
+    real = batching.atomic_write_bytes
+
+    def disk_full_for_b(path, data):
+        if Path(path).name == "b.png":
+            raise InputError(f"{path}: write failed (No space left on device); nothing was written")
+        real(path, data)
+
+    monkeypatch.setattr(batching, "atomic_write_bytes", disk_full_for_b)
+    summary = enhance_path(models["affine"], src, tmp_path / "out", progress=False)
+    assert summary.images == 2 and summary.failed == 1
+    assert "No space left" in summary.skipped[0][1]
+    assert not (tmp_path / "out" / "b.png").exists()
