@@ -39,10 +39,13 @@ def save_checkpoint(
     from safetensors.torch import save_file
 
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    recover(out)
     stage = out / STAGE
-    stage.mkdir(exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        recover(out)
+        stage.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{out}: cannot write a checkpoint here ({exc.strerror or exc})") from exc
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     with atomic_path(stage / WEIGHTS) as tmp:
         save_file(tensors, str(tmp))

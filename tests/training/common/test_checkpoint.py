@@ -123,3 +123,13 @@ def test_uncommitted_stage_is_discarded(tmp_path) -> None:
     (tmp_path / ck.STAGE / ck.WEIGHTS).write_bytes(b"half")
     ck.load_checkpoint(tmp_path)
     assert not (tmp_path / ck.STAGE).exists()
+
+
+def test_an_unwritable_place_is_one_line(tmp_path) -> None:
+    from ptx.errors import InputError
+
+    (tmp_path / "file").write_text("not a folder")
+    a, spec = _model(0)
+    with pytest.raises(InputError, match="cannot write a checkpoint here") as err:
+        ck.save_checkpoint(tmp_path / "file" / "ckpt", a, spec)
+    assert "\n" not in str(err.value)
