@@ -146,10 +146,16 @@ static PyObject *call_run(ptx_model *m, const ptx_input *in, size_t n_in, const 
                     in[i].rank, PTX_MAX_RANK);
       goto done;
     }
+    for (int32_t k = 0; k < in[i].rank; k++)
+      if (in[i].shape[k] < 0) {
+        ptx_set_error(PTX_ERR_INPUT, "input %zu: negative dimension %lld on axis %d", i,
+                      (long long)in[i].shape[k], k);
+        goto done;
+      }
     PyObject *shape = PyList_New(in[i].rank);
     for (int32_t k = 0; k < in[i].rank; k++) {
       PyList_SET_ITEM(shape, k, PyLong_FromLongLong(in[i].shape[k]));
-      bytes *= in[i].shape[k] > 0 ? (size_t)in[i].shape[k] : 0;
+      bytes *= (size_t)in[i].shape[k];
     }
     PyList_SET_ITEM(shapes, i, shape);
     PyList_SET_ITEM(names, i, str_or_none(in[i].name));

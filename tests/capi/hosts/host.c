@@ -1,10 +1,12 @@
 /* host.c: libptx checks driven by tests/capi (one subcommand per check).
- *   host errors MODEL DIR | threads MODEL N | rss MODEL N | fork MODEL */
+ *   host errors MODEL DIR | threads MODEL N | rss MODEL N | fork MODEL
+ *   host bench MODEL CALLS SIDE [alloc] */
 #include <ptx/ptx.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -169,11 +171,41 @@ static int fork_exec(const char *model) {
   return bad != 0;
 }
 
+/* bench MODEL N SIDE: per-call time of ptx_run on [1, 3, SIDE, SIDE] (reported, not asserted) */
+static int bench(const char *model, int calls, int side, int alloc) {
+  ptx_model *m = load(model);
+  size_t n = (size_t)3 * side * side;
+  float *x = calloc(n, sizeof *x), *y = calloc(n, sizeof *y);
+  int64_t shape[4] = {1, 3, side, side};
+  ptx_input in = {"image", PTX_FLOAT32, 4, shape, x};
+  ptx_output o = {NULL, y, n * sizeof *y, PTX_FLOAT32, 0, {0}, 0};
+  struct timespec t0, t1;
+  for (int i = 0; i < 200; i++) ptx_run(m, &in, 1, &o, 1);
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  for (int i = 0; i < calls; i++) {
+    if (alloc) {
+      ptx_tensor *t = NULL;
+      ptx_run_alloc(m, &in, 1, &t, 1);
+      ptx_tensor_free(t);
+    } else {
+      ptx_run(m, &in, 1, &o, 1);
+    }
+  }
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  double us = ((t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec)) / 1e3 / calls;
+  printf("bench side %d %s us_per_call %.2f\n", side, alloc ? "alloc" : "into", us);
+  free(x);
+  free(y);
+  ptx_model_free(m);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   if (argc < 3) return 2;
   if (!strcmp(argv[1], "errors") && argc > 3) return errors(argv[2], argv[3]);
   if (!strcmp(argv[1], "threads")) return threads(argv[2], argc > 3 ? atoi(argv[3]) : 2000);
   if (!strcmp(argv[1], "rss")) return rss(argv[2], argc > 3 ? atoi(argv[3]) : 20000);
   if (!strcmp(argv[1], "fork")) return fork_exec(argv[2]);
+  if (!strcmp(argv[1], "bench") && argc > 4) return bench(argv[2], atoi(argv[3]), atoi(argv[4]), argc > 5);
   return 2;
 }
