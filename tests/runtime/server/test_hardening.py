@@ -301,3 +301,17 @@ def test_v2_tensors_are_admitted_by_bytes_too(model_files, srv):
         assert app.state.ptx.memory.used == 0
     finally:
         s.stop()
+
+
+def test_header_deadline_also_applies_after_a_kept_alive_request(model_files):
+    app, s = _start({"affine": model_files["affine"]}, header_timeout_s=0.3)
+    try:
+        sock = _raw(s.port, b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n")
+        first = b""
+        while b'{"live":true}' not in first:
+            first += sock.recv(65536)
+        sock.sendall(b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\n")  # never finished
+        assert _read_all(sock) == b""  # cut, not answered
+        sock.close()
+    finally:
+        s.stop()
