@@ -87,8 +87,10 @@ static void init_error_from_python(const char *what) {
   PyErr_Fetch(&type, &value, &tb);
   PyObject *text = value ? PyObject_Str(value) : NULL;
   const char *msg = text ? PyUnicode_AsUTF8(text) : "unknown error";
-  snprintf(g_init_error, sizeof g_init_error, "%s: %s (python: %s)", what, msg ? msg : "?",
-           g_executable);
+  snprintf(g_init_error, sizeof g_init_error,
+           "%s: %s (python: %s); give the python of the environment ptx is installed in: "
+           "$PTX_PYTHON or ptx_init(path)",
+           what, msg ? msg : "?", g_executable);
   PyErr_Clear();
   Py_XDECREF(text);
   Py_XDECREF(type);

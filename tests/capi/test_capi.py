@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 
 
 def lines(out: str) -> dict[str, str]:
@@ -74,3 +76,30 @@ def test_missing_model_in_c_example(built) -> None:
     out = built.check([built.build / "ptx_hello", built.models / "affine.onnx"])
     assert "input image dtype 1 shape [-1, 3, -1, -1]" in out
     assert "y[0] = 0.75" in out
+
+
+def test_wrong_python_is_one_line(built) -> None:
+    env = {**os.environ, "PTX_PYTHON": "/nonexistent/bin/python"}
+    r = built.run([built.build / "ptx_hello", built.models / "affine.onnx"], env=env)
+    assert r.returncode == 1
+    assert "error (missing dependency): cannot import ptx.runtime.capi" in r.stderr
+    assert "PTX_PYTHON" in r.stderr
+
+
+PYTHON_HOST = """
+import ctypes, sys
+lib = ctypes.CDLL(sys.argv[1])
+m = ctypes.c_void_p()
+lib.ptx_last_error.restype = ctypes.c_char_p
+rc = lib.ptx_model_load(sys.argv[2].encode(), b"onnxruntime", None, ctypes.byref(m))
+print("load", rc, lib.ptx_last_error().decode())
+lib.ptx_model_free(m)
+rc = lib.ptx_model_load(b"/nonexistent.onnx", b"onnxruntime", None, ctypes.byref(m))
+print("missing", rc)
+"""
+
+
+def test_python_host_through_ctypes(built) -> None:
+    """A host that already runs Python (ctypes) shares its interpreter (PyGILState path)."""
+    out = built.check([sys.executable, "-c", PYTHON_HOST, built.lib, built.models / "affine.onnx"])
+    assert out.splitlines() == ["load 0 ", "missing 2"]
