@@ -48,7 +48,9 @@ class DegradeConfig:
                 raise InputError(f"DegradeConfig.{name}: need 0 <= low <= high, got ({lo}, {hi})")
         lo, hi = self.offset
         if not (-1 <= lo <= hi <= 1):
-            raise InputError(f"DegradeConfig.offset: need -1 <= low <= high <= 1, got {self.offset}")
+            raise InputError(
+                f"DegradeConfig.offset: need -1 <= low <= high <= 1, got {self.offset}"
+            )
         q_lo, q_hi = self.jpeg_quality
         if not (1 <= q_lo <= q_hi <= 100):
             raise InputError(
