@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ptx.errors import InputError
 from ptx.runtime import load
 from ptx.runtime.backends import quiet_pool
 from ptx.runtime.cpu import physical_cores
@@ -65,6 +66,21 @@ class ServedModel:
                 f"model '{self.name}': no result within {self.timeout_s:g} s; "
                 "retry, or raise --timeout-s"
             ) from None
+
+    def check_labels(self, feeds: dict[str, np.ndarray]) -> None:
+        """InputError (400) for a label id outside the spec's vocabulary, before batching."""
+        labels = self.spec.labels if self.spec is not None else {}
+        for name, vocab in labels.items():
+            arr = feeds.get(name)
+            if arr is None or arr.dtype.kind not in "iu" or arr.size == 0:
+                continue
+            lo, hi = int(arr.min()), int(arr.max())
+            if lo < 0 or hi >= len(vocab):
+                bad = lo if lo < 0 else hi
+                raise InputError(
+                    f"input '{name}': label id {bad} is outside 0..{len(vocab) - 1} "
+                    f"({', '.join(vocab[:8])}{'...' if len(vocab) > 8 else ''})"
+                )
 
     def metadata(self) -> dict:
         """KServe v2 model metadata."""

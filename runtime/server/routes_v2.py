@@ -84,6 +84,7 @@ async def infer(request: Request) -> Response:
     # Only JSON work goes to a thread: a hop costs more than viewing or copying binary tensors.
     req = await offload(len(header), decode_request, header, tail, engine.inputs, engine.outputs)
     del header, tail
+    model.check_labels(req.feeds)  # a bad id fails its own request (400), not a batch
     # Admitted by bytes like the image routes: the inputs plus activations estimated from them.
     nbytes = sum(a.nbytes for a in req.feeds.values())
     ticket = state.memory.ticket(int(nbytes * (2 + state.config.activation_factor)))

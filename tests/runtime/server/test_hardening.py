@@ -315,3 +315,22 @@ def test_header_deadline_also_applies_after_a_kept_alive_request(model_files):
         sock.close()
     finally:
         s.stop()
+
+
+def test_out_of_range_label_id_is_400_before_batching(model_files):
+    app, s = _start({"gen": model_files["gen"]})
+    z = np.zeros((2, 8), np.float32)
+    doc = {
+        "inputs": [
+            {"name": "z", "shape": [2, 8], "datatype": "FP32", "data": z.ravel().tolist()},
+            {"name": "category", "shape": [2], "datatype": "INT64", "data": [0, 7]},
+            {"name": "color", "shape": [2], "datatype": "INT64", "data": [1, 0]},
+        ]
+    }
+    try:
+        r = httpx.post(f"{s.url}/v2/models/gen/infer", json=doc)
+        assert r.status_code == 400 and "label id 7" in r.json()["error"], r.text
+        doc["inputs"][1]["data"] = [0, 2]
+        assert httpx.post(f"{s.url}/v2/models/gen/infer", json=doc).status_code == 200
+    finally:
+        s.stop()
