@@ -34,6 +34,10 @@ class Built:
         """The installed libptx shared library."""
         return next((self.prefix / "lib").glob("libptx.so*"))
 
+    def env(self) -> dict[str, str]:
+        """The environment host programs run in."""
+        return host_env()
+
     def run(self, cmd: list, **kw) -> subprocess.CompletedProcess:
         """Run a host program in the host environment (see ``host_env``)."""
         kw.setdefault("env", host_env())

@@ -82,3 +82,21 @@ def test_cpp_folder_example_equals_ptx_run_enhance(built, tmp_path: Path) -> Non
         got = read_image(tmp_path / "cpp" / name).astype(int)
         assert got.shape == ref.shape == (h, w, 3)
         assert np.abs(got - ref).max() <= 1, name
+
+
+def test_rust_example(built, tmp_path: Path) -> None:
+    if shutil.which("cargo") is None:
+        pytest.skip("cargo not found: the Rust example needs a Rust toolchain")
+    manifest = Path(__file__).resolve().parents[2] / "capi" / "examples" / "rust" / "Cargo.toml"
+    env = {
+        **built.env(),
+        "PTX_LIB_DIR": str(built.prefix / "lib"),
+        "CARGO_TARGET_DIR": str(tmp_path),
+    }
+    built.check(["cargo", "build", "--offline", "-q", "--manifest-path", manifest], env=env)
+    exe = tmp_path / "debug" / "ptx-rust-example"
+    assert built.check([exe, built.models / "affine.onnx"]).strip() == (
+        "api 1 shape [1, 3, 4, 4] y0 0.75"
+    )
+    r = built.run([exe, built.models / "nope.onnx"])
+    assert r.returncode == 1 and r.stderr.startswith("ptx error 2: ")
