@@ -9,6 +9,7 @@ import pytest
 
 from ptx.errors import InputError
 from ptx.io import write_image
+from ptx.runtime.pipelines import batching
 from ptx.runtime.pipelines.batching import OUTPUT_MARK, mark_output, plan_items
 from ptx.runtime.pipelines.enhance import enhance_path
 from ptx.runtime.pipelines.vae import run_vae
@@ -97,8 +98,6 @@ def test_output_into_parent_never_hits_an_input(tmp_path) -> None:
 
 
 def test_a_failed_write_is_one_skipped_file_not_a_dead_run(models, tmp_path, monkeypatch):
-    from ptx.runtime.pipelines import batching
-
     src = tmp_path / "in"
     for name in ("a.png", "b.png", "c.png"):
         _img(src / name)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ptx.errors import ModelError
+from ptx.errors import InputError, ModelError
 from ptx.training.common import checkpoint as ck
 from ptx.training.common import registry
 
@@ -126,8 +126,6 @@ def test_uncommitted_stage_is_discarded(tmp_path) -> None:
 
 
 def test_an_unwritable_place_is_one_line(tmp_path) -> None:
-    from ptx.errors import InputError
-
     (tmp_path / "file").write_text("not a folder")
     a, spec = _model(0)
     with pytest.raises(InputError, match="cannot write a checkpoint here") as err:
