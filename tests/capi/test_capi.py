@@ -58,6 +58,14 @@ def test_rss_growth_under_2mb_over_20000_calls(built) -> None:
     assert int(figures["growth_kb"]) < 2048, out["rss"]
 
 
+def test_thread_states_freed_when_host_threads_exit(built) -> None:
+    out = lines(built.check([built.hosts / "host", "churn", built.models / "affine.onnx", 2000]))
+    fields = out["churn"].split()
+    figures = dict(zip(fields[0::2], fields[1::2], strict=True))
+    assert figures["threads"] == "2000" and figures["bad"] == "0"
+    assert int(figures["growth_kb"]) < 2048, out["churn"]
+
+
 def test_host_dlopens_rtld_local(built) -> None:
     out = built.check([built.hosts / "dlopen_host", built.lib, built.models / "affine.onnx"])
     assert out.strip() == "dlopen RTLD_LOCAL y0 0.25"

@@ -1,6 +1,6 @@
 /* host.c: libptx checks driven by tests/capi (one subcommand per check).
  *   host errors MODEL DIR | threads MODEL N | rss MODEL N | fork MODEL
- *   host bench MODEL CALLS SIDE [alloc] */
+ *   host churn MODEL N | bench MODEL CALLS SIDE [alloc] */
 #include <ptx/ptx.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -142,6 +142,30 @@ static int rss(const char *model, int calls) {
   return bad != 0;
 }
 
+static void *one_call(void *p) {
+  job *j = p;
+  j->bad += run_once(j->m, (float)j->index, j->index & 1) != 0;
+  return NULL;
+}
+
+/* churn MODEL N: N short-lived threads one after another, one call each; each
+ * thread's Python thread state is freed when it exits, so RSS stays flat. */
+static int churn(const char *model, int n) {
+  ptx_model *m = load(model);
+  job j = {m, 1, 0, 0};
+  long before = 0;
+  for (int i = 0; i < n + 200; i++) {
+    if (i == 200) before = rss_kb();
+    pthread_t t;
+    j.index = i;
+    pthread_create(&t, NULL, one_call, &j);
+    pthread_join(t, NULL);
+  }
+  printf("churn threads %d growth_kb %ld bad %d\n", n, rss_kb() - before, j.bad);
+  ptx_model_free(m);
+  return j.bad != 0;
+}
+
 static int stop_flag;
 static void *spinner(void *p) {
   while (!__atomic_load_n(&stop_flag, __ATOMIC_RELAXED)) run_once(p, 1.0f, 0);
@@ -206,6 +230,7 @@ int main(int argc, char **argv) {
   if (!strcmp(argv[1], "threads")) return threads(argv[2], argc > 3 ? atoi(argv[3]) : 2000);
   if (!strcmp(argv[1], "rss")) return rss(argv[2], argc > 3 ? atoi(argv[3]) : 20000);
   if (!strcmp(argv[1], "fork")) return fork_exec(argv[2]);
+  if (!strcmp(argv[1], "churn")) return churn(argv[2], argc > 3 ? atoi(argv[3]) : 2000);
   if (!strcmp(argv[1], "bench") && argc > 4) return bench(argv[2], atoi(argv[3]), atoi(argv[4]), argc > 5);
   return 2;
 }
