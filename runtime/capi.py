@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -179,13 +181,58 @@ def install_dirs(prefix: str | Path | None = None) -> dict[str, Path]:
     }
 
 
+BENCH_OPTIONS = {"threads": 1, "spin": False}  # one intra-op thread per call, both sides
+
+
+def bench(
+    model: str, sides: list[int], calls: int, threads: int, exe: str | Path
+) -> list[dict[str, float]]:
+    """Per-call time from C++ (``ptx_bench`` over libptx) beside Python in-process."""
+    engine = _load(model, backend="onnxruntime", **BENCH_OPTIONS)
+    name = engine.inputs[0].name
+    rows = []
+    for side in sides:
+        x = np.full((1, 3, side, side), 0.5, np.float32)
+        for _ in range(50):
+            engine.run({name: x})
+        start = time.perf_counter()
+        for _ in range(calls):
+            engine.run({name: x})
+        python_us = (time.perf_counter() - start) / calls * 1e6
+        cmd = [str(exe), model, str(side), str(calls), str(threads), "onnxruntime"]
+        out = subprocess.run(
+            [*cmd, json.dumps(BENCH_OPTIONS)], capture_output=True, text=True, check=False
+        )
+        if out.returncode != 0:
+            raise InputError(f"{exe}: {out.stderr.strip() or out.returncode}")
+        words = out.stdout.split()
+        cpp = {k: float(v) for k, v in zip(words[0::2], words[1::2], strict=True)}
+        row = {"side": side, "python_us": python_us, "cpp_us": cpp["us_per_call"]}
+        row["cpp_over_python"] = row["cpp_us"] / python_us
+        row["threads"] = threads
+        row["cpp_threads_speedup"] = cpp[f"calls_per_s_{threads}"] / cpp["calls_per_s_1"]
+        rows.append(row)
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m ptx.runtime.capi --cmakedir``: print an install directory of libptx."""
     parser = argparse.ArgumentParser(prog="python -m ptx.runtime.capi", description=main.__doc__)
     group = parser.add_mutually_exclusive_group(required=True)
     for key in ("cmakedir", "includedir", "libdir"):
         group.add_argument(f"--{key}", action="store_true", help=f"print the {key}")
+    group.add_argument("--bench", metavar="MODEL", help="C++ vs Python per-call time (JSON)")
+    parser.add_argument("--sides", default="64,256", help="square input sides [64,256]")
+    parser.add_argument("--calls", type=int, default=2000, help="calls per measurement [2000]")
+    parser.add_argument("--threads", type=int, default=8, help="C++ threads [8]")
+    parser.add_argument("--exe", default=None, help="ptx_bench [the installed one]")
     args = parser.parse_args(argv)
+    if args.bench:
+        exe = args.exe or Path(sys.prefix) / "bin" / "ptx_bench"
+        sides = [int(s) for s in args.sides.split(",")]
+        rows = bench(args.bench, sides, args.calls, args.threads, exe)
+        print(json.dumps(rows, indent=2))
+        return 0
     key = next(k for k in ("cmakedir", "includedir", "libdir") if getattr(args, k))
     path = install_dirs()[key]
     if not (install_dirs()["cmakedir"] / "ptxConfig.cmake").exists():

@@ -100,3 +100,11 @@ def test_rust_example(built, tmp_path: Path) -> None:
     )
     r = built.run([exe, built.models / "nope.onnx"])
     assert r.returncode == 1 and r.stderr.startswith("ptx error 2: ")
+
+
+def test_bench_rows_side_by_side(built) -> None:
+    """The C++-vs-Python comparison runs; figures are reported, never asserted on."""
+    exe = built.prefix / "bin" / "ptx_bench"
+    rows = capi.bench(str(built.models / "affine.onnx"), [16], 20, 2, exe)
+    assert [r["side"] for r in rows] == [16] and rows[0]["threads"] == 2
+    assert all(rows[0][k] > 0 for k in ("python_us", "cpp_us", "cpp_threads_speedup"))
