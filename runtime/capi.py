@@ -109,6 +109,28 @@ def run(
     return outs, [CODE_OF.get(a.dtype, 0) for a in outs]
 
 
+def run_device(
+    h: Handle, inputs: list[tuple], outputs: list[tuple], stream: int
+) -> list[tuple[int, ...]]:
+    """Run on device pointers, each (name or None, pointer, code, shape); output shapes back."""
+    from ptx.runtime.cuda.interop import DeviceArray
+
+    def arrays(rows: list[tuple], names: list[str], what: str) -> dict[str, DeviceArray]:
+        out = {}
+        for i, (name, ptr, code, shape) in enumerate(rows):
+            key = name or names[i]
+            dt = NP_DTYPES.get(code)
+            if dt is None:
+                raise InputError(f"{what} '{key}': unknown dtype code {code} (use a ptx_dtype)")
+            out[key] = DeviceArray(ptr, tuple(shape), dt)
+        return out
+
+    feeds = arrays(inputs, h.names, "input")
+    given = arrays(outputs, h.out_names, "output")
+    result = h.engine.run_device(feeds, given, stream=stream or None)
+    return [tuple(result[k].shape) for k in given]
+
+
 def run_image(
     h: Handle, task: int, buf: memoryview, width: int, height: int, channels: int, stride: int
 ) -> np.ndarray:

@@ -5,8 +5,8 @@
  * to do). Threads: any host thread may call any function; each thread gets one
  * Python thread state, kept until the thread exits. Models may be shared across
  * threads. Fork: fork() then exec() only; a forked child must not call libptx.
- * This slice runs on host memory only (device pointers + cudaStream_t for .plan
- * engines come later).
+ * Host memory: ptx_run / ptx_run_alloc. CUDA device memory on a caller's stream
+ * (.plan engines on TensorRT): ptx_run_device.
  */
 #ifndef PTX_PTX_H
 #define PTX_PTX_H
@@ -115,6 +115,13 @@ PTX_API ptx_status ptx_run(ptx_model *model, const ptx_input *inputs, size_t n_i
 /* Run one batch; out[i] receives an owned tensor (n_outputs <= the model's count). */
 PTX_API ptx_status ptx_run_alloc(ptx_model *model, const ptx_input *inputs, size_t n_inputs,
                                  ptx_tensor **out, size_t n_outputs);
+/* Run on CUDA device memory (a .plan engine): inputs[i].data and outputs[i].data are
+ * device pointers; the caller allocates each output and sets its dtype, rank, shape
+ * and capacity. The work is enqueued on cuda_stream (a cudaStream_t) and the call
+ * returns at once; NULL: the engine's stream, returning when the outputs are ready.
+ * Nothing is copied. An engine without a GPU path answers PTX_ERR_MODEL. */
+PTX_API ptx_status ptx_run_device(ptx_model *model, const ptx_input *inputs, size_t n_inputs,
+                                  ptx_output *outputs, size_t n_outputs, void *cuda_stream);
 PTX_API ptx_tensor_info ptx_tensor_get_info(const ptx_tensor *tensor);
 PTX_API const void *ptx_tensor_data(const ptx_tensor *tensor);
 PTX_API size_t ptx_tensor_nbytes(const ptx_tensor *tensor);

@@ -1,6 +1,6 @@
 /* host.c: libptx checks driven by tests/capi (one subcommand per check).
  *   host errors MODEL DIR | threads MODEL N | rss MODEL N | fork MODEL
- *   host churn MODEL N | bench MODEL CALLS SIDE [alloc] */
+ *   host churn MODEL N | nodevice MODEL | bench MODEL CALLS SIDE [alloc] */
 #include <ptx/ptx.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -224,12 +224,24 @@ static int bench(const char *model, int calls, int side, int alloc) {
   return 0;
 }
 
+/* nodevice MODEL: device pointers to an engine without a GPU path */
+static int nodevice(const char *model) {
+  ptx_model *m = load(model);
+  float x[N] = {0}, y[N];
+  ptx_input in = {NULL, PTX_FLOAT32, 4, g_shape, x};
+  ptx_output o = {NULL, y, sizeof y, PTX_FLOAT32, 4, {1, 3, H, W}, 0};
+  report("nodevice", ptx_run_device(m, &in, 1, &o, 1, NULL));
+  ptx_model_free(m);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   if (argc < 3) return 2;
   if (!strcmp(argv[1], "errors") && argc > 3) return errors(argv[2], argv[3]);
   if (!strcmp(argv[1], "threads")) return threads(argv[2], argc > 3 ? atoi(argv[3]) : 2000);
   if (!strcmp(argv[1], "rss")) return rss(argv[2], argc > 3 ? atoi(argv[3]) : 20000);
   if (!strcmp(argv[1], "fork")) return fork_exec(argv[2]);
+  if (!strcmp(argv[1], "nodevice")) return nodevice(argv[2]);
   if (!strcmp(argv[1], "churn")) return churn(argv[2], argc > 3 ? atoi(argv[3]) : 2000);
   if (!strcmp(argv[1], "bench") && argc > 4) return bench(argv[2], atoi(argv[3]), atoi(argv[4]), argc > 5);
   return 2;
