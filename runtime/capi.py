@@ -166,6 +166,19 @@ def run_image(
     return np.ascontiguousarray(out, dtype=np.uint8)
 
 
+def generate_images(h: Handle, labels_json: str | None, n: int, seed: int) -> np.ndarray:
+    """n generated uint8 images [n, H, W, 3] (labels as `ptx run generate` takes them)."""
+    from ptx.runtime.pipelines.generate import generate
+
+    labels = json.loads(labels_json) if labels_json else {}
+    if not isinstance(labels, dict):
+        raise InputError(f"labels JSON must be an object, got {type(labels).__name__}")
+    if n < 1:
+        raise InputError(f"n must be >= 1, got {n}")
+    images, _ = generate(h.engine, {str(k): str(v) for k, v in labels.items()}, n, seed)
+    return np.ascontiguousarray(np.stack(images), dtype=np.uint8)
+
+
 def read_image(path: str) -> np.ndarray:
     """Decode an image file to uint8 [H, W, 3] RGB."""
     return np.ascontiguousarray(_read_image(path))

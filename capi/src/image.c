@@ -45,6 +45,21 @@ ptx_status ptx_image_run(ptx_model *m, ptx_task task, const uint8_t *pixels, int
   return st;
 }
 
+ptx_status ptx_image_generate(ptx_model *m, const char *labels_json, int32_t n, uint64_t seed,
+                              ptx_tensor **out) {
+  if (m == NULL || out == NULL) return ptx_set_error(PTX_ERR_INPUT, "model and out required");
+  *out = NULL;
+  PTX_ENTER();
+  ptx_status st = PTX_OK;
+  PyObject *r = PyObject_CallFunction(ptx_fn.generate, "OziK", m->handle, labels_json, (int)n,
+                                      (unsigned long long)seed);
+  if (r != NULL) *out = ptx_wrap_array_(r, PTX_UINT8, "images");
+  if (*out == NULL) st = ptx_fail_python();
+  Py_XDECREF(r);
+  PTX_LEAVE();
+  return st;
+}
+
 ptx_status ptx_image_read(const char *path, ptx_tensor **out) {
   if (path == NULL || out == NULL) return ptx_set_error(PTX_ERR_INPUT, "path and out required");
   *out = NULL;

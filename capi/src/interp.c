@@ -71,11 +71,11 @@ static void promote_libpython(void) {
 static int bind_functions(void) {
   PyObject *mod = PyImport_ImportModule("ptx.runtime.capi");
   if (mod == NULL) return -1;
-  const char *names[] = {"load",       "run",         "run_device", "run_image",
-                         "read_image", "write_image", "error"};
-  PyObject **slots[] = {&ptx_fn.load,       &ptx_fn.run,         &ptx_fn.run_device,
-                        &ptx_fn.run_image,  &ptx_fn.read_image,  &ptx_fn.write_image,
-                        &ptx_fn.error};
+  const char *names[] = {"load",       "run",        "run_device",  "run_image",
+                         "generate_images", "read_image", "write_image", "error"};
+  PyObject **slots[] = {&ptx_fn.load,       &ptx_fn.run,        &ptx_fn.run_device,
+                        &ptx_fn.run_image,  &ptx_fn.generate,   &ptx_fn.read_image,
+                        &ptx_fn.write_image, &ptx_fn.error};
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
     *slots[i] = PyObject_GetAttrString(mod, names[i]);
     if (*slots[i] == NULL) return -1;

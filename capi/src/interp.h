@@ -8,7 +8,7 @@
 
 /* The functions of ptx.runtime.capi the library calls (set once by init). */
 typedef struct ptx_py {
-  PyObject *load, *run, *run_device, *run_image, *read_image, *write_image, *error;
+  PyObject *load, *run, *run_device, *run_image, *generate, *read_image, *write_image, *error;
 } ptx_py;
 extern ptx_py ptx_fn;
 

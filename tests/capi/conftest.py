@@ -103,6 +103,36 @@ def affine_model(path: Path, block: int = 1, task: str = "enhance") -> Path:
     return path
 
 
+def generator_model(path: Path, latent: int = 6, side: int = 8) -> Path:
+    """tanh(z @ W) as a [batch, 3, side, side] image: a generator without labels."""
+    w = np.random.default_rng(0).normal(0, 0.5, (latent, 3 * side * side)).astype(np.float32)
+    graph = helper.make_graph(
+        [
+            helper.make_node("MatMul", ["z", "w"], ["zw"]),
+            helper.make_node("Tanh", ["zw"], ["t"]),
+            helper.make_node("Reshape", ["t", "shape"], ["image"]),
+        ],
+        "gen",
+        [helper.make_tensor_value_info("z", TensorProto.FLOAT, ["batch", latent])],
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", 3, side, side])],
+        [numpy_helper.from_array(w, "w"),
+         numpy_helper.from_array(np.array([-1, 3, side, side], np.int64), "shape")],
+    )  # fmt: skip
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    spec = ModelSpec(
+        task="generate",
+        family="gan",
+        inputs=[TensorSpec("z", "float32", ["batch", latent])],
+        outputs=[TensorSpec("image", "float32", ["batch", 3, side, side])],
+        image=ImageConvention(range=(-1.0, 1.0)),
+        latent_size=latent,
+    )
+    embed_in_onnx(model, spec)
+    onnx.save(model, str(path))
+    return path
+
+
 @pytest.fixture(scope="session")
 def built(tmp_path_factory) -> Built:
     """libptx configured with this interpreter, installed, and the hosts built against it."""
@@ -123,5 +153,6 @@ def built(tmp_path_factory) -> Built:
     affine_model(b.models / "affine.onnx")
     affine_model(b.models / "blocks.onnx", block=8)
     affine_model(b.models / "style.onnx", task="stylize")
+    generator_model(b.models / "gen.onnx")
     (b.models / "corrupt.onnx").write_bytes(b"\x08\x01garbage, not a protobuf" * 4)
     return b

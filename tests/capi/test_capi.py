@@ -6,6 +6,8 @@ import json
 import os
 import sys
 
+import numpy as np
+
 
 def lines(out: str) -> dict[str, str]:
     """'key rest' lines as a dict."""
@@ -37,7 +39,9 @@ def test_error_codes_and_messages(built) -> None:
 
 
 def test_cpp_header_raii_and_exceptions(built) -> None:
-    out = lines(built.check([built.hosts / "host_cpp", built.models / "affine.onnx"]))
+    models = [built.models / "affine.onnx", built.models / "gen.onnx"]
+    out = lines(built.check([built.hosts / "host_cpp", *models]))
+    assert out["generate"] == "2 8 8 3"
     assert out["missing"].startswith("model | ")
     assert out["run"] == "out 0.75 0.75 rank 4 inputs 1"
     assert out["rank"].startswith("input | ")
@@ -111,3 +115,16 @@ def test_python_host_through_ctypes(built) -> None:
     """A host that already runs Python (ctypes) shares its interpreter (PyGILState path)."""
     out = built.check([sys.executable, "-c", PYTHON_HOST, built.lib, built.models / "affine.onnx"])
     assert out.splitlines() == ["load 0 ", "missing 2"]
+
+
+def test_generate_helper_equals_the_pipeline(built) -> None:
+    from ptx.runtime import load
+    from ptx.runtime.pipelines.generate import generate
+
+    model = built.models / "gen.onnx"
+    out = lines(built.check([built.hosts / "host", "generate", model]))
+    images, _ = generate(load(model, backend="onnxruntime"), {}, 3, 5)
+    want = np.stack(images)
+    assert out["generate"] == "ok | "
+    assert out["images"] == f"3 8 8 3 sum {int(want.astype(np.int64).sum())}"
+    assert out["label"].startswith("input | ") and "unknown label 'category'" in out["label"]

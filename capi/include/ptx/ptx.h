@@ -133,6 +133,11 @@ PTX_API void ptx_tensor_free(ptx_tensor *tensor);
 PTX_API ptx_status ptx_image_run(ptx_model *model, ptx_task task, const uint8_t *pixels,
                                  int32_t width, int32_t height, int32_t channels, size_t stride,
                                  uint8_t *out, size_t out_stride);
+/* Generate n images with a generator model: labels_json NULL or an object of label
+ * values ({"category": "mug"}; missing labels drawn from seed), as `ptx run generate`
+ * draws them. out receives an owned uint8 tensor [n, H, W, 3]. */
+PTX_API ptx_status ptx_image_generate(ptx_model *model, const char *labels_json, int32_t n,
+                                      uint64_t seed, ptx_tensor **out);
 /* Decode an image file (JPEG, PNG, WebP, BMP, TIFF, GIF) to uint8 [H, W, 3] RGB. */
 PTX_API ptx_status ptx_image_read(const char *path, ptx_tensor **out);
 /* Encode RGB pixels to a file; the format follows the suffix; written atomically. */

@@ -3,6 +3,7 @@
 //   ptx::Engine engine("enhance.onnx", "onnxruntime", R"({"threads": 1})");
 //   std::vector<ptx::Tensor> out = engine.run({ptx::Input::of("image", pixels, {1, 3, h, w})});
 //   engine.enhance(rgb, width, height, out_rgb);  // the ModelSpec's pre/post-processing inside
+//   ptx::Tensor images = generator.generate(4, /*seed=*/7);  // uint8 [4, H, W, 3]
 //
 // Every failure throws ptx::Error carrying the ptx_status and the one-line message.
 #ifndef PTX_PTX_HPP
@@ -178,6 +179,12 @@ class Engine {
   }
   void stylize(Span<const std::uint8_t> rgb, int width, int height, Span<std::uint8_t> out) {
     image(PTX_TASK_STYLIZE, rgb, width, height, out);
+  }
+  // n generated images as one uint8 tensor [n, H, W, 3]; labels_json e.g. {"category": "mug"}.
+  Tensor generate(int n, std::uint64_t seed = 0, const std::string &labels_json = "") {
+    ptx_tensor *t = nullptr;
+    check(ptx_image_generate(m_, labels_json.empty() ? nullptr : labels_json.c_str(), n, seed, &t));
+    return Tensor(t);
   }
 
  private:

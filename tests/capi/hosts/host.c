@@ -1,6 +1,6 @@
 /* host.c: libptx checks driven by tests/capi (one subcommand per check).
  *   host errors MODEL DIR | threads MODEL N | rss MODEL N | fork MODEL
- *   host churn MODEL N | nodevice MODEL | bench MODEL CALLS SIDE [alloc] */
+ *   host churn MODEL N | nodevice MODEL | generate MODEL | bench MODEL CALLS SIDE [alloc] */
 #include <ptx/ptx.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -224,6 +224,23 @@ static int bench(const char *model, int calls, int side, int alloc) {
   return 0;
 }
 
+/* generate MODEL: 3 images from seed 5, their shape and byte sum; then a bad label */
+static int generate(const char *model) {
+  ptx_model *m = load(model);
+  ptx_tensor *t = NULL;
+  report("generate", ptx_image_generate(m, NULL, 3, 5, &t));
+  ptx_tensor_info info = ptx_tensor_get_info(t);
+  const uint8_t *px = ptx_tensor_data(t);
+  unsigned long long sum = 0;
+  for (size_t i = 0; i < ptx_tensor_nbytes(t); i++) sum += px[i];
+  printf("images %lld %lld %lld %lld sum %llu\n", (long long)info.shape[0],
+         (long long)info.shape[1], (long long)info.shape[2], (long long)info.shape[3], sum);
+  ptx_tensor_free(t);
+  report("label", ptx_image_generate(m, "{\"category\": \"mug\"}", 1, 0, &t));
+  ptx_model_free(m);
+  return 0;
+}
+
 /* nodevice MODEL: device pointers to an engine without a GPU path */
 static int nodevice(const char *model) {
   ptx_model *m = load(model);
@@ -242,6 +259,7 @@ int main(int argc, char **argv) {
   if (!strcmp(argv[1], "rss")) return rss(argv[2], argc > 3 ? atoi(argv[3]) : 20000);
   if (!strcmp(argv[1], "fork")) return fork_exec(argv[2]);
   if (!strcmp(argv[1], "nodevice")) return nodevice(argv[2]);
+  if (!strcmp(argv[1], "generate")) return generate(argv[2]);
   if (!strcmp(argv[1], "churn")) return churn(argv[2], argc > 3 ? atoi(argv[3]) : 2000);
   if (!strcmp(argv[1], "bench") && argc > 4) return bench(argv[2], atoi(argv[3]), atoi(argv[4]), argc > 5);
   return 2;

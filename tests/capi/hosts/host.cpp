@@ -25,5 +25,12 @@ int main(int argc, char **argv) {
   } catch (const ptx::Error &e) {
     std::cout << "rank " << ptx_status_name(e.code()) << " | " << e.what() << "\n";
   }
+  if (argc > 2) {
+    ptx::Engine gen(argv[2], "onnxruntime");
+    ptx::Tensor images = gen.generate(2, 5);
+    auto shape = images.shape();
+    std::cout << "generate " << shape[0] << " " << shape[1] << " " << shape[2] << " " << shape[3]
+              << "\n";
+  }
   return 0;
 }
