@@ -6,6 +6,8 @@
 
 ptx_tensor *ptx_wrap_array_(PyObject *arr, long code, const char *name);
 
+#define MAX_OUTPUTS 64 /* outputs one call may ask for */
+
 struct ptx_tensor {
   Py_buffer view;
   int64_t shape[PTX_MAX_RANK];
@@ -213,8 +215,8 @@ static int check_args(ptx_model *m, const ptx_input *in, size_t n_in, const void
 ptx_status ptx_run(ptx_model *m, const ptx_input *in, size_t n_in, ptx_output *out,
                    size_t n_out) {
   if (check_args(m, in, n_in, out, n_out) != 0) return ptx_last_error_code();
-  const char *want[PTX_MAX_RANK * 4];
-  if (n_out > sizeof want / sizeof want[0]) return ptx_set_error(PTX_ERR_INPUT, "too many outputs");
+  const char *want[MAX_OUTPUTS];
+  if (n_out > MAX_OUTPUTS) return ptx_set_error(PTX_ERR_INPUT, "more than %d outputs", MAX_OUTPUTS);
   for (size_t i = 0; i < n_out; i++) want[i] = out[i].name;
   PTX_ENTER();
   ptx_status st = PTX_OK;
@@ -257,8 +259,8 @@ ptx_tensor *ptx_wrap_array_(PyObject *arr, long code, const char *name) {
 ptx_status ptx_run_alloc(ptx_model *m, const ptx_input *in, size_t n_in, ptx_tensor **out,
                          size_t n_out) {
   if (check_args(m, in, n_in, out, n_out) != 0) return ptx_last_error_code();
-  const char *want[PTX_MAX_RANK * 4] = {0};
-  if (n_out > sizeof want / sizeof want[0]) return ptx_set_error(PTX_ERR_INPUT, "too many outputs");
+  const char *want[MAX_OUTPUTS] = {0};
+  if (n_out > MAX_OUTPUTS) return ptx_set_error(PTX_ERR_INPUT, "more than %d outputs", MAX_OUTPUTS);
   for (size_t i = 0; i < n_out; i++) out[i] = NULL;
   PTX_ENTER();
   ptx_status st = PTX_OK;

@@ -28,6 +28,7 @@ def test_error_codes_and_messages(built) -> None:
     assert out["small"].startswith("buffer too small | ") and "240 bytes" in out["small"]
     assert out["small_nbytes"] == "240"
     assert out["ok"] == "ok | "
+    assert out["sigint"] == "host"  # install_signal_handlers = 0: the host keeps its signals
     assert out["input"] == "image 1 -1 3 -1 -1"
     assert json.loads(out["spec"])["task"] == "enhance"
     # RGBA through the spec's convention: RGB = x * 0.5 + 0.25 in 0..1, alpha kept

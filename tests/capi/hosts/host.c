@@ -3,6 +3,7 @@
  *   host churn MODEL N | nodevice MODEL | generate MODEL | bench MODEL CALLS SIDE [alloc] */
 #include <ptx/ptx.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,8 +50,14 @@ static int run_once(ptx_model *m, float seed, int alloc) {
   return bad;
 }
 
+static void on_sigint(int sig) { (void)sig; }
+
 static int errors(const char *model, const char *dir) {
   char path[4096];
+  struct sigaction act, now;
+  memset(&act, 0, sizeof act);
+  act.sa_handler = on_sigint;
+  sigaction(SIGINT, &act, NULL); /* the host's handler, set before Python starts */
   ptx_model *m = NULL;
   snprintf(path, sizeof path, "%s/missing.onnx", dir);
   report("missing", ptx_model_load(path, "onnxruntime", NULL, &m));
@@ -85,6 +92,8 @@ static int errors(const char *model, const char *dir) {
   report("stylize", ptx_image_run(m, PTX_TASK_STYLIZE, rgba, 3, 2, 4, 0, out, 0));
   report("stride", ptx_image_run(m, PTX_TASK_ENHANCE, rgba, 3, 2, 4, 5, out, 0));
   report("image", ptx_image_run(m, PTX_TASK_ENHANCE, rgba, 3, 2, 4, 0, out, 0));
+  sigaction(SIGINT, NULL, &now);
+  printf("sigint %s\n", now.sa_handler == on_sigint ? "host" : "replaced");
   printf("pixels");
   for (int i = 0; i < 12; i++) printf(" %d", out[i]);
   printf("\n");
