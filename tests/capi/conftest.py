@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,6 +140,10 @@ def built(tmp_path_factory) -> Built:
     for tool in ("cmake", "cc", "c++"):
         if shutil.which(tool) is None:
             pytest.skip(f"{tool} not found: the C ABI tests need cmake and a C/C++ compiler")
+    if not (Path(sysconfig.get_paths()["include"]) / "Python.h").is_file():
+        pytest.skip("no Python.h for this interpreter: libptx embeds Python (install python3-dev)")
+    if not sysconfig.get_config_var("Py_ENABLE_SHARED"):
+        pytest.skip("this Python has no shared libpython: libptx embeds it (--enable-shared)")
     tmp = tmp_path_factory.mktemp("capi")
     b = Built(tmp / "build", tmp / "prefix", tmp / "hosts", tmp / "models")
     jobs = ["-j", "2"]
