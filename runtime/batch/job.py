@@ -182,7 +182,7 @@ def run_batch(
     todo = [it for it in items if str(it.dest.resolve()) not in done]
     resumed = len(items) - len(todo)
     cpus = _local_cpus()
-    per = cpus_per_worker or min(1.0, cpus / (workers + 1))
+    per = cpus_per_worker or (1.0 if address else min(1.0, cpus / (workers + 1)))
     if threads is None:
         threads = max(1, physical_cores() // workers) if not address else max(1, int(per))
     skipped: list[tuple[str, str]] = []
