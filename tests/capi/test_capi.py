@@ -8,6 +8,9 @@ import sys
 
 import numpy as np
 
+from ptx.runtime import load
+from ptx.runtime.pipelines.generate import generate
+
 
 def lines(out: str) -> dict[str, str]:
     """'key rest' lines as a dict."""
@@ -119,9 +122,6 @@ def test_python_host_through_ctypes(built) -> None:
 
 
 def test_generate_helper_equals_the_pipeline(built) -> None:
-    from ptx.runtime import load
-    from ptx.runtime.pipelines.generate import generate
-
     model = built.models / "gen.onnx"
     out = lines(built.check([built.hosts / "host", "generate", model]))
     images, _ = generate(load(model, backend="onnxruntime"), {}, 3, 5)
