@@ -151,3 +151,34 @@ def test_missing_ray_is_one_line_with_the_install_hint(monkeypatch, models, tmp_
     assert "\n" not in text and "pip install 'ptx[batch]'" in text
     with pytest.raises(MissingDependency):
         run_batch("enhance", models["affine"], tmp_path, tmp_path / "out", progress=False)
+
+
+def test_stylize_equals_ptx_run_stylize_and_skips_images_below_the_floor(
+    ray_local, helpers, photo_folder, tmp_path
+):
+    import onnx
+
+    from ptx.runtime.cli.run_stylize import run_stylize_cmd
+    from ptx.spec import ImageConvention, ModelSpec, TensorSpec, embed_in_onnx
+
+    path = helpers.affine_model(tmp_path / "style.onnx", scale=0.8, bias=0.1, spec=False)
+    model = onnx.load(str(path))
+    shape = ["batch", 3, "height", "width"]
+    spec = ModelSpec(
+        task="stylize",
+        inputs=[TensorSpec("image", "float32", shape)],
+        outputs=[TensorSpec("out", "float32", shape)],
+        image=ImageConvention(),
+        config={"min_side": 10},  # e.bmp (9x7) is below it
+    )
+    embed_in_onnx(model, spec)
+    onnx.save(model, str(path))
+    ref, out = tmp_path / "ref", tmp_path / "out"
+    args = ["--model", str(path), "--input", str(photo_folder), "--no-progress"]
+    assert CliRunner().invoke(run_stylize_cmd, [*args, "--out", str(ref)]).exit_code == 0
+    res = CliRunner().invoke(batch_cmd, ["stylize", *args, "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "4 images, 3 failed, 0 already done" in res.output
+    assert "needs at least 10x10" in res.output
+    assert _files(out) == _files(ref)
+    assert sorted(_files(out)) == sorted(g for g in GOOD if not g.endswith("e.bmp"))
