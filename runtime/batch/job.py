@@ -19,6 +19,7 @@ from ptx.errors import ImageError, InputError, MissingDependency, ModelError
 from ptx.io import read_image, sha256_file
 from ptx.runtime import load
 from ptx.runtime.backends import quiet_pool
+from ptx.runtime.batch.generate import GenerateWorker, plan_generate
 from ptx.runtime.batch.manifest import MANIFEST_NAME, Manifest
 from ptx.runtime.batch.sources import plan_batch
 from ptx.runtime.cpu import physical_cores
@@ -26,7 +27,7 @@ from ptx.runtime.pipelines.batching import Item, mark_output, same_size_batches,
 from ptx.runtime.pipelines.enhance import enhance_batch, image_convention, image_input
 from ptx.runtime.pipelines.stylize import _guarded
 
-TASKS = ("enhance", "stylize")
+TASKS = ("enhance", "stylize", "generate")
 DECODE_CPUS = 0.25  # a decode task's CPU share (small, so it always fits beside the actors)
 RAY_HINT = "pip install 'ptx[batch]'"
 
@@ -173,14 +174,18 @@ def run_batch(
     if not model.is_file():
         raise InputError(f"{model}: no such model file")
     ray = import_ray()
-    items = plan_batch(input, out)
+    if task == "generate":
+        planned = plan_generate(input, out)
+    else:
+        planned = [{"source": str(it.source), "dest": str(it.dest.resolve())}
+                   for it in plan_batch(input, out)]  # fmt: skip
     Path(out).mkdir(parents=True, exist_ok=True)
     if Path(input).is_dir():
         mark_output(input, out)
     book = Manifest(manifest or Path(out) / MANIFEST_NAME, sha256_file(model))
     done = book.done()
-    todo = [it for it in items if str(it.dest.resolve()) not in done]
-    resumed = len(items) - len(todo)
+    todo = [row for row in planned if row["dest"] not in done]
+    resumed = len(planned) - len(todo)
     cpus = _local_cpus()
     per = cpus_per_worker or (1.0 if address else min(1.0, cpus / (workers + 1)))
     if threads is None:
@@ -197,15 +202,27 @@ def run_batch(
             ctx = ray.data.DataContext.get_current()
             ctx.enable_progress_bars = False
             ctx.print_on_execution_start = False
-            rows = [{"source": str(it.source), "dest": str(it.dest.resolve())} for it in todo]
-            ds = ray.data.from_items(rows, override_num_blocks=max(1, len(rows) // batch))
-            ds = ds.map(decode_row, num_cpus=DECODE_CPUS)
-            ds = ds.map_batches(
-                Worker,
-                fn_constructor_kwargs=dict(
-                    task=task, model=str(model.resolve()), threads=threads, backend=backend,
+            ds = ray.data.from_items(todo, override_num_blocks=max(1, len(todo) // batch))
+            if task == "generate":  # ptx run generate's backend unless one is asked for
+                worker = GenerateWorker
+                kwargs = dict(
+                    model=str(model.resolve()),
+                    threads=threads,
+                    backend="onnxruntime" if backend == "auto" else backend,
+                )
+            else:
+                ds = ds.map(decode_row, num_cpus=DECODE_CPUS)
+                worker = Worker
+                kwargs = dict(
+                    task=task,
+                    model=str(model.resolve()),
+                    threads=threads,
+                    backend=backend,
                     kill_on=kill_on,
-                ),
+                )
+            ds = ds.map_batches(
+                worker,
+                fn_constructor_kwargs=kwargs,
                 batch_size=batch,
                 batch_format="numpy",
                 compute=ray.data.ActorPoolStrategy(size=workers),

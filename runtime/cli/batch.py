@@ -16,7 +16,8 @@ from ptx.runtime.cli._common import BACKEND_NAMES, print_skipped
 @click.option("--model", required=True, type=click.Path(), help="the task's .onnx (or a .plan)")
 @click.option(
     "--input", "input_", required=True, type=click.Path(),
-    help="a folder, a list file (.txt, one path a line) or a Parquet table with a 'path' column",
+    help="a folder, a list file (.txt, one path a line), a Parquet table with a 'path' "
+    "column; for generate a JSONL labels file",
 )  # fmt: skip
 @click.option("--out", required=True, type=click.Path(), help="output folder (names are kept)")
 @click.option("--workers", default=2, show_default=True, help="actors, one engine each")
@@ -32,7 +33,11 @@ def batch_cmd(
     task, model, input_, out, workers, batch, address, threads, cpus_per_worker, backend,
     manifest, no_progress, as_json,
 ) -> None:  # fmt: skip
-    """Run TASK over a catalogue on Ray Data; resumable through the manifest in --out."""
+    """Run TASK over a catalogue on Ray Data; resumable through the manifest in --out.
+
+    generate: one image per line of a JSONL labels file, e.g.
+    {"labels": {"category": "mug"}, "seed": 7, "out": "mug-7.png"}.
+    """
     summary = run_batch(
         task, model, input_, out, workers=workers, batch=batch, address=address,
         threads=threads, cpus_per_worker=cpus_per_worker, backend=backend,

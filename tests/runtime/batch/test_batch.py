@@ -182,3 +182,55 @@ def test_stylize_equals_ptx_run_stylize_and_skips_images_below_the_floor(
     assert "needs at least 10x10" in res.output
     assert _files(out) == _files(ref)
     assert sorted(_files(out)) == sorted(g for g in GOOD if not g.endswith("e.bmp"))
+
+
+def test_generate_from_a_labels_file_equals_ptx_run_generate(ray_local, tmp_path):
+    import importlib.util
+
+    from ptx.runtime.cli.run_generate import run_generate_cmd
+    from ptx.spec import ImageConvention
+
+    where = Path(__file__).parents[1] / "pipelines" / "test_generate.py"
+    spec = importlib.util.spec_from_file_location("ptx_test_generate", where)
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    model = gen.tiny_generator(tmp_path / "gan.onnx", image=ImageConvention(range=(-1.0, 1.0)))
+    lines = [
+        {"labels": {"category": "mug", "color": "red"}, "seed": 3, "out": "mug.png"},
+        {"labels": {"category": "watch"}, "seed": 5},
+        {"labels": {"category": "sofa"}, "seed": 1},  # not in the vocabulary: skipped
+    ]
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    out = tmp_path / "out"
+    summary = run_batch("generate", model, labels, out, workers=1, progress=False)
+    assert (summary.images, summary.failed) == (2, 1)
+    assert "sofa" in summary.skipped[0][1]
+    for args, name in [
+        (["--label", "category=mug", "--label", "color=red", "--seed", "3"], "mug.png"),
+        (["--label", "category=watch", "--seed", "5"], "000001_watch.png"),
+    ]:
+        ref = tmp_path / f"ref-{name}"
+        res = CliRunner().invoke(
+            run_generate_cmd, ["--model", str(model), "--n", "1", "--out", str(ref), *args]
+        )
+        assert res.exit_code == 0, res.output
+        (written,) = ref.glob("*.png")
+        assert (out / name).read_bytes() == written.read_bytes()
+    again = run_batch("generate", model, labels, out, workers=1, progress=False)
+    assert (again.images, again.resumed, again.failed) == (0, 2, 1)
+
+
+def test_bad_labels_lines_are_refused_with_their_line_number(tmp_path):
+    from ptx.runtime.batch.generate import plan_generate
+
+    labels = tmp_path / "labels.jsonl"
+    for text, match in [
+        ('{"labels": {"category": "mug"}}\nnot json\n', r"labels.jsonl:2: not a labels line"),
+        ('{"out": "../escape.png"}\n', "inside --out"),
+        ('{"out": "a.png"}\n{"out": "a.png"}\n', "earlier line"),
+        ("# nothing\n", "no labels lines"),
+    ]:
+        labels.write_text(text)
+        with pytest.raises(InputError, match=match):
+            plan_generate(labels, tmp_path / "out")
