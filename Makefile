@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.ptx-installed
 DEMO_OUT ?= demo-out
 
-.PHONY: venv demo test lint bench gpu-check clean capi
+.PHONY: venv demo test lint bench fuzz gpu-check clean capi
 
 $(STAMP): requirements.txt setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -35,6 +35,9 @@ capi: $(STAMP)
 	cmake -S capi -B build/capi -DPython_EXECUTABLE=$(abspath $(BIN))/python -DCMAKE_BUILD_TYPE=Release
 	cmake --build build/capi -j 2
 	cmake --install build/capi --prefix $(VENV)
+
+fuzz: $(STAMP)
+	PTX_FUZZ_EXAMPLES=5000 $(BIN)/pytest -q tests/runtime/server/test_properties.py
 
 gpu-check:
 	bash scripts/gpu-check.sh

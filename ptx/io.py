@@ -174,6 +174,7 @@ def image_header(data: bytes, name: str = "<bytes>") -> tuple[int, int, str]:
 
     if not data:
         raise ImageError(f"{name}: empty file (0 bytes)")
+    Image.MAX_IMAGE_PIXELS = None  # ptx's own pixel limits apply, not Pillow's bomb error
     try:
         with Image.open(io.BytesIO(data), formats=IMAGE_FORMATS) as img:
             return img.size[0], img.size[1], str(img.format)

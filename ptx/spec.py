@@ -276,7 +276,7 @@ class ModelSpec:
         """Parse JSON text."""
         try:
             data = json.loads(text)
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise SpecError(f"ModelSpec is not valid JSON: {exc}") from exc
         return cls.from_dict(data)
 

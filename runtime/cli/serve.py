@@ -33,6 +33,26 @@ from ptx.runtime.server.run import serve_forever
 @click.option(
     "--token", envvar="PTX_SERVE_TOKEN", default=None, help="bearer token [env PTX_SERVE_TOKEN]"
 )
+@click.option(
+    "--allow-public", is_flag=True, help="bind a non-loopback --host without --token anyway"
+)
+@click.option(
+    "--max-request-mb", default=2048.0, show_default=True,
+    help="one image request's decoded pixels + activations, estimated from its header (413 past)",
+)  # fmt: skip
+@click.option(
+    "--max-inflight-mb", default=4096.0, show_default=True,
+    help="all admitted image requests together (503 + Retry-After past)",
+)  # fmt: skip
+@click.option("--header-timeout-s", default=10.0, show_default=True, help="slow headers: close")
+@click.option("--body-timeout-s", default=30.0, show_default=True, help="slow bodies: 408")
+@click.option(
+    "--max-connections", default=1000, show_default=True, help="open connections (503 past)"
+)
+@click.option(
+    "--max-inflight-body-mb", default=512.0, show_default=True,
+    help="request bodies being received at once (503 past)",
+)  # fmt: skip
 @click.option("--backend", default="auto", show_default=True, help="auto, onnxruntime, tensorrt")
 @click.option("--threads", type=int, default=None, help="intra-op threads per instance")
 @click.option("--log-level", default="info", show_default=True, help="uvicorn log level")
@@ -40,7 +60,9 @@ from ptx.runtime.server.run import serve_forever
 @click.option("--json", "as_json", is_flag=True, help="print the loaded models as JSON on start")
 def serve(
     models, host, port, max_batch, max_delay_us, instances, queue, timeout_s, max_body_mb,
-    max_pixels, token, backend, threads, log_level, access_log, as_json,
+    max_pixels, token, allow_public, max_request_mb, max_inflight_mb, header_timeout_s,
+    body_timeout_s, max_connections, max_inflight_body_mb, backend, threads, log_level,
+    access_log, as_json,
 ) -> None:  # fmt: skip
     """Serve models over HTTP: KServe v2 protocol, image routes, /metrics, /openapi.json."""
     for module in ("starlette", "uvicorn", "prometheus_client"):
@@ -53,9 +75,12 @@ def serve(
         models=parse_models(models), host=host, port=port, max_batch=max_batch,
         max_delay_us=max_delay_us, instances=instances, queue=queue, timeout_s=timeout_s,
         max_body_mb=max_body_mb, max_pixels=int(max_pixels), token=token, backend=backend,
-        threads=threads,
+        threads=threads, allow_public=allow_public, max_request_mb=max_request_mb,
+        max_inflight_mb=max_inflight_mb, header_timeout_s=header_timeout_s,
+        body_timeout_s=body_timeout_s, max_connections=max_connections,
+        max_inflight_body_mb=max_inflight_body_mb,
     )  # fmt: skip
-    if host not in ("127.0.0.1", "localhost", "::1") and not token:
+    if allow_public and not token:
         click.echo(
             f"warning: serving on {host} without --token: anyone who can reach it may use it",
             err=True,

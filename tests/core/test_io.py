@@ -306,3 +306,20 @@ def test_unwritable_destination_is_one_line(tmp_path: Path) -> None:
     blocker.write_text("x")
     with pytest.raises(InputError, match="cannot write here"):
         atomic_write_bytes(blocker / "sub" / "out.bin", b"data")
+
+
+def test_header_probe_in_a_fresh_process_has_no_pillow_bomb_error(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    path = tmp_path / "big.png"
+    Image.new("L", (14_000, 13_000)).save(path)  # 182 MP: Pillow's own limit raises at 179
+    code = (
+        "import sys; from ptx.io import image_header; "
+        "print(image_header(open(sys.argv[1], 'rb').read()))"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "(14000, 13000, 'PNG')" in out.stdout

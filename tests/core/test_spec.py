@@ -161,3 +161,8 @@ def test_malformed_fields_are_one_spec_error(where, value, message) -> None:
     target[where[-1]] = value
     with pytest.raises(SpecError, match=message):
         ModelSpec.from_dict(spec)
+
+
+def test_bytes_that_are_not_utf8_are_one_spec_error() -> None:
+    with pytest.raises(SpecError, match="not valid JSON"):
+        ModelSpec.from_json(b"\xff\xfe{")

@@ -334,3 +334,18 @@ def test_out_of_range_label_id_is_400_before_batching(model_files):
         assert httpx.post(f"{s.url}/v2/models/gen/infer", json=doc).status_code == 200
     finally:
         s.stop()
+
+
+def test_serve_command_refuses_a_public_bind_without_token_in_one_line(model_files):
+    from click.testing import CliRunner
+
+    from ptx.runtime.cli.serve import serve
+
+    args = ["--model", f"m={model_files['affine']}", "--host", "0.0.0.0"]
+    result = CliRunner().invoke(serve, args)
+    assert result.exit_code != 0
+    assert "without --token" in str(result.exception) and "--allow-public" in str(result.exception)
+    help_text = CliRunner().invoke(serve, ["--help"]).output
+    for flag in ("--allow-public", "--max-request-mb", "--max-inflight-mb", "--header-timeout-s",
+                 "--body-timeout-s", "--max-connections", "--max-inflight-body-mb"):  # fmt: skip
+        assert flag in help_text

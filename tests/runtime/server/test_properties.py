@@ -153,7 +153,6 @@ def test_spec_loader_on_raw_text(raw):
         ModelSpec.from_json(raw)
 
 
-@pytest.mark.xfail(reason="ptx/spec.py: from_json(bytes) lets UnicodeDecodeError out (core)")
 def test_spec_loader_on_invalid_utf8():
     with pytest.raises(SpecError):
         ModelSpec.from_json(b"\x80{}")
