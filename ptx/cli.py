@@ -26,6 +26,7 @@ COMMANDS = {
     "triton": "ptx.export.cli.triton:triton",
     "run": "ptx.runtime.cli.run:run",
     "serve": "ptx.runtime.cli.serve:serve",
+    "batch": "ptx.runtime.cli.batch:batch_cmd",
     "doctor": "ptx.runtime.cli.doctor:doctor_cmd",
     "bench": "ptx.benchmarks.cli.bench:bench",
     "demo": "ptx.demo.cli:demo_cmd",
