@@ -90,14 +90,17 @@ class Worker:
         self.engine = _guarded(engine, threads) if task == "stylize" else engine
         image_input(self.engine)
         self.conv = image_convention(self.engine)
-        self.kill_on = kill_on  # test hook "name|flagfile": SIGKILL self once on that input
+        self.kill_on = kill_on  # test hook "a.png,b.png|flagdir": SIGKILL self once on each
 
     def _maybe_die(self, source: str) -> None:
         if not self.kill_on:
             return
-        name, flag = self.kill_on.split("|", 1)
-        if Path(source).name == name and not Path(flag).exists():
-            Path(flag).write_text(str(os.getpid()))
+        names, flags = self.kill_on.split("|", 1)
+        name = Path(source).name
+        flag = Path(flags) / f"{name}.killed"
+        if name in names.split(",") and not flag.exists():
+            flag.parent.mkdir(parents=True, exist_ok=True)
+            flag.write_text(str(os.getpid()))
             os.kill(os.getpid(), signal.SIGKILL)
 
     def __call__(self, batch: dict) -> dict:
@@ -164,7 +167,8 @@ def run_batch(
     """Run ``task`` over ``input`` on Ray Data into ``out`` (names kept), resumably.
 
     ``on_result`` sees each finished row on the driver (after its manifest line);
-    ``kill_on`` ("name|flagfile") is a fault-injection hook for tests.
+    ``kill_on`` ("a.png,b.png|flagdir") is a fault-injection hook: the worker holding
+    each named input SIGKILLs itself once (a flag file per name in flagdir).
     """
     if task not in TASKS:
         raise InputError(f"ptx batch runs {', '.join(TASKS)}; got '{task}'")

@@ -99,14 +99,15 @@ def test_resume_redoes_only_what_was_missing(ray_local, models, helpers, tmp_pat
 
 
 def test_a_worker_killed_mid_run_loses_and_duplicates_nothing(ray_local, models, helpers, tmp_path):
-    src, out = _many(tmp_path / "in", helpers, 10), tmp_path / "out"
-    flag = tmp_path / "killed"
-    summary = run_batch("enhance", models["affine"], src, out, workers=2, progress=False,
-                        kill_on=f"img05.png|{flag}")  # fmt: skip
-    assert flag.is_file()  # the worker really died (SIGKILL) on img05.png
-    assert (summary.images, summary.failed) == (10, 0)
+    src, out = _many(tmp_path / "in", helpers, 12), tmp_path / "out"
+    flags, victims = tmp_path / "killed", ["img02.png", "img05.png", "img09.png"]
+    summary = run_batch("enhance", models["affine"], src, out, workers=2, batch=3,
+                        progress=False, kill_on=f"{','.join(victims)}|{flags}")  # fmt: skip
+    # a worker really died (SIGKILL) on each, after the outputs before it in its batch
+    assert sorted(p.name for p in flags.iterdir()) == [f"{v}.killed" for v in victims]
+    assert (summary.images, summary.failed) == (12, 0)
     outputs = [rec["output"] for rec in _manifest(out)]
-    assert len(outputs) == len(set(outputs)) == 10
+    assert len(outputs) == len(set(outputs)) == 12
     assert not list(out.rglob("*.part"))
     ref = tmp_path / "ref"
     assert CliRunner().invoke(
