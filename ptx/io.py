@@ -145,14 +145,21 @@ def _to_rgb(img) -> np.ndarray:
 
     mode = img.mode
     if mode.startswith("I;16") or mode == "I":
-        arr = np.asarray(img, dtype=np.float64)
+        arr = np.asarray(img)
         # I;16 is 16-bit by definition (a dark 16-bit scan must stay dark); plain "I" may
-        # hold 8- or 16-bit data, so its range decides.
-        peak = 65535.0 if mode.startswith("I;16") or arr.max(initial=0) > 255 else 255.0
-        grey = np.clip(arr / peak * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        # hold 8- or 16-bit data, so its range decides. Integer maths, in place: a 50 MP
+        # 16-bit scan must not become gigabytes of float64 copies.
+        if mode.startswith("I;16") or arr.max(initial=0) > 255:
+            wide = np.clip(arr, 0, 65535).astype(np.uint32)
+            wide *= 255
+            wide += 32767  # round half up: (p * 255 + 32767) // 65535
+            wide //= 65535
+            grey = wide.astype(np.uint8)
+        else:
+            grey = np.clip(arr, 0, 255).astype(np.uint8)
         return np.repeat(grey[..., None], 3, axis=2)
     if mode == "F":
-        arr = np.nan_to_num(np.asarray(img, dtype=np.float64))
+        arr = np.nan_to_num(np.asarray(img, dtype=np.float32))
         scale = 255.0 if arr.max(initial=0) <= 1.0 else 1.0  # 0..1 floats or 0..255 floats
         grey = np.clip(arr * scale + 0.5, 0, 255).astype(np.uint8)
         return np.repeat(grey[..., None], 3, axis=2)
