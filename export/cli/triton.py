@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from ptx.export.cli._common import emit
+from ptx.export.kserve import write_kserve
 from ptx.export.triton import write_repository
 
 
@@ -24,6 +25,13 @@ from ptx.export.triton import write_repository
     show_default=True,
 )
 @click.option("--kind", type=click.Choice(["gpu", "cpu"]), default="gpu", show_default=True)
+@click.option(
+    "--kserve",
+    "storage_uri",
+    default=None,
+    help="Also write REPO.kserve.yaml, a KServe InferenceService serving the repository from "
+    "this storage URI (s3://, gs://, pvc://...); `ptx kserve` sets replicas and resources.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def triton(
     model: Path,
@@ -33,6 +41,7 @@ def triton(
     instances: int,
     delay_us: int,
     kind: str,
+    storage_uri: str | None,
     as_json: bool,
 ) -> None:
     """Write a Triton model repository entry (config.pbtxt + 1/model.plan|onnx)."""
@@ -45,8 +54,10 @@ def triton(
         delay_us=delay_us,
         kind=kind,
     )
-    emit(
-        report.to_dict(),
-        as_json,
-        f"{report.config}: {report.platform}, max_batch_size {report.max_batch_size}",
-    )
+    data = report.to_dict()
+    line = f"{report.config}: {report.platform}, max_batch_size {report.max_batch_size}"
+    if storage_uri is not None:
+        isvc = write_kserve(repo, storage_uri, gpus=1 if kind == "gpu" else 0)
+        data["kserve"] = isvc.to_dict()
+        line += f"\n{isvc.manifest}: InferenceService {isvc.name} from {storage_uri}"
+    emit(data, as_json, line)

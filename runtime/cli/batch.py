@@ -21,7 +21,7 @@ from ptx.runtime.cli._common import BACKEND_NAMES, print_skipped
 )  # fmt: skip
 @click.option("--out", required=True, type=click.Path(), help="output folder (names are kept)")
 @click.option("--workers", default=2, show_default=True, help="actors, one engine each")
-@click.option("--batch", default=1, show_default=True, help="images per actor call")
+@click.option("--batch", default=1, show_default=True, help="images per model call (same size)")
 @click.option("--address", default=None, help="a Ray cluster (ray://host:10001 or auto) [local]")
 @click.option("--threads", type=int, default=None, help="intra-op threads per worker [cores/N]")
 @click.option("--cpus-per-worker", type=float, default=None, help="Ray CPUs per actor [auto]")
@@ -35,8 +35,9 @@ def batch_cmd(
 ) -> None:  # fmt: skip
     """Run TASK over a catalogue on Ray Data; resumable through the manifest in --out.
 
+    \b
     generate: one image per line of a JSONL labels file, e.g.
-    {"labels": {"category": "mug"}, "seed": 7, "out": "mug-7.png"}.
+      {"labels": {"category": "mug"}, "seed": 7, "out": "mug-7.png"}
     """
     summary = run_batch(
         task, model, input_, out, workers=workers, batch=batch, address=address,

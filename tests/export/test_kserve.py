@@ -183,3 +183,24 @@ def test_cli_writes_beside_the_repository(repo):
     assert report["name"] == "repo" and report["manifest"].endswith("repo.kserve.yaml")
     text = Path(report["manifest"]).read_text()
     assert text.startswith("# ptx kserve: Triton serving enhance from pvc://models/repo")
+
+
+def test_ptx_triton_kserve_writes_the_repository_and_the_manifest(repo, tmp_path):
+    yaml = pytest.importorskip("yaml")
+    from ptx.export.cli.triton import triton
+
+    model = repo / "enhance" / "1" / "model.onnx"
+    target = tmp_path / "models"
+    res = CliRunner().invoke(
+        triton,
+        ["--model", str(model), "--repo", str(target), "--name", "enhance", "--kind", "cpu",
+         "--kserve", "gs://bucket/models", "--json"],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    report = json.loads(res.output)
+    assert report["kserve"]["models"] == ["enhance"]
+    isvc = yaml.safe_load(Path(report["kserve"]["manifest"]).read_text())
+    model_spec = isvc["spec"]["predictor"]["model"]
+    assert model_spec["storageUri"] == "gs://bucket/models"
+    assert "nvidia.com/gpu" not in model_spec["resources"]["limits"]  # --kind cpu
+    assert Path(report["kserve"]["manifest"]) == tmp_path / "models.kserve.yaml"
