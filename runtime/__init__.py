@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ptx.errors import InputError, ModelError
 from ptx.runtime.backends import BACKENDS, backend_options, engine_class
+from ptx.runtime.backends.auto import precision as ladder
 from ptx.runtime.backends.auto.select import load_auto
 from ptx.runtime.engine import Engine, EngineOptions
 from ptx.tensors import TensorInfo
@@ -61,6 +62,7 @@ def load(
     threads: int | None = None,
     backend: str = "auto",
     trial_shapes: dict[str, tuple[int, ...]] | None = None,
+    precision: str = "auto",
     **options: object,
 ) -> Engine:
     """Load ``.onnx`` (ONNX Runtime / OpenVINO) or ``.plan`` (TensorRT) and return an Engine.
@@ -71,14 +73,23 @@ def load(
     ``allow_chunking``, ``cuda_graph``, ``stream``), checked by the rule in
     ptx.runtime.backends. ``auto`` on the CPU picks the faster installed backend by a
     cached timed trial (ptx.runtime.backends.auto.select; ``trial_shapes`` sets its
-    input shapes); $PTX_BACKEND or a named backend skips it. ``device`` defaults to
+    input shapes); $PTX_BACKEND or a named backend skips it. ``precision`` (auto, fp32,
+    bf16, fp16): ``auto`` with ``backend="auto"`` on the CPU adds the reduced precisions
+    this processor has units for to that trial, each kept only when it passes the parity
+    gate against FP32 (ptx.runtime.backends.auto.precision); with a named backend it is
+    that backend's fp32. bf16/fp16 run on OpenVINO; one the CPU or backend cannot run is
+    one InputError line. ``device`` defaults to
     ``cuda`` for a plan and ``cpu`` otherwise; a plan on ``cpu`` is one InputError line.
     Any unusable file raises one ModelError line.
     """
     p = Path(path)
     asked = backend
+    precision = ladder.normalise(precision)
     backend = requested_backend(p, backend)
+    if backend == "auto" and precision in ladder.REDUCED and p.suffix.lower() in ONNX_SUFFIXES:
+        backend = "openvino"  # the CPU backend that runs reduced precisions
     name = pick_backend(p, backend)
+    ladder.check_explicit(precision, name)
     _check_file(p)
     if device is None:
         device = "cuda" if name == "tensorrt" else "cpu"
@@ -88,7 +99,9 @@ def load(
             "use device='cuda' (or cuda:N), or load the .onnx to run on the CPU"
         )
     if backend == "auto" and name == "onnxruntime" and device == "cpu":
-        return load_auto(p, threads=threads, shapes=trial_shapes, **options)
+        return load_auto(p, threads=threads, shapes=trial_shapes, precision=precision, **options)
+    if name == "openvino":
+        options = {**options, "precision": ladder.OV_PRECISION.get(precision, "f32")}
     try:
         cls = engine_class(name)
     except ModelError as exc:

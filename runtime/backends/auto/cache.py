@@ -31,6 +31,10 @@ class Choice:
 
     backend: str
     reason: str
+    precision: str = "fp32"
+    parity: dict[str, str] = field(default_factory=dict)  # rung -> gate figure vs FP32
+    precision_note: str = ""  # why the reduced precisions were or were not taken
+    fingerprint: dict[str, object] = field(default_factory=dict)  # the CPU it was measured on
     p25_ms: dict[str, float] = field(default_factory=dict)  # what decided
     medians_ms: dict[str, float] = field(default_factory=dict)
     rounds: int = 0
@@ -46,7 +50,13 @@ class Choice:
     def line(self) -> str:
         """One line for a summary: backend, why, and whether the trial was cached."""
         how = "cached trial" if self.cached else f"trial {self.trial_s:.1f} s"
-        return f"backend {self.backend} (auto: {self.reason}; {how})"
+        rung = self.backend if self.precision == "fp32" else f"{self.backend}:{self.precision}"
+        gate = f"; parity {self.parity[rung]}" if rung in self.parity else ""
+        note = f"; {self.precision_note}" if self.precision_note else ""
+        return (
+            f"backend {self.backend}, precision {self.precision} "
+            f"(auto: {self.reason}{gate}{note}; {how})"
+        )
 
 
 def cache_root() -> Path:

@@ -17,6 +17,7 @@ or disagrees with ONNX Runtime on the trial input, loses with a logged reason.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import logging
 import statistics
@@ -29,6 +30,7 @@ import numpy as np
 from ptx.errors import ModelError, PtxError
 from ptx.inputs import example_inputs, resolve_shapes
 from ptx.runtime.backends import backend_options, check_auto_options, engine_class
+from ptx.runtime.backends.auto import precision as ladder
 from ptx.runtime.backends.auto.cache import (
     Choice,
     cpu_model,
@@ -93,11 +95,12 @@ def decide(
 
 
 def trial_inputs(
-    engine: Engine, given: dict[str, tuple[int, ...]] | None = None
+    engine: Engine, given: dict[str, tuple[int, ...]] | None = None, pictures: str = "random"
 ) -> tuple[dict[str, Shape], dict[str, np.ndarray]]:
     """(shapes, feeds) of the trial: ptx.inputs' one rule (spec profile, its image range)."""
     shapes = resolve_shapes(engine.inputs, engine.spec, given or {}, where=engine.path.name)
-    return shapes, example_inputs(engine.inputs, engine.spec, shapes, seed=TRIAL_SEED)
+    feeds = example_inputs(engine.inputs, engine.spec, shapes, seed=TRIAL_SEED, pictures=pictures)
+    return shapes, feeds
 
 
 def agreement(engine: Engine) -> float:
@@ -106,19 +109,36 @@ def agreement(engine: Engine) -> float:
     return AGREEMENT_FP16 if halves else AGREEMENT
 
 
-def relative_l2(a: np.ndarray, b: np.ndarray) -> float:
-    """||a - b|| / ||b|| in float64 (0 when both are zero)."""
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    den = float(np.linalg.norm(b))
-    num = float(np.linalg.norm(a - b))
-    return num / den if den > 0 else num
+relative_l2 = ladder.relative_l2
+
+
+def rungs(names: list[str], precision: str) -> tuple[list[str], list[str]]:
+    """(trial labels, why-not notes): fp32 backends, plus "openvino:bf16"/":fp16" under auto."""
+    labels, notes = list(names), []
+    if precision != "auto":
+        return labels, notes
+    for p in ladder.REDUCED:
+        why = ladder.unsupported(p) if "openvino" in names else "OpenVINO is not installed"
+        if why:
+            notes.append(f"no {p}: {why}")
+        else:
+            labels.append(f"openvino:{p}")
+    return labels, notes
+
+
+def _split(label: str) -> tuple[str, str]:
+    name, _, precision = label.partition(":")
+    return name, precision or "fp32"
 
 
 # -- loading ------------------------------------------------------------------
-def _open(name: str, path: Path, threads: int, options: dict) -> Engine:
-    """Backend ``name`` on the CPU with the options it declares (the rest are the others')."""
-    cls = engine_class(name)
-    return cls(path, device="cpu", threads=threads, options=backend_options(name, options, True))
+def _open(label: str, path: Path, threads: int, options: dict) -> Engine:
+    """Rung ``label`` (backend[:precision]) on the CPU with the options its backend declares."""
+    name, precision = _split(label)
+    settings = backend_options(name, options, True)
+    if precision != "fp32":
+        settings = dataclasses.replace(settings, precision=ladder.OV_PRECISION[precision])
+    return engine_class(name)(path, device="cpu", threads=threads, options=settings)
 
 
 def _fallback(path: Path, loser: str, why: str, winner: str) -> None:
@@ -134,9 +154,10 @@ def load_auto(
     threads: int | None = None,
     shapes: dict[str, tuple[int, ...]] | None = None,
     budget_s: float | None = None,
+    precision: str = "auto",
     **options: object,
 ) -> Engine:
-    """The faster installed CPU backend for ``path`` (cached trial); sets ``engine.choice``."""
+    """The fastest (CPU backend, precision) rung for ``path`` that passes the gate (cached)."""
     path = Path(path)
     budget_s = TRIAL_BUDGET_S if budget_s is None else budget_s
     if threads is not None and threads < 1:
@@ -144,29 +165,47 @@ def load_auto(
     threads = threads or physical_cores()
     names = installed_cpu_backends()
     check_auto_options(options)
-    if len(names) < 2:  # nothing to choose between
-        return _open(names[0] if names else CPU_BACKENDS[0], path, threads, options)
+    labels, notes = rungs(names, precision)
+    if len(labels) < 2:  # nothing to choose between
+        return _open(labels[0] if labels else CPU_BACKENDS[0], path, threads, options)
     sha = model_digest(path)
     label = ",".join(f"{k}:{'x'.join(map(str, v))}" for k, v in sorted((shapes or {}).items()))
-    key = trial_key(label or "spec", threads, backend_versions(names), cpu_model())
+    if precision == "auto":  # the fingerprint in the entry decides whether it is this CPU's
+        key = trial_key(label or "spec", threads, backend_versions(names), "*") + "|ladder"
+        here = ladder.fingerprint()
+    else:
+        key, here = trial_key(label or "spec", threads, backend_versions(names), cpu_model()), {}
     cached = read_choice(path, sha, key)
-    if cached is not None and cached.backend not in names:  # hand-edited, or another ptx's
-        log.info("%s: cached choice %r is not a CPU backend here; measuring again", path.name,
-                 cached.backend)  # fmt: skip
+    if cached is not None and here and cached.fingerprint != here:
+        log.warning("%s: cached precision choice was measured on another CPU (%s); measuring "
+                    "again", path.name, _cpu_text(cached.fingerprint))  # fmt: skip
+        cached = None
+    want = None
+    if cached is not None:
+        fp32 = cached.precision == "fp32"
+        want = cached.backend if fp32 else f"{cached.backend}:{cached.precision}"
+    if cached is not None and want not in labels:  # hand-edited, or another ptx's
+        log.info("%s: cached choice %r is not a CPU rung here; measuring again", path.name, want)
         cached = None
     if cached is not None:
         try:
-            engine = _open(cached.backend, path, threads, options)
+            engine = _open(want, path, threads, options)
             engine.choice = cached
             return engine
         except Exception as exc:  # the cache says X, but X fails now: measure again
-            log.info("%s: cached %s failed (%s); measuring again", path.name, cached.backend, exc)
-    choice, engine = run_trial(path, names, threads, shapes, budget_s, options)
+            log.info("%s: cached %s failed (%s); measuring again", path.name, want, exc)
+    choice, engine = run_trial(path, labels, threads, shapes, budget_s, options, notes)
+    choice.fingerprint = here
     written = write_choice(path, sha, key, choice)
     choice.cache_file = str(written) if written else None
     engine.choice = choice
     log.info("%s: %s", path.name, choice.line())
     return engine
+
+
+def _cpu_text(fp: dict) -> str:
+    units = ", ".join([*fp.get("matrix", []), *fp.get("vector", [])]) or "no units listed"
+    return f"{fp.get('cpu', '?')}: {units}; OpenVINO {fp.get('openvino') or '-'}"
 
 
 def run_trial(
@@ -176,27 +215,35 @@ def run_trial(
     shapes: dict[str, tuple[int, ...]] | None,
     budget_s: float,
     options: dict,
+    notes: list[str] | None = None,
 ) -> tuple[Choice, Engine]:
-    """Load every backend, check they agree, time them interleaved; returns (Choice, winner)."""
+    """Load every rung, gate them against FP32, time them interleaved; (Choice, winner)."""
     t0 = time.perf_counter()
     errors: dict[str, str] = {}
+    parity: dict[str, str] = {}
     engines = _open_all(path, names, threads, options, errors)
+    laddered = any(":" in n for n in names)
     try:
-        sample, feeds = trial_inputs(next(iter(engines.values())), shapes)
+        first = next(iter(engines.values()))
+        sample, feeds = trial_inputs(first, shapes, "pictures" if laddered else "random")
     except PtxError as exc:  # no trial input can be made (an input ptx cannot fill)
         sample, feeds = {}, None
         errors["trial"] = f"no trial input ({_first_line(exc)})"
     if feeds is not None:
-        _warm_up_and_compare(engines, sample, feeds, names[0], errors)
+        _warm_up_and_compare(engines, sample, feeds, names[0], errors, parity)
     else:
         _keep_only(engines, next(iter(engines)))
     shown = {k: list(v) for k, v in sample.items()}
+    reduced = [n for n in names if ":" in n]
     if len(engines) == 1:
         (winner,) = engines
         for loser, why in errors.items():
             _fallback(path, loser, why, winner)
         reason = "; ".join(why if n == "trial" else f"not {n}: {why}" for n, why in errors.items())
-        choice = Choice(winner, reason, shapes=shown, trial_s=round(time.perf_counter() - t0, 3))
+        name, prec = _split(winner)
+        note = _why_precision(prec, notes or [], [], errors)
+        choice = Choice(name, reason, precision=prec, parity=parity, precision_note=note,
+                        shapes=shown, trial_s=round(time.perf_counter() - t0, 3))  # fmt: skip
         return choice, engines[winner]
     times = time_interleaved(
         {n: (lambda e=e: e.run(feeds)) for n, e in engines.items()}, budget_s=budget_s
@@ -205,9 +252,16 @@ def run_trial(
     for name, engine in engines.items():
         if name != winner:
             engine.close()
+    for loser, why in errors.items():
+        _fallback(path, loser, why, winner)
+    name, prec = _split(winner)
+    slower = [n for n in reduced if n in times and n != winner]
     choice = Choice(
-        winner,
+        name,
         reason,
+        precision=prec,
+        parity=parity,
+        precision_note=_why_precision(prec, notes or [], slower, errors),
         p25_ms={n: round(lower_quartile(ts) * 1e3, 3) for n, ts in times.items()},
         medians_ms={n: round(statistics.median(ts) * 1e3, 3) for n, ts in times.items()},
         rounds=min(len(ts) for ts in times.values()),
@@ -215,6 +269,15 @@ def run_trial(
         trial_s=round(time.perf_counter() - t0, 3),
     )
     return choice, engines[winner]
+
+
+def _why_precision(prec: str, notes: list[str], slower: list[str], errors: dict) -> str:
+    """Why fp32 was kept (or that a reduced precision won the gate and the timing)."""
+    if prec != "fp32":
+        return f"{prec} passed the gate ({ladder.gate_line()}) and was fastest"
+    whys = [*notes, *(f"{n} failed: {errors[n]}" for n in errors if ":" in n)]
+    whys += [f"{n} was not faster" for n in slower]
+    return f"fp32 kept: {'; '.join(whys)}" if whys else ""
 
 
 def _open_all(
@@ -251,19 +314,27 @@ def _keep_only(engines: dict[str, Engine], keep: str) -> None:
 
 
 def _warm_up_and_compare(
-    engines: dict[str, Engine], sample: dict, feeds: dict, ref: str, errors: dict[str, str]
+    engines: dict[str, Engine],
+    sample: dict,
+    feeds: dict,
+    ref: str,
+    errors: dict[str, str],
+    parity: dict[str, str] | None = None,
 ) -> None:
     """Run each engine once (its warm-up); drop any that fails or disagrees with ``ref``.
 
+    FP32 rungs must agree with ``ref`` to FP32 parity; reduced-precision rungs
+    ("openvino:bf16") must pass the gate of ladder.gate (figures go to ``parity``).
     When no engine runs the made-up trial input (a shape input given made-up values,
     say), that says nothing about real inputs: the reference backend (or the first
     that loaded) is kept, unmeasured, and the reason is logged.
     """
+    parity = {} if parity is None else parity
     outputs, failed = {}, {}
     for name, engine in list(engines.items()):
         try:
             engine.prepare(sample)  # OpenVINO: compile the static shape now, not in the timing
-            outputs[name] = next(iter(engine.run(feeds).values()))
+            outputs[name] = engine.run(feeds)
         except Exception as exc:
             failed[name] = f"it cannot run the trial input: {_first_line(exc)}"
     if not outputs:
@@ -275,11 +346,21 @@ def _warm_up_and_compare(
         errors[name] = why
         engines.pop(name).close()
     if ref not in outputs:
+        for name in [n for n in engines if ":" in n]:  # no FP32 reference: nothing to gate on
+            errors[name] = f"no FP32 {ref} output to gate against"
+            engines.pop(name).close()
         return
     tolerance = agreement(engines[ref])
     for name in [n for n in engines if n != ref]:
+        if ":" in name:
+            ok, figure = ladder.gate(engines[ref].spec, outputs[ref], outputs[name])
+            parity[name] = figure
+            if not ok:
+                errors[name] = f"parity {figure} fails the gate ({ladder.gate_line()})"
+                engines.pop(name).close()
+            continue
         try:
-            err = relative_l2(outputs[name], outputs[ref])
+            err = relative_l2(next(iter(outputs[name].values())), next(iter(outputs[ref].values())))
         except ValueError:  # shapes differ
             err = float("inf")
         if not err <= tolerance:

@@ -16,12 +16,15 @@ from ptx.runtime.backends.auto import cache as choice_cache
 from ptx.runtime.backends.auto import select
 
 pytest.importorskip("openvino")
+OLD_CPU = {"model": "old CPU", "matrix": [], "vector": ["avx2", "fma"]}
 
 
 @pytest.fixture(autouse=True)
 def _env(tmp_path, monkeypatch):
     monkeypatch.setenv("PTX_CACHE_DIR", str(tmp_path / "user-cache"))
     monkeypatch.delenv("PTX_BACKEND", raising=False)
+    # An old CPU: the precision ladder (test_precision.py) adds no reduced rung here.
+    monkeypatch.setattr(select.ladder, "cpu_capabilities", lambda: OLD_CPU)
     monkeypatch.setattr(select, "TRIAL_BUDGET_S", 0.0)
 
 

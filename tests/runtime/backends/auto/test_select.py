@@ -19,12 +19,15 @@ from ptx.runtime.backends.auto import select
 from ptx.spec import ImageConvention
 
 pytest.importorskip("openvino")
+OLD_CPU = {"model": "old CPU", "matrix": [], "vector": ["avx2", "fma"]}
 
 
 @pytest.fixture(autouse=True)
 def _env(tmp_path, monkeypatch):
     monkeypatch.setenv("PTX_CACHE_DIR", str(tmp_path / "user-cache"))
     monkeypatch.delenv("PTX_BACKEND", raising=False)
+    # An old CPU: the precision ladder (test_precision.py) adds no reduced rung here.
+    monkeypatch.setattr(select.ladder, "cpu_capabilities", lambda: OLD_CPU)
 
 
 def one_op_model(path, op: str, domain: str, shape=(2, 4, 4)):
@@ -163,7 +166,7 @@ def test_auto_picks_the_faster_and_caches_beside_the_model(models, monkeypatch, 
     assert doc["model_sha256"] == choice_cache.model_digest(models["swap"])
     (key, entry), *_ = doc["choices"].items()
     assert entry["backend"] == winner and "threads=1" in key and "openvino=" in key
-    assert choice_cache.cpu_model() in key
+    assert entry["fingerprint"]["cpu"] == OLD_CPU["model"]  # the CPU it was measured on
     again = load(models["swap"], threads=1)  # paid once: no second trial
     assert again.backend == winner and again.choice.cached and len(calls) == 1
     load(models["swap"], threads=2)  # another thread count is another measurement
@@ -294,7 +297,10 @@ def test_run_enhance_shows_the_auto_choice(models, photo_folder, tmp_path, monke
     res = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "a"), "--no-progress"])
     assert res.exit_code == 0, res.output
     assert "openvino" in res.stdout  # the summary line names the backend that ran
-    assert "backend openvino (auto: openvino 5.00 ms vs onnxruntime 10.00 ms" in res.stderr
+    assert (
+        "backend openvino, precision fp32 (auto: openvino 5.00 ms vs onnxruntime 10.00 ms"
+        in res.stderr
+    )
     res = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "b"), "--json", "--no-progress"])
     data = json.loads(res.stdout)
     assert data["backend"] == "openvino" and data["backend_choice"]["cached"] is True
