@@ -16,6 +16,7 @@ from ptx.benchmarks.harness.backends import Target
 from ptx.benchmarks.harness.bench import Controls, GpuSettings, Outputs, run_bench
 from ptx.benchmarks.harness.inputs import parse_batches
 from ptx.benchmarks.harness.report import notes, summary_text, sweep_table
+from ptx.runtime.cli._common import precision_option
 from ptx.tensors import parse_named_shape
 
 
@@ -37,6 +38,7 @@ from ptx.tensors import parse_named_shape
     show_default=True,
     help="For --model: onnxruntime, openvino, or auto (the runtime's timed pick).",
 )
+@precision_option()
 @click.option("--threads", type=int, help="ONNX Runtime intra-op / torch threads.")
 @click.option("--compile", "use_compile", is_flag=True, help="torch.compile the PyTorch model.")
 @click.option("--batch", help="Batch size or sweep, e.g. 1,8,32 (overrides the batch axis).")
@@ -84,6 +86,7 @@ def bench(ctx: click.Context, **opts) -> None:
         torch=opts["torch_ref"],
         device=opts["device"],
         backend=opts["backend"],
+        precision=opts["precision"],
         threads=opts["threads"],
         compile=opts["use_compile"],
         cuda_graph=opts["cuda_graph"],

@@ -88,6 +88,12 @@ class EngineBackend(Backend):
         self.device = engine.device
         self._feeds: dict[str, np.ndarray] = {}
 
+    @property
+    def precision(self) -> str:
+        """What the engine computes in: OpenVINO's inference precision, else the model's."""
+        ran = getattr(self.engine, "inference_precision", None)
+        return {"bf16": "bf16", "f16": "fp16"}.get(str(ran), super().precision)
+
     def prepare(self, feeds: dict[str, np.ndarray]) -> None:
         """Check the feeds once (a wrong shape fails here, not mid-benchmark) and keep them."""
         self.engine.check_feeds(feeds)
@@ -216,6 +222,7 @@ class Target:
     torch: str | None = None  # file.py:factory (PyTorch eager)
     device: str = "cpu"
     backend: str = "onnxruntime"  # for --model: onnxruntime, openvino or auto (the runtime's pick)
+    precision: str = "auto"  # for --model: auto, fp32, bf16, fp16 (ptx.runtime.load's ladder)
     threads: int | None = None
     compile: bool = False
     torch_inputs: list[NamedShape] = field(default_factory=list)  # --shapes, for --torch
@@ -236,6 +243,8 @@ class Target:
             raise InputError(f"--device '{self.device}': use cpu or cuda")
         if self.backend != "onnxruntime" and not self.model:
             raise InputError("--backend applies to --model m.onnx only")
+        if self.precision != "auto" and not self.model:
+            raise InputError("--precision applies to --model m.onnx only")
 
 
 def open_backend(target: Target) -> Backend:
@@ -243,7 +252,11 @@ def open_backend(target: Target) -> Backend:
     target.check()
     if target.model:
         engine = runtime.load(
-            target.model, device=target.device, threads=target.threads, backend=target.backend
+            target.model,
+            device=target.device,
+            threads=target.threads,
+            backend=target.backend,
+            precision=target.precision,
         )
         return EngineBackend(engine)
     if target.engine:

@@ -6,10 +6,27 @@ import click
 
 from ptx.errors import InputError
 from ptx.runtime.backends import BACKENDS
+from ptx.runtime.backends.auto.precision import PRECISIONS
 from ptx.spec import ImageConvention
 
 MAX_LISTED = 10  # skipped files printed one per line; the rest are counted
 BACKEND_NAMES = ["auto", *BACKENDS]
+PRECISION_HELP = (
+    "auto: on the CPU also try the bf16/fp16 this processor has units for (OpenVINO), kept "
+    "only if faster and within the parity gate vs fp32 (measured once, cached); bf16/fp16 "
+    "run on OpenVINO; a named backend under auto runs fp32"
+)
+
+
+def precision_option(default: str = "auto"):
+    """The --precision flag the run commands, serve and bench share."""
+    return click.option(
+        "--precision",
+        type=click.Choice(list(PRECISIONS)),
+        default=default,
+        show_default=True,
+        help=PRECISION_HELP,
+    )
 
 
 def floats(text: str | None, what: str, n: tuple[int, ...]) -> tuple[float, ...] | None:

@@ -9,7 +9,7 @@ import click
 from ptx.errors import ImageError
 from ptx.runtime import load
 from ptx.runtime.backends import quiet_pool
-from ptx.runtime.cli._common import BACKEND_NAMES, convention, print_skipped
+from ptx.runtime.cli._common import BACKEND_NAMES, convention, precision_option, print_skipped
 from ptx.runtime.pipelines.enhance import enhance_path
 from ptx.runtime.pipelines.gpu import enhance_path_gpu
 
@@ -33,6 +33,7 @@ from ptx.runtime.pipelines.gpu import enhance_path_gpu
     show_default=True,
     help="auto: on the CPU the faster of onnxruntime and openvino (measured once, cached)",
 )
+@precision_option()
 @click.option("--range", "range_", default=None, help="foreign model: value range LO,HI [0,1]")
 @click.option("--mean", default=None, help="foreign model: mean, 1 or 3 values [0]")
 @click.option("--std", default=None, help="foreign model: std, 1 or 3 values [1]")
@@ -41,16 +42,18 @@ from ptx.runtime.pipelines.gpu import enhance_path_gpu
 @click.option("--no-progress", is_flag=True, help="no progress bar")
 @click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
 def enhance_cmd(
-    model, input_, out, batch, device, threads, backend, range_, mean, std, bgr, nhwc,
+    model, input_, out, batch, device, threads, backend, precision, range_, mean, std, bgr, nhwc,
     no_progress, as_json,
 ) -> None:  # fmt: skip
     """Enhance a photo or a folder of photos; prints images, failures, images/s."""
     conv = convention(range_, mean, std, bgr, nhwc)
     if device == "cpu":
-        engine = load(model, threads=threads, backend=backend, **quiet_pool(backend))
+        engine = load(
+            model, threads=threads, backend=backend, precision=precision, **quiet_pool(backend)
+        )
         run = enhance_path
     else:
-        engine = load(model, device=device, threads=threads, backend=backend)
+        engine = load(model, device=device, threads=threads, backend=backend, precision=precision)
         run = enhance_path_gpu
     summary = run(engine, input_, out, batch=batch, progress=not no_progress, conv=conv)
     if as_json:

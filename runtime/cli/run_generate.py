@@ -10,7 +10,7 @@ from ptx.errors import InputError
 from ptx.image import grid
 from ptx.io import write_image
 from ptx.runtime import load
-from ptx.runtime.cli._common import BACKEND_NAMES
+from ptx.runtime.cli._common import BACKEND_NAMES, precision_option
 from ptx.runtime.pipelines.generate import generate, write_images
 
 
@@ -39,11 +39,14 @@ def parse_labels(items: tuple[str, ...]) -> dict[str, str]:
 @click.option(
     "--backend", type=click.Choice(BACKEND_NAMES), default="onnxruntime", show_default=True
 )
+@precision_option()
 @click.option("--json", "as_json", is_flag=True, help="print what was written as JSON")
-def run_generate_cmd(model, labels, n, seed, out, grid_path, nrow, backend, as_json) -> None:
+def run_generate_cmd(
+    model, labels, n, seed, out, grid_path, nrow, backend, precision, as_json
+) -> None:
     """Generate product images for given labels (labels not given are drawn from the seed)."""
     wanted = parse_labels(labels)
-    with load(model, backend=backend) as engine:
+    with load(model, backend=backend, precision=precision) as engine:
         images, per_image = generate(engine, wanted, n=n, seed=seed)
     paths = write_images(images, per_image, out)
     if grid_path is not None:

@@ -7,7 +7,9 @@ import json
 import click
 
 from ptx.errors import ImageError
-from ptx.runtime.cli._common import print_skipped
+from ptx.runtime import load
+from ptx.runtime.backends import quiet_pool
+from ptx.runtime.cli._common import precision_option, print_skipped
 from ptx.runtime.pipelines.stylize import stylize_path
 
 
@@ -18,9 +20,12 @@ from ptx.runtime.pipelines.stylize import stylize_path
 @click.option("--batch", default=1, show_default=True, help="images per batch (same size only)")
 @click.option("--threads", type=int, default=None, help="intra-op threads [physical cores]")
 @click.option("--no-progress", is_flag=True, help="no progress bar")
+@precision_option()
 @click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
-def run_stylize_cmd(model, input_, out, batch, threads, no_progress, as_json) -> None:
+def run_stylize_cmd(model, input_, out, batch, threads, precision, no_progress, as_json) -> None:
     """Restyle a photo or a folder of photos; prints images, failures, images/s."""
+    if precision != "auto":  # the pipeline's own load is the auto one
+        model = load(model, threads=threads, precision=precision, **quiet_pool("auto"))
     summary = stylize_path(
         model, input_, out, batch=batch, threads=threads, progress=not no_progress
     )

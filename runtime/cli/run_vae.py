@@ -6,7 +6,8 @@ import json
 
 import click
 
-from ptx.runtime.cli._common import print_skipped
+from ptx.runtime import load
+from ptx.runtime.cli._common import precision_option, print_skipped
 from ptx.runtime.pipelines.vae import run_vae
 
 
@@ -30,12 +31,18 @@ from ptx.runtime.pipelines.vae import run_vae
 )
 @click.option("--out", type=click.Path(), required=True, help="output folder")
 @click.option("--strip", type=click.Path(), default=None, help="also write one sheet (PNG)")
+@precision_option()
 @click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
 def run_vae_cmd(
     encoder, decoder, interpolate, steps, lerp, reconstruct, sample, seed, prior, out, strip,
-    as_json,
+    precision, as_json,
 ) -> None:  # fmt: skip
     """Interpolate between two photos, reconstruct photos, or sample with a VAE."""
+    if precision != "auto":  # the pipeline's own load is ONNX Runtime fp32
+        backend = "onnxruntime" if precision == "fp32" else "auto"
+        decoder = load(decoder, backend=backend, precision=precision)
+        if encoder is not None:
+            encoder = load(encoder, backend=backend, precision=precision)
     summary = run_vae(
         decoder,
         out,

@@ -7,6 +7,7 @@ import json
 import click
 
 from ptx.errors import require
+from ptx.runtime.cli._common import precision_option
 from ptx.runtime.server.config import ServerConfig, parse_models
 from ptx.runtime.server.run import serve_forever
 
@@ -54,6 +55,7 @@ from ptx.runtime.server.run import serve_forever
     help="request bodies being received at once (503 past)",
 )  # fmt: skip
 @click.option("--backend", default="auto", show_default=True, help="auto, onnxruntime, tensorrt")
+@precision_option()
 @click.option("--threads", type=int, default=None, help="intra-op threads per instance")
 @click.option("--log-level", default="info", show_default=True, help="uvicorn log level")
 @click.option("--access-log", is_flag=True, help="log every request")
@@ -61,7 +63,7 @@ from ptx.runtime.server.run import serve_forever
 def serve(
     models, host, port, max_batch, max_delay_us, instances, queue, timeout_s, max_body_mb,
     max_pixels, token, allow_public, max_request_mb, max_inflight_mb, header_timeout_s,
-    body_timeout_s, max_connections, max_inflight_body_mb, backend, threads, log_level,
+    body_timeout_s, max_connections, max_inflight_body_mb, backend, precision, threads, log_level,
     access_log, as_json,
 ) -> None:  # fmt: skip
     """Serve models over HTTP: KServe v2 protocol, image routes, /metrics, /openapi.json."""
@@ -78,7 +80,7 @@ def serve(
         threads=threads, allow_public=allow_public, max_request_mb=max_request_mb,
         max_inflight_mb=max_inflight_mb, header_timeout_s=header_timeout_s,
         body_timeout_s=body_timeout_s, max_connections=max_connections,
-        max_inflight_body_mb=max_inflight_body_mb,
+        max_inflight_body_mb=max_inflight_body_mb, precision=precision,
     )  # fmt: skip
     if allow_public and not token:
         click.echo(

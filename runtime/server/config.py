@@ -28,6 +28,7 @@ class ServerConfig:
     max_pixels: int = 50_000_000
     token: str | None = None
     backend: str = "auto"
+    precision: str = "auto"  # auto, fp32, bf16, fp16 (ptx.runtime.load's precision)
     threads: int | None = None  # intra-op threads per instance (default: cores / instances)
     max_images: int = 64  # most images one generate request may ask for
     # Admission by decoded bytes (decoded pixels, model tensors and an activation estimate).
