@@ -1,0 +1,272 @@
+"""The CPU precision ladder side by side: fp32 vs reduced precisions vs the ladder's pick.
+
+Every built-in family (default config, random init, exported as `ptx export`
+does) at each batch runs, in one set of ptx.timing interleaved rounds: ONNX
+Runtime fp32 (the parity reference), OpenVINO fp32, OpenVINO at each reduced
+precision this processor has units for (bf16 / fp16, as the ladder detects
+them), and the engine ``ptx.runtime.load(backend="auto", precision="auto")``
+returns from a fresh cache (its trial shape the benchmarked one). Parity is the
+ladder's gate (images: PSNR on pixels; other outputs: relative L2) of each
+output against ONNX Runtime fp32 on the spec's example pictures. Writes
+``<out>/<host>-precision-ladder.md`` and ``.json``.
+
+    python -m ptx.benchmarks.studies.precision_ladder [--size 256] [--batch 1,8] [--rounds 7]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import sys
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import click
+
+from ptx import runtime
+from ptx.benchmarks.harness import env as env_mod
+from ptx.benchmarks.harness.inputs import parse_batches, sized_shapes
+from ptx.benchmarks.harness.models import export_onnx, family_model
+from ptx.benchmarks.harness.report import results_dir
+from ptx.benchmarks.harness.script import run_script
+from ptx.errors import InputError, ModelError, require
+from ptx.inputs import example_inputs
+from ptx.io import atomic_write_text
+from ptx.runtime.backends.auto import precision as ladder
+from ptx.runtime.backends.auto.cache import CACHE_SUFFIX
+from ptx.runtime.cpu import cpu_capabilities
+from ptx.timing import lower_quartile, time_interleaved
+from ptx.training.common import registry
+
+WARMUP_CALLS = 3  # OpenVINO compiles its static-shape model on the third call of a shape
+REFERENCE = "onnxruntime"
+
+
+@dataclass
+class Case:
+    """One family at one batch: per-contender lower quartiles (ms), parity, the pick."""
+
+    family: str
+    batch: int
+    size: int
+    rounds: int
+    p25_ms: dict[str, float]
+    median_ms: dict[str, float]
+    parity: dict[str, str]  # contender -> gate figure vs ONNX Runtime fp32
+    pick: str  # "backend:precision" the ladder chose
+    pick_line: str
+    times_ms: dict[str, list[float]] = field(default_factory=dict)
+
+    @property
+    def best_fp32(self) -> str:
+        """The faster fp32 contender in this run."""
+        return min(("onnxruntime", "openvino"), key=self.p25_ms.__getitem__)
+
+    @property
+    def speedup(self) -> float:
+        """The best fp32 lower quartile over the pick's (> 1: the pick is faster)."""
+        return self.p25_ms[self.best_fp32] / self.p25_ms["pick"]
+
+    def to_dict(self) -> dict:
+        """JSON-ready, with the derived fields."""
+        return {**asdict(self), "best_fp32": self.best_fp32, "speedup": self.speedup}
+
+
+def contenders_here() -> list[str]:
+    """fp32 ONNX Runtime and OpenVINO, plus each reduced precision this CPU can run."""
+    return ["onnxruntime", "openvino", *(f"openvino:{p}" for p in ladder.REDUCED
+                                         if ladder.unsupported(p) is None)]  # fmt: skip
+
+
+def _open(name: str, path: Path, threads: int):
+    backend, _, precision = name.partition(":")
+    return runtime.load(path, threads=threads, backend=backend, precision=precision or "fp32")
+
+
+def measure_family(
+    family: str,
+    size: int,
+    batches: tuple[int, ...],
+    rounds: int,
+    threads: int,
+    work: Path,
+    tiny: bool = False,
+) -> list[Case]:
+    """Every contender and the ladder's pick on one family at each batch."""
+    model = family_model(family, config=registry.get(family).test_config if tiny else None)
+    path = export_onnx(model, work / f"{family}.onnx", (size, size) if tiny else None)
+    engines = {n: _open(n, path, threads) for n in contenders_here()}
+    ref = engines[REFERENCE]
+    cases = []
+    for batch in batches:
+        shapes = sized_shapes(ref.inputs, model.spec, batch, size, where=family)
+        feeds = example_inputs(ref.inputs, model.spec, shapes, pictures="pictures")
+        pick = _fresh_pick(path, work, threads, shapes)
+        runners = {**engines, "pick": pick}
+        outputs = {}
+        for name, engine in runners.items():
+            for _ in range(WARMUP_CALLS):
+                outputs[name] = engine.run(feeds)
+        parity = {
+            n: ladder.gate(model.spec, outputs[REFERENCE], out)[1]
+            for n, out in outputs.items()
+            if n != REFERENCE
+        }
+        times = time_interleaved(
+            {n: (lambda e=e, f=feeds: e.run(f)) for n, e in runners.items()},
+            budget_s=None,
+            max_rounds=rounds,
+        )
+        choice = pick.choice
+        label = choice.backend if choice is None or choice.precision == "fp32" else (
+            f"{choice.backend}:{choice.precision}"
+        )  # fmt: skip
+        cases.append(
+            Case(
+                family=family,
+                batch=batch,
+                size=size,
+                rounds=rounds,
+                p25_ms={n: lower_quartile(t) * 1e3 for n, t in times.items()},
+                median_ms={n: statistics.median(t) * 1e3 for n, t in times.items()},
+                parity=parity,
+                pick=label if choice is not None else pick.backend,
+                pick_line=choice.line() if choice is not None else "no trial (one backend)",
+                times_ms={n: [round(x * 1e3, 3) for x in t] for n, t in times.items()},
+            )
+        )
+        pick.close()
+    for engine in engines.values():
+        engine.close()
+    return cases
+
+
+def _fresh_pick(path: Path, work: Path, threads: int, shapes: dict):
+    """The ladder's engine, paying its trial now: a fresh cache, this benchmark's shape."""
+    path.with_name(path.name + CACHE_SUFFIX).unlink(missing_ok=True)
+    old = os.environ.get("PTX_CACHE_DIR")
+    os.environ["PTX_CACHE_DIR"] = str(work / "cache")
+    os.environ.pop("PTX_BACKEND", None)
+    try:
+        return runtime.load(path, threads=threads, trial_shapes=shapes, precision="auto")
+    finally:
+        if old is None:
+            os.environ.pop("PTX_CACHE_DIR", None)
+        else:
+            os.environ["PTX_CACHE_DIR"] = old
+
+
+def markdown(cases: list[Case], meta: dict) -> str:
+    """The results page: one row per family and batch; ratios within the row."""
+    names = meta["contenders"]
+    lines = [
+        f"# CPU precision ladder on `{meta['host']}`",
+        "",
+        f"- CPU: {meta['cpu']}; matrix units: {', '.join(meta['matrix']) or 'none (no AMX)'}; "
+        f"vector: {', '.join(meta['vector']) or 'none'}; OpenVINO {meta['openvino']} reports "
+        f"{', '.join(meta['openvino_caps'] or ['nothing'])}",
+        f"- Not runnable here: {'; '.join(meta['unsupported']) or 'nothing'}",
+        f"- {meta['threads']} threads, {meta['size']}x{meta['size']}, {meta['rounds']} "
+        f"interleaved rounds after {WARMUP_CALLS} warm-up calls; lower-quartile ms; "
+        f"{'test' if meta['tiny'] else 'default'} config, random init; gate: {ladder.gate_line()}",
+        f"- Command: `{meta['command']}`",
+        "",
+        "| family | batch | " + " | ".join(f"{n} ms" for n in names) + " | pick | pick ms | "
+        "speed-up vs best fp32 | pick parity | reduced parity |",
+        "|---|---:|" + "---:|" * len(names) + "---|---:|---:|---|---|",
+    ]
+    for c in cases:
+        ms = " | ".join(f"{c.p25_ms[n]:.1f}" for n in names)
+        reduced = ", ".join(f"{n.split(':')[1]} {c.parity[n]}" for n in names if ":" in n)
+        lines.append(
+            f"| {c.family} | {c.batch} | {ms} | {c.pick} | {c.p25_ms['pick']:.1f} | "
+            f"{c.speedup:.2f}x | {c.parity['pick']} | {reduced or '-'} |"
+        )
+    lines += ["", "Speed-up: best fp32 lower quartile / the pick's (> 1: the pick is faster).", ""]
+    lines += [f"- `{c.family}` b{c.batch}: {c.pick_line}" for c in cases]
+    lines += [f"- skipped {s}" for s in meta.get("skipped", [])]
+    return "\n".join(lines) + "\n"
+
+
+def run(
+    size: int = 256,
+    batches: tuple[int, ...] = (1, 8),
+    rounds: int = 7,
+    families: tuple[str, ...] | None = None,
+    threads: int | None = None,
+    out: str | Path | None = None,
+    command: str = "python -m ptx.benchmarks.studies.precision_ladder",
+    tiny: bool = False,
+) -> tuple[Path, list[Case]]:
+    """Measure every family and write <out>/<host>-precision-ladder.md and .json."""
+    threads = threads or env_mod.usable_cores()
+    families = families or tuple(registry.names())
+    cases: list[Case] = []
+    skipped = []
+    with tempfile.TemporaryDirectory(prefix="ptx-precision-ladder-") as tmp:
+        for family in families:
+            try:
+                registry.get(family)
+            except (ImportError, ModelError) as exc:
+                skipped.append(f"`{family}`: not importable ({exc})")
+                continue
+            cases += measure_family(family, size, batches, rounds, threads, Path(tmp), tiny)
+    caps = cpu_capabilities()
+    meta = {
+        "host": env_mod.host_name(),
+        "cpu": caps["model"],
+        "matrix": caps["matrix"],
+        "vector": caps["vector"],
+        "openvino": ladder.openvino_version(),
+        "openvino_caps": list(ladder.openvino_capabilities() or []),
+        "unsupported": [
+            f"{p}: {ladder.unsupported(p)}" for p in ladder.REDUCED if ladder.unsupported(p)
+        ],  # fmt: skip
+        "contenders": contenders_here(),
+        "threads": threads,
+        "size": size,
+        "rounds": rounds,
+        "command": command,
+        "tiny": tiny,
+        "skipped": skipped,
+    }
+    out = results_dir(out)
+    md = out / f"{meta['host']}-precision-ladder.md"
+    atomic_write_text(md, markdown(cases, meta))
+    doc = {"meta": meta, "cases": [c.to_dict() for c in cases]}
+    atomic_write_text(md.with_suffix(".json"), json.dumps(doc, indent=2) + "\n")
+    return md, cases
+
+
+@click.command()
+@click.option("--size", type=int, default=256, show_default=True, help="Image side.")
+@click.option("--batch", default="1,8", show_default=True, help="Batch sizes.")
+@click.option("--rounds", type=int, default=7, show_default=True, help="Interleaved rounds.")
+@click.option("--family", "families", multiple=True, help="Only these families (repeat).")
+@click.option("--threads", type=int, help="Threads for every engine (default: usable cores).")
+@click.option("--tiny", is_flag=True, help="The families' small test configs (a quick run).")
+@click.option("--out", help="Results folder [default: $PTX_RESULTS_DIR or ./bench-results].")
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON document instead.")
+def main(size, batch, rounds, families, threads, tiny, out, as_json) -> None:
+    """Measure fp32 vs the precision ladder's pick per family and batch; write the table."""
+    require("openvino", "openvino", "the precision ladder study")
+    if rounds < 1 or size < 8:
+        raise InputError(f"--rounds must be >= 1 and --size >= 8 (got {rounds}, {size})")
+    md, _ = run(
+        size=size,
+        batches=tuple(b for b in parse_batches(batch) if b),
+        rounds=rounds,
+        families=tuple(families) or None,
+        threads=threads,
+        out=out,
+        command="python -m ptx.benchmarks.studies.precision_ladder " + " ".join(sys.argv[1:]),
+        tiny=tiny,
+    )
+    click.echo(md.with_suffix(".json").read_text() if as_json else md.read_text())
+    click.echo(f"wrote {md}", err=True)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    run_script(main)
