@@ -13,6 +13,12 @@ backend's own speed. The decision is cached beside the model
 read-only), keyed by model sha256, trial shape, threads, backend versions and
 CPU, so the trial is paid once. A backend that cannot load or run the model,
 or disagrees with ONNX Runtime on the trial input, loses with a logged reason.
+
+Under ``precision="auto"`` the trial is the precision ladder: the OpenVINO bf16 /
+fp16 rungs this processor has units for (ladder.rungs) join it, on the spec's
+example pictures, and each is timed only if its output passes ladder.gate against
+ONNX Runtime fp32; the decision is keyed without the CPU name and carries the
+capability fingerprint, so a cache from another processor is measured again.
 """
 
 from __future__ import annotations
