@@ -70,3 +70,14 @@ def test_auto_json_names_backend_precision_parity_and_timings(
 def test_every_run_command_serve_and_bench_take_precision(command):
     res = CliRunner().invoke(main, [*command, "--help"])
     assert res.exit_code == 0 and "--precision [auto|fp32|bf16|fp16]" in res.stdout
+
+
+def test_serve_passes_precision_to_every_load(models, monkeypatch):
+    pytest.importorskip("starlette")
+    pytest.importorskip("uvicorn")
+    cpu(monkeypatch, OLD_CPU)
+    res = CliRunner().invoke(
+        main, ["serve", "--model", f"m={models['swap']}", "--precision", "bf16", "--port", "0"]
+    )
+    assert res.exit_code == 2, res.output
+    assert res.stderr.strip().count("\n") == 0 and "precision bf16: this CPU" in res.stderr
