@@ -29,6 +29,7 @@ from ptx.runtime.pipelines.stylize import _guarded
 
 TASKS = ("enhance", "stylize", "generate")
 DECODE_CPUS = 0.25  # a decode task's CPU share (small, so it always fits beside the actors)
+ROWS_PER_CALL = 16  # images per Ray task and actor call (Ray's per-call cost amortised)
 RAY_HINT = "pip install 'ptx[batch]'"
 
 
@@ -80,16 +81,27 @@ def decode_row(row: dict) -> dict:
     return {**row, "pixels": img.tobytes(), "h": img.shape[0], "w": img.shape[1], "error": ""}
 
 
+def decode_rows(batch: dict) -> dict:
+    """Ray task: decode_row over a block of rows (one task per block, not per image)."""
+    n = len(batch["source"])
+    rows = [decode_row({"source": str(batch["source"][i]), "dest": str(batch["dest"][i])})
+            for i in range(n)]  # fmt: skip
+    return {
+        key: [row[key] for row in rows] for key in ("source", "dest", "pixels", "h", "w", "error")
+    }
+
+
 class Worker:
     """Ray actor: one ptx engine; runs a batch of decoded rows and writes outputs atomically."""
 
     def __init__(
-        self, task: str, model: str, threads: int, backend: str, kill_on: str = ""
+        self, task: str, model: str, threads: int, backend: str, batch: int = 1, kill_on: str = ""
     ) -> None:
         engine = load(model, threads=threads, backend=backend, **quiet_pool(backend))
         self.engine = _guarded(engine, threads) if task == "stylize" else engine
         image_input(self.engine)
         self.conv = image_convention(self.engine)
+        self.batch = batch  # images per model call, as `ptx run --batch`
         self.kill_on = kill_on  # test hook "a.png,b.png|flagdir": SIGKILL self once on each
 
     def _maybe_die(self, source: str) -> None:
@@ -115,7 +127,7 @@ class Worker:
             img = np.frombuffer(batch["pixels"][i], dtype=np.uint8).reshape(h, w, 3)
             items.append((i, Item(Path(str(batch["source"][i])), Path(str(batch["dest"][i])), img)))
         index = {id(item): i for i, item in items}
-        for group in same_size_batches([item for _, item in items], 1 << 30):
+        for group in same_size_batches([item for _, item in items], self.batch):
             try:
                 results = enhance_batch(self.engine, [it.image for it in group], self.conv)
             except (InputError, ModelError) as exc:
@@ -206,7 +218,8 @@ def run_batch(
             ctx = ray.data.DataContext.get_current()
             ctx.enable_progress_bars = False
             ctx.print_on_execution_start = False
-            ds = ray.data.from_items(todo, override_num_blocks=max(1, len(todo) // batch))
+            rows = max(batch, min(ROWS_PER_CALL, -(-len(todo) // (2 * workers))))
+            ds = ray.data.from_items(todo, override_num_blocks=-(-len(todo) // rows))
             if task == "generate":  # ptx run generate's backend unless one is asked for
                 worker = GenerateWorker
                 kwargs = dict(
@@ -215,19 +228,20 @@ def run_batch(
                     backend="onnxruntime" if backend == "auto" else backend,
                 )
             else:
-                ds = ds.map(decode_row, num_cpus=DECODE_CPUS)
+                ds = ds.map_batches(decode_rows, batch_size=rows, num_cpus=DECODE_CPUS)
                 worker = Worker
                 kwargs = dict(
                     task=task,
                     model=str(model.resolve()),
                     threads=threads,
                     backend=backend,
+                    batch=batch,
                     kill_on=kill_on,
                 )
             ds = ds.map_batches(
                 worker,
                 fn_constructor_kwargs=kwargs,
-                batch_size=batch,
+                batch_size=rows,
                 batch_format="numpy",
                 compute=ray.data.ActorPoolStrategy(size=workers),
                 num_cpus=per,
