@@ -81,7 +81,9 @@ class OnnxRuntimeEngine(Engine):
         providers = ["CPUExecutionProvider"]
         if device == "cuda":
             if "CUDAExecutionProvider" not in ort.get_available_providers():
-                raise ModelError("device 'cuda' needs onnxruntime-gpu (pip install onnxruntime-gpu)")
+                raise ModelError(
+                    "device 'cuda' needs onnxruntime-gpu (pip install onnxruntime-gpu)"
+                )
             providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
         elif device != "cpu":
             raise ModelError(f"unknown device '{device}' (use cpu or cuda)")
