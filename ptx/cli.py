@@ -24,6 +24,7 @@ COMMANDS = {
     "build": "ptx.export.cli.build:build",
     "inspect": "ptx.export.cli.inspect:inspect_cmd",
     "triton": "ptx.export.cli.triton:triton",
+    "kserve": "ptx.export.cli.kserve:kserve_cmd",
     "run": "ptx.runtime.cli.run:run",
     "serve": "ptx.runtime.cli.serve:serve",
     "batch": "ptx.runtime.cli.batch:batch_cmd",
