@@ -152,6 +152,30 @@ class GpuEnhancer:
             if done is not None:
                 yield done
 
+    def run(self, images: list[np.ndarray]) -> list[np.ndarray]:
+        """One same-size batch through the GPU, waited for (a server's request or merged batch)."""
+        first = self.submit(images, "now")  # a batch still in flight is collected first
+        for tag, imgs in [*([first] if first else []), *self.drain()]:
+            if tag == "now":
+                return imgs
+        raise ModelError("the GPU pipeline lost a batch")  # cannot happen: submit queued it
+
+    def close(self) -> None:
+        """Wait for work in flight, then free the slots' buffers and streams."""
+        for slot in self.slots:
+            slot.stream.synchronize()
+            for buf in slot.bufs.values():
+                buf.close()
+            slot.bufs, slot.key, slot.pending = {}, (), None
+            slot.stream.close()
+
+
+def engine_enhancer(engine: Engine, conv: ImageConvention | None = None) -> GpuEnhancer:
+    """A GpuEnhancer over a GPU engine (its own streams), with the engine's image convention."""
+    model, in_dt, out_dt = engine_model(engine)
+    device = parse_device(engine.device) if engine.device != "cpu" else 0
+    return GpuEnhancer(model, image_convention(engine, conv), in_dt, out_dt, device)
+
 
 def enhance_arrays_gpu(
     model: Engine | DeviceModel,
@@ -190,9 +214,7 @@ def enhance_path_gpu(
     if batch < 1:
         raise InputError(f"--batch must be >= 1, got {batch}")
     items = plan_items(input, out)
-    model, in_dt, out_dt = engine_model(engine)
-    device = parse_device(engine.device) if engine.device != "cpu" else 0
-    gpu = GpuEnhancer(model, image_convention(engine, conv), in_dt, out_dt, device)
+    gpu = engine_enhancer(engine, conv)
     skipped: list[tuple[str, str]] = []
     bar = tqdm(total=len(items), unit="img", file=sys.stderr, disable=not progress, leave=False)
     pool = ThreadPoolExecutor(max(1, workers), thread_name_prefix="ptx-gpu-io")
