@@ -55,6 +55,11 @@ from ptx.runtime.server.run import serve_forever
     help="request bodies being received at once (503 past)",
 )  # fmt: skip
 @click.option("--backend", default="auto", show_default=True, help="auto, onnxruntime, tensorrt")
+@click.option(
+    "--device", default=None,
+    help="cpu, or cuda[:N]: a .plan's image routes decode on the host, then resize/normalise, "
+    "the model and back to pixels on the GPU [cuda for a .plan, else cpu]",
+)  # fmt: skip
 @precision_option()
 @click.option("--threads", type=int, default=None, help="intra-op threads per instance")
 @click.option("--log-level", default="info", show_default=True, help="uvicorn log level")
@@ -63,8 +68,8 @@ from ptx.runtime.server.run import serve_forever
 def serve(
     models, host, port, max_batch, max_delay_us, instances, queue, timeout_s, max_body_mb,
     max_pixels, token, allow_public, max_request_mb, max_inflight_mb, header_timeout_s,
-    body_timeout_s, max_connections, max_inflight_body_mb, backend, precision, threads, log_level,
-    access_log, as_json,
+    body_timeout_s, max_connections, max_inflight_body_mb, backend, device, precision, threads,
+    log_level, access_log, as_json,
 ) -> None:  # fmt: skip
     """Serve models over HTTP: KServe v2 protocol, image routes, /metrics, /openapi.json."""
     for module in ("starlette", "uvicorn", "prometheus_client"):
@@ -77,7 +82,7 @@ def serve(
         models=parse_models(models), host=host, port=port, max_batch=max_batch,
         max_delay_us=max_delay_us, instances=instances, queue=queue, timeout_s=timeout_s,
         max_body_mb=max_body_mb, max_pixels=int(max_pixels), token=token, backend=backend,
-        threads=threads, allow_public=allow_public, max_request_mb=max_request_mb,
+        device=device, threads=threads, allow_public=allow_public, max_request_mb=max_request_mb,
         max_inflight_mb=max_inflight_mb, header_timeout_s=header_timeout_s,
         body_timeout_s=body_timeout_s, max_connections=max_connections,
         max_inflight_body_mb=max_inflight_body_mb, precision=precision,

@@ -20,6 +20,7 @@ import time
 from collections import deque
 from concurrent.futures import Future
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -50,6 +51,19 @@ class _Item:
     key: tuple
     future: Future
     enqueued_ns: int
+    kind: str = "tensor"
+
+
+class ImageRunner(Protocol):
+    """Runs ``kind="rgb"`` batches (uint8 NHWC in, uint8 NHWC out) on an engine instance."""
+
+    def run(self, engine: Engine, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The batch's outputs, one image per sample."""
+        ...
+
+    def close(self, engine: Engine) -> None:
+        """Release what was made for ``engine`` (called by its worker as it stops)."""
+        ...
 
 
 def batchable(engine: Engine) -> bool:
@@ -70,6 +84,7 @@ class Batcher:
         queue_size: int,
         stats: ModelStats,
         metrics: Metrics,
+        images: ImageRunner | None = None,
     ) -> None:
         if not engines:
             raise ModelError(f"model '{name}': no engine instance to run it")
@@ -81,6 +96,7 @@ class Batcher:
         self.merge = batchable(engines[0]) and self.max_batch > 1
         self.stats = stats
         self.metrics = metrics
+        self.images = images  # runs "rgb" requests (the GPU image pipeline), if any
         self._queue: deque[_Item] = deque()
         self._cond = threading.Condition()
         self._gather = threading.Lock()
@@ -109,8 +125,13 @@ class Batcher:
             self.active -= 1
             self._cond.notify()
 
-    def submit(self, feeds: dict[str, np.ndarray]) -> Future:
-        """Queue one request; a Future of its Result. Raises Overloaded when the queue is full."""
+    def submit(self, feeds: dict[str, np.ndarray], kind: str = "tensor") -> Future:
+        """Queue one request; a Future of its Result. Raises Overloaded when the queue is full.
+
+        ``kind="rgb"``: uint8 NHWC images for the image runner; merged only with their kind.
+        """
+        if kind != "tensor" and self.images is None:
+            raise ModelError(f"model '{self.name}': no runner for '{kind}' requests")
         samples = 1
         if self.merge:
             sizes = {a.shape[0] for a in feeds.values()}
@@ -119,8 +140,8 @@ class Batcher:
                     f"model '{self.name}': inputs disagree on the batch size {sorted(sizes)}"
                 )
             samples = sizes.pop()
-        key = tuple((k, a.dtype.str, a.shape[1:]) for k, a in sorted(feeds.items()))
-        item = _Item(feeds, samples, key, Future(), time.perf_counter_ns())
+        key = (kind, *((k, a.dtype.str, a.shape[1:]) for k, a in sorted(feeds.items())))
+        item = _Item(feeds, samples, key, Future(), time.perf_counter_ns(), kind)
         with self._cond:
             if self._closing:
                 raise Overloaded(f"model '{self.name}' is shutting down; retry on another server")
@@ -193,6 +214,8 @@ class Batcher:
                     with self._cond:
                         self._running -= len(group)
         finally:
+            if self.images is not None:
+                self.images.close(engine)
             engine.close()  # only here: never while this worker may still be running it
 
     def _run(self, engine: Engine, group: list[_Item]) -> None:
@@ -204,7 +227,10 @@ class Batcher:
             else:
                 feeds = {k: np.concatenate([it.feeds[k] for it in group]) for k in group[0].feeds}
             t1 = time.perf_counter_ns()
-            outputs = engine.run(feeds)
+            if group[0].kind == "tensor":
+                outputs = engine.run(feeds)
+            else:
+                outputs = self.images.run(engine, feeds)
             t2 = time.perf_counter_ns()
             parts = self._split(outputs, group, samples)
             t3 = time.perf_counter_ns()

@@ -10,6 +10,7 @@ from pathlib import Path
 from ptx.errors import InputError
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+DEVICE_RE = re.compile(r"^(cpu|cuda(:[0-9]+)?)$")
 
 
 @dataclass
@@ -28,6 +29,7 @@ class ServerConfig:
     max_pixels: int = 50_000_000
     token: str | None = None
     backend: str = "auto"
+    device: str | None = None  # cpu, cuda, cuda:N; None: cuda for a .plan, cpu otherwise
     precision: str = "auto"  # auto, fp32, bf16, fp16 (ptx.runtime.load's precision)
     threads: int | None = None  # intra-op threads per instance (default: cores / instances)
     max_images: int = 64  # most images one generate request may ask for
@@ -57,6 +59,10 @@ class ServerConfig:
             (
                 self.max_inflight_mb > 0,
                 f"--max-inflight-mb must be > 0, got {self.max_inflight_mb}",
+            ),
+            (
+                self.device is None or bool(DEVICE_RE.match(self.device)),
+                f"--device must be cpu, cuda or cuda:N, got '{self.device}'",
             ),
             (self.activation_factor >= 0, "activation_factor must be >= 0"),
             (self.header_timeout_s > 0, "--header-timeout-s must be > 0"),

@@ -48,6 +48,18 @@ def decode_for_model(
     return {name: conv.to_model([rgb], dtype)}, rgb.shape[:2]
 
 
+def decode_rgb(data: bytes, max_pixels: int) -> tuple[dict[str, np.ndarray], tuple[int, int]]:
+    """Image bytes → ({"rgb": 1×H×W×3 uint8}, (h, w)) for the GPU pipeline (it normalises)."""
+    image_size(data, max_pixels)
+    rgb = decode_image(data, "request body", limit=max_pixels)
+    return {"rgb": np.ascontiguousarray(rgb)[None]}, rgb.shape[:2]
+
+
+def encode_rgb(outputs: dict[str, np.ndarray], fmt: str) -> bytes:
+    """The GPU pipeline's output (one uint8 image, already cropped) → encoded bytes."""
+    return encode_image(outputs["rgb"][0], fmt)
+
+
 def encode_output(
     outputs: dict[str, np.ndarray], conv: ImageConvention, size: tuple[int, int], fmt: str
 ) -> bytes:

@@ -11,10 +11,11 @@ from pathlib import Path
 import numpy as np
 
 from ptx.errors import InputError
-from ptx.runtime import load
+from ptx.runtime import load, pick_backend
 from ptx.runtime.backends import quiet_pool
 from ptx.runtime.cpu import physical_cores
 from ptx.runtime.engine import Engine, TensorInfo
+from ptx.runtime.pipelines.gpu import GpuEnhancer, engine_enhancer
 from ptx.runtime.server.batcher import Batcher, Result
 from ptx.runtime.server.config import ServerConfig
 from ptx.runtime.server.metrics import Metrics
@@ -23,10 +24,43 @@ from ptx.runtime.server.stats import ModelStats
 from ptx.tensors import from_numpy
 
 PLATFORMS = {"onnxruntime": "onnxruntime_onnx", "tensorrt": "tensorrt_plan"}
+RGB = "rgb"  # the feed and output name of the GPU image pipeline's requests (uint8 NHWC)
 
 
 class RequestTimeout(Exception):
     """Inference did not finish within the server's --timeout-s (HTTP 504)."""
+
+
+def on_gpu(engine: Engine) -> bool:
+    """True when the image routes can use the GPU pipeline: device arrays, one float in/out."""
+    io = [*engine.inputs, *engine.outputs]
+    floats = all(np.dtype(t.dtype).name in ("float16", "float32") for t in io)
+    return engine.device != "cpu" and engine.device_arrays and len(io) == 2 and floats
+
+
+class GpuImages:
+    """Each engine instance's GpuEnhancer (its own streams), made by its worker on first use.
+
+    A request (or a merged batch of same-size requests) is decoded on the host; then
+    upload, the fused preprocess kernel, the engine, the fused postprocess kernel and the
+    download run on the instance's stream, and the worker waits for that batch.
+    """
+
+    def __init__(self) -> None:
+        self._by_engine: dict[int, GpuEnhancer] = {}  # each touched only by its engine's worker
+
+    def run(self, engine: Engine, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """uint8 NHWC images (one size) in, the enhanced uint8 NHWC images out."""
+        gpu = self._by_engine.get(id(engine))
+        if gpu is None:
+            gpu = self._by_engine[id(engine)] = engine_enhancer(engine)
+        return {RGB: np.stack(gpu.run(list(feeds[RGB])))}
+
+    def close(self, engine: Engine) -> None:
+        """Free the engine's GPU pipeline buffers and streams, if it made any."""
+        gpu = self._by_engine.pop(id(engine), None)
+        if gpu is not None:
+            gpu.close()
 
 
 @dataclass
@@ -41,6 +75,11 @@ class ServedModel:
     timeout_s: float
 
     @property
+    def gpu_images(self) -> bool:
+        """True when the image routes run through the GPU pipeline."""
+        return self.batcher.images is not None
+
+    @property
     def spec(self):
         """The model's ModelSpec, or None for a foreign model."""
         return self.engine.spec
@@ -49,13 +88,14 @@ class ServedModel:
         self,
         feeds: dict[str, np.ndarray],
         on_abandon: Callable[[Future], None] | None = None,
+        kind: str = "tensor",
     ) -> Result:
         """Queue ``feeds`` and wait for the result, up to the timeout (RequestTimeout after).
 
         ``on_abandon(future)`` is called when the wait timed out but the work runs on
         (so memory held for it is released when it really ends).
         """
-        future = self.batcher.submit(feeds)
+        future = self.batcher.submit(feeds, kind)
         try:
             return await asyncio.wait_for(asyncio.wrap_future(future), self.timeout_s)
         except asyncio.TimeoutError:
@@ -98,7 +138,7 @@ class ServedModel:
             "inputs": tensors(self.engine.inputs),
             "outputs": tensors(self.engine.outputs),
         }
-        params: dict[str, str] = {"backend": self.engine.backend}
+        params: dict[str, str] = {"backend": self.engine.backend, "device": self.engine.device}
         if self.engine.choice is not None:  # set when `auto` measured the backends
             params["backend_choice"] = self.engine.choice.line()
         if self.spec is not None:
@@ -109,13 +149,14 @@ class ServedModel:
     def config(self) -> dict:
         """A Triton-style model configuration (what perf_analyzer reads)."""
         merge = self.batcher.merge
+        kind = "KIND_CPU" if self.engine.device == "cpu" else "KIND_GPU"
         cfg = {
             "name": self.name,
             "platform": PLATFORMS.get(self.engine.backend, self.engine.backend),
             "max_batch_size": self.batcher.max_batch if merge else 0,
             "input": [_config_tensor(t, merge) for t in self.engine.inputs],
             "output": [_config_tensor(t, merge) for t in self.engine.outputs],
-            "instance_group": [{"count": len(self.batcher.engines), "kind": "KIND_CPU"}],
+            "instance_group": [{"count": len(self.batcher.engines), "kind": kind}],
         }
         if merge:
             cfg["dynamic_batching"] = {
@@ -133,12 +174,27 @@ def _config_tensor(info: TensorInfo, merge: bool) -> dict:
     }
 
 
+def check_device(name: str, path: Path, config: ServerConfig) -> None:
+    """One InputError line when ``--device cuda`` asks ONNX Runtime for a GPU it cannot use."""
+    if config.device in (None, "cpu") or pick_backend(path, config.backend) != "onnxruntime":
+        return
+    import onnxruntime as ort
+
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        raise InputError(
+            f"model '{name}' ({path.name}): --device {config.device} runs an .onnx on "
+            "onnxruntime-gpu, which is not installed here (pip install onnxruntime-gpu); "
+            "serve a .plan (ptx build), or use --device cpu"
+        )
+
+
 def load_models(config: ServerConfig, metrics: Metrics) -> dict[str, ServedModel]:
     """Load every model ``--instances`` times and start its batcher (PtxError on a bad model)."""
     threads = config.threads or max(1, physical_cores() // config.instances)
     served: dict[str, ServedModel] = {}
     try:
         for name, path in config.models.items():
+            check_device(name, path, config)
             # Busy-waiting pool threads starve the event loop and the other instances
             # (measured: p50 at concurrency 1 went 14 ms -> 5.6 ms with spin off).
             options = quiet_pool(config.backend)
@@ -148,6 +204,7 @@ def load_models(config: ServerConfig, metrics: Metrics) -> dict[str, ServedModel
                     threads=threads,
                     backend=config.backend,
                     precision=config.precision,
+                    device=config.device,
                     **options,
                 )
                 for _ in range(config.instances)
@@ -161,6 +218,7 @@ def load_models(config: ServerConfig, metrics: Metrics) -> dict[str, ServedModel
                 config.queue,
                 stats,
                 metrics,
+                GpuImages() if on_gpu(engines[0]) else None,
             )
             served[name] = ServedModel(name, path, engines[0], batcher, stats, config.timeout_s)
     except BaseException:

@@ -36,14 +36,21 @@ async def _image_route(request: Request, route: str) -> Response:
     cost = image_cost(h, w, dtype, state.config.activation_factor)
     ticket = state.memory.ticket(cost)  # 413 / 503 here, before any pixel is decoded
     try:
-        feeds, size = await run_in_threadpool(
-            images.decode_for_model, body, state.config.max_pixels, name, dtype, conv
-        )
+        if model.gpu_images:  # decode here; normalise, model and back to pixels on the GPU
+            feeds, size = await run_in_threadpool(images.decode_rgb, body, state.config.max_pixels)
+        else:
+            feeds, size = await run_in_threadpool(
+                images.decode_for_model, body, state.config.max_pixels, name, dtype, conv
+            )
         del body
         # A 504 frees the client, not the worker: then the worker's end frees the bytes.
-        result = await model.infer(feeds, on_abandon=ticket.hand_over)
+        kind = "rgb" if model.gpu_images else "tensor"
+        result = await model.infer(feeds, on_abandon=ticket.hand_over, kind=kind)
         del feeds
-        data = await run_in_threadpool(images.encode_output, result.outputs, conv, size, fmt)
+        if model.gpu_images:
+            data = await run_in_threadpool(images.encode_rgb, result.outputs, fmt)
+        else:
+            data = await run_in_threadpool(images.encode_output, result.outputs, conv, size, fmt)
     finally:
         ticket.close()
     return Response(data, media_type=MEDIA[fmt])
