@@ -82,6 +82,7 @@ def test_queue_full_is_503_with_retry_after(model_files, srv):
         queue=2,
         max_batch=8,
         max_delay_us=60_000_000,
+        body_timeout_s=600.0,  # the withheld body must outlast a slow, loaded run
         timeout_s=60.0,
     )
     url = server.url
@@ -128,6 +129,7 @@ def test_slow_inference_is_504_and_the_server_recovers(model_files, srv):
         max_batch=8,
         max_delay_us=20_000_000,
         timeout_s=1.0,
+        body_timeout_s=600.0,  # the withheld body must outlast a slow, loaded run
     )
     url = server.url
     try:
