@@ -15,11 +15,8 @@ Runtime and OpenVINO. Writes ``<out>/<host>-cpu-backends.md`` and ``.json``
 
 from __future__ import annotations
 
-import json
-import os
 import statistics
 import sys
-import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -32,12 +29,15 @@ from ptx.benchmarks.harness import env as env_mod
 from ptx.benchmarks.harness.backends import EngineBackend, TorchBackend
 from ptx.benchmarks.harness.inputs import parse_batches, sized_shapes
 from ptx.benchmarks.harness.models import export_onnx, family_model
-from ptx.benchmarks.harness.report import results_dir
 from ptx.benchmarks.harness.script import run_script
-from ptx.errors import InputError, ModelError, require
+from ptx.benchmarks.studies.per_family import (
+    fresh_auto,
+    load_average,
+    measure_families,
+    write_study,
+)
+from ptx.errors import InputError, require
 from ptx.inputs import example_inputs
-from ptx.io import atomic_write_text
-from ptx.runtime.backends.auto.cache import CACHE_SUFFIX
 from ptx.runtime.backends.openvino import openvino_version
 from ptx.timing import lower_quartile, settle, time_interleaved
 from ptx.training.common import registry
@@ -107,7 +107,7 @@ def measure_family(
     for batch in batches:
         shapes = sized_shapes(ort.inputs, model.spec, batch, size, where=family)
         feeds = example_inputs(ort.inputs, model.spec, shapes)
-        auto = _fresh_auto(onnx_path, work, threads, shapes)
+        auto = fresh_auto(onnx_path, work, threads, shapes)
         contenders = {
             "torch": torch,
             "onnxruntime": EngineBackend(ort),
@@ -140,20 +140,6 @@ def measure_family(
         )
         auto.close()
     return cases
-
-
-def _fresh_auto(onnx_path: Path, work: Path, threads: int, shapes: dict):
-    """An ``auto`` engine that pays its trial now: a fresh cache, this benchmark's shape."""
-    onnx_path.with_name(onnx_path.name + CACHE_SUFFIX).unlink(missing_ok=True)
-    old = os.environ.get("PTX_CACHE_DIR")
-    os.environ["PTX_CACHE_DIR"] = str(work / "cache")
-    try:
-        return runtime.load(onnx_path, threads=threads, backend="auto", trial_shapes=shapes)
-    finally:
-        if old is None:
-            os.environ.pop("PTX_CACHE_DIR", None)
-        else:
-            os.environ["PTX_CACHE_DIR"] = old
 
 
 def markdown(cases: list[Case], meta: dict) -> str:
@@ -212,18 +198,12 @@ def run(
 ) -> tuple[Path, list[Case]]:
     """Measure every family and write <out>/<host>-cpu-backends.md and .json."""
     threads = threads or env_mod.usable_cores()
-    families = families or tuple(registry.names())
-    load_before = _load()
-    cases: list[Case] = []
-    skipped = []
-    with tempfile.TemporaryDirectory(prefix="ptx-cpu-backends-") as tmp:
-        for family in families:
-            try:
-                registry.get(family)
-            except (ImportError, ModelError) as exc:  # a family whose module is not written yet
-                skipped.append(f"`{family}`: not importable ({exc})")
-                continue
-            cases += measure_family(family, size, batches, rounds, threads, Path(tmp), tiny)
+    load_before = load_average()
+    cases, skipped = measure_families(
+        families,
+        "ptx-cpu-backends-",
+        lambda family, work: measure_family(family, size, batches, rounds, threads, work, tiny),
+    )
     meta = {
         "host": env_mod.host_name(),
         "cpu": env_mod.cpu_model(),
@@ -231,7 +211,7 @@ def run(
         "size": size,
         "rounds": rounds,
         "load_before": load_before,
-        "load_after": _load(),
+        "load_after": load_average(),
         "versions": {
             k: v
             for k, v in env_mod.versions().items()
@@ -242,19 +222,8 @@ def run(
         "skipped": skipped,
     }
     meta["versions"].setdefault("openvino", openvino_version())
-    out = results_dir(out)
-    md = out / f"{meta['host']}-cpu-backends.md"
-    atomic_write_text(md, markdown(cases, meta))
-    doc = {"meta": meta, "cases": [c.to_dict() for c in cases]}
-    atomic_write_text(md.with_suffix(".json"), json.dumps(doc, indent=2) + "\n")
+    md = write_study(cases, meta, markdown, "cpu-backends", out)
     return md, cases
-
-
-def _load() -> str:
-    try:
-        return " ".join(f"{x:.2f}" for x in os.getloadavg())
-    except OSError:
-        return "?"
 
 
 @click.command()

@@ -15,11 +15,8 @@ output against ONNX Runtime fp32 on the spec's example pictures. Writes
 
 from __future__ import annotations
 
-import json
-import os
 import statistics
 import sys
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -29,13 +26,11 @@ from ptx import runtime
 from ptx.benchmarks.harness import env as env_mod
 from ptx.benchmarks.harness.inputs import parse_batches, sized_shapes
 from ptx.benchmarks.harness.models import export_onnx, family_model
-from ptx.benchmarks.harness.report import results_dir
 from ptx.benchmarks.harness.script import run_script
-from ptx.errors import InputError, ModelError, require
+from ptx.benchmarks.studies.per_family import fresh_auto, measure_families, write_study
+from ptx.errors import InputError, require
 from ptx.inputs import example_inputs
-from ptx.io import atomic_write_text
 from ptx.runtime.backends.auto import precision as ladder
-from ptx.runtime.backends.auto.cache import CACHE_SUFFIX
 from ptx.runtime.cpu import cpu_capabilities
 from ptx.timing import lower_quartile, time_interleaved
 from ptx.training.common import registry
@@ -103,7 +98,7 @@ def measure_family(
     for batch in batches:
         shapes = sized_shapes(ref.inputs, model.spec, batch, size, where=family)
         feeds = example_inputs(ref.inputs, model.spec, shapes, pictures="pictures")
-        pick = _fresh_pick(path, work, threads, shapes)
+        pick = fresh_auto(path, work, threads, shapes, precision="auto")
         runners = {**engines, "pick": pick}
         outputs = {}
         for name, engine in runners.items():
@@ -141,21 +136,6 @@ def measure_family(
     for engine in engines.values():
         engine.close()
     return cases
-
-
-def _fresh_pick(path: Path, work: Path, threads: int, shapes: dict):
-    """The ladder's engine, paying its trial now: a fresh cache, this benchmark's shape."""
-    path.with_name(path.name + CACHE_SUFFIX).unlink(missing_ok=True)
-    old = os.environ.get("PTX_CACHE_DIR")
-    os.environ["PTX_CACHE_DIR"] = str(work / "cache")
-    os.environ.pop("PTX_BACKEND", None)
-    try:
-        return runtime.load(path, threads=threads, trial_shapes=shapes, precision="auto")
-    finally:
-        if old is None:
-            os.environ.pop("PTX_CACHE_DIR", None)
-        else:
-            os.environ["PTX_CACHE_DIR"] = old
 
 
 def markdown(cases: list[Case], meta: dict) -> str:
@@ -202,17 +182,11 @@ def run(
 ) -> tuple[Path, list[Case]]:
     """Measure every family and write <out>/<host>-precision-ladder.md and .json."""
     threads = threads or env_mod.usable_cores()
-    families = families or tuple(registry.names())
-    cases: list[Case] = []
-    skipped = []
-    with tempfile.TemporaryDirectory(prefix="ptx-precision-ladder-") as tmp:
-        for family in families:
-            try:
-                registry.get(family)
-            except (ImportError, ModelError) as exc:
-                skipped.append(f"`{family}`: not importable ({exc})")
-                continue
-            cases += measure_family(family, size, batches, rounds, threads, Path(tmp), tiny)
+    cases, skipped = measure_families(
+        families,
+        "ptx-precision-ladder-",
+        lambda family, work: measure_family(family, size, batches, rounds, threads, work, tiny),
+    )
     caps = cpu_capabilities()
     meta = {
         "host": env_mod.host_name(),
@@ -232,11 +206,7 @@ def run(
         "tiny": tiny,
         "skipped": skipped,
     }
-    out = results_dir(out)
-    md = out / f"{meta['host']}-precision-ladder.md"
-    atomic_write_text(md, markdown(cases, meta))
-    doc = {"meta": meta, "cases": [c.to_dict() for c in cases]}
-    atomic_write_text(md.with_suffix(".json"), json.dumps(doc, indent=2) + "\n")
+    md = write_study(cases, meta, markdown, "precision-ladder", out)
     return md, cases
 
 
