@@ -290,3 +290,13 @@ def grid(
         y, x = pad + r * (h + pad), pad + c * (w + pad)
         out[y : y + h, x : x + w] = im if im.ndim == 3 else im[..., None]
     return out
+
+
+def blend(img: np.ndarray, out: np.ndarray, strength: float) -> np.ndarray:
+    """``img + strength * (out - img)`` as uint8 (rounded half up): how much of an edit to apply."""
+    if not 0.0 <= strength <= 1.0:
+        raise InputError(f"strength must be in 0..1, got {strength}")
+    if strength >= 1.0:
+        return out
+    x = img.astype(np.float32)
+    return np.clip(x + strength * (out.astype(np.float32) - x) + 0.5, 0, 255).astype(np.uint8)

@@ -26,6 +26,7 @@ from ptx import runtime
 from ptx.benchmarks.harness.report import results_dir
 from ptx.benchmarks.harness.script import run_script
 from ptx.errors import InputError
+from ptx.image import blend
 from ptx.io import atomic_write_text
 from ptx.runtime.pipelines.enhance import enhance_arrays
 from ptx.training.common.metrics import psnr, ssim
@@ -223,14 +224,6 @@ def markdown(result: dict[str, Any], model: str) -> str:
         "```",
     ]
     return "\n".join(lines) + "\n"
-
-
-def blend(img: np.ndarray, out: np.ndarray, strength: float) -> np.ndarray:
-    """``img + strength * (out - img)`` in uint8: how a runtime ``--strength`` should mix."""
-    if strength >= 1.0:
-        return out
-    x = img.astype(np.float32)
-    return np.clip(x + strength * (out.astype(np.float32) - x) + 0.5, 0, 255).astype(np.uint8)
 
 
 def model_enhancer(

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from ptx.errors import ImageError
+from ptx.errors import ImageError, InputError
 from ptx.runtime import load
 from ptx.runtime.backends import quiet_pool
 from ptx.runtime.cli._common import BACKEND_NAMES, convention, precision_option, print_skipped
@@ -39,11 +39,15 @@ from ptx.runtime.pipelines.gpu import enhance_path_gpu
 @click.option("--std", default=None, help="foreign model: std, 1 or 3 values [1]")
 @click.option("--bgr", is_flag=True, help="foreign model: channels in BGR order")
 @click.option("--nhwc", is_flag=True, help="foreign model: NHWC layout")
+@click.option(
+    "--strength", type=float, default=1.0, show_default=True,
+    help="how much of the edit to apply, 0..1 (out = in + s * (model - in)); CPU path",
+)  # fmt: skip
 @click.option("--no-progress", is_flag=True, help="no progress bar")
 @click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
 def enhance_cmd(
     model, input_, out, batch, device, threads, backend, precision, range_, mean, std, bgr, nhwc,
-    no_progress, as_json,
+    strength, no_progress, as_json,
 ) -> None:  # fmt: skip
     """Enhance a photo or a folder of photos; prints images, failures, images/s."""
     conv = convention(range_, mean, std, bgr, nhwc)
@@ -55,7 +59,10 @@ def enhance_cmd(
     else:
         engine = load(model, device=device, threads=threads, backend=backend, precision=precision)
         run = enhance_path_gpu
-    summary = run(engine, input_, out, batch=batch, progress=not no_progress, conv=conv)
+    options = {"strength": strength} if strength != 1.0 else {}
+    if options and run is not enhance_path:
+        raise InputError("--strength runs on the CPU path only (for now); drop it or --device cuda")
+    summary = run(engine, input_, out, batch=batch, progress=not no_progress, conv=conv, **options)
     if as_json:
         data = summary.to_dict()
         if engine.choice is not None:

@@ -12,6 +12,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ptx.errors import InputError, ModelError
+from ptx.image import blend
 from ptx.runtime import load
 from ptx.runtime.backends import quiet_pool
 from ptx.runtime.engine import Engine
@@ -55,14 +56,20 @@ def image_input(engine: Engine):
 
 
 def enhance_batch(
-    engine: Engine, images: list[np.ndarray], conv: ImageConvention
+    engine: Engine, images: list[np.ndarray], conv: ImageConvention, strength: float = 1.0
 ) -> list[np.ndarray]:
-    """Run one batch of same-size uint8 RGB images; outputs are cropped back to their size."""
+    """Run one batch of same-size uint8 RGB images; outputs are cropped back to their size.
+
+    ``strength`` < 1 applies that fraction of the edit (``ptx.image.blend``).
+    """
     info = image_input(engine)
     h, w = images[0].shape[:2]
     x = conv.to_model(images, info.dtype)
     y = next(iter(engine.run({info.name: x}).values()))
-    return conv.to_pixels(y, size=(h, w))
+    out = conv.to_pixels(y, size=(h, w))
+    if strength < 1.0:
+        out = [blend(img, o, strength) for img, o in zip(images, out, strict=True)]
+    return out
 
 
 def enhance_arrays(
@@ -70,16 +77,24 @@ def enhance_arrays(
     images: list[np.ndarray],
     batch: int = 1,
     conv: ImageConvention | None = None,
+    strength: float = 1.0,
 ) -> list[np.ndarray]:
     """Enhance uint8 HWC RGB images in memory, in order (same-size neighbours share a batch)."""
     if batch < 1:
         raise InputError(f"batch must be >= 1, got {batch}")
+    check_strength(strength)
     conv = image_convention(engine, conv)
     items = [Item(Path(str(i)), Path(), img) for i, img in enumerate(images)]
     out: list[np.ndarray] = []
     for group in same_size_batches(items, batch):
-        out.extend(enhance_batch(engine, [it.image for it in group], conv))
+        out.extend(enhance_batch(engine, [it.image for it in group], conv, strength))
     return out
+
+
+def check_strength(strength: float) -> None:
+    """InputError unless 0 <= strength <= 1 (checked once, before any image is read)."""
+    if not 0.0 <= strength <= 1.0:
+        raise InputError(f"--strength must be in 0..1, got {strength}")
 
 
 def _resolve_engine(engine_or_path: Engine | str | Path, threads: int | None) -> Engine:
@@ -98,6 +113,7 @@ def enhance_path(
     progress: bool = True,
     conv: ImageConvention | None = None,
     workers: int = DECODE_WORKERS,
+    strength: float = 1.0,
 ) -> RunSummary:
     """Enhance a file or a folder (recursive) into ``out``, keeping relative paths and names.
 
@@ -107,6 +123,7 @@ def enhance_path(
     """
     if batch < 1:
         raise InputError(f"--batch must be >= 1, got {batch}")
+    check_strength(strength)
     items = plan_items(input, out)
     engine = _resolve_engine(engine_or_path, threads)
     image_input(engine)  # a model of the wrong kind fails once, not once per file
@@ -140,7 +157,7 @@ def enhance_path(
         decoded = decode_ahead(pool, items, 2 * batch + max(1, workers), fail)
         for group in same_size_batches(decoded, batch):
             try:
-                results = enhance_batch(engine, [it.image for it in group], conv)
+                results = enhance_batch(engine, [it.image for it in group], conv, strength)
             except (InputError, ModelError) as exc:
                 for item in group:
                     fail(item, str(exc))

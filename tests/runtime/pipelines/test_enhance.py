@@ -158,3 +158,29 @@ def test_images_over_the_pixel_limit_are_skipped(models, tmp_path, helpers, monk
     summary = enhance_path(models["affine"], tmp_path / "in", tmp_path / "out", progress=False)
     assert summary.images == 1 and summary.failed == 1
     assert "over the" in dict(summary.skipped)[str(tmp_path / "in" / "large.png")]
+
+
+def test_strength_applies_that_fraction_of_the_edit(models, photo_folder, tmp_path, helpers):
+    from click.testing import CliRunner
+
+    from ptx.runtime.cli.run_enhance import enhance_cmd
+
+    engine = load(models["affine"])
+    img = helpers.random_image(16, 24, 1)
+    full = enhance_arrays(engine, [img])[0]
+    assert np.array_equal(enhance_arrays(engine, [img], strength=0.0)[0], img)
+    half = enhance_arrays(engine, [img], strength=0.5)[0].astype(np.float64)
+    want = img + 0.5 * (full.astype(np.float64) - img)
+    assert np.abs(half - want).max() <= 0.5 + 1e-9  # rounded to the nearest level
+    out = tmp_path / "half"
+    args = ["--model", str(models["affine"]), "--input", str(photo_folder), "--out", str(out)]
+    result = CliRunner().invoke(enhance_cmd, [*args, "--strength", "0.5", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    got = read_image(out / "a.png").astype(np.float64)
+    src = read_image(photo_folder / "a.png")
+    assert (
+        np.abs(got - (src + 0.5 * (enhance_arrays(engine, [src])[0] - src.astype(float)))).max()
+        <= 0.5 + 1e-9
+    )
+    with pytest.raises(InputError, match="strength must be in 0..1"):
+        enhance_arrays(engine, [img], strength=1.5)
