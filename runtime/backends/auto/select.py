@@ -228,6 +228,18 @@ def run_trial(
     errors: dict[str, str] = {}
     parity: dict[str, str] = {}
     engines = _open_all(path, names, threads, options, errors)
+    first = next(iter(engines.values()))
+    if first.spec is None and any(
+        ":" not in n for n in engines
+    ):  # a foreign model: what its outputs mean, and so how much a
+        # reduced precision may change them, is unknown; it keeps FP32 unless asked by name
+        for name in [n for n in engines if ":" in n]:
+            engines.pop(name).close()
+        names = [n for n in names if ":" not in n]
+        notes = [
+            *(notes or []),
+            "no reduced precision: the model has no ModelSpec (ask with --precision)",
+        ]
     laddered = any(":" in n for n in names)
     try:
         first = next(iter(engines.values()))

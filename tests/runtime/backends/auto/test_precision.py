@@ -15,7 +15,7 @@ from ptx.runtime import load
 from ptx.runtime.backends.auto import cache as choice_cache
 from ptx.runtime.backends.auto import precision as ladder
 from ptx.runtime.backends.auto import select
-from ptx.spec import ImageConvention, ModelSpec
+from ptx.spec import ImageConvention, ModelSpec, TensorSpec, embed_in_onnx
 
 pytest.importorskip("openvino")
 OLD_CPU = {"model": "old CPU", "matrix": [], "vector": ["avx2", "fma"]}
@@ -49,7 +49,7 @@ def fake_timings(monkeypatch, ms: dict[str, float]) -> list:
     return calls
 
 
-def amplifier_model(path):
+def amplifier_model(path, spec: bool = True):
     """y = x @ (W + 1e-3) - x @ W: exact in f32 (1e-3 * row sums), lost to bf16 rounding."""
     w = np.full((16, 16), 1.0, np.float32)
     graph = helper.make_graph(
@@ -65,8 +65,24 @@ def amplifier_model(path):
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
+    if spec:  # a ptx model: the ladder knows what its output is and tries reduced precisions
+        io = {"inputs": [TensorSpec("x", "float32", [4, 16])]}
+        embed_in_onnx(
+            model, ModelSpec(task="custom", **io, outputs=[TensorSpec("y", "float32", [4, 16])])
+        )
     onnx.save(model, str(path))
     return path
+
+
+def test_a_foreign_model_keeps_fp32_under_auto(tmp_path, monkeypatch):
+    """No ModelSpec: how much its outputs may move is unknown, so no reduced rung is timed."""
+    if ladder.unsupported("bf16"):
+        pytest.skip(f"bf16 not runnable here: {ladder.unsupported('bf16')}")
+    calls = fake_timings(monkeypatch, {"onnxruntime": 10.0, "openvino": 12.0, "openvino:bf16": 1.0})
+    engine = load(amplifier_model(tmp_path / "foreign.onnx", spec=False), threads=1)
+    assert all(":" not in name for name in calls[0])
+    assert engine.choice.precision == "fp32"
+    assert "no ModelSpec" in engine.choice.precision_note
 
 
 def test_masked_units_keep_fp32_and_say_why(models, monkeypatch):
