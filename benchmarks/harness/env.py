@@ -15,6 +15,7 @@ import subprocess
 from importlib import metadata
 
 from ptx import __version__
+from ptx.runtime.cpu import cpu_model
 
 PACKAGES = (
     "numpy",
@@ -28,18 +29,6 @@ PACKAGES = (
     "cuda-python",
 )
 GPU_QUERY = "name,driver_version,clocks.sm,clocks.mem,clocks.max.sm,memory.total,compute_cap"
-
-
-def cpu_model() -> str:
-    """The CPU's marketing name from /proc/cpuinfo (falls back to platform.processor())."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def usable_cores() -> int:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import platform
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -75,17 +74,6 @@ def model_digest(path: str | Path) -> str:
     if key not in _digests:
         _digests[key] = sha256_file(p)
     return _digests[key]
-
-
-def cpu_model() -> str:
-    """The CPU's model name (Linux /proc/cpuinfo, else what platform reports)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def trial_key(shapes: str, threads: int, versions: dict[str, str], cpu: str) -> str:

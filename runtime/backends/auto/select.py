@@ -39,13 +39,12 @@ from ptx.runtime.backends import backend_options, check_auto_options, engine_cla
 from ptx.runtime.backends.auto import precision as ladder
 from ptx.runtime.backends.auto.cache import (
     Choice,
-    cpu_model,
     model_digest,
     read_choice,
     trial_key,
     write_choice,
 )
-from ptx.runtime.cpu import physical_cores
+from ptx.runtime.cpu import cpu_model, physical_cores
 from ptx.runtime.engine import Engine
 from ptx.tensors import Shape
 from ptx.timing import lower_quartile, time_interleaved
