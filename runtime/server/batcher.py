@@ -104,6 +104,7 @@ class Batcher:
         self.active = 0  # requests accepted by the HTTP layer and not yet answered
         self._running = 0  # requests in batches being run
         self._depth = metrics.queue_depth.labels(name)
+        self._forming = metrics.forming.labels(name)
         self._threads = [
             threading.Thread(
                 target=self._work, args=(e,), name=f"ptx-serve-{name}-{i}", daemon=True
@@ -176,10 +177,16 @@ class Batcher:
                     coming = self.active - len(self._queue) - len(group) - self._running
                     if total >= self.max_batch or left <= 0 or self._closing or coming <= 0:
                         break
+                    self._gauge(len(group))  # while waiting, the gauges must say so
                     self._cond.wait(left)
-            self._depth.set(len(self._queue))
+            self._gauge(0)
             self._running += len(group)
             return group
+
+    def _gauge(self, forming: int) -> None:
+        """Publish the queue depth and the size of the batch being formed (lock held)."""
+        self._depth.set(len(self._queue))
+        self._forming.set(forming)
 
     def _collect(self, key: tuple, group: list[_Item], total: int) -> int:
         """Move queued items of signature ``key`` into ``group`` while they fit; new total."""

@@ -56,6 +56,10 @@ class Metrics:
         self.queue_depth = Gauge(
             "ptx_queue_depth", "Requests waiting for a worker", ["model"], registry=r
         )
+        self.forming = Gauge(
+            "ptx_batch_forming", "Requests held in a batch that waits to fill (max-delay)",
+            ["model"], registry=r,
+        )  # fmt: skip
         self.in_flight = Gauge(
             "ptx_requests_in_flight", "Inference requests accepted and not yet answered",
             ["model"], registry=r,

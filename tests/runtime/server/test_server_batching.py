@@ -90,14 +90,23 @@ def test_queue_full_is_503_with_retry_after(model_files, srv):
         held = _held(server, srv)
         # Shapes differ, so nothing merges: one waits in the forming batch, two fill the queue.
         xs = [np.full((1, 3, k, k), k / 10, np.float32) for k in (2, 3, 4)]
-        with ThreadPoolExecutor(3) as pool:
-            futures = [pool.submit(_post, url, x, srv) for x in xs]
 
-            def queue_full() -> bool:
+        def state(forming: int, depth: int):
+            def reached() -> bool:
                 text = httpx.get(url + "/metrics").text
-                return srv.metric(text, "ptx_queue_depth", model="affine") == 2
+                return (
+                    srv.metric(text, "ptx_batch_forming", model="affine") == forming
+                    and srv.metric(text, "ptx_queue_depth", model="affine") == depth
+                )
 
-            srv.wait_for(queue_full, timeout_s=30, what="queue depth 2")
+            return reached
+
+        with ThreadPoolExecutor(3) as pool:
+            # the first must be taken into the batch before the others queue, else one is refused
+            futures = [pool.submit(_post, url, xs[0], srv)]
+            srv.wait_for(state(1, 0), timeout_s=30, what="one request in the forming batch")
+            futures += [pool.submit(_post, url, x, srv) for x in xs[1:]]
+            srv.wait_for(state(1, 2), timeout_s=30, what="queue depth 2")
             # the health probe answers while inference is stuck
             assert httpx.get(url + "/v2/health/ready", timeout=5).status_code == 200
             full = _post(url, np.zeros((1, 3, 5, 5), np.float32), srv)
