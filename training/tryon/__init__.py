@@ -1,0 +1,1 @@
+"""The "tryon" family: paired image-to-image (pix2pix-style) virtual try-on on rendered garments."""
