@@ -19,6 +19,10 @@ from ptx.runtime.server.run import serve_forever
 )  # fmt: skip
 @click.option("--host", default="127.0.0.1", show_default=True, help="address to bind")
 @click.option("--port", default=8000, show_default=True, type=int, help="port (0 = any free)")
+@click.option(
+    "--grpc-port", type=int, default=None,
+    help="also serve KServe v2 gRPC (Triton's GRPCInferenceService) on this port",
+)  # fmt: skip
 @click.option("--max-batch", default=8, show_default=True, help="samples per merged batch")
 @click.option(
     "--max-delay-us", default=2000, show_default=True,
@@ -66,20 +70,24 @@ from ptx.runtime.server.run import serve_forever
 @click.option("--access-log", is_flag=True, help="log every request")
 @click.option("--json", "as_json", is_flag=True, help="print the loaded models as JSON on start")
 def serve(
-    models, host, port, max_batch, max_delay_us, instances, queue, timeout_s, max_body_mb,
-    max_pixels, token, allow_public, max_request_mb, max_inflight_mb, header_timeout_s,
+    models, host, port, grpc_port, max_batch, max_delay_us, instances, queue, timeout_s,
+    max_body_mb, max_pixels, token, allow_public, max_request_mb, max_inflight_mb, header_timeout_s,
     body_timeout_s, max_connections, max_inflight_body_mb, backend, device, precision, threads,
     log_level, access_log, as_json,
 ) -> None:  # fmt: skip
-    """Serve models over HTTP: KServe v2 protocol, image routes, /metrics, /openapi.json."""
+    """Serve models over HTTP (and gRPC): KServe v2, image routes, /metrics, /openapi.json."""
     for module in ("starlette", "uvicorn", "prometheus_client"):
         require(module, "serve", "ptx serve")
+    if grpc_port is not None:
+        for module in ("grpc", "tritonclient.grpc"):
+            require(module, "serve", "ptx serve --grpc-port")
     # The server imports starlette and prometheus_client at the top: optional packages,
     # checked above so a bare install gets the install hint, and kept out of `ptx --help`.
     from ptx.runtime.server.app import create_app
 
     config = ServerConfig(
-        models=parse_models(models), host=host, port=port, max_batch=max_batch,
+        models=parse_models(models), host=host, port=port, grpc_port=grpc_port,
+        max_batch=max_batch,
         max_delay_us=max_delay_us, instances=instances, queue=queue, timeout_s=timeout_s,
         max_body_mb=max_body_mb, max_pixels=int(max_pixels), token=token, backend=backend,
         device=device, threads=threads, allow_public=allow_public, max_request_mb=max_request_mb,
@@ -95,7 +103,10 @@ def serve(
     app = create_app(config)
     loaded = {name: m.metadata() for name, m in app.state.ptx.models.items()}
     if as_json:
-        click.echo(json.dumps({"url": f"http://{host}:{port}", "models": loaded}))
+        urls = {"url": f"http://{host}:{port}"}
+        if grpc_port is not None:
+            urls["grpc"] = f"{host}:{grpc_port}"
+        click.echo(json.dumps({**urls, "models": loaded}))
     else:
         for name, meta in loaded.items():
             io = ", ".join(f"{t['name']}{t['shape']}:{t['datatype']}" for t in meta["inputs"])

@@ -19,6 +19,7 @@ from ptx.runtime.server import routes_v1, routes_v2
 from ptx.runtime.server.admission import BodyGuard
 from ptx.runtime.server.batcher import Overloaded
 from ptx.runtime.server.config import ServerConfig
+from ptx.runtime.server.grpc_server import GrpcServer
 from ptx.runtime.server.http import HTTPError, error_response, json_response
 from ptx.runtime.server.metrics import CONTENT_TYPE, Metrics
 from ptx.runtime.server.models import RequestTimeout, close_models, load_models
@@ -178,10 +179,18 @@ def create_app(config: ServerConfig, state: ServerState | None = None) -> Starle
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
+        grpc_server = None
         try:
+            if config.grpc_port is not None:
+                # On this event loop, so gRPC shares the batchers, budgets and metrics.
+                grpc_server = GrpcServer(state)
+                app.state.grpc = grpc_server
+                await grpc_server.start(config.host, config.grpc_port)
             yield
         finally:
             state.draining = True
+            if grpc_server is not None:  # in-flight gRPC calls end before the models go
+                await grpc_server.stop(config.timeout_s)
             close_models(state.models, config.timeout_s)
 
     routes = [

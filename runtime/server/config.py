@@ -20,6 +20,7 @@ class ServerConfig:
     models: dict[str, Path] = field(default_factory=dict)
     host: str = "127.0.0.1"
     port: int = 8000
+    grpc_port: int | None = None  # KServe v2 gRPC beside HTTP (0 = any free port)
     max_batch: int = 8
     max_delay_us: int = 2000
     instances: int = 1
@@ -54,6 +55,14 @@ class ServerConfig:
             (self.max_body_mb > 0, f"--max-body-mb must be > 0, got {self.max_body_mb}"),
             (self.max_pixels >= 1, f"--max-pixels must be >= 1, got {self.max_pixels}"),
             (0 <= self.port <= 65535, f"--port must be 0..65535, got {self.port}"),
+            (
+                self.grpc_port is None or 0 <= self.grpc_port <= 65535,
+                f"--grpc-port must be 0..65535, got {self.grpc_port}",
+            ),
+            (
+                self.grpc_port is None or self.grpc_port == 0 or self.grpc_port != self.port,
+                f"--grpc-port {self.grpc_port} is the HTTP --port too; give each its own",
+            ),
             (self.token is None or len(self.token) >= 8, "--token must be at least 8 characters"),
             (self.max_request_mb > 0, f"--max-request-mb must be > 0, got {self.max_request_mb}"),
             (

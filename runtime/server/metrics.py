@@ -30,12 +30,12 @@ class Metrics:
         # process_resident_memory_bytes and friends: a load test reads memory growth from here.
         ProcessCollector(registry=r)
         self.requests = Counter(
-            "ptx_requests", "HTTP requests by model, route and status", ["model", "route", "code"],
-            registry=r,
+            "ptx_requests", "Requests by model, route and status (HTTP code or gRPC status)",
+            ["model", "route", "code"], registry=r,
         )  # fmt: skip
         self.failures = Counter(
-            "ptx_request_failures", "HTTP requests answered 4xx/5xx", ["model", "route", "code"],
-            registry=r,
+            "ptx_request_failures", "Requests answered 4xx/5xx or a gRPC error status",
+            ["model", "route", "code"], registry=r,
         )  # fmt: skip
         self.latency = Histogram(
             "ptx_request_seconds", "End-to-end request latency", ["model", "route"],
@@ -74,6 +74,13 @@ class Metrics:
         self.requests.labels(model, route, str(code)).inc()
         if code >= 400:
             self.failures.labels(model, route, str(code)).inc()
+        self.latency.labels(model, route).observe(seconds)
+
+    def observe_grpc(self, model: str, route: str, status: str, seconds: float) -> None:
+        """Count one answered gRPC call; ``status`` is its gRPC status name (OK, UNAVAILABLE...)."""
+        self.requests.labels(model, route, status).inc()
+        if status != "OK":
+            self.failures.labels(model, route, status).inc()
         self.latency.labels(model, route).observe(seconds)
 
     def observe_batch(

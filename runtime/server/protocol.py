@@ -115,6 +115,22 @@ def _check_shape(name: str, shape: list[int], info: TensorInfo) -> None:
         raise InputError(f"input '{name}': shape {shape} does not fit the model's {want}")
 
 
+def check_tensor(name: str, datatype: str, shape: list[int], info: TensorInfo) -> int:
+    """Validate one input's datatype and shape against the model (InputError); its value count.
+
+    The checks every transport shares (the gRPC codec calls it; JSON requests inline them).
+    """
+    want = datatype_of(info.dtype)
+    if datatype != want:
+        raise InputError(f"input '{name}': datatype {datatype!r} given, the model needs {want}")
+    shape = _shape({"shape": shape}, name)
+    _check_shape(name, shape, info)
+    count = math.prod(shape)
+    if count == 0:
+        raise InputError(f"input '{name}': shape {shape} holds no values; send at least one")
+    return count
+
+
 def _from_json(name: str, data: object, dtype: np.dtype, count: int) -> np.ndarray:
     try:
         arr = np.asarray(data)

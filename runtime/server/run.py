@@ -105,6 +105,14 @@ class BackgroundServer:
             time.sleep(0.01)
         return self
 
+    @property
+    def grpc_url(self) -> str:
+        """``127.0.0.1:PORT`` of the KServe v2 gRPC service (a config with grpc_port set)."""
+        grpc = getattr(self.server.config.app.state, "grpc", None)
+        if grpc is None or grpc.port is None:
+            raise RuntimeError("this server has no gRPC port (set ServerConfig.grpc_port)")
+        return f"{LOOPBACK}:{grpc.port}"
+
     def stop(self, timeout_s: float = 30.0) -> None:
         """Graceful stop: finish in-flight requests, release the models, join the thread."""
         self.server.should_exit = True
