@@ -15,6 +15,7 @@ from ptx.cli import LazyGroup
         "classifier": "ptx.training.cli.train_classifier:train_classifier_cmd",
         "vae": "ptx.training.cli.train_vae:train_vae_cmd",
         "style": "ptx.training.cli.train_style:train_style_cmd",
+        "tryon": "ptx.training.tryon.cli:train_tryon_cmd",
     },
 )
 def train() -> None:
