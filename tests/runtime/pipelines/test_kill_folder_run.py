@@ -6,6 +6,7 @@ import multiprocessing
 import os
 import random
 import signal
+import time
 
 import pytest
 
@@ -21,6 +22,15 @@ def _run(model: str, src: str, out: str) -> None:
         enhance_path(model, src, out, batch=2, progress=False)
 
 
+def _wait_for_output(out, child, timeout_s: float = 120.0) -> None:
+    """Block until the folder run has written something (else every kill lands in start-up)."""
+    deadline = time.monotonic() + timeout_s
+    while not (out.exists() and list_images(out)):
+        assert child.is_alive(), "the folder run died before writing anything"
+        assert time.monotonic() < deadline, f"no output within {timeout_s:g} s"
+        time.sleep(0.02)
+
+
 @pytest.mark.slow
 def test_kill_9_during_folder_runs_leaves_whole_files_or_none(models, tmp_path, helpers):
     src, out = tmp_path / "in", tmp_path / "out"
@@ -33,7 +43,8 @@ def test_kill_9_during_folder_runs_leaves_whole_files_or_none(models, tmp_path, 
     for _ in range(KILLS):
         child = ctx.Process(target=_run, args=(str(models["affine"]), str(src), str(out)))
         child.start()
-        child.join(rng.uniform(0.05, 1.0))
+        _wait_for_output(out, child)  # a loaded machine may take seconds to start the loop
+        child.join(rng.uniform(0.0, 0.5))
         os.kill(child.pid, signal.SIGKILL)
         child.join()
         for f in list_images(out) if out.exists() else []:
