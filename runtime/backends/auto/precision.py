@@ -1,9 +1,13 @@
 """The CPU precision ladder: which reduced precisions this processor can run, and the gate.
 
 A reduced precision is a rung only where the CPU has the units for it (bf16:
-AVX512-BF16 or AMX-BF16; fp16: AVX512-FP16 or AMX-FP16, from /proc/cpuinfo via
-ptx.runtime.cpu) and OpenVINO reports the matching capability for its CPU
-device; nothing is assumed from the processor's name. A rung is kept only when
+AVX512-BF16 or AMX-BF16; fp16: AVX512-FP16 or AMX-FP16; int8: AVX512-VNNI,
+AVX-VNNI or AMX-INT8, from /proc/cpuinfo via ptx.runtime.cpu) and OpenVINO
+reports the matching capability for its CPU device; nothing is assumed from the
+processor's name. INT8 runs a separate model file: ``m.int8.onnx`` beside
+``m.onnx``, written by ``ptx convert --precision int8`` (NNCF post-training
+quantization, Q/DQ ONNX) with the sha256 of the exact source it was made from,
+so a copy made from another version of ``m.onnx`` is stale and never run. A rung is kept only when
 its output passes the parity gate against FP32 ONNX Runtime on the spec's
 example pictures: image outputs PSNR >= 45 dB on pixels (``spec.image.to_pixels``),
 other outputs relative L2 <= 1e-2. Decisions are cached with the capability
@@ -16,20 +20,30 @@ from __future__ import annotations
 import functools
 import math
 from importlib import metadata
+from pathlib import Path
 
 import numpy as np
 
-from ptx.errors import InputError
+from ptx.errors import InputError, ModelError
+from ptx.formats.onnx import load_onnx
 from ptx.inputs import is_image
+from ptx.runtime.backends.auto.cache import model_digest
 from ptx.runtime.cpu import cpu_capabilities
 from ptx.spec import ModelSpec
 
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-REDUCED = ("bf16", "fp16")
-_ALIASES = {"f32": "fp32", "f16": "fp16", "float32": "fp32", "float16": "fp16"}
-OV_PRECISION = {"fp32": "f32", "bf16": "bf16", "fp16": "f16"}  # OpenVINO's spelling
-UNITS = {"bf16": ("avx512_bf16", "amx_bf16"), "fp16": ("avx512_fp16", "amx_fp16")}
-OV_CAPABILITY = {"bf16": "BF16", "fp16": "FP16"}
+PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8")
+REDUCED = ("bf16", "fp16", "int8")
+_ALIASES = {"f32": "fp32", "f16": "fp16", "float32": "fp32", "float16": "fp16", "i8": "int8"}
+OV_PRECISION = {"fp32": "f32", "bf16": "bf16", "fp16": "f16", "int8": "i8"}  # OpenVINO's spelling
+UNITS = {
+    "bf16": ("avx512_bf16", "amx_bf16"),
+    "fp16": ("avx512_fp16", "amx_fp16"),
+    "int8": ("avx512_vnni", "avx_vnni", "amx_int8"),  # int8 dot products: without them no gain
+}
+OV_CAPABILITY = {"bf16": "BF16", "fp16": "FP16", "int8": "INT8"}
+INT8_SUFFIX = ".int8.onnx"
+INT8_SOURCE_KEY = "ptx.int8.source_sha256"  # ONNX metadata_props: sha256 of the source model
+QUANTIZE_OPS = frozenset({"QuantizeLinear", "DequantizeLinear", "QLinearConv", "QLinearMatMul"})
 PSNR_MIN_DB = 45.0
 REL_L2_MAX = 1e-2
 
@@ -150,3 +164,54 @@ def gate(
 def gate_line() -> str:
     """The gate in words, for reasons and reports."""
     return f"images PSNR >= {PSNR_MIN_DB:g} dB, other outputs rel L2 <= {REL_L2_MAX:g}"
+
+
+def int8_path(src: str | Path) -> Path:
+    """Where the INT8 copy of ``src`` lives: beside it, ``m.onnx`` -> ``m.int8.onnx``."""
+    src = Path(src)
+    return src.with_name(src.stem + INT8_SUFFIX)
+
+
+def _onnx_facts(path: Path) -> tuple[bool, str | None]:
+    """(holds quantize ops, the source sha256 it records) of an ONNX file (read once)."""
+    try:
+        st = path.stat()
+    except OSError as exc:
+        raise ModelError(f"{path}: no such ONNX file") from exc
+    return _read_facts(str(path.resolve()), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _read_facts(path: str, size: int, mtime_ns: int) -> tuple[bool, str | None]:
+    model = load_onnx(path, external_data=False)
+    ops = {n.op_type for n in model.graph.node}
+    meta = {p.key: p.value for p in model.metadata_props}
+    return bool(ops & QUANTIZE_OPS), meta.get(INT8_SOURCE_KEY)
+
+
+def int8_status(src: str | Path) -> tuple[Path | None, str]:
+    """(the INT8 model to run for ``src``, "") or (None, why there is none)."""
+    src = Path(src)
+    if src.name.endswith(INT8_SUFFIX) or _onnx_facts(src)[0]:
+        return src, ""  # already quantized: it is its own INT8 model
+    dst = int8_path(src)
+    make = f"make it with: ptx convert --precision int8 {src}"
+    if not dst.is_file():
+        return None, f"no INT8 model {dst.name} beside {src.name} ({make})"
+    try:
+        quantized, source = _onnx_facts(dst)
+    except ModelError as exc:
+        return None, f"{dst.name} is unreadable ({exc}); {make}"
+    if not quantized:
+        return None, f"{dst.name} holds no quantized ops; {make}"
+    if source != model_digest(src):
+        return None, f"{dst.name} was quantized from another version of {src.name}; {make}"
+    return dst, ""
+
+
+def int8_model(src: str | Path) -> Path:
+    """The INT8 model file for ``src`` (itself when quantized); one InputError line when none."""
+    found, why = int8_status(src)
+    if found is None:
+        raise InputError(f"precision int8: {why}")
+    return found

@@ -15,7 +15,8 @@ CPU, so the trial is paid once. A backend that cannot load or run the model,
 or disagrees with ONNX Runtime on the trial input, loses with a logged reason.
 
 Under ``precision="auto"`` the trial is the precision ladder: the OpenVINO bf16 /
-fp16 rungs this processor has units for (ladder.rungs) join it, on the spec's
+fp16 / int8 rungs this processor has units for (ladder.rungs; int8 where the
+NNCF-quantized ``m.int8.onnx`` made from this model is beside it) join it, on the spec's
 example pictures, and each is timed only if its output passes ladder.gate against
 ONNX Runtime fp32; the decision is keyed without the CPU name and carries the
 capability fingerprint, so a cache from another processor is measured again.
@@ -117,13 +118,17 @@ def agreement(engine: Engine) -> float:
 relative_l2 = ladder.relative_l2
 
 
-def rungs(names: list[str], precision: str) -> tuple[list[str], list[str]]:
-    """(trial labels, why-not notes): fp32 backends, plus "openvino:bf16"/":fp16" under auto."""
+def rungs(
+    names: list[str], precision: str, path: Path | None = None
+) -> tuple[list[str], list[str]]:
+    """(trial labels, why-not notes): fp32 backends, plus "openvino:bf16"/":fp16"/":int8"."""
     labels, notes = list(names), []
     if precision != "auto":
         return labels, notes
     for p in ladder.REDUCED:
         why = ladder.unsupported(p) if "openvino" in names else "OpenVINO is not installed"
+        if not why and p == "int8" and path is not None:
+            why = ladder.int8_status(path)[1]  # int8 runs the quantized copy ptx convert wrote
         if why:
             notes.append(f"no {p}: {why}")
         else:
@@ -170,13 +175,14 @@ def load_auto(
     threads = threads or physical_cores()
     names = installed_cpu_backends()
     check_auto_options(options)
-    labels, notes = rungs(names, precision)
+    labels, notes = rungs(names, precision, path)
     if len(labels) < 2:  # nothing to choose between
         return _open(labels[0] if labels else CPU_BACKENDS[0], path, threads, options)
     sha = model_digest(path)
     label = ",".join(f"{k}:{'x'.join(map(str, v))}" for k, v in sorted((shapes or {}).items()))
     if precision == "auto":  # the fingerprint in the entry decides whether it is this CPU's
         key = trial_key(label or "spec", threads, backend_versions(names), "*") + "|ladder"
+        key += f"|int8={_int8_digest(path)}"  # a new or re-made m.int8.onnx is measured again
         here = ladder.fingerprint()
     else:
         key, here = trial_key(label or "spec", threads, backend_versions(names), cpu_model()), {}
@@ -206,6 +212,12 @@ def load_auto(
     engine.choice = choice
     log.info("%s: %s", path.name, choice.line())
     return engine
+
+
+def _int8_digest(path: Path) -> str:
+    """sha256[:16] of the INT8 copy beside ``path`` ("none" when there is none to try)."""
+    found, _ = ladder.int8_status(path)
+    return model_digest(found)[:16] if found is not None and found != path else "none"
 
 
 def _cpu_text(fp: dict) -> str:

@@ -19,6 +19,7 @@ import numpy as np
 
 from ptx.errors import ModelError, PtxError, require
 from ptx.formats.onnx import graph_inputs, load_onnx
+from ptx.runtime.backends.auto import precision as ladder
 from ptx.runtime.backends.auto.cache import cache_root, model_digest
 from ptx.runtime.cpu import physical_cores
 from ptx.runtime.engine import Engine, EngineOptions, TensorInfo, coerce_dtype
@@ -27,7 +28,7 @@ from ptx.spec import ONNX_METADATA_KEY, ModelSpec
 log = logging.getLogger("ptx.runtime")
 
 HINTS = {"latency": "LATENCY", "throughput": "THROUGHPUT"}
-PRECISIONS = ("f32", "bf16", "f16")
+PRECISIONS = ("f32", "bf16", "f16", "i8")  # i8: the INT8 model beside the source, f32 rest
 MAX_STATIC = 4  # static-shape models kept per engine (least recently used goes)
 MAX_SEEN = 1024  # shapes counted towards static_after
 _NOISE = ("Exception from ", "Check '", "FrontEnd API failed", "Summary:")
@@ -82,7 +83,9 @@ class OpenVINOOptions(EngineOptions):
     """OpenVINO's options.
 
     ``hint``: latency (one request at a time) or throughput (streams for concurrent
-    callers); ``precision``: f32, bf16 or f16; ``cache``: keep compiled models on disk;
+    callers); ``precision``: f32, bf16, f16, or i8 (runs ``m.int8.onnx``, the NNCF
+    quantized copy ``ptx convert --precision int8`` writes beside ``m.onnx``, its
+    unquantized ops in f32); ``cache``: keep compiled models on disk;
     ``static_after``: a dynamic model runs a shape on a static-shape compilation once
     that shape recurs more than this many times (OpenVINO's CPU kernels are faster
     on static shapes; None keeps one dynamic model).
@@ -123,12 +126,14 @@ class OpenVINOEngine(Engine):
             raise ModelError(f"the openvino backend runs on the CPU only, not '{device}'")
         if threads is not None and threads < 1:
             raise ModelError(f"threads must be >= 1, got {threads}")
+        if precision == "i8":  # a separate, quantized model file; its int8 ops run as int8
+            path, precision = ladder.int8_model(path), "f32"
         names = onnx_io_names(path)  # ONNX's own names; ModelError for non-tensor IO
         model = read_onnx(path)
         super().__init__(path, _spec_of(model))
         self.device = device
         self.threads = threads or physical_cores()
-        self.hint, self.precision = hint, precision
+        self.hint, self.precision = hint, settings.precision
         config = {
             "PERFORMANCE_HINT": HINTS[hint],
             "INFERENCE_NUM_THREADS": self.threads,
