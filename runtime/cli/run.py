@@ -11,6 +11,7 @@ COMMANDS = {
     "generate": "ptx.runtime.cli.run_generate:run_generate_cmd",
     "vae": "ptx.runtime.cli.run_vae:run_vae_cmd",
     "stylize": "ptx.runtime.cli.run_stylize:run_stylize_cmd",
+    "tryon": "ptx.runtime.cli.run_tryon:run_tryon_cmd",
 }
 
 
