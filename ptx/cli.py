@@ -31,6 +31,7 @@ COMMANDS = {
     "doctor": "ptx.runtime.cli.doctor:doctor_cmd",
     "bench": "ptx.benchmarks.cli.bench:bench",
     "demo": "ptx.demo.cli:demo_cmd",
+    "compose": "ptx.studio.cli:compose",
 }
 
 
