@@ -66,6 +66,8 @@ class Sample:
     mannequin: np.ndarray  # uint8 HxWx3
     truth: np.ndarray  # uint8 HxWx3 the mannequin wearing the garment
     mask: np.ndarray  # float32 HxW garment coverage in ``truth``
+    kind: str = ""  # the garment kind (body.GARMENTS)
+    pattern: str = ""  # its fabric's pattern (patterns.PATTERNS)
 
 
 def random_garment(rng: np.random.Generator, n_textures: int) -> Garment:
@@ -211,7 +213,8 @@ def sample(rng: np.random.Generator, side: int, textures: list[np.ndarray]) -> S
     truth, mask = render_dressed(g, m, side, textures)
     if flip:  # both pictures at once: the pair stays consistent
         flat, bare, truth, mask = (a[:, ::-1] for a in (flat, bare, truth, mask))
-    return Sample(*(np.ascontiguousarray(a) for a in (flat, bare, truth, mask)))
+    arrays = (np.ascontiguousarray(a) for a in (flat, bare, truth, mask))
+    return Sample(*arrays, kind=g.kind, pattern=g.fabric.pattern)
 
 
 def train_sample(seed: int, index: int, side: int, textures: list[np.ndarray]) -> Sample:
