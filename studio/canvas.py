@@ -150,7 +150,7 @@ def contact_shadow(canvas: np.ndarray, placed: Placed, shadow: dict, side: int) 
     band_h = max(2, round(h * shadow["height"]))
     layers = (
         (whole, placed.bottom, band_h, sigma, opacity * 0.6),
-        (foot, placed.bottom - 1, max(2, band_h // 3), sigma / 3, opacity),
+        (foot, placed.bottom - 1, max(2, band_h // 2), sigma / 2, opacity * 0.85),
     )
     for silhouette, centre, bh, sg, strength in layers:
         mask, x, y = _shadow_layer(silhouette, cx, centre, bh, sg)

@@ -36,6 +36,9 @@ def out_paths(out: str | Path, names: list[str], fmt: str = "png") -> list[Path]
     """Where each image goes: ``out`` itself for one image named by a file suffix, else
     ``out/<name>.<fmt>``; a file ``out`` with several images gets ``<stem>-<name><suffix>``."""
     p = Path(out)
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise InputError(f"two products are named '{twice[0]}'; rename one (outputs use the stem)")
     if _is_file(p):
         if p.suffix.lower() not in OUT_SUFFIXES:
             raise InputError(f"{p}: unsupported output format (use {', '.join(OUT_SUFFIXES)})")

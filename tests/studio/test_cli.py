@@ -90,6 +90,13 @@ def test_bad_input_is_one_line_and_nothing_is_written(
         (["display", "--input", str(products["red"]), "--layout", str(bad_layout)],
          "display.fill: must be a number in 0.05..1, got 7"),
     )  # fmt: skip
+    other = tmp_path / "other" / "red.png"
+    other.parent.mkdir()
+    other.write_bytes(products["red"].read_bytes())
+    cases.append(
+        (["display", "--input", str(products["red"]), "--input", str(other), "--arrangement",
+          "single"], "two products are named 'red'"),
+    )  # fmt: skip
     for args, message in cases:
         result = CliRunner().invoke(main, ["compose", *args, "--out", str(out), "--no-enhance"])
         assert result.exit_code == 2, (args, result.output)

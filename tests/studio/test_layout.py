@@ -45,6 +45,7 @@ def test_file_overrides_defaults_and_flags_override_the_file(tmp_path: Path) -> 
 
 
 def test_yaml_layout(tmp_path: Path) -> None:
+    pytest.importorskip("yaml")  # YAML layouts are optional (PyYAML); JSON needs nothing
     path = write(tmp_path, "display:\n  size: [640, 480]\n  arrangement: grid\n", "t.yaml")
     layout = load_layout("display", path)
     assert layout["size"] == (640, 480) and layout["arrangement"] == "grid"
