@@ -83,3 +83,21 @@ def test_headline_is_readable_on_a_busy_background(products: dict[str, Path]) ->
     raw = np.asarray(noise).reshape(-1, 3).astype(int)
     assert ((raw.min(axis=1) >= 150) | (raw.max(axis=1) <= 60)).mean() < 0.2  # noise is not
     assert worst_contrast((17, 24, 39), np.full((2, 2, 3), 255, np.uint8)) > 15
+
+
+@pytest.mark.parametrize("size", [(1200, 628), (1080, 1080), (300, 250)])
+def test_long_headline_and_cta_stay_in_their_boxes(products: dict[str, Path], size) -> None:
+    (product,) = prepare_products([products["green"]], alpha_fn=None)
+    layout = ad_layout(background="colour", background_colour="#ffffff")
+    long = "An unbelievably long headline " * 8 + "Pneumonoultramicroscopicsilicovolcanoconiosis"
+    full = render_ad(product, size, layout, long, "Add to basket and check out right now")
+    bare = render_ad(product, size, layout, "", "")
+    w, h = size
+    boxes = layout["landscape"] if w > h * 1.15 else layout["portrait"]
+    allowed = np.zeros((h, w), bool)
+    for key in ("headline", "cta"):
+        x, y, bw, bh = (round(f * s) for f, s in zip(boxes[key], (w, h, w, h), strict=True))
+        allowed[y : y + bh, x : x + bw] = True
+        assert (full[y : y + bh, x : x + bw] != bare[y : y + bh, x : x + bw]).any()
+    drawn = (full != bare).any(axis=2)
+    assert not (drawn & ~allowed).any()
