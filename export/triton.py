@@ -105,7 +105,8 @@ def triton_type(name: str, tensor: str) -> str:
     return found
 
 
-def _tensor_block(t: dict[str, Any], batched: bool) -> str:
+def tensor_block(t: dict[str, Any], batched: bool) -> str:
+    """One input/output entry of config.pbtxt (``t``: name, dtype name, shape)."""
     data_type = triton_type(str(t["dtype"]), t["name"])
     dims = _dims(t["shape"])[1 if batched else 0 :]
     # A per-item scalar (shape [batch], e.g. a label) is [1] to Triton, reshaped to [].
@@ -133,10 +134,10 @@ def render_config(
         f"platform: {pbtxt_string(platform)}",
         f"max_batch_size: {max_batch}",
         "input [",
-        ",\n".join(_tensor_block(t, batched) for t in inputs),
+        ",\n".join(tensor_block(t, batched) for t in inputs),
         "]",
         "output [",
-        ",\n".join(_tensor_block(t, batched) for t in outputs),
+        ",\n".join(tensor_block(t, batched) for t in outputs),
         "]",
     ]
     if batched:

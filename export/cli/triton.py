@@ -9,6 +9,7 @@ import click
 from ptx.export.cli._common import emit
 from ptx.export.kserve import write_kserve
 from ptx.export.triton import write_repository
+from ptx.export.triton_python import write_python_entries
 
 
 @click.command("triton")
@@ -32,6 +33,19 @@ from ptx.export.triton import write_repository
     help="Also write REPO.kserve.yaml, a KServe InferenceService serving the repository from "
     "this storage URI (s3://, gs://, pvc://...); `ptx kserve` sets replicas and resources.",
 )
+@click.option(
+    "--python",
+    "python_backend",
+    is_flag=True,
+    help="Also write NAME_python: a python-backend entry running ptx.runtime on the .onnx "
+    "(for a Triton with only the python backend, e.g. nvidia-pytriton's).",
+)
+@click.option(
+    "--ensemble",
+    is_flag=True,
+    help="With --python: also NAME_pre, NAME_post and the ensemble NAME_image (encoded image "
+    "bytes in, PNG out, by the ModelSpec's pre/post-processing).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def triton(
     model: Path,
@@ -42,6 +56,8 @@ def triton(
     delay_us: int,
     kind: str,
     storage_uri: str | None,
+    python_backend: bool,
+    ensemble: bool,
     as_json: bool,
 ) -> None:
     """Write a Triton model repository entry (config.pbtxt + 1/model.plan|onnx)."""
@@ -56,6 +72,14 @@ def triton(
     )
     data = report.to_dict()
     line = f"{report.config}: {report.platform}, max_batch_size {report.max_batch_size}"
+    if python_backend or ensemble:
+        entry = Path(report.model_dir).name
+        extra = write_python_entries(
+            model, repo, name=entry, max_batch=max_batch, instances=instances,
+            delay_us=delay_us, ensemble=ensemble,
+        )  # fmt: skip
+        data["python"] = extra.to_dict()
+        line += "\n" + "\n".join(f"{path}: python backend" for path in extra.entries.values())
     if storage_uri is not None:
         isvc = write_kserve(repo, storage_uri, gpus=1 if kind == "gpu" else 0)
         data["kserve"] = isvc.to_dict()
