@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
@@ -12,6 +13,9 @@ from ptx.io import write_image
 from ptx.runtime import load
 from ptx.runtime.cli._common import BACKEND_NAMES, precision_option
 from ptx.runtime.pipelines.generate import generate, write_images
+from ptx.runtime.pipelines.generate_profile import generate_profile, load_profile
+
+PROFILE_GRID = "grid.png"  # written into --out for a profile run without --grid
 
 
 def parse_labels(items: tuple[str, ...]) -> dict[str, str]:
@@ -31,6 +35,13 @@ def parse_labels(items: tuple[str, ...]) -> dict[str, str]:
 @click.command("generate")
 @click.option("--model", required=True, type=click.Path(), help="gan.onnx (or a .plan)")
 @click.option("--label", "labels", multiple=True, help="KEY=VALUE, e.g. category=mug (repeatable)")
+@click.option(
+    "--profile",
+    "profile_path",
+    default=None,
+    type=click.Path(),
+    help="user preferences JSON (colors/categories/styles with weights); writes a grid too",
+)
 @click.option("--n", "n", default=16, show_default=True, help="number of images")
 @click.option("--seed", default=0, show_default=True, help="seed for z and for labels not given")
 @click.option("--out", required=True, type=click.Path(), help="output folder")
@@ -42,12 +53,30 @@ def parse_labels(items: tuple[str, ...]) -> dict[str, str]:
 @precision_option()
 @click.option("--json", "as_json", is_flag=True, help="print what was written as JSON")
 def run_generate_cmd(
-    model, labels, n, seed, out, grid_path, nrow, backend, precision, as_json
+    model, labels, profile_path, n, seed, out, grid_path, nrow, backend, precision, as_json
 ) -> None:
-    """Generate product images for given labels (labels not given are drawn from the seed)."""
+    """Generate product images for given labels or a user's preference profile.
+
+    Labels not given are drawn from the seed. With --profile, the variants follow the
+    profile's weighted preferences (see ptx.runtime.pipelines.generate_profile).
+    """
     wanted = parse_labels(labels)
+    profile, extra = None, {}
+    if profile_path is not None:
+        if wanted:
+            raise InputError("--profile and --label do not combine; put the labels in the profile")
+        profile = load_profile(profile_path)
     with load(model, backend=backend, precision=precision) as engine:
-        images, per_image = generate(engine, wanted, n=n, seed=seed)
+        if profile is None:
+            images, per_image = generate(engine, wanted, n=n, seed=seed)
+        else:
+            images, per_image, plan = generate_profile(engine, profile, n=n, seed=seed)
+            seed = profile.seed if profile.seed is not None else seed
+            grid_path = grid_path or str(Path(out) / PROFILE_GRID)
+            groups = [{"labels": lab, "count": k} for lab, k in plan.groups]
+            extra = {"profile": profile.name, "groups": groups, "notes": plan.notes}
+            for note in plan.notes:
+                click.echo(f"note: {note}", err=True)
     paths = write_images(images, per_image, out)
     if grid_path is not None:
         write_image(grid_path, grid(images, ncol=nrow))
@@ -55,6 +84,7 @@ def run_generate_cmd(
         report = {
             "model": str(model),
             "seed": seed,
+            **extra,
             "images": [{"path": str(p), **lab} for p, lab in zip(paths, per_image, strict=True)],
             "grid": str(grid_path) if grid_path else None,
         }
