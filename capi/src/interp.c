@@ -80,8 +80,24 @@ static int bind_functions(void) {
     *slots[i] = PyObject_GetAttrString(mod, names[i]);
     if (*slots[i] == NULL) return -1;
   }
+  PyObject *dtypes = PyObject_GetAttrString(mod, "NP_DTYPES"); /* {code: numpy dtype} */
+  PyObject *numpy = PyImport_ImportModule("numpy");
   Py_DECREF(mod);
-  return 0;
+  ptx_fn.ndarray = numpy ? PyObject_GetAttrString(numpy, "ndarray") : NULL;
+  Py_XDECREF(numpy);
+  if (dtypes == NULL || !PyDict_Check(dtypes) || ptx_fn.ndarray == NULL) {
+    if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "NP_DTYPES is not a dict");
+    Py_XDECREF(dtypes);
+    return -1;
+  }
+  PyObject *key, *value;
+  Py_ssize_t pos = 0;
+  while (PyDict_Next(dtypes, &pos, &key, &value)) {
+    long code = PyLong_AsLong(key);
+    if (code > 0 && code < PTX_DTYPE_SLOTS) ptx_fn.dtypes[code] = Py_NewRef(value);
+  }
+  Py_DECREF(dtypes);
+  return PyErr_Occurred() ? -1 : 0;
 }
 
 static void init_error_from_python(const char *what) {

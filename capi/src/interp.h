@@ -6,14 +6,20 @@
 
 #include "ptx/ptx.h"
 
-/* The functions of ptx.runtime.capi the library calls (set once by init). */
+#define PTX_DTYPE_SLOTS 16 /* ptx_dtype values are below this */
+
+/* The functions of ptx.runtime.capi the library calls, numpy.ndarray and the NumPy
+ * dtype of each ptx_dtype (set once by init). */
 typedef struct ptx_py {
   PyObject *load, *run, *run_device, *run_image, *generate, *read_image, *write_image, *error;
+  PyObject *ndarray, *dtypes[PTX_DTYPE_SLOTS];
 } ptx_py;
 extern ptx_py ptx_fn;
 
 struct ptx_model {
-  PyObject *handle; /* a ptx.runtime.capi.Handle */
+  PyObject *handle;     /* a ptx.runtime.capi.Handle */
+  PyObject *engine_run; /* handle.engine.run, bound once */
+  PyObject **in_names, **out_names; /* the names as interned str */
   size_t n_in, n_out;
   ptx_tensor_info *in, *out;
   char *spec_json;
@@ -32,6 +38,13 @@ void ptx_leave(ptx_gil *gil);
 ptx_status ptx_set_error(ptx_status code, const char *fmt, ...);
 ptx_status ptx_clear_error(void);
 ptx_status ptx_fail_python(void); /* the pending Python exception -> status + message */
+
+/* Run with views of the inputs (run.c): a new reference keeping the outputs alive and
+ * outs[i] borrowed from it; NULL after setting the error. GIL held. */
+PyObject *ptx_call_run(ptx_model *m, const ptx_input *in, size_t n_in, const char **want,
+                       size_t n_out, PyObject **outs);
+/* The ptx_dtype of a buffer-protocol format and item size; 0 when none matches. */
+ptx_dtype ptx_dtype_of_format(const char *format, Py_ssize_t itemsize);
 
 #define PTX_ENTER()                        \
   ptx_gil gil_;                            \

@@ -70,14 +70,35 @@ static void free_infos(ptx_tensor_info *t, size_t n) {
   free(t);
 }
 
+static PyObject **interned(const ptx_tensor_info *t, size_t n) {
+  PyObject **names = calloc(n ? n : 1, sizeof *names);
+  for (size_t i = 0; i < n; i++) names[i] = PyUnicode_InternFromString(t[i].name ? t[i].name : "");
+  return names;
+}
+
+/* What the per-call path needs once: the engine's run and the names as str. */
+static int bind_run(ptx_model *m) {
+  PyObject *engine = PyObject_GetAttrString(m->handle, "engine");
+  m->engine_run = engine ? PyObject_GetAttrString(engine, "run") : NULL;
+  Py_XDECREF(engine);
+  m->in_names = interned(m->in, m->n_in);
+  m->out_names = interned(m->out, m->n_out);
+  return PyErr_Occurred() ? -1 : 0;
+}
+
 void ptx_model_free(ptx_model *m) {
   if (m == NULL) return;
   if (ptx_ensure_init() == PTX_OK && m->handle) {
     ptx_gil gil;
     ptx_enter(&gil);
+    for (size_t i = 0; m->in_names && i < m->n_in; i++) Py_XDECREF(m->in_names[i]);
+    for (size_t i = 0; m->out_names && i < m->n_out; i++) Py_XDECREF(m->out_names[i]);
+    Py_XDECREF(m->engine_run);
     Py_DECREF(m->handle);
     ptx_leave(&gil);
   }
+  free(m->in_names);
+  free(m->out_names);
   free_infos(m->in, m->n_in);
   free_infos(m->out, m->n_out);
   free(m->spec_json);
@@ -101,6 +122,7 @@ ptx_status ptx_model_load(const char *path, const char *backend, const char *opt
   } else {
     m->spec_json = dup_utf8(PyTuple_GET_ITEM(info, 2));
     m->backend = dup_utf8(PyTuple_GET_ITEM(info, 3));
+    if (bind_run(m) != 0) st = ptx_fail_python();
   }
   Py_XDECREF(info);
   PTX_LEAVE();
@@ -130,63 +152,12 @@ ptx_status ptx_model_output(const ptx_model *m, size_t i, ptx_tensor_info *out) 
   return get_info(m ? m->out : NULL, m ? m->n_out : 0, i, out, "output");
 }
 
-static PyObject *str_or_none(const char *s) {
-  if (s) return PyUnicode_FromString(s);
-  Py_RETURN_NONE;
-}
-
-/* Call ptx.runtime.capi.run with views of the inputs; returns (arrays, codes) or NULL. */
-static PyObject *call_run(ptx_model *m, const ptx_input *in, size_t n_in, const char **want,
-                          size_t n_out) {
-  PyObject *names = PyList_New((Py_ssize_t)n_in), *bufs = PyList_New((Py_ssize_t)n_in);
-  PyObject *codes = PyList_New((Py_ssize_t)n_in), *shapes = PyList_New((Py_ssize_t)n_in);
-  PyObject *wanted = PyList_New((Py_ssize_t)n_out), *r = NULL;
-  for (size_t i = 0; i < n_in; i++) {
-    size_t bytes = ptx_dtype_size(in[i].dtype);
-    if (in[i].rank < 0 || in[i].rank > PTX_MAX_RANK || (in[i].rank && !in[i].shape)) {
-      ptx_set_error(PTX_ERR_INPUT, "input %zu: rank %d outside 0..%d (or no shape)", i,
-                    in[i].rank, PTX_MAX_RANK);
-      goto done;
-    }
-    for (int32_t k = 0; k < in[i].rank; k++)
-      if (in[i].shape[k] < 0) {
-        ptx_set_error(PTX_ERR_INPUT, "input %zu: negative dimension %lld on axis %d", i,
-                      (long long)in[i].shape[k], k);
-        goto done;
-      }
-    PyObject *shape = PyList_New(in[i].rank);
-    for (int32_t k = 0; k < in[i].rank; k++) {
-      PyList_SET_ITEM(shape, k, PyLong_FromLongLong(in[i].shape[k]));
-      bytes *= (size_t)in[i].shape[k];
-    }
-    PyList_SET_ITEM(shapes, i, shape);
-    PyList_SET_ITEM(names, i, str_or_none(in[i].name));
-    PyList_SET_ITEM(codes, i, PyLong_FromLong(in[i].dtype));
-    static char empty;
-    char *data = in[i].data ? (char *)in[i].data : &empty;
-    if (!in[i].data && bytes) {
-      ptx_set_error(PTX_ERR_INPUT, "input %zu: data is NULL", i);
-      goto done;
-    }
-    PyList_SET_ITEM(bufs, i, PyMemoryView_FromMemory(data, (Py_ssize_t)bytes, PyBUF_READ));
-  }
-  for (size_t i = 0; i < n_out; i++) PyList_SET_ITEM(wanted, i, str_or_none(want[i]));
-  r = PyObject_CallFunctionObjArgs(ptx_fn.run, m->handle, names, bufs, codes, shapes, wanted,
-                                   NULL);
-  if (r == NULL) ptx_fail_python();
-done:
-  Py_DECREF(names);
-  Py_DECREF(bufs);
-  Py_DECREF(codes);
-  Py_DECREF(shapes);
-  Py_DECREF(wanted);
-  return r;
-}
-
-/* A C-contiguous buffer of an array, its shape copied into shape/info. */
+/* A C-contiguous buffer of an array, its shape copied into shape/info; ``code`` < 0:
+ * the dtype from the buffer's format. */
 static int take_buffer(PyObject *arr, long code, Py_buffer *view, int64_t *shape,
                        ptx_tensor_info *info) {
-  if (PyObject_GetBuffer(arr, view, PyBUF_C_CONTIGUOUS) != 0) return -1;
+  if (PyObject_GetBuffer(arr, view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) != 0) return -1;
+  if (code < 0) code = ptx_dtype_of_format(view->format, view->itemsize);
   if (view->ndim > PTX_MAX_RANK) {
     PyBuffer_Release(view);
     PyErr_Format(PyExc_ValueError, "output rank %d above PTX_MAX_RANK", view->ndim);
@@ -218,16 +189,15 @@ ptx_status ptx_run(ptx_model *m, const ptx_input *in, size_t n_in, ptx_output *o
   const char *want[MAX_OUTPUTS];
   if (n_out > MAX_OUTPUTS) return ptx_set_error(PTX_ERR_INPUT, "more than %d outputs", MAX_OUTPUTS);
   for (size_t i = 0; i < n_out; i++) want[i] = out[i].name;
+  PyObject *arrays[MAX_OUTPUTS];
   PTX_ENTER();
   ptx_status st = PTX_OK;
-  PyObject *r = call_run(m, in, n_in, want, n_out);
+  PyObject *r = ptx_call_run(m, in, n_in, want, n_out, arrays);
   if (r == NULL) st = ptx_last_error_code();
   for (size_t i = 0; r && st == PTX_OK && i < n_out; i++) {
     Py_buffer view;
     ptx_tensor_info info;
-    long code = PyLong_AsLong(PyList_GET_ITEM(PyTuple_GET_ITEM(r, 1), i));
-    if (take_buffer(PyList_GET_ITEM(PyTuple_GET_ITEM(r, 0), i), code, &view, out[i].shape,
-                    &info) != 0) {
+    if (take_buffer(arrays[i], -1, &view, out[i].shape, &info) != 0) {
       st = ptx_fail_python();
       break;
     }
@@ -262,13 +232,13 @@ ptx_status ptx_run_alloc(ptx_model *m, const ptx_input *in, size_t n_in, ptx_ten
   const char *want[MAX_OUTPUTS] = {0};
   if (n_out > MAX_OUTPUTS) return ptx_set_error(PTX_ERR_INPUT, "more than %d outputs", MAX_OUTPUTS);
   for (size_t i = 0; i < n_out; i++) out[i] = NULL;
+  PyObject *arrays[MAX_OUTPUTS];
   PTX_ENTER();
   ptx_status st = PTX_OK;
-  PyObject *r = call_run(m, in, n_in, want, n_out);
+  PyObject *r = ptx_call_run(m, in, n_in, want, n_out, arrays);
   if (r == NULL) st = ptx_last_error_code();
   for (size_t i = 0; r && i < n_out; i++) {
-    long code = PyLong_AsLong(PyList_GET_ITEM(PyTuple_GET_ITEM(r, 1), i));
-    out[i] = ptx_wrap_array_(PyList_GET_ITEM(PyTuple_GET_ITEM(r, 0), i), code, m->out[i].name);
+    out[i] = ptx_wrap_array_(arrays[i], -1, m->out[i].name);
     if (out[i] == NULL) {
       st = ptx_fail_python();
       break;
