@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
+import sysconfig
+import tempfile
 import time
 from pathlib import Path
 
@@ -216,6 +219,54 @@ def install_dirs(prefix: str | Path | None = None) -> dict[str, Path]:
     }
 
 
+def source_dir() -> Path:
+    """libptx's CMake project: capi/ of a source tree, ptx/capi/ of an installed ptx."""
+    return Path(__file__).resolve().parent.parent / "capi"
+
+
+def check_toolchain() -> None:
+    """Raise MissingDependency unless cmake, a C/C++ compiler and an embeddable Python are here."""
+    for tool in ("cmake", "cc", "c++"):
+        if shutil.which(tool) is None:
+            raise MissingDependency(
+                tool, None, "building libptx (the C ABI)", "apt-get install cmake g++"
+            )
+    if not (Path(sysconfig.get_paths()["include"]) / "Python.h").is_file():
+        raise MissingDependency(
+            "python3-dev", None, "building libptx (it embeds Python)", "install Python's headers"
+        )
+    if not sysconfig.get_config_var("Py_ENABLE_SHARED"):
+        raise MissingDependency(
+            "libpython", None, "libptx (it embeds Python)", "a Python built with --enable-shared"
+        )
+    if not (source_dir() / "CMakeLists.txt").is_file():
+        raise MissingDependency("ptx", None, f"building libptx (no sources in {source_dir()})")
+
+
+def build(prefix: str | Path, build_dir: str | Path | None = None, jobs: int = 2) -> Path:
+    """Configure, build and install libptx (and ptx_bench) with this Python into ``prefix``.
+
+    ``build_dir`` defaults to a temporary folder (removed afterwards); returns ``prefix``.
+    """
+    check_toolchain()
+    prefix = Path(prefix)
+    with tempfile.TemporaryDirectory(prefix="ptx-capi-build-") as tmp:
+        where = Path(build_dir) if build_dir is not None else Path(tmp)
+        steps = [
+            ["cmake", "-S", source_dir(), "-B", where, f"-DPython_EXECUTABLE={sys.executable}",
+             "-DCMAKE_BUILD_TYPE=Release"],
+            ["cmake", "--build", where, "-j", str(jobs)],
+            ["cmake", "--install", where, "--prefix", prefix],
+        ]  # fmt: skip
+        for cmd in steps:
+            out = subprocess.run([str(c) for c in cmd], capture_output=True, text=True)
+            if out.returncode != 0:
+                tail = (out.stderr or out.stdout).strip().splitlines()[-5:]
+                raise PtxError(f"building libptx: {' '.join(map(str, cmd[:2]))} failed: "
+                                 + " | ".join(tail))  # fmt: skip
+    return prefix
+
+
 BENCH_OPTIONS = {"threads": 1, "spin": False}  # one intra-op thread per call, both sides
 
 
@@ -257,11 +308,22 @@ def main(argv: list[str] | None = None) -> int:
     for key in ("cmakedir", "includedir", "libdir"):
         group.add_argument(f"--{key}", action="store_true", help=f"print the {key}")
     group.add_argument("--bench", metavar="MODEL", help="C++ vs Python per-call time (JSON)")
+    group.add_argument(
+        "--build", action="store_true", help="build libptx from ptx's sources and install it"
+    )
+    parser.add_argument("--prefix", default=sys.prefix, help="--build installs here [sys.prefix]")
     parser.add_argument("--sides", default="64,256", help="square input sides [64,256]")
     parser.add_argument("--calls", type=int, default=2000, help="calls per measurement [2000]")
     parser.add_argument("--threads", type=int, default=8, help="C++ threads [8]")
     parser.add_argument("--exe", default=None, help="ptx_bench [the installed one]")
     args = parser.parse_args(argv)
+    if args.build:
+        try:
+            print(install_dirs(build(args.prefix))["cmakedir"])
+        except PtxError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        return 0
     if args.bench:
         exe = args.exe or Path(sys.prefix) / "bin" / "ptx_bench"
         sides = [int(s) for s in args.sides.split(",")]
@@ -271,7 +333,11 @@ def main(argv: list[str] | None = None) -> int:
     key = next(k for k in ("cmakedir", "includedir", "libdir") if getattr(args, k))
     path = install_dirs()[key]
     if not (install_dirs()["cmakedir"] / "ptxConfig.cmake").exists():
-        print(f"libptx is not installed in {sys.prefix}: run `make capi`", file=sys.stderr)
+        print(
+            f"libptx is not installed in {sys.prefix}: run `python -m ptx.runtime.capi --build` "
+            "(or `make capi` in a source tree)",
+            file=sys.stderr,
+        )
         return 1
     print(path)
     return 0
