@@ -13,12 +13,14 @@ example pictures: image outputs PSNR >= 45 dB on pixels (``spec.image.to_pixels`
 other outputs relative L2 <= 1e-2. Decisions are cached with the capability
 fingerprint (CPU model, matrix and vector flags, OpenVINO version), so a cache
 written on another processor is measured again rather than trusted.
+``PTX_PRECISIONS=fp32`` (a comma list) masks the reduced rungs on a machine.
 """
 
 from __future__ import annotations
 
 import functools
 import math
+import os
 from importlib import metadata
 from pathlib import Path
 
@@ -86,10 +88,18 @@ def fingerprint() -> dict[str, object]:
     }
 
 
+def allowed() -> str:
+    """$PTX_PRECISIONS: the precisions an operator lets this machine use ("" when unset)."""
+    return os.environ.get("PTX_PRECISIONS", "").strip().lower()
+
+
 def unsupported(precision: str) -> str | None:
     """Why this processor cannot run ``precision`` (None when it can)."""
     if precision not in UNITS:
         return None
+    mask = allowed()
+    if mask and precision not in {_ALIASES.get(p.strip(), p.strip()) for p in mask.split(",")}:
+        return f"masked: PTX_PRECISIONS={mask}"
     caps = cpu_capabilities()
     have = set(caps["matrix"]) | set(caps["vector"])
     units = UNITS[precision]

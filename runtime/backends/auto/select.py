@@ -183,6 +183,7 @@ def load_auto(
     if precision == "auto":  # the fingerprint in the entry decides whether it is this CPU's
         key = trial_key(label or "spec", threads, backend_versions(names), "*") + "|ladder"
         key += f"|int8={_int8_digest(path)}"  # a new or re-made m.int8.onnx is measured again
+        key += f"|mask={ladder.allowed()}" if ladder.allowed() else ""
         here = ladder.fingerprint()
     else:
         key, here = trial_key(label or "spec", threads, backend_versions(names), cpu_model()), {}
