@@ -1,0 +1,26 @@
+"""The gRPC overhead study on a tiny model: a real `ptx serve --grpc-port` subprocess."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ptx.benchmarks.serving import grpc_overhead
+
+pytest.importorskip("tritonclient.grpc")
+
+
+def test_measure_checks_answers_and_writes_a_page(hw_onnx, tmp_path):
+    res = grpc_overhead.measure(hw_onnx, size=16, seconds=0.5)
+    assert set(res["p50_ms"]) == {"in-process", "grpc", "http"}
+    assert all(n >= grpc_overhead.ROUNDS for n in res["requests"].values())
+    assert res["backend"] == "onnxruntime"
+    for proto in ("grpc", "http"):
+        assert res["ratio"][proto] == pytest.approx(
+            res["p50_ms"][proto] / res["p50_ms"]["in-process"]
+        )
+    json_path, md_path = grpc_overhead.write(res, tmp_path, "g", "cmd")
+    assert json.loads(json_path.read_text())["grpc_overhead"]["size"] == 16
+    page = md_path.read_text()
+    assert "| grpc |" in page and "| http |" in page and "target" in page
