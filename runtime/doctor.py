@@ -17,6 +17,7 @@ from typing import Any
 from ptx import __version__
 from ptx.errors import MissingDependency, PtxError
 from ptx.formats.tensorrt import MODULES, installed
+from ptx.runtime.backends.auto import precision as ladder
 from ptx.runtime.cpu import cpu_capabilities
 from ptx.runtime.cuda.api import device_count, device_info, runtime
 from ptx.runtime.kernels.compile import compile_all, nvrtc_version
@@ -105,6 +106,7 @@ def cpu_report() -> dict[str, Any]:
         import openvino as ov  # optional: the openvino extra
     except ImportError:
         report["openvino"] = {"note": "openvino not installed"}
+        report["ladder"] = ladder_report()
         return report
     try:
         core = ov.Core()
@@ -115,7 +117,13 @@ def cpu_report() -> dict[str, Any]:
         }
     except Exception as exc:  # a plugin that fails to start must not fail the report
         report["openvino"] = {"note": f"OpenVINO's CPU plugin did not answer: {exc}"}
+    report["ladder"] = ladder_report()
     return report
+
+
+def ladder_report() -> dict[str, str]:
+    """Each reduced precision of the CPU ladder: "yes", or why this machine cannot run it."""
+    return {p: ladder.unsupported(p) or "yes" for p in ladder.REDUCED}
 
 
 def nvrtc_report(cache: bool = True) -> dict[str, Any]:
@@ -160,6 +168,17 @@ def render(report: dict[str, Any]) -> str:
         lines.append(
             f"openvino {ov_cpu['version']} cpu: {', '.join(ov_cpu['capabilities'])}; "
             f"default precision {ov_cpu['default_precision']}"
+        )
+    if cpu.get("ladder"):
+        rungs = [f"{p} {why}" if why == "yes" else f"{p} no ({why})"
+                 for p, why in cpu["ladder"].items()]  # fmt: skip
+        lines.append(
+            f"cpu precision ladder (--precision auto also tries): {'; '.join(rungs)}"
+            + (
+                "; int8 runs NAME.int8.onnx from ptx convert --precision int8"
+                if cpu["ladder"].get("int8") == "yes"
+                else ""
+            )  # fmt: skip
         )
     if gpu["count"]:
         for d in gpu["devices"]:

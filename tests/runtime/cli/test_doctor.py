@@ -61,3 +61,16 @@ def test_cpu_units_are_reported_as_the_cpu_says(report):
     assert "capabilities" in ov or "note" in ov
     if "capabilities" in ov:
         assert "FP32" in ov["capabilities"] and ov["default_precision"] in ("f32", "bf16", "f16")
+
+
+def test_cpu_precision_ladder_is_reported(report, monkeypatch):
+    from ptx.runtime import doctor
+    from ptx.runtime.backends.auto import precision as ladder
+
+    assert set(report["cpu"]["ladder"]) == {"bf16", "fp16", "int8"}
+    for p, why in report["cpu"]["ladder"].items():
+        assert why == (ladder.unsupported(p) or "yes")
+    monkeypatch.setenv("PTX_PRECISIONS", "fp32")
+    line = next(x for x in doctor.render({**report, "cpu": doctor.cpu_report()}).splitlines()
+                if x.startswith("cpu precision ladder"))  # fmt: skip
+    assert "int8 no (masked: PTX_PRECISIONS=fp32)" in line and "\n" not in line
