@@ -11,6 +11,7 @@ and stops with the app: SIGTERM marks the server not ready, lets in-flight calls
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import time
@@ -80,6 +81,9 @@ class Calls:
             if method not in PUBLIC and not self._authorised(context):
                 raise HTTPError(401, "missing or wrong bearer token (metadata 'authorization')")
             return await work()
+        except asyncio.CancelledError:  # the client went away (or its deadline passed)
+            status = "CANCELLED"
+            raise
         except Exception as exc:
             status, message = status_of(exc)
             if status == "INTERNAL" and not isinstance(exc, PtxError):

@@ -311,3 +311,23 @@ def _metric(url: str, name: str) -> float:
         for line in text.splitlines()
         if line.startswith(name + "{") and 'model="affine"' in line
     )
+
+
+def test_message_and_byte_budgets_are_resource_exhausted(model_files, srv):
+    server = srv.start(
+        {"affine": model_files["affine"]}, max_body_mb=0.01, max_request_mb=0.001, grpc_port=0
+    )
+    try:
+        c = grpcclient.InferenceServerClient(server.grpc_url)
+        big = np.zeros((1, 3, 64, 64), np.float32)  # 48 KiB > the 10 KiB message limit
+        with pytest.raises(InferenceServerException) as err:
+            c.infer("affine", _inputs({"image": big}))
+        assert _status(err.value) == "RESOURCE_EXHAUSTED"
+        small = np.zeros((1, 3, 8, 8), np.float32)  # fits the message, not the 1 KiB budget
+        with pytest.raises(InferenceServerException) as err:
+            c.infer("affine", _inputs({"image": small}))
+        assert _status(err.value) == "RESOURCE_EXHAUSTED"
+        assert "per-request budget" in err.value.message()
+        c.close()
+    finally:
+        server.stop()
