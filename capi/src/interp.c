@@ -29,9 +29,12 @@ static ptx_status g_init_status = PTX_OK;
 static char g_init_error[1024];
 static char g_executable[4096];
 
+/* global-dynamic TLS (the default): initial-exec would move the whole block into the
+ * static TLS a dlopen'ed library gets, and dlopen then fails ("cannot allocate memory
+ * in static TLS block") */
 static _Thread_local PyThreadState *t_state;
 static _Thread_local ptx_status t_code;
-static _Thread_local char t_error[2048];
+static _Thread_local char t_error[2048]; /* read only after a failed call */
 
 ptx_status ptx_set_error(ptx_status code, const char *fmt, ...) {
   va_list ap;
@@ -43,12 +46,11 @@ ptx_status ptx_set_error(ptx_status code, const char *fmt, ...) {
 }
 
 ptx_status ptx_clear_error(void) {
-  t_error[0] = '\0';
   t_code = PTX_OK;
   return PTX_OK;
 }
 
-const char *ptx_last_error(void) { return t_error; }
+const char *ptx_last_error(void) { return t_code == PTX_OK ? "" : t_error; }
 ptx_status ptx_last_error_code(void) { return t_code; }
 
 static void drop_state(void *p) {
@@ -81,11 +83,8 @@ static int bind_functions(void) {
     if (*slots[i] == NULL) return -1;
   }
   PyObject *dtypes = PyObject_GetAttrString(mod, "NP_DTYPES"); /* {code: numpy dtype} */
-  PyObject *numpy = PyImport_ImportModule("numpy");
   Py_DECREF(mod);
-  ptx_fn.ndarray = numpy ? PyObject_GetAttrString(numpy, "ndarray") : NULL;
-  Py_XDECREF(numpy);
-  if (dtypes == NULL || !PyDict_Check(dtypes) || ptx_fn.ndarray == NULL) {
+  if (dtypes == NULL || !PyDict_Check(dtypes) || ptx_numpy_init() != 0) {
     if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "NP_DTYPES is not a dict");
     Py_XDECREF(dtypes);
     return -1;

@@ -8,11 +8,11 @@
 
 #define PTX_DTYPE_SLOTS 16 /* ptx_dtype values are below this */
 
-/* The functions of ptx.runtime.capi the library calls, numpy.ndarray and the NumPy
- * dtype of each ptx_dtype (set once by init). */
+/* The functions of ptx.runtime.capi the library calls and the NumPy dtype of each
+ * ptx_dtype (set once by init). */
 typedef struct ptx_py {
   PyObject *load, *run, *run_device, *run_image, *generate, *read_image, *write_image, *error;
-  PyObject *ndarray, *dtypes[PTX_DTYPE_SLOTS];
+  PyObject *dtypes[PTX_DTYPE_SLOTS];
 } ptx_py;
 extern ptx_py ptx_fn;
 
@@ -43,8 +43,20 @@ ptx_status ptx_fail_python(void); /* the pending Python exception -> status + me
  * outs[i] borrowed from it; NULL after setting the error. GIL held. */
 PyObject *ptx_call_run(ptx_model *m, const ptx_input *in, size_t n_in, const char **want,
                        size_t n_out, PyObject **outs);
-/* The ptx_dtype of a buffer-protocol format and item size; 0 when none matches. */
-ptx_dtype ptx_dtype_of_format(const char *format, Py_ssize_t itemsize);
+int ptx_numpy_init(void); /* NumPy's C API (run.c); -1 with a Python error set */
+
+/* A result as a C-contiguous NumPy array: the reference kept, its data, size, shape. */
+typedef struct ptx_array {
+  PyObject *obj;
+  const void *data;
+  size_t nbytes;
+  ptx_dtype dtype;
+  int32_t rank;
+  int64_t shape[PTX_MAX_RANK];
+} ptx_array;
+/* obj (any array-like) as a ptx_array; code < 0: the dtype from the array (0 when it
+ * has no ptx_dtype). -1 with a Python error set. */
+int ptx_take_array(PyObject *obj, long code, ptx_array *out);
 
 #define PTX_ENTER()                        \
   ptx_gil gil_;                            \

@@ -9,8 +9,7 @@ ptx_tensor *ptx_wrap_array_(PyObject *arr, long code, const char *name);
 #define MAX_OUTPUTS 64 /* outputs one call may ask for */
 
 struct ptx_tensor {
-  Py_buffer view;
-  int64_t shape[PTX_MAX_RANK];
+  ptx_array a;
   ptx_tensor_info info;
 };
 
@@ -152,24 +151,6 @@ ptx_status ptx_model_output(const ptx_model *m, size_t i, ptx_tensor_info *out) 
   return get_info(m ? m->out : NULL, m ? m->n_out : 0, i, out, "output");
 }
 
-/* A C-contiguous buffer of an array, its shape copied into shape/info; ``code`` < 0:
- * the dtype from the buffer's format. */
-static int take_buffer(PyObject *arr, long code, Py_buffer *view, int64_t *shape,
-                       ptx_tensor_info *info) {
-  if (PyObject_GetBuffer(arr, view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) != 0) return -1;
-  if (code < 0) code = ptx_dtype_of_format(view->format, view->itemsize);
-  if (view->ndim > PTX_MAX_RANK) {
-    PyBuffer_Release(view);
-    PyErr_Format(PyExc_ValueError, "output rank %d above PTX_MAX_RANK", view->ndim);
-    return -1;
-  }
-  for (int k = 0; k < view->ndim; k++) shape[k] = view->shape[k];
-  info->dtype = (ptx_dtype)code;
-  info->rank = view->ndim;
-  info->shape = shape;
-  return 0;
-}
-
 static int check_args(ptx_model *m, const ptx_input *in, size_t n_in, const void *out,
                       size_t n_out) {
   if (m == NULL || (n_in && in == NULL) || (n_out && out == NULL)) {
@@ -195,21 +176,21 @@ ptx_status ptx_run(ptx_model *m, const ptx_input *in, size_t n_in, ptx_output *o
   PyObject *r = ptx_call_run(m, in, n_in, want, n_out, arrays);
   if (r == NULL) st = ptx_last_error_code();
   for (size_t i = 0; r && st == PTX_OK && i < n_out; i++) {
-    Py_buffer view;
-    ptx_tensor_info info;
-    if (take_buffer(arrays[i], -1, &view, out[i].shape, &info) != 0) {
+    ptx_array a;
+    if (ptx_take_array(arrays[i], -1, &a) != 0) {
       st = ptx_fail_python();
       break;
     }
-    out[i].dtype = info.dtype;
-    out[i].rank = info.rank;
-    out[i].nbytes = (size_t)view.len;
-    if ((size_t)view.len > out[i].capacity || (view.len && out[i].data == NULL))
-      st = ptx_set_error(PTX_ERR_BUFFER_TOO_SMALL, "output %zu needs %zd bytes, the buffer has %zu",
-                         i, view.len, out[i].capacity);
+    out[i].dtype = a.dtype;
+    out[i].rank = a.rank;
+    memcpy(out[i].shape, a.shape, sizeof a.shape);
+    out[i].nbytes = a.nbytes;
+    if (a.nbytes > out[i].capacity || (a.nbytes && out[i].data == NULL))
+      st = ptx_set_error(PTX_ERR_BUFFER_TOO_SMALL, "output %zu needs %zu bytes, the buffer has %zu",
+                         i, a.nbytes, out[i].capacity);
     else
-      memcpy(out[i].data, view.buf, (size_t)view.len);
-    PyBuffer_Release(&view);
+      memcpy(out[i].data, a.data, a.nbytes);
+    Py_DECREF(a.obj);
   }
   Py_XDECREF(r);
   PTX_LEAVE();
@@ -218,11 +199,14 @@ ptx_status ptx_run(ptx_model *m, const ptx_input *in, size_t n_in, ptx_output *o
 
 ptx_tensor *ptx_wrap_array_(PyObject *arr, long code, const char *name) {
   ptx_tensor *t = calloc(1, sizeof *t);
-  if (take_buffer(arr, code, &t->view, t->shape, &t->info) != 0) {
+  if (ptx_take_array(arr, code, &t->a) != 0) {
     free(t);
     return NULL;
   }
   t->info.name = name;
+  t->info.dtype = t->a.dtype;
+  t->info.rank = t->a.rank;
+  t->info.shape = t->a.shape;
   return t;
 }
 
@@ -255,14 +239,14 @@ ptx_tensor_info ptx_tensor_get_info(const ptx_tensor *t) {
   ptx_tensor_info none = {NULL, PTX_FLOAT32, 0, NULL};
   return t ? t->info : none;
 }
-const void *ptx_tensor_data(const ptx_tensor *t) { return t ? t->view.buf : NULL; }
-size_t ptx_tensor_nbytes(const ptx_tensor *t) { return t ? (size_t)t->view.len : 0; }
+const void *ptx_tensor_data(const ptx_tensor *t) { return t ? t->a.data : NULL; }
+size_t ptx_tensor_nbytes(const ptx_tensor *t) { return t ? t->a.nbytes : 0; }
 
 void ptx_tensor_free(ptx_tensor *t) {
   if (t == NULL || ptx_ensure_init() != PTX_OK) return;
   ptx_gil gil;
   ptx_enter(&gil);
-  PyBuffer_Release(&t->view);
+  Py_DECREF(t->a.obj);
   ptx_leave(&gil);
   free(t);
 }
