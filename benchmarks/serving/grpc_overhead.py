@@ -14,6 +14,8 @@ is checked against the in-process one. Writes ``<out>/<name>.json`` and ``.md``.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -35,6 +37,30 @@ from ptx.runtime.cpu import physical_cores
 
 GRPC_TARGET = 1.3  # p50 over gRPC / in-process p50 (issue 17)
 ROUNDS = 5
+# The transport floor: a grpc.aio server in its own process answering ModelInfer with a
+# ready response of the same size, no ptx in it: what gRPC and tritonclient cost alone.
+ECHO_SERVER = """
+import asyncio, sys
+import grpc
+from tritonclient.grpc import service_pb2 as pb, service_pb2_grpc as pbg
+name, shape = sys.argv[1], [int(d) for d in sys.argv[2].split(",")]
+answer = pb.ModelInferResponse(model_name="enhance", model_version="1")
+answer.outputs.add(name=name, datatype="FP32", shape=shape)
+n = 4
+for d in shape:
+    n *= d
+answer.raw_output_contents.append(bytes(n))
+class Echo(pbg.GRPCInferenceServiceServicer):
+    async def ModelInfer(self, request, context):
+        return answer
+async def main():
+    server = grpc.aio.server()
+    pbg.add_GRPCInferenceServiceServicer_to_server(Echo(), server)
+    print(server.add_insecure_port("127.0.0.1:0"), flush=True)
+    await server.start()
+    await server.wait_for_termination()
+asyncio.run(main())
+"""
 
 
 def _client_calls(url: str, grpc_url: str, feeds: dict, out: str) -> tuple[dict, list]:
@@ -82,7 +108,7 @@ def measure(model: Path, size: int, seconds: float, backend: str = "onnxruntime"
     proc, url = spawn_server(
         f"enhance={model}", ["--grpc-port", str(grpc_port), "--backend", backend]
     )
-    clients = []
+    clients, echo = [], None
     try:
         import tritonclient.http as httpclient
 
@@ -106,11 +132,23 @@ def measure(model: Path, size: int, seconds: float, backend: str = "onnxruntime"
             got = fn()
             if not np.allclose(got, want, atol=1e-4, rtol=1e-4):
                 raise ModelError(f"{label} answer differs from in-process")
+        shape = ",".join(map(str, want.shape))
+        echo = subprocess.Popen(
+            [sys.executable, "-c", ECHO_SERVER, out, shape], stdout=subprocess.PIPE, text=True
+        )
+        floor, floor_clients = _client_calls(
+            url, f"127.0.0.1:{echo.stdout.readline().strip()}", feeds, out
+        )
+        clients += floor_clients
+        calls["grpc floor"] = floor["grpc"]
         times = alternate({"in-process": lambda: engine.run(feeds), **calls}, seconds, ROUNDS)
         engine.close()
     finally:
         for c in clients:
             c.close()
+        if echo is not None:
+            echo.kill()
+            echo.wait()
         stop_server(proc)
     p50 = {k: stats.median(v) for k, v in times.items()}
     return {
@@ -122,6 +160,9 @@ def measure(model: Path, size: int, seconds: float, backend: str = "onnxruntime"
         "p50_ms": p50,
         "requests": {k: len(v) for k, v in times.items()},
         "ratio": {k: p50[k] / p50["in-process"] for k in ("grpc", "http")},
+        # in-process + the transport floor: the best ratio any server could show here
+        "floor_ratio": (p50["in-process"] + p50["grpc floor"]) / p50["in-process"],
+        "ptx_own_ms": p50["grpc"] - p50["in-process"] - p50["grpc floor"],
     }
 
 
@@ -134,6 +175,10 @@ def findings(res: dict) -> list[str]:
         f"rounds ({res['backend']}): in-process {p['in-process']:.3f} ms, gRPC "
         f"{p['grpc']:.3f} ms = {r['grpc']:.2f}x ({verdict} the {GRPC_TARGET}x target), "
         f"HTTP {p['http']:.3f} ms = {r['http']:.2f}x",
+        f"gRPC and tritonclient alone (an echo server with no ptx, same sizes): "
+        f"{p['grpc floor']:.3f} ms, so no server could beat {res['floor_ratio']:.2f}x here; "
+        f"ptx's own share of the gRPC p50 (batcher hand-off, codec, engine in a worker "
+        f"thread): {res['ptx_own_ms']:.3f} ms",
     ]
 
 

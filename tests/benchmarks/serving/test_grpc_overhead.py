@@ -13,7 +13,8 @@ pytest.importorskip("tritonclient.grpc")
 
 def test_measure_checks_answers_and_writes_a_page(hw_onnx, tmp_path):
     res = grpc_overhead.measure(hw_onnx, size=16, seconds=0.5)
-    assert set(res["p50_ms"]) == {"in-process", "grpc", "http"}
+    assert set(res["p50_ms"]) == {"in-process", "grpc", "http", "grpc floor"}
+    assert res["floor_ratio"] > 1
     assert all(n >= grpc_overhead.ROUNDS for n in res["requests"].values())
     assert res["backend"] == "onnxruntime"
     for proto in ("grpc", "http"):
