@@ -3,9 +3,12 @@
 Every built-in family (default config, random init, exported as `ptx export`
 does) at each batch runs, in one set of ptx.timing interleaved rounds: ONNX
 Runtime fp32 (the parity reference), OpenVINO fp32, OpenVINO at each reduced
-precision this processor has units for (bf16 / fp16, as the ladder detects
-them), and the engine ``ptx.runtime.load(backend="auto", precision="auto")``
-returns from a fresh cache (its trial shape the benchmarked one). Parity is the
+precision this processor has units for (bf16 / fp16 / int8, as the ladder
+detects them; for int8 the model is quantized first by
+``ptx.export.precision.int8.quantize_int8``, NNCF under the gate, and a model
+INT8 cannot hold is noted and left out), and the engine
+``ptx.runtime.load(backend="auto", precision="auto")`` returns from a fresh
+cache (its trial shape the benchmarked one). Parity is the
 ladder's gate (images: PSNR on pixels; other outputs: relative L2) of each
 output against ONNX Runtime fp32 on the spec's example pictures. Writes
 ``<out>/<host>-precision-ladder.md`` and ``.json``.
@@ -28,13 +31,15 @@ from ptx.benchmarks.harness.inputs import parse_batches, sized_shapes
 from ptx.benchmarks.harness.models import export_onnx, family_model
 from ptx.benchmarks.harness.script import run_script
 from ptx.benchmarks.studies.per_family import fresh_auto, measure_families, write_study
-from ptx.errors import InputError, require
+from ptx.errors import ExportError, InputError, require
+from ptx.export.precision.int8 import quantize_int8
 from ptx.inputs import example_inputs
 from ptx.runtime.backends.auto import precision as ladder
 from ptx.runtime.cpu import cpu_capabilities
 from ptx.timing import lower_quartile, time_interleaved
 from ptx.training.common import registry
 
+INT8_SAMPLES = 16  # calibration pictures for the INT8 copy
 WARMUP_CALLS = 3  # OpenVINO compiles its static-shape model on the third call of a shape
 REFERENCE = "onnxruntime"
 
@@ -53,6 +58,7 @@ class Case:
     pick: str  # "backend:precision" the ladder chose
     pick_line: str
     times_ms: dict[str, list[float]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # e.g. why a contender was left out
 
     @property
     def best_fp32(self) -> str:
@@ -92,7 +98,15 @@ def measure_family(
     """Every contender and the ladder's pick on one family at each batch."""
     model = family_model(family, config=registry.get(family).test_config if tiny else None)
     path = export_onnx(model, work / f"{family}.onnx", (size, size) if tiny else None)
-    engines = {n: _open(n, path, threads) for n in contenders_here()}
+    engines, notes = {}, []
+    for name in contenders_here():
+        if name == "openvino:int8":
+            try:
+                notes.append(quantize_int8(path, samples=INT8_SAMPLES).summary())
+            except ExportError as exc:  # INT8 cannot hold this model: say so, time the rest
+                notes.append(f"int8 left out: {exc}")
+                continue
+        engines[name] = _open(name, path, threads)
     ref = engines[REFERENCE]
     cases = []
     for batch in batches:
@@ -130,6 +144,7 @@ def measure_family(
                 pick=label if choice is not None else pick.backend,
                 pick_line=choice.line() if choice is not None else "no trial (one backend)",
                 times_ms={n: [round(x * 1e3, 3) for x in t] for n, t in times.items()},
+                notes=notes,
             )
         )
         pick.close()
@@ -158,14 +173,18 @@ def markdown(cases: list[Case], meta: dict) -> str:
         "|---|---:|" + "---:|" * len(names) + "---|---:|---:|---|---|",
     ]
     for c in cases:
-        ms = " | ".join(f"{c.p25_ms[n]:.1f}" for n in names)
-        reduced = ", ".join(f"{n.split(':')[1]} {c.parity[n]}" for n in names if ":" in n)
+        ms = " | ".join(f"{c.p25_ms[n]:.1f}" if n in c.p25_ms else "-" for n in names)
+        reduced = ", ".join(
+            f"{n.split(':')[1]} {c.parity.get(n, 'left out')}" for n in names if ":" in n
+        )
         lines.append(
             f"| {c.family} | {c.batch} | {ms} | {c.pick} | {c.p25_ms['pick']:.1f} | "
             f"{c.speedup:.2f}x | {c.parity['pick']} | {reduced or '-'} |"
         )
     lines += ["", "Speed-up: best fp32 lower quartile / the pick's (> 1: the pick is faster).", ""]
     lines += [f"- `{c.family}` b{c.batch}: {c.pick_line}" for c in cases]
+    notes = dict.fromkeys(f"- `{c.family}`: {n}" for c in cases for n in c.notes)
+    lines += list(notes)  # the INT8 copy is made once per family, noted once
     lines += [f"- skipped {s}" for s in meta.get("skipped", [])]
     return "\n".join(lines) + "\n"
 
@@ -208,6 +227,22 @@ def run(
     }
     md = write_study(cases, meta, markdown, "precision-ladder", out)
     return md, cases
+
+
+def in_suite(
+    out: str | Path | None,
+    size: int,
+    batches: tuple[int, ...],
+    families: tuple[str, ...] | None,
+    threads: int | None,
+) -> Path | None:
+    """`make bench`: the ladder at the suite's settings on its own page; None without OpenVINO."""
+    if ladder.openvino_capabilities() is None:  # the ladder's rungs all run on OpenVINO
+        click.echo("precision ladder: not run (OpenVINO is not installed)", err=True)
+        return None
+    md, _ = run(size=size, batches=batches, families=families, threads=threads, out=out,
+                command="python -m ptx.benchmarks.studies.suite")  # fmt: skip
+    return md
 
 
 @click.command()
