@@ -10,12 +10,16 @@ from ptx.errors import ImageError, InputError
 from ptx.runtime import load
 from ptx.runtime.backends import quiet_pool
 from ptx.runtime.cli._common import BACKEND_NAMES, convention, precision_option, print_skipped
-from ptx.runtime.pipelines.enhance import enhance_path
+from ptx.runtime.pipelines.enhance import SHIPPED_MODEL, check_strength, enhance_path
+from ptx.runtime.pipelines.enhance_tiles import DEFAULT_MAX_PIXELS
 from ptx.runtime.pipelines.gpu import enhance_path_gpu
 
 
 @click.command("enhance")
-@click.option("--model", required=True, type=click.Path(), help="enhance.onnx (or a .plan)")
+@click.option(
+    "--model", default=str(SHIPPED_MODEL), show_default="the enhancer that ships with ptx",
+    type=click.Path(), help="enhance.onnx (or a .plan)",
+)  # fmt: skip
 @click.option("--input", "input_", required=True, type=click.Path(), help="image file or folder")
 @click.option("--out", required=True, type=click.Path(), help="output folder (names are kept)")
 @click.option("--batch", default=1, show_default=True, help="images per batch (same size only)")
@@ -41,28 +45,37 @@ from ptx.runtime.pipelines.gpu import enhance_path_gpu
 @click.option("--nhwc", is_flag=True, help="foreign model: NHWC layout")
 @click.option(
     "--strength", type=float, default=1.0, show_default=True,
-    help="how much of the edit to apply, 0..1 (out = in + s * (model - in)); CPU path",
+    help="how much of the edit to apply, 0..1 (out = in + s * (model - in))",
+)  # fmt: skip
+@click.option(
+    "--max-pixels", type=int, default=None,
+    help=f"photos over this many pixels run in overlapping, blended tiles (0: never) "
+    f"[{DEFAULT_MAX_PIXELS}]; CPU path",
 )  # fmt: skip
 @click.option("--no-progress", is_flag=True, help="no progress bar")
 @click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
 def enhance_cmd(
     model, input_, out, batch, device, threads, backend, precision, range_, mean, std, bgr, nhwc,
-    strength, no_progress, as_json,
+    strength, max_pixels, no_progress, as_json,
 ) -> None:  # fmt: skip
     """Enhance a photo or a folder of photos; prints images, failures, images/s."""
+    check_strength(strength)  # before the model loads: a typo costs nothing
     conv = convention(range_, mean, std, bgr, nhwc)
     if device == "cpu":
         engine = load(
             model, threads=threads, backend=backend, precision=precision, **quiet_pool(backend)
         )
+        options = {"max_pixels": max_pixels}
         run = enhance_path
     else:
+        if max_pixels is not None:
+            raise InputError("--max-pixels (tiling) runs on the CPU path only; drop it")
         engine = load(model, device=device, threads=threads, backend=backend, precision=precision)
-        run = enhance_path_gpu
-    options = {"strength": strength} if strength != 1.0 else {}
-    if options and run is not enhance_path:
-        raise InputError("--strength runs on the CPU path only (for now); drop it or --device cuda")
-    summary = run(engine, input_, out, batch=batch, progress=not no_progress, conv=conv, **options)
+        options, run = {}, enhance_path_gpu
+    summary = run(
+        engine, input_, out, batch=batch, progress=not no_progress, conv=conv,
+        strength=strength, **options,
+    )  # fmt: skip
     if as_json:
         data = summary.to_dict()
         if engine.choice is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -66,6 +66,7 @@ class Item:
     source: Path
     dest: Path
     image: np.ndarray | None = None
+    x: np.ndarray | None = None  # the model's input, prepared off the engine's thread
 
 
 def output_path(out_dir: Path, rel: Path, suffix: str | None = None) -> Path:
@@ -158,24 +159,38 @@ def plan_items(source: str | Path, out_dir: str | Path, suffix: str | None = Non
     return items
 
 
+def read_into(item: Item) -> None:
+    """Decode ``item.source`` into ``item.image`` (the default work of decode_ahead)."""
+    item.image = read_image(item.source)
+
+
 def decode_ahead(
-    pool: ThreadPoolExecutor, items: list[Item], lookahead: int, on_error
+    pool: ThreadPoolExecutor,
+    items: list[Item],
+    lookahead: int,
+    on_error,
+    prepare: Callable[[Item], None] = read_into,
 ) -> Iterator[Item]:
-    """Yield items with ``image`` decoded, in order, keeping ``lookahead`` decodes in flight."""
+    """Yield items once ``prepare`` (decode, by default) ran on them, in order.
+
+    At most ``lookahead`` items are in flight or waiting (bounded memory); an item
+    whose decode fails goes to ``on_error`` with the one-line reason.
+    """
     queue: deque[tuple[Item, Future]] = deque()
     todo = iter(items)
     for item in todo:
-        queue.append((item, pool.submit(read_image, item.source)))
+        queue.append((item, pool.submit(prepare, item)))
         if len(queue) >= lookahead:
             break
     while queue:
         item, future = queue.popleft()
         nxt = next(todo, None)
         if nxt is not None:
-            queue.append((nxt, pool.submit(read_image, nxt.source)))
+            queue.append((nxt, pool.submit(prepare, nxt)))
         try:
-            item.image = future.result()
-        except ImageError as exc:
+            future.result()
+        except (ImageError, InputError) as exc:
+            item.image = item.x = None
             on_error(item, str(exc))
             continue
         yield item

@@ -6,6 +6,7 @@ import sys
 import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -22,12 +23,16 @@ from ptx.runtime.pipelines.batching import (
     decode_ahead,
     mark_output,
     plan_items,
+    read_into,
     same_size_batches,
     save_image,
 )
+from ptx.runtime.pipelines.enhance_tiles import DEFAULT_MAX_PIXELS, enhance_tiled
 from ptx.spec import ImageConvention
 
-DECODE_WORKERS = 2  # decoding + encoding threads beside the engine's own pool
+SHIPPED_MODEL = Path(__file__).resolve().parent.parent / "models" / "enhance.onnx"  # the default
+DECODE_WORKERS = 2  # decode/convert and convert/encode/write threads beside the engine's pool
+PENDING_WRITES = 4  # finished batches waiting for their encode, at most (bounded memory)
 
 
 def image_convention(engine: Engine, override: ImageConvention | None = None) -> ImageConvention:
@@ -64,12 +69,45 @@ def enhance_batch(
     """
     info = image_input(engine)
     h, w = images[0].shape[:2]
-    x = conv.to_model(images, info.dtype)
-    y = next(iter(engine.run({info.name: x}).values()))
+    y = _run(engine, conv.to_model(images, info.dtype))
     out = conv.to_pixels(y, size=(h, w))
     if strength < 1.0:
         out = [blend(img, o, strength) for img, o in zip(images, out, strict=True)]
     return out
+
+
+def _run(engine: Engine, x: np.ndarray) -> np.ndarray:
+    return next(iter(engine.run({engine.inputs[0].name: x}).values()))
+
+
+def tile_budget(engine: Engine, max_pixels: int | None) -> int | None:
+    """Pixels per model call past which a photo runs in tiles; None: never tiled.
+
+    ``max_pixels`` given wins (0: never). By default enhancement models (task
+    ``enhance``, or a foreign model without a spec) tile past DEFAULT_MAX_PIXELS;
+    other image-to-image tasks (stylize) run whole.
+    """
+    if max_pixels is not None:
+        if max_pixels < 0:
+            raise InputError(f"--max-pixels must be >= 0, got {max_pixels}")
+        return max_pixels or None
+    task = engine.spec.task if engine.spec is not None else "enhance"
+    return DEFAULT_MAX_PIXELS if task == "enhance" else None
+
+
+def enhance_image(
+    engine: Engine,
+    image: np.ndarray,
+    conv: ImageConvention,
+    strength: float = 1.0,
+    max_pixels: int | None = None,
+) -> np.ndarray:
+    """One uint8 RGB photo of any size; past the tile budget it runs in blended tiles."""
+    budget = tile_budget(engine, max_pixels)
+    if budget is None or image.shape[0] * image.shape[1] <= budget:
+        return enhance_batch(engine, [image], conv, strength)[0]
+    out = enhance_tiled(image, lambda t: enhance_batch(engine, [t], conv)[0], budget)
+    return blend(image, out, strength)
 
 
 def enhance_arrays(
@@ -78,16 +116,25 @@ def enhance_arrays(
     batch: int = 1,
     conv: ImageConvention | None = None,
     strength: float = 1.0,
+    max_pixels: int | None = None,
 ) -> list[np.ndarray]:
-    """Enhance uint8 HWC RGB images in memory, in order (same-size neighbours share a batch)."""
+    """Enhance uint8 HWC RGB images in memory, in order (same-size neighbours share a batch).
+
+    Photos over the tile budget (``tile_budget``) run one at a time, in tiles.
+    """
     if batch < 1:
         raise InputError(f"batch must be >= 1, got {batch}")
     check_strength(strength)
     conv = image_convention(engine, conv)
+    budget = tile_budget(engine, max_pixels)
     items = [Item(Path(str(i)), Path(), img) for i, img in enumerate(images)]
     out: list[np.ndarray] = []
     for group in same_size_batches(items, batch):
-        out.extend(enhance_batch(engine, [it.image for it in group], conv, strength))
+        h, w = group[0].image.shape[:2]
+        if budget is not None and h * w > budget:
+            out.extend(enhance_image(engine, it.image, conv, strength, budget) for it in group)
+        else:
+            out.extend(enhance_batch(engine, [it.image for it in group], conv, strength))
     return out
 
 
@@ -104,6 +151,24 @@ def _resolve_engine(engine_or_path: Engine | str | Path, threads: int | None) ->
     return load(engine_or_path, threads=threads, **quiet_pool("auto"))
 
 
+def _prepare(item: Item, conv: ImageConvention, dtype: np.dtype, budget: int | None) -> None:
+    """Worker: decode, and convert to the model's input unless the photo will be tiled."""
+    read_into(item)
+    h, w = item.image.shape[:2]
+    if budget is None or h * w <= budget:
+        item.x = conv.to_model([item.image], dtype)
+
+
+def _finish(item: Item, y: np.ndarray, i: int, conv: ImageConvention, strength: float) -> None:
+    """Worker: output ``i`` of batch ``y`` back to pixels, blended, encoded and written."""
+    rgb = conv.to_pixels(y[i : i + 1], size=item.image.shape[:2])[0]
+    save_image(item.dest, blend(item.image, rgb, strength))
+
+
+def _write_whole(item: Item, rgb: np.ndarray) -> None:
+    save_image(item.dest, rgb)
+
+
 def enhance_path(
     engine_or_path: Engine | str | Path,
     input: str | Path,
@@ -114,11 +179,14 @@ def enhance_path(
     conv: ImageConvention | None = None,
     workers: int = DECODE_WORKERS,
     strength: float = 1.0,
+    max_pixels: int | None = None,
 ) -> RunSummary:
     """Enhance a file or a folder (recursive) into ``out``, keeping relative paths and names.
 
-    Decoding runs ahead on ``workers`` threads while the engine runs the current
-    batch; encoding and the atomic writes go to the same pool. Unreadable images
+    The calling thread only runs the engine. ``workers`` threads decode and convert
+    ahead (bounded look-ahead) and convert back, encode and write behind (at most
+    PENDING_WRITES batches queued), so all but the model overlaps with inference.
+    Photos over the tile budget run in tiles (``tile_budget``). Unreadable images
     and batches the model rejects are skipped and listed in the summary.
     """
     if batch < 1:
@@ -126,8 +194,9 @@ def enhance_path(
     check_strength(strength)
     items = plan_items(input, out)
     engine = _resolve_engine(engine_or_path, threads)
-    image_input(engine)  # a model of the wrong kind fails once, not once per file
+    info = image_input(engine)  # a model of the wrong kind fails once, not once per file
     conv = image_convention(engine, conv)
+    budget = tile_budget(engine, max_pixels)
     mark_output(input, out)
     skipped: list[tuple[str, str]] = []
     writes: deque[tuple[Item, Future]] = deque()
@@ -139,9 +208,9 @@ def enhance_path(
         skipped.append((str(item.source), reason))
         bar.update(1)
 
-    def drain(block: bool) -> None:
+    def drain(keep: int) -> None:
         nonlocal done
-        while writes and (block or writes[0][1].done()):
+        while writes and (len(writes) > keep or writes[0][1].done()):
             item, future = writes.popleft()
             try:
                 future.result()
@@ -151,22 +220,38 @@ def enhance_path(
                 fail(item, str(exc))
             except (OSError, ValueError) as exc:
                 fail(item, f"{item.dest}: cannot write ({exc})")
+            finally:
+                item.image = None
 
+    prepare = partial(_prepare, conv=conv, dtype=info.dtype, budget=budget)
     start = time.perf_counter()
     try:
-        decoded = decode_ahead(pool, items, 2 * batch + max(1, workers), fail)
-        for group in same_size_batches(decoded, batch):
+        prepared = decode_ahead(pool, items, 2 * batch + max(1, workers), fail, prepare)
+        for group in same_size_batches(prepared, batch):
+            if group[0].x is None:  # over the tile budget: tiles, one photo at a time
+                for item in group:
+                    try:
+                        rgb = enhance_image(engine, item.image, conv, strength, budget)
+                    except (InputError, ModelError) as exc:
+                        fail(item, str(exc))
+                        continue
+                    writes.append((item, pool.submit(_write_whole, item, rgb)))
+                drain(keep=PENDING_WRITES * batch)
+                continue
             try:
-                results = enhance_batch(engine, [it.image for it in group], conv, strength)
+                xs = [it.x for it in group]
+                y = _run(engine, xs[0] if len(xs) == 1 else np.concatenate(xs))
             except (InputError, ModelError) as exc:
                 for item in group:
                     fail(item, str(exc))
                 continue
-            for item, rgb in zip(group, results, strict=True):
-                item.image = None  # free the decoded input while the write is pending
-                writes.append((item, pool.submit(save_image, item.dest, rgb)))
-            drain(block=False)
-        drain(block=True)
+            finally:
+                for item in group:
+                    item.x = None
+            for i, item in enumerate(group):
+                writes.append((item, pool.submit(_finish, item, y, i, conv, strength)))
+            drain(keep=PENDING_WRITES * batch)
+        drain(keep=0)
     except BaseException:
         # Ctrl-C: drop queued work; writes already running finish whole (they are atomic).
         pool.shutdown(wait=True, cancel_futures=True)

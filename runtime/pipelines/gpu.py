@@ -20,6 +20,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ptx.errors import InputError, ModelError
+from ptx.image import blend
 from ptx.runtime.cuda import (
     DeviceBuffer,
     Event,
@@ -41,7 +42,7 @@ from ptx.runtime.pipelines.batching import (
     same_size_batches,
     save_image,
 )
-from ptx.runtime.pipelines.enhance import image_convention
+from ptx.runtime.pipelines.enhance import check_strength, image_convention
 from ptx.spec import ImageConvention
 
 # model(x, out, stream): read device array x, write device array out, queued on stream.
@@ -183,22 +184,39 @@ def enhance_arrays_gpu(
     conv: ImageConvention,
     batch: int = 1,
     dtypes: tuple[Any, Any] = (np.float32, np.float32),
+    strength: float = 1.0,
 ) -> list[np.ndarray]:
-    """Enhance uint8 HWC RGB images in memory on the GPU, in order."""
+    """Enhance uint8 HWC RGB images in memory on the GPU, in order.
+
+    ``strength`` < 1 applies that fraction of the edit (``ptx.image.blend``, on the host).
+    """
     if batch < 1:
         raise InputError(f"batch must be >= 1, got {batch}")
+    check_strength(strength)
     if isinstance(model, Engine):
         model, *dtypes = engine_model(model)
     gpu = GpuEnhancer(model, conv, *dtypes)
     items = [Item(Path(str(i)), Path(), img) for i, img in enumerate(images)]
     out: dict[int, list[np.ndarray]] = {}
-    for k, group in enumerate(same_size_batches(items, batch)):
-        done = gpu.submit([it.image for it in group], k)
-        if done:
-            out[done[0]] = done[1]
-    for tag, imgs in gpu.drain():
-        out[tag] = imgs
-    return [img for k in sorted(out) for img in out[k]]
+    try:
+        for k, group in enumerate(same_size_batches(items, batch)):
+            done = gpu.submit([it.image for it in group], k)
+            if done:
+                out[done[0]] = done[1]
+        for tag, imgs in gpu.drain():
+            out[tag] = imgs
+    finally:
+        gpu.close()  # its streams and buffers now, not whenever the collector runs
+    results = [img for k in sorted(out) for img in out[k]]
+    return [blend(src, img, strength) for src, img in zip(images, results, strict=True)]
+
+
+def _blend_save(item: Item, rgb: np.ndarray, strength: float) -> None:
+    """Worker: apply ``strength`` of the edit against the decoded input, then write."""
+    if strength < 1.0:
+        rgb = blend(item.image, rgb, strength)
+    item.image = None
+    save_image(item.dest, rgb)
 
 
 def enhance_path_gpu(
@@ -209,10 +227,15 @@ def enhance_path_gpu(
     conv: ImageConvention | None = None,
     progress: bool = True,
     workers: int = 2,
+    strength: float = 1.0,
 ) -> RunSummary:
-    """Enhance a file or folder on the GPU; decoding and writing run on ``workers`` threads."""
+    """Enhance a file or folder on the GPU; decoding and writing run on ``workers`` threads.
+
+    ``strength`` < 1 blends each output with its decoded input on a writer thread.
+    """
     if batch < 1:
         raise InputError(f"--batch must be >= 1, got {batch}")
+    check_strength(strength)
     items = plan_items(input, out)
     gpu = engine_enhancer(engine, conv)
     skipped: list[tuple[str, str]] = []
@@ -228,7 +251,7 @@ def enhance_path_gpu(
         if done is None:
             return
         for item, rgb in zip(done[0], done[1], strict=True):
-            writes.append((item, pool.submit(save_image, item.dest, rgb)))
+            writes.append((item, pool.submit(_blend_save, item, rgb, strength)))
             bar.update(1)
 
     start = time.perf_counter()
@@ -236,13 +259,16 @@ def enhance_path_gpu(
         decoded = decode_ahead(pool, items, 2 * batch + workers, fail)
         for group in same_size_batches(decoded, batch):
             write(gpu.submit([it.image for it in group], group))
-            for it in group:
-                it.image = None
+            if strength >= 1.0:  # a blend needs the input until its output is back
+                for it in group:
+                    it.image = None
         for done in gpu.drain():
             write(done)
         for item, future in writes:
             try:
                 future.result()
+            except InputError as exc:  # ptx.io's one line for a failed write (disk full...)
+                skipped.append((str(item.source), str(exc)))
             except (OSError, ValueError) as exc:
                 skipped.append((str(item.source), f"{item.dest}: cannot write ({exc})"))
     finally:

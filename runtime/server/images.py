@@ -8,7 +8,7 @@ import json
 import numpy as np
 
 from ptx.errors import InputError
-from ptx.image import grid
+from ptx.image import blend, grid
 from ptx.io import decode_image, encode_image, image_header
 from ptx.runtime.engine import Engine
 from ptx.runtime.pipelines.enhance import image_convention, image_input
@@ -48,6 +48,19 @@ def decode_for_model(
     return {name: conv.to_model([rgb], dtype)}, rgb.shape[:2]
 
 
+def parse_strength(raw: str | None) -> float:
+    """The ``?strength=`` of /enhance: 1.0 when absent, else a number in 0..1 (400 otherwise)."""
+    if raw is None:
+        return 1.0
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 <= value <= 1.0:  # NaN fails too
+        raise InputError(f"strength must be a number in 0..1, got '{raw[:40]}'")
+    return value
+
+
 def decode_rgb(data: bytes, max_pixels: int) -> tuple[dict[str, np.ndarray], tuple[int, int]]:
     """Image bytes → ({"rgb": 1×H×W×3 uint8}, (h, w)) for the GPU pipeline (it normalises)."""
     image_size(data, max_pixels)
@@ -55,17 +68,44 @@ def decode_rgb(data: bytes, max_pixels: int) -> tuple[dict[str, np.ndarray], tup
     return {"rgb": np.ascontiguousarray(rgb)[None]}, rgb.shape[:2]
 
 
-def encode_rgb(outputs: dict[str, np.ndarray], fmt: str) -> bytes:
-    """The GPU pipeline's output (one uint8 image, already cropped) → encoded bytes."""
-    return encode_image(outputs["rgb"][0], fmt)
+def decode_keep(
+    data: bytes, max_pixels: int, name: str, dtype: np.dtype, conv: ImageConvention
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """As decode_for_model, but returns the decoded image too (a strength blend needs it)."""
+    image_size(data, max_pixels)
+    rgb = decode_image(data, "request body", limit=max_pixels)
+    return {name: conv.to_model([rgb], dtype)}, rgb
+
+
+def encode_rgb(
+    outputs: dict[str, np.ndarray],
+    fmt: str,
+    source: np.ndarray | None = None,
+    strength: float = 1.0,
+) -> bytes:
+    """The GPU pipeline's output (one uint8 image, already cropped) → encoded bytes.
+
+    Given ``source`` (the decoded request), ``strength`` of the edit is applied.
+    """
+    out = outputs["rgb"][0]
+    return encode_image(out if source is None else blend(source, out, strength), fmt)
 
 
 def encode_output(
-    outputs: dict[str, np.ndarray], conv: ImageConvention, size: tuple[int, int], fmt: str
+    outputs: dict[str, np.ndarray],
+    conv: ImageConvention,
+    size: tuple[int, int],
+    fmt: str,
+    source: np.ndarray | None = None,
+    strength: float = 1.0,
 ) -> bytes:
-    """The model's first output (one image) → encoded bytes, cropped back to ``size``."""
+    """The model's first output (one image) → encoded bytes, cropped back to ``size``.
+
+    Given ``source`` (the decoded request), ``strength`` of the edit is applied.
+    """
     batch = next(iter(outputs.values()))
-    return encode_image(conv.to_pixels(batch, size=size)[0], fmt)
+    out = conv.to_pixels(batch, size=size)[0]
+    return encode_image(out if source is None else blend(source, out, strength), fmt)
 
 
 # -- generate (the contract itself is ptx.runtime.pipelines.generate's) ---------------

@@ -28,6 +28,9 @@ async def _image_route(request: Request, route: str) -> Response:
     state = _state(request)
     model = state.model(request.path_params["name"])
     fmt = image_format(request.headers.get("accept"))
+    strength = 1.0
+    if route == "enhance":  # checked before the body is read: a bad value costs nothing
+        strength = images.parse_strength(request.query_params.get("strength"))
     name, dtype, conv = state.cached(
         (model.name, route), lambda: images.image_model(model.engine, route)
     )
@@ -35,9 +38,16 @@ async def _image_route(request: Request, route: str) -> Response:
     h, w = images.image_size(body, state.config.max_pixels)  # the header only: no pixels yet
     cost = image_cost(h, w, dtype, state.config.activation_factor)
     ticket = state.memory.ticket(cost)  # 413 / 503 here, before any pixel is decoded
+    source = None  # the decoded request, kept only for a strength blend
     try:
         if model.gpu_images:  # decode here; normalise, model and back to pixels on the GPU
             feeds, size = await run_in_threadpool(images.decode_rgb, body, state.config.max_pixels)
+            source = feeds["rgb"][0] if strength < 1.0 else None
+        elif strength < 1.0:
+            feeds, source = await run_in_threadpool(
+                images.decode_keep, body, state.config.max_pixels, name, dtype, conv
+            )
+            size = source.shape[:2]
         else:
             feeds, size = await run_in_threadpool(
                 images.decode_for_model, body, state.config.max_pixels, name, dtype, conv
@@ -48,16 +58,18 @@ async def _image_route(request: Request, route: str) -> Response:
         result = await model.infer(feeds, on_abandon=ticket.hand_over, kind=kind)
         del feeds
         if model.gpu_images:
-            data = await run_in_threadpool(images.encode_rgb, result.outputs, fmt)
+            data = await run_in_threadpool(images.encode_rgb, result.outputs, fmt, source, strength)
         else:
-            data = await run_in_threadpool(images.encode_output, result.outputs, conv, size, fmt)
+            data = await run_in_threadpool(
+                images.encode_output, result.outputs, conv, size, fmt, source, strength
+            )
     finally:
         ticket.close()
     return Response(data, media_type=MEDIA[fmt])
 
 
 async def enhance(request: Request) -> Response:
-    """Image bytes in, the enhanced image out (PNG or JPEG by Accept)."""
+    """Image bytes in, the enhanced image out (PNG or JPEG by Accept); ``?strength=0..1``."""
     return await _image_route(request, "enhance")
 
 
