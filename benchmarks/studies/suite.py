@@ -33,6 +33,7 @@ from ptx.benchmarks.harness.plots import group_runs, plot_series
 from ptx.benchmarks.harness.script import run_script
 from ptx.benchmarks.serving import grpc_overhead
 from ptx.benchmarks.studies import capi_overhead, precision_ladder, runtime_overhead
+from ptx.benchmarks.studies.enhance_folder import in_suite as enhance_folder_in_suite
 from ptx.errors import PtxError
 from ptx.export.precision.convert import convert_fp16
 from ptx.io import atomic_write_text
@@ -215,6 +216,7 @@ def run_suite(
     capi_overhead.in_suite(out, overhead_s)  # issue 16: C++ (libptx) vs Python, its own page
     grpc_overhead.in_suite(out)  # issue 17: ptx serve over gRPC and HTTP vs in-process
     precision_ladder.in_suite(out, size, batches, families, threads)  # issue 19: its own page
+    enhance_folder_in_suite(out)  # issue 14: folder run vs model alone, its own page
     return md
 
 
