@@ -9,7 +9,7 @@ import click
 from ptx.errors import require
 from ptx.runtime.cli._common import precision_option
 from ptx.runtime.server.config import ServerConfig, parse_models
-from ptx.runtime.server.run import serve_forever
+from ptx.runtime.server.run import check_port_free, serve_forever
 
 
 @click.command("serve")
@@ -100,6 +100,8 @@ def serve(
             f"warning: serving on {host} without --token: anyone who can reach it may use it",
             err=True,
         )
+    if grpc_port:  # before the models load: a taken port is one line, not a traceback
+        check_port_free(host, grpc_port, "gRPC (--grpc-port)")
     app = create_app(config)
     loaded = {name: m.metadata() for name, m in app.state.ptx.models.items()}
     if as_json:

@@ -54,6 +54,22 @@ def _server_class():
     return Server
 
 
+def check_port_free(host: str, port: int, what: str) -> None:
+    """One InputError line when ``host:port`` cannot be bound now (taken, or not our address).
+
+    The gRPC port binds inside the app's startup, where a failure would surface as a
+    traceback; checking first keeps the common case (a taken port) to one line.
+    """
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gRPC binds
+            probe.bind(address)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise InputError(f"cannot listen for {what} on {host}:{port}: {reason}") from None
+
+
 def serve_forever(
     app, config: ServerConfig, log_level: str = "info", access_log: bool = False
 ) -> None:

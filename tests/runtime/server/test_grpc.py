@@ -331,3 +331,19 @@ def test_message_and_byte_budgets_are_resource_exhausted(model_files, srv):
         c.close()
     finally:
         server.stop()
+
+
+def test_a_taken_grpc_port_is_one_line_and_exit_2(model_files):
+    from click.testing import CliRunner
+
+    from ptx.cli import main, register
+
+    register("serve", "ptx.runtime.cli.serve:serve")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        args = ["serve", "--model", f"affine={model_files['affine']}", "--grpc-port", str(port)]
+        result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2
+    assert f"cannot listen for gRPC (--grpc-port) on 127.0.0.1:{port}" in result.output
