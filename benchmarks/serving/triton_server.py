@@ -28,7 +28,7 @@ SCRIPT = REPO_ROOT / "scripts" / "triton-venv.sh"
 SHM = ("python,shm-default-byte-size=4194304", "python,shm-growth-byte-size=1048576")
 
 
-def make_venv(venv: Path = VENV, timeout_s: float = 900.0) -> Path:
+def make_venv(venv: Path = VENV, timeout_s: float = 600.0) -> Path:
     """Create (or reuse) the Triton venv with scripts/triton-venv.sh; ModelError on failure."""
     try:
         done = subprocess.run(
@@ -101,7 +101,8 @@ class TritonServer:
         libs = [base_lib, str(site.parent / "nvidia_pytriton.libs")]
         env["LD_LIBRARY_PATH"] = ":".join(libs + [env.get("LD_LIBRARY_PATH", "")]).rstrip(":")
         env["PATH"] = f"{self.venv / 'bin'}:{env.get('PATH', '')}"
-        env.pop("PYTHONPATH", None)  # the stub must see the Triton venv's packages only
+        for var in ("PYTHONPATH", "PYTHONHOME"):  # the stub must see the Triton venv's only
+            env.pop(var, None)
         return cmd, env
 
     def start(self, timeout_s: float = 120.0) -> TritonServer:
