@@ -307,7 +307,12 @@ def main(argv: list[str] | None = None) -> int:
     group = parser.add_mutually_exclusive_group(required=True)
     for key in ("cmakedir", "includedir", "libdir"):
         group.add_argument(f"--{key}", action="store_true", help=f"print the {key}")
-    group.add_argument("--bench", metavar="MODEL", help="C++ vs Python per-call time (JSON)")
+    group.add_argument(
+        "--bench",
+        metavar="MODEL",
+        help="C++ vs Python per-call time, one after the other (JSON; interleaved and in "
+        "make bench: python -m ptx.benchmarks.studies.capi_overhead)",
+    )
     group.add_argument(
         "--build", action="store_true", help="build libptx from ptx's sources and install it"
     )
