@@ -239,6 +239,10 @@ def check_toolchain() -> None:
         raise MissingDependency(
             "libpython", None, "libptx (it embeds Python)", "a Python built with --enable-shared"
         )
+    if not (Path(np.get_include()) / "numpy" / "arrayobject.h").is_file():
+        raise MissingDependency(
+            "numpy", None, "building libptx (NumPy's C headers)", "pip install numpy (a wheel)"
+        )
     if not (source_dir() / "CMakeLists.txt").is_file():
         raise MissingDependency("ptx", None, f"building libptx (no sources in {source_dir()})")
 
