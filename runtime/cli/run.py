@@ -12,6 +12,7 @@ COMMANDS = {
     "vae": "ptx.runtime.cli.run_vae:run_vae_cmd",
     "stylize": "ptx.runtime.cli.run_stylize:run_stylize_cmd",
     "tryon": "ptx.runtime.cli.run_tryon:run_tryon_cmd",
+    "cutout": "ptx.runtime.cli.run_cutout:run_cutout_cmd",
 }
 
 

@@ -16,6 +16,7 @@ from ptx.cli import LazyGroup
         "vae": "ptx.training.cli.train_vae:train_vae_cmd",
         "style": "ptx.training.cli.train_style:train_style_cmd",
         "tryon": "ptx.training.tryon.cli:train_tryon_cmd",
+        "cutout": "ptx.training.cutout.cli:train_cutout_cmd",
     },
 )
 def train() -> None:

@@ -22,6 +22,7 @@ KNOWN = {
     "vae-encoder": "ptx.training.vae.model",
     "vae-decoder": "ptx.training.vae.model",
     "style": "ptx.training.style.model",
+    "cutout": "ptx.training.cutout.model",
     "tryon": "ptx.training.tryon.model",
 }
 

@@ -1,0 +1,170 @@
+"""Cut products out of photos with a cutout model: a soft alpha per image, RGBA files.
+
+The network runs with the image's long side at most the spec's ``work_side``
+(downscaled by area averaging; sides below the profile's minimum are scaled up)
+and its alpha is resized back to the photo's own size. Images keep their own
+sizes; each runs on its own (a cut-out is one photo at a time in practice).
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from ptx.errors import ImageError, InputError, ModelError
+from ptx.image import resize_bilinear
+from ptx.io import atomic_write_bytes, read_image
+from ptx.runtime import load
+from ptx.runtime.backends import quiet_pool
+from ptx.runtime.engine import Engine
+from ptx.runtime.pipelines.batching import RunSummary, mark_output, plan_items
+from ptx.spec import ImageConvention
+
+DEFAULT_WORK_SIDE = 192  # a cutout spec carries its own; this is for a spec without one
+DEFAULT_MIN_SIDE = 32
+
+
+def _check_model(engine: Engine) -> Engine:
+    """ModelError unless ``engine`` is a cutout model (one image in, one 1-channel map out)."""
+    spec = engine.spec
+    if spec is not None and "cutout" not in (spec.family, spec.task):
+        raise ModelError(
+            f"{engine.path.name}: a '{spec.family}' model, not a cut-out model; "
+            "pass the cutout model's .onnx"
+        )
+    if len(engine.inputs) != 1 or len(engine.inputs[0].shape) != 4 or len(engine.outputs) != 1:
+        raise ModelError(f"{engine.path.name}: a cut-out model has one 4-D input and one output")
+    return engine
+
+
+def load_cutout(path: str | Path, threads: int | None = None) -> Engine:
+    """Load a cutout model (.onnx/.plan) once; refuses a non-cutout spec with ModelError."""
+    return _check_model(load(path, threads=threads, **quiet_pool("auto")))
+
+
+def _engine(engine_or_path: Engine | str | Path) -> Engine:
+    if isinstance(engine_or_path, Engine):
+        return _check_model(engine_or_path)
+    return load_cutout(engine_or_path)
+
+
+def work_size(
+    h: int, w: int, work_side: int, min_side: int, max_side: int | None = None
+) -> tuple[int, int]:
+    """The (h, w) the network runs at: long side <= work_side, short side >= min_side.
+
+    A very long, thin image cannot have both: the short side wins, and each side is
+    then clamped to ``max_side`` (the profile's), stretching the aspect if it must.
+    """
+    scale = min(1.0, work_side / max(h, w))
+    scale = max(scale, min_side / min(h, w))
+    hi = max_side or 1 << 30
+    return tuple(min(max(int(round(s * scale)), min_side), hi) for s in (h, w))  # type: ignore[return-value]
+
+
+def _sides(engine: Engine) -> tuple[int, int, int | None]:
+    """(work side, min side, max side) from the spec's config and profile."""
+    spec = engine.spec
+    work = int(spec.config.get("work_side", DEFAULT_WORK_SIDE)) if spec else DEFAULT_WORK_SIDE
+    lo, hi = DEFAULT_MIN_SIDE, None
+    if spec is not None and spec.profile is not None:
+        name = engine.inputs[0].name
+        if name in spec.profile.min:
+            lo = int(min(spec.profile.min[name][2:]))
+        if name in spec.profile.max:
+            hi = int(min(spec.profile.max[name][2:]))
+    return work, lo, hi
+
+
+def _check_image(img: np.ndarray, i: int) -> None:
+    if not isinstance(img, np.ndarray) or img.dtype != np.uint8 or img.ndim != 3:
+        raise InputError(f"image {i}: expected uint8 HxWx3 RGB, got {getattr(img, 'shape', img)}")
+    if img.shape[2] != 3 or min(img.shape[:2]) < 1:
+        raise InputError(f"image {i}: expected uint8 HxWx3 RGB, got shape {img.shape}")
+
+
+def cutout_alpha(engine_or_path: Engine | str | Path, images: list[np.ndarray]) -> list[np.ndarray]:
+    """uint8 HxWx3 RGB images -> float32 HxW alpha in [0, 1] each, same order and sizes."""
+    engine = _engine(engine_or_path)
+    for i, img in enumerate(images):
+        _check_image(img, i)
+    work, lo, hi = _sides(engine)
+    info = engine.inputs[0]
+    conv = engine.spec.image if engine.spec and engine.spec.image else ImageConvention()
+    out = []
+    for img in images:
+        h, w = img.shape[:2]
+        wh, ww = work_size(h, w, work, lo, hi)
+        small = img if (wh, ww) == (h, w) else resize_bilinear(img, wh, ww)
+        y = next(iter(engine.run({info.name: conv.to_model([small], info.dtype)}).values()))
+        a = np.asarray(y, dtype=np.float32).reshape(wh, ww)
+        if (wh, ww) != (h, w):
+            a = resize_bilinear(a, h, w)
+        out.append(np.clip(a, 0.0, 1.0))
+    return out
+
+
+def to_rgba(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """uint8 HxWx4: the RGB unchanged, A = round(alpha * 255)."""
+    a = np.clip(alpha * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    return np.dstack([rgb, a])
+
+
+def cutout_rgba(engine_or_path: Engine | str | Path, images: list[np.ndarray]) -> list[np.ndarray]:
+    """Like cutout_alpha, but uint8 HxWx4 RGBA images (RGB unchanged)."""
+    alphas = cutout_alpha(engine_or_path, images)
+    return [to_rgba(img, a) for img, a in zip(images, alphas, strict=True)]
+
+
+def encode_rgba(rgba: np.ndarray) -> bytes:
+    """PNG bytes of a uint8 HxWx4 image."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(rgba).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def cutout_path(
+    engine_or_path: Engine | str | Path,
+    input: str | Path,
+    out: str | Path,
+    threads: int | None = None,
+    progress: bool = True,
+) -> RunSummary:
+    """Cut out a file or folder (recursive) into ``out`` as RGBA PNGs with the same stems.
+
+    Unreadable images are skipped and listed; every write is atomic.
+    """
+    items = plan_items(input, out, suffix=".png")
+    if isinstance(engine_or_path, Engine):
+        engine = _check_model(engine_or_path)
+    else:
+        engine = _check_model(load(engine_or_path, threads=threads, **quiet_pool("auto")))
+    mark_output(input, out)
+    skipped: list[tuple[str, str]] = []
+    done = 0
+    start = time.perf_counter()
+    for item in tqdm(items, unit="img", file=sys.stderr, disable=not progress, leave=False):
+        try:
+            rgb = read_image(item.source)
+            rgba = cutout_rgba(engine, [rgb])[0]
+            atomic_write_bytes(item.dest, encode_rgba(rgba))
+            done += 1
+        except (ImageError, InputError, ModelError) as exc:
+            skipped.append((str(item.source), str(exc)))
+    seconds = time.perf_counter() - start
+    return RunSummary(
+        images=done,
+        failed=len(skipped),
+        seconds=seconds,
+        images_per_s=done / seconds if seconds > 0 else 0.0,
+        backend=engine.backend,
+        out=str(out),
+        skipped=skipped,
+    )

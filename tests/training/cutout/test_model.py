@@ -1,0 +1,52 @@
+"""The cutout network: any H x W, alpha in [0, 1], registered like every family."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ptx.training.common import registry
+from ptx.training.cutout.metrics import alpha_iou, alpha_mae, mean_scores
+from ptx.training.cutout.model import TEST_CONFIG, build, make_spec
+
+
+def test_any_size_gives_a_one_channel_alpha_in_range() -> None:
+    model = build(TEST_CONFIG).eval()
+    with torch.no_grad():
+        for h, w in [(32, 32), (37, 53), (64, 40)]:
+            y = model(torch.rand(2, 3, h, w))
+            assert y.shape == (2, 1, h, w)
+            assert float(y.min()) >= 0.0 and float(y.max()) <= 1.0
+
+
+def test_the_context_branch_sees_the_whole_image() -> None:
+    """A change far from a pixel moves its alpha: the thumbnail branch spans the frame."""
+    torch.manual_seed(0)
+    model = build(TEST_CONFIG).eval()
+    x = torch.rand(1, 3, 128, 128)
+    x2 = x.clone()
+    x2[..., 96:, 96:] = 1.0 - x2[..., 96:, 96:]
+    with torch.no_grad():
+        a, b = model(x)[0, 0, :8, :8], model(x2)[0, 0, :8, :8]
+    assert float((a - b).abs().max()) > 0.0
+
+
+def test_registered_with_a_spec() -> None:
+    fam = registry.get("cutout")
+    spec = make_spec(fam.config())
+    assert spec.family == "cutout" and spec.outputs[0].name == "alpha"
+    assert spec.outputs[0].shape == ["batch", 1, "height", "width"]
+    assert spec.config["work_side"] == 192
+    assert spec.profile.min["image"][2] <= 32
+
+
+def test_metrics() -> None:
+    t = np.zeros((10, 10), np.float32)
+    t[:5] = 1.0
+    p = t.copy()
+    p[5] = 1.0  # one extra row
+    assert alpha_iou(p, t) == 50 / 60
+    assert abs(alpha_mae(p, t) - 0.1) < 1e-9
+    assert alpha_iou(np.zeros((3, 3)), np.zeros((3, 3))) == 1.0
+    s = mean_scores([(t, t), (p, t)])
+    assert abs(s["iou"] - (1 + 50 / 60) / 2) < 1e-9

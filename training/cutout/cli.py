@@ -1,0 +1,57 @@
+"""`ptx train cutout` (thin: parse, call one function, print)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ptx.training.cli._echo import echo_metrics
+from ptx.training.cutout.train import train_cutout
+
+
+@click.command("cutout")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Checkpoint folder.")
+@click.option("--steps", type=int, default=3000, show_default=True)
+@click.option("--images", type=int, default=2000, show_default=True, help="Matte renders.")
+@click.option("--size", type=int, default=192, show_default=True, help="Render side in px.")
+@click.option("--batch", type=int, default=10, show_default=True)
+@click.option("--patch", type=int, default=128, show_default=True, help="Crop side in px.")
+@click.option("--width", type=int, default=None, help="Network width [16].")
+@click.option("--lr", type=float, default=2e-3, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--held-out", type=int, default=48, show_default=True, help="Held-out renders.")
+@click.option("--resume", is_flag=True, help="Continue from the checkpoint in --out.")
+@click.option("--time-budget", type=float, default=None, help="Stop after this many seconds.")
+@click.option("--json", "as_json", is_flag=True, help="Print the final metrics as JSON.")
+def train_cutout_cmd(
+    out: Path,
+    steps: int,
+    images: int,
+    size: int,
+    batch: int,
+    patch: int,
+    width: int | None,
+    lr: float,
+    seed: int,
+    held_out: int,
+    resume: bool,
+    time_budget: float | None,
+    as_json: bool,
+) -> None:
+    """Train the cut-out (soft alpha matting) model on synthetic renders with exact alpha."""
+    metrics = train_cutout(
+        out,
+        steps=steps,
+        images=images,
+        size=size,
+        batch=batch,
+        patch=patch,
+        lr=lr,
+        seed=seed,
+        resume=resume,
+        config=None if width is None else {"width": width},
+        time_budget_s=time_budget,
+        held_out_images=held_out,
+    )
+    echo_metrics(f"checkpoint: {out}", metrics, as_json, checkpoint=str(out))
