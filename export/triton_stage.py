@@ -33,6 +33,7 @@ class TritonPythonModel:
         self.stage = params.get("ptx_stage", "model")
         self.inputs = [t["name"] for t in config["input"]]
         self.outputs = [t["name"] for t in config["output"]]
+        self.batched = int(config.get("max_batch_size", 0)) > 0
         if self.stage == "model":
             from ptx.runtime import load
 
@@ -52,20 +53,46 @@ class TritonPythonModel:
         """One response per request; a request that fails gets its own error."""
         import triton_python_backend_utils as pb_utils
 
+        feeds = [
+            {n: pb_utils.get_input_tensor_by_name(r, n).as_numpy() for n in self.inputs}
+            for r in requests
+        ]
+        results: list = [None] * len(requests)
+        if self.stage == "model" and self.batched and len(requests) > 1:
+            self._merged(feeds, results)  # Triton's dynamic batch: one engine run per shape
         responses = []
-        for request in requests:
+        for i, feed in enumerate(feeds):
             try:
-                feeds = {
-                    name: pb_utils.get_input_tensor_by_name(request, name).as_numpy()
-                    for name in self.inputs
-                }
-                results = getattr(self, "_" + self.stage)(feeds)
-                tensors = [pb_utils.Tensor(name, results[name]) for name in self.outputs]
+                out = (
+                    results[i] if results[i] is not None else getattr(self, "_" + self.stage)(feed)
+                )
+                tensors = [pb_utils.Tensor(name, out[name]) for name in self.outputs]
                 responses.append(pb_utils.InferenceResponse(output_tensors=tensors))
             except Exception as exc:  # the client gets the reason, the server lives on
                 error = pb_utils.TritonError(f"{type(exc).__name__}: {exc}")
                 responses.append(pb_utils.InferenceResponse(output_tensors=[], error=error))
         return responses
+
+    def _merged(self, feeds: list[dict], results: list) -> None:
+        """Run requests of one signature as one batch; a failed batch leaves them to run alone."""
+        groups: dict[tuple, list[int]] = {}
+        for i, feed in enumerate(feeds):
+            key = tuple((n, a.dtype.str, a.shape[1:]) for n, a in sorted(feed.items()))
+            groups.setdefault(key, []).append(i)
+        for members in groups.values():
+            if len(members) < 2:
+                continue
+            try:
+                batch = {n: np.concatenate([feeds[i][n] for i in members]) for n in self.inputs}
+                out = self.engine.run(batch)
+                sizes = [len(feeds[i][self.inputs[0]]) for i in members]
+                if any(len(out[n]) != sum(sizes) for n in self.outputs):
+                    continue  # outputs without the batch axis: run each request alone
+                parts = {n: np.split(out[n], np.cumsum(sizes)[:-1]) for n in self.outputs}
+            except Exception:  # e.g. one bad label id: each request then fails or passes alone
+                continue
+            for k, i in enumerate(members):
+                results[i] = {n: parts[n][k] for n in self.outputs}
 
     def finalize(self) -> None:
         """Release the engine."""

@@ -114,3 +114,30 @@ def test_a_bad_image_fails_its_request_only(triton):
     client.close()
     rgb = tc.photo(size=16)  # the server lives on and answers the next request
     assert tc.ensemble_png(grpcclient, triton.grpc_url, rgb).shape == rgb.shape
+
+
+def test_concurrent_requests_each_get_their_own_answer(triton, repo):
+    """Triton may hand the python model several requests at once (dynamic batching): merged
+    into one engine run, each must still get its own rows back."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    engine = load(repo["gan"], backend="onnxruntime")
+    try:
+        feeds = [tc.gan_feeds(batch=1 + k % 3, seed=10 + k) for k in range(12)]
+        want = [engine.run(f)["image"] for f in feeds]
+    finally:
+        engine.close()
+    client = grpcclient.InferenceServerClient(triton.grpc_url)
+    try:
+
+        def ask(f):
+            return tc.infer_with(grpcclient, client, "gan_python", tc.triton_feeds(f), ["image"])
+
+        with ThreadPoolExecutor(6) as pool:
+            got = list(pool.map(ask, feeds))
+        stats = client.get_inference_statistics("gan_python").model_stats[0]
+    finally:
+        client.close()
+    for g, w in zip(got, want, strict=True):
+        assert tc.max_diff(g["image"], w) <= 1e-5
+    assert stats.inference_count >= sum(len(f["z"]) for f in feeds)
