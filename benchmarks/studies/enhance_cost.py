@@ -111,8 +111,10 @@ def seams(engine, out: Path, host: str, size=(1200, 1600), budget: int = 500_000
     for (_, a1), (b0, _) in zip(rows, rows[1:], strict=False):
         band[b0:a1, :] = True
     per_px = diff.max(axis=2)
+    # centred where the first row and column seams cross (four tiles meet there)
     seam_x = (cols[1][0] + cols[0][1]) // 2 if len(cols) > 1 else size[1] // 2
-    y0, x0 = size[0] // 2 - 128, max(0, seam_x - 128)
+    seam_y = (rows[1][0] + rows[0][1]) // 2 if len(rows) > 1 else size[0] // 2
+    y0, x0 = max(0, seam_y - 128), max(0, seam_x - 128)
     crop = [a[y0 : y0 + 256, x0 : x0 + 256] for a in (whole, tiled, np.minimum(diff * 8, 255))]
     sheet = np.concatenate([c.astype(np.uint8) for c in crop], axis=1)
     png = out / f"enhance_seam-{host}.png"
@@ -125,7 +127,7 @@ def seams(engine, out: Path, host: str, size=(1200, 1600), budget: int = 500_000
         "seam_band_mean": float(per_px[band].mean()), "elsewhere_mean": float(per_px[~band].mean()),
         "seam_band_max": int(per_px[band].max()), "elsewhere_max": int(per_px[~band].max()),
         "model_change_mean": float(change.mean()), "crop_png": png.name,
-        "crop": {"x": x0, "y": y0, "seam_x": seam_x},
+        "crop": {"x": x0, "y": y0, "seam_x": seam_x, "seam_y": seam_y},
     }  # fmt: skip
 
 
@@ -211,7 +213,8 @@ def markdown(doc: dict) -> str:
             f"{s['seam_band_mean']:.2f} / {s['seam_band_max']} | "
             f"{s['elsewhere_mean']:.2f} / {s['elsewhere_max']} |",
             "",
-            f"![whole / tiled / difference x8, across a seam at x={s['crop']['seam_x']}]"
+            f"![whole / tiled / difference x8, 256x256 around the seams' crossing at "
+            f"x={s['crop']['seam_x']}, y={s['crop'].get('seam_y', '-')}]"
             f"({s['crop_png']})",
         ]
     if doc.get("large"):

@@ -49,8 +49,9 @@ from ptx.runtime.pipelines.gpu import enhance_path_gpu
 )  # fmt: skip
 @click.option(
     "--max-pixels", type=int, default=None,
-    help=f"photos over this many pixels run in overlapping, blended tiles (0: never) "
-    f"[{DEFAULT_MAX_PIXELS}]; CPU path",
+    help="photos over this many pixels run in overlapping, blended tiles with one tone "
+    "curve (0: never) [the largest size the model's spec declares; 1024x1024 for the "
+    f"shipped enhancer; else {DEFAULT_MAX_PIXELS}]; CPU path",
 )  # fmt: skip
 @click.option("--no-progress", is_flag=True, help="no progress bar")
 @click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")

@@ -84,15 +84,23 @@ def tile_budget(engine: Engine, max_pixels: int | None) -> int | None:
     """Pixels per model call past which a photo runs in tiles; None: never tiled.
 
     ``max_pixels`` given wins (0: never). By default enhancement models (task
-    ``enhance``, or a foreign model without a spec) tile past DEFAULT_MAX_PIXELS;
-    other image-to-image tasks (stylize) run whole.
+    ``enhance``, or a foreign model without a spec) tile past the largest image their
+    ModelSpec's shape profile declares (the shipped enhancer: 1024x1024), else past
+    DEFAULT_MAX_PIXELS; other image-to-image tasks (stylize) run whole.
     """
     if max_pixels is not None:
         if max_pixels < 0:
             raise InputError(f"--max-pixels must be >= 0, got {max_pixels}")
         return max_pixels or None
-    task = engine.spec.task if engine.spec is not None else "enhance"
-    return DEFAULT_MAX_PIXELS if task == "enhance" else None
+    spec = engine.spec
+    if spec is not None and spec.task != "enhance":
+        return None
+    top = spec.profile.max.get(engine.inputs[0].name) if spec and spec.profile else None
+    if top is None or len(top) != 4:
+        return DEFAULT_MAX_PIXELS
+    nhwc = spec.image is not None and spec.image.layout == "NHWC"
+    h, w = top[1:3] if nhwc else top[2:4]
+    return int(h) * int(w)
 
 
 def enhance_image(

@@ -28,7 +28,7 @@ import numpy as np
 
 from ptx.errors import InputError
 
-DEFAULT_MAX_PIXELS = 2_000_000  # untiled up to 2 MP: past it, memory grows ~0.4 GB per MP
+DEFAULT_MAX_PIXELS = 1024 * 1024  # a model without a declared max size: tiles past 1 MP
 DEFAULT_OVERLAP = 64  # pixels each side of a seam blended; wider than the model's reach
 KNOTS = 16  # segments of the fitted per-channel tone curves
 SMOOTH = 1e-4  # curvature penalty, relative to the pixel count (keeps empty ranges smooth)
@@ -56,7 +56,11 @@ def tile_spans(n: int, tile: int, overlap: int) -> list[tuple[int, int]]:
 
 
 def tile_grid(h: int, w: int, max_pixels: int, overlap: int) -> tuple[list, list]:
-    """Row and column spans: the fewest tiles of at most ``max_pixels`` each, overlapping."""
+    """Row and column spans of overlapping tiles of at most ``max_pixels`` each.
+
+    Of the grids that fit, the one running the fewest pixels in all (overlaps are run
+    twice), then the fewest tiles.
+    """
     side = 2 * overlap + 2 * ALIGN  # the smallest tile worth running
     if max_pixels < side * side:
         raise InputError(
@@ -73,8 +77,10 @@ def tile_grid(h: int, w: int, max_pixels: int, overlap: int) -> tuple[list, list
         nx = 1 if tw >= w else math.ceil((w - overlap) / (tw - overlap))
         if nx > 1:  # even columns, not one thin last tile
             tw = _round_up(math.ceil((w + (nx - 1) * overlap) / nx), ALIGN)
-        if best is None or ny * nx < best[0]:
-            best = (ny * nx, min(th, h), min(tw, w))
+        th, tw = min(th, h), min(tw, w)
+        work = (ny * nx * th * tw, ny * nx)  # pixels run (overlaps count twice), then tiles
+        if best is None or work < best[0]:
+            best = (work, th, tw)
     if best is None:
         raise InputError(f"cannot tile {w}x{h} into tiles of at most {max_pixels} pixels")
     _, th, tw = best

@@ -11,7 +11,12 @@ from ptx.errors import InputError
 from ptx.image import blend
 from ptx.io import read_image, write_image
 from ptx.runtime import load
-from ptx.runtime.pipelines.enhance import enhance_arrays, enhance_path, tile_budget
+from ptx.runtime.pipelines.enhance import (
+    SHIPPED_MODEL,
+    enhance_arrays,
+    enhance_path,
+    tile_budget,
+)
 from ptx.runtime.pipelines.enhance_tiles import ALIGN, tile_grid, tone_curves
 
 NCHW = ["batch", 3, "height", "width"]
@@ -117,6 +122,8 @@ def test_folder_run_tiles_photos_over_the_budget(tmp_path, models):
 
 
 def test_tile_budget_defaults_by_task(models):
+    shipped = load(SHIPPED_MODEL, backend="onnxruntime")  # its spec's profile: up to 1024x1024
+    assert tile_budget(shipped, None) == 1024 * 1024
     affine = load(models["affine"], backend="onnxruntime")  # task enhance: tiled by default
     assert tile_budget(affine, None) is not None
     assert tile_budget(affine, 0) is None and tile_budget(affine, 5000) == 5000
