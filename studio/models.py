@@ -13,6 +13,7 @@ import numpy as np
 import ptx.runtime
 from ptx.runtime import load
 from ptx.runtime.backends import quiet_pool
+from ptx.runtime.pipelines.cutout import cutout_alpha, load_cutout
 from ptx.runtime.pipelines.enhance import enhance_arrays
 from ptx.runtime.pipelines.stylize import stylize_arrays
 from ptx.studio.ad import StyleFn
@@ -26,9 +27,6 @@ def shipped_enhancer() -> Path:
 
 def model_alpha(model: str | Path, threads: int | None = None) -> AlphaFn:
     """An AlphaFn running a ptx cut-out model (loaded once)."""
-    # the cutout family's pipeline (another helper's module, landing now): imported on use
-    from ptx.runtime.pipelines.cutout import cutout_alpha, load_cutout
-
     engine = load_cutout(model, threads=threads)
     return lambda images: cutout_alpha(engine, images)
 
