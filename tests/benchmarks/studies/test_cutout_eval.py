@@ -1,0 +1,96 @@
+"""The cut-out evaluation: exact composites, the classical baselines, and the whole study."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+from click.testing import CliRunner
+from onnx import TensorProto, helper, numpy_helper
+
+from ptx.benchmarks.studies import cutout_eval as ce
+from ptx.spec import TASKS, ImageConvention, ModelSpec, TensorSpec, embed_in_onnx
+
+
+def _bright_is_product(path: Path) -> Path:
+    """A real ONNX 'cutout' model: alpha = sigmoid(8 * (mean RGB - 0.5))."""
+    nodes = [
+        helper.make_node("ReduceMean", ["image", "axes"], ["m"], keepdims=1),
+        helper.make_node("Sub", ["m", "half"], ["c"]),
+        helper.make_node("Mul", ["c", "gain"], ["g"]),
+        helper.make_node("Sigmoid", ["g"], ["alpha"]),
+    ]
+    inits = [
+        numpy_helper.from_array(np.array([1], np.int64), "axes"),
+        numpy_helper.from_array(np.array(0.5, np.float32), "half"),
+        numpy_helper.from_array(np.array(8.0, np.float32), "gain"),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "cutout",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["n", 3, "h", "w"])],
+        [helper.make_tensor_value_info("alpha", TensorProto.FLOAT, ["n", 1, "h", "w"])],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 8
+    spec = ModelSpec(
+        task="cutout" if "cutout" in TASKS else "custom",
+        family="cutout",
+        inputs=[TensorSpec("image", "float32", ["batch", 3, "height", "width"])],
+        outputs=[TensorSpec("alpha", "float32", ["batch", 1, "height", "width"])],
+        image=ImageConvention(),
+        config={"work_side": 64},
+    )
+    embed_in_onnx(model, spec)
+    onnx.save(model, str(path))
+    return path
+
+
+def test_composites_carry_their_exact_alpha() -> None:
+    for fg in ce.FOREGROUNDS:
+        rgb, alpha = ce.composite(fg, "white", 64)
+        assert rgb.shape == (64, 64, 3) and alpha.shape == (64, 64)
+        assert 0.05 < (alpha > 0.5).mean() < 0.9, fg
+        assert (rgb[alpha == 0] == 255).all(), fg  # the backdrop, untouched
+    black, a1 = ce.composite("present", "astronaut", 64)
+    grey, a2 = ce.composite("present", "grey", 64)
+    assert np.array_equal(a1, a2)
+    full = a1 >= 1.0
+    assert full.sum() > 100 and np.abs(black[full].astype(int) - grey[full]).max() <= 1
+
+
+def test_baselines_find_a_disc_on_a_plain_backdrop() -> None:
+    yy, xx = np.mgrid[0:80, 0:80]
+    disc = ((yy - 40) ** 2 + (xx - 38) ** 2 < 22**2).astype(np.float32)
+    rgb = np.where(disc[..., None] > 0, [30, 90, 200], [245, 245, 245]).astype(np.uint8)
+    for fn in (ce.grabcut_alpha, ce.threshold_alpha):
+        pred = fn(rgb)
+        assert pred.shape == disc.shape and pred.min() >= 0 and pred.max() <= 1
+        iou = ((pred > 0.5) & (disc > 0.5)).sum() / ((pred > 0.5) | (disc > 0.5)).sum()
+        assert iou > 0.9, fn.__name__
+
+
+def test_the_study_writes_its_table_json_and_sheet(tmp_path: Path) -> None:
+    model = _bright_is_product(tmp_path / "cutout.onnx")
+    out = tmp_path / "results"
+    args = ["--model", str(model), "--synthetic", "2", "--size", "48", "--out", str(out)]
+    result = CliRunner().invoke(ce.main, args)
+    assert result.exit_code == 0, result.output
+    data = json.loads((out / "cutout_eval.json").read_text())
+    n_real = len(ce.FOREGROUNDS) * len(ce.BACKGROUNDS)
+    assert data["summary"]["synthetic"]["images"] == 2
+    assert data["summary"]["real"]["images"] == n_real
+    for m in ce.METHODS:
+        s = data["summary"]["real"][m]
+        assert 0.0 <= s["iou"] <= 1.0 and 0.0 <= s["mae"] <= 1.0
+    # "Bright is product" is wrong on a white backdrop: the study must say so, not hide it.
+    white = [r for r in data["real"] if r["image"] == "present@white"][0]
+    assert white["model"]["iou"] < 0.5
+    assert "| real (" in (out / "cutout_eval.md").read_text()
+    from PIL import Image
+
+    sheet = Image.open(out / "cutout_eval_sheet.png")
+    assert sheet.size == (48 * 5, 48 * (2 + len(ce.SHEET_REAL)))
