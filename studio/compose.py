@@ -101,21 +101,18 @@ def compose_ad(
     background: str | Path | None = None,
     fmt: str = "png",
 ) -> list[Path]:
-    """One banner per layout size for the (single) product: ``<name>-<W>x<H>``."""
+    """One banner per product and layout size: ``<name>-<W>x<H>``."""
     products = _products(inputs, models, max(max(s) for s in layout["sizes"]) * 2)
-    if len(products) != 1:
-        raise InputError(f"ad: needs exactly one product, got {len(products)}")
-    product = products[0]
     bg = read_image(background) if background is not None else None
     if bg is not None and layout["background"] == "generated":
         layout = {**layout, "background": "image"}
     sizes = layout["sizes"]
-    names = [f"{product.name}-{w}x{h}" for w, h in sizes]
-    if _is_file(Path(out)):
+    jobs = [(p, s) for p in products for s in sizes]
+    names = [f"{p.name}-{w}x{h}" for p, (w, h) in jobs]
+    if _is_file(Path(out)) and len(products) == 1:
         names = [f"{w}x{h}" for w, h in sizes]
     paths = out_paths(out, names, fmt)
-    images = [
-        render_ad(product, s, layout, layout["headline"], layout["cta"], bg, models.style)
-        for s in sizes
-    ]
-    return _write(paths, images)
+    for path, (product, size) in zip(paths, jobs, strict=True):  # one banner in memory at a time
+        text = layout["headline"], layout["cta"]
+        write_image(path, render_ad(product, size, layout, *text, bg, models.style))
+    return paths

@@ -70,6 +70,11 @@ def test_compare_and_ad(models: dict[str, Path], products: dict[str, Path], tmp_
     ads = sorted((tmp_path / "ads").iterdir())
     assert [p.name for p in ads] == ["red-150x150.png", "red-240x126.png"]
     assert [size_and_format(p)[0] for p in ads] == [(150, 150), (240, 126)]
+    result = run("ad", *args, "--out", str(tmp_path / "two.jpg"), "--size", "200x100",
+                 "--no-enhance")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    made = sorted(p.name for p in tmp_path.glob("two-*"))
+    assert made == ["two-blue-200x100.jpg", "two-red-200x100.jpg"]  # a banner per product
 
 
 def test_bad_input_is_one_line_and_nothing_is_written(
@@ -80,8 +85,8 @@ def test_bad_input_is_one_line_and_nothing_is_written(
         (["display", "--input", str(products["photo"])], "has no alpha channel"),
         (["display", "--input", str(products["red"]), "--size", "12"], "--size must be WIDTHxH"),
         (["compare", "--input", str(products["red"])], "needs at least 2 products"),
-        (["ad", "--input", str(products["red"]), "--input", str(products["blue"])],
-         "needs exactly one product"),
+        (["ad", "--input", str(products["red"]), "--background", str(tmp_path / "no.jpg")],
+         "no.jpg: no such file"),
         (["display", "--input", str(tmp_path / "none")], "no such file or folder"),
     ]  # fmt: skip
     bad_layout = tmp_path / "bad.json"
