@@ -50,6 +50,15 @@ def _blur(a: np.ndarray, sigma: float) -> np.ndarray:
     return a.astype(np.float32)
 
 
+def _texture(grey: np.ndarray, side: int, rng: np.random.Generator) -> np.ndarray:
+    """``texture_crop`` at any side: above the texture's own size, a crop scaled up."""
+    most = min(grey.shape[:2])
+    if side <= most:
+        return texture_crop(grey, side, rng)
+    small = texture_crop(grey, most, rng)
+    return np.asarray(Image.fromarray(small).resize((side, side), Image.Resampling.BICUBIC))
+
+
 def _colour(rng: np.random.Generator) -> np.ndarray:
     return rng.uniform(0, 255, size=3).astype(np.float32)
 
@@ -64,7 +73,7 @@ def matte_background(
         return background(str(rng.choice(BACKGROUNDS, p=BACKGROUND_WEIGHTS)), size, rng)
     if kind == "texture":
         grey = textures[int(rng.integers(0, len(textures)))]
-        return texture_crop(grey, size, rng).astype(np.float32)
+        return _texture(grey, size, rng).astype(np.float32)
     if kind == "flat":
         return np.broadcast_to(_colour(rng), (size, size, 3)).astype(np.float32)
     if kind == "gradient":
@@ -109,7 +118,7 @@ def _product(
     colour, alpha, _ = render_layers(shape, color, pattern, side, rng)
     if textures and rng.random() < P_TEXTURED:
         grey = textures[int(rng.integers(0, len(textures)))]
-        t = texture_crop(grey, side, rng).astype(np.float32).mean(axis=2) / 255.0
+        t = _texture(grey, side, rng).astype(np.float32).mean(axis=2) / 255.0
         depth = rng.uniform(0.2, 0.6)
         colour = np.minimum(
             colour * (1.0 - depth + 2.0 * depth * t)[..., None], 255.0 * alpha[..., None]

@@ -74,6 +74,14 @@ def test_the_catalogue_is_unchanged_by_the_matte_renders() -> None:
     assert np.array_equal(before, after)
 
 
+def test_renders_larger_than_the_textures() -> None:
+    """scikit-image's textures are 512 px; a 700 px render still gets textured backdrops."""
+    tex = [np.tile((np.arange(64, dtype=np.uint8) * 4)[None], (64, 1))]
+    for i in range(4):
+        rgb, alpha = render_matte(0, i, 160, tex)
+        assert rgb.shape == (160, 160, 3) and alpha.shape == (160, 160)
+
+
 def test_bad_size_and_seed_are_input_errors() -> None:
     with pytest.raises(InputError):
         render_matte(0, 0, 8)
