@@ -30,6 +30,8 @@ def test_study_rounds_side_by_side(built, tmp_path: Path) -> None:
     md = capi_overhead.markdown({**result, "rows": [row]})
     assert md.splitlines()[-1].startswith("| floor | `floor.onnx` | 16 | ")
     assert row["cpp_over_python"] == pytest.approx(row["cpp_us"] / row["python_us"])
+    noted = capi_overhead.markdown({**result, "rows": [row], "notes": ["tiny: not run (x)"]})
+    assert noted.splitlines()[-1] == "- tiny: not run (x)"
 
 
 def test_study_names_a_model_the_cpp_side_cannot_load(built, tmp_path: Path) -> None:
