@@ -29,10 +29,21 @@ class DegradeConfig:
     """
 
     cast: tuple[float, float] = (0.8, 1.25)  # per-channel gain, relative to the channels' mean
-    brightness: tuple[float, float] = (0.5, 1.6)  # exposure gain, log-uniform: both directions
-    offset: tuple[float, float] = (-0.2, 0.2)  # added level (lifted or crushed blacks), of 1.0
-    contrast: tuple[float, float] = (0.6, 1.45)  # scale around the mean, log-uniform
-    gamma: tuple[float, float] = (0.7, 1.45)  # exponent, log-uniform: lighter and darker mid-tones
+    brightness: tuple[float, float] = (0.5, 1.7)  # exposure gain, log-uniform: both directions
+    offset: tuple[float, float] = (-0.25, 0.25)  # added level (lifted or crushed blacks), of 1.0
+    contrast: tuple[float, float] = (0.6, 1.5)  # scale around the mean, log-uniform
+    # Exponent, log-uniform. Off by default: a mid-tone change keeps the black and white
+    # points, so a dark or light scene and a gamma'd one have the same statistics; what
+    # cannot be told apart must be left alone (vary_look draws it as natural variation).
+    gamma: tuple[float, float] = (1.0, 1.0)
+    # Gaps: values a part is never drawn from, around "no change". What a clean photo can
+    # naturally look like (see training.enhance.data.vary_look) must never also be a degraded
+    # input whose target differs, or the model learns to half-correct every photo.
+    cast_gap: float = 0.08  # a cast moves some channel's gain by at least this much
+    brightness_gap: tuple[float, float] = (0.75, 1.3)
+    offset_gap: float = 0.08  # |offset| at least this
+    contrast_gap: tuple[float, float] = (0.8, 1.25)
+    gamma_gap: tuple[float, float] = (1.0, 1.0)
     poisson_peak: tuple[float, float] = (40.0, 600.0)  # photons at white; log-uniform
     gaussian_sigma: tuple[float, float] = (1.0, 8.0)  # read noise, in 0..255 units
     jpeg_quality: tuple[int, int] = (20, 75)  # inclusive
@@ -46,6 +57,19 @@ class DegradeConfig:
             lo, hi = getattr(self, name)
             if not (0 <= lo <= hi):
                 raise InputError(f"DegradeConfig.{name}: need 0 <= low <= high, got ({lo}, {hi})")
+        for name in ("brightness", "contrast", "gamma"):
+            (lo, hi), (g_lo, g_hi) = getattr(self, name), getattr(self, f"{name}_gap")
+            if not (lo <= g_lo <= g_hi <= hi):
+                raise InputError(
+                    f"DegradeConfig.{name}_gap: need {name} low <= gap low <= gap high <= "
+                    f"{name} high, got {(g_lo, g_hi)} in {(lo, hi)}"
+                )
+        if not (0 <= self.offset_gap <= max(-self.offset[0], self.offset[1], 0.0)):
+            raise InputError(
+                f"DegradeConfig.offset_gap: need 0 <= gap <= |offset|, got {self.offset_gap}"
+            )
+        if not (0 <= self.cast_gap < 1):
+            raise InputError(f"DegradeConfig.cast_gap: need 0 <= gap < 1, got {self.cast_gap}")
         lo, hi = self.offset
         if not (-1 <= lo <= hi <= 1):
             raise InputError(
@@ -64,23 +88,53 @@ def _log_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
     )
 
 
+def _outside(
+    rng: np.random.Generator, span: tuple[float, float], gap: tuple[float, float]
+) -> float:
+    """Log-uniform in ``span`` but outside ``gap``: below or above it with equal odds."""
+    (lo, hi), (g_lo, g_hi) = span, gap
+    below = rng.random() < 0.5
+    if below and lo < g_lo or not g_hi < hi:
+        return _log_uniform(rng, lo, g_lo)
+    return _log_uniform(rng, g_hi, hi)
+
+
+def _signed_outside(rng: np.random.Generator, span: tuple[float, float], gap: float) -> float:
+    """Uniform in ``span`` with ``|value| >= gap`` (where the span allows), either sign."""
+    lo, hi = span
+    if rng.random() < 0.5 and lo <= -gap or hi < gap:
+        return float(rng.uniform(lo, min(-gap, hi)))
+    return float(rng.uniform(max(gap, lo), hi))
+
+
+def _cast_gains(rng: np.random.Generator, cfg: DegradeConfig) -> np.ndarray:
+    """Per-channel gains with mean 1 whose largest deviation is at least ``cast_gap``."""
+    gains = rng.uniform(*cfg.cast, size=3)
+    dev = gains / gains.mean() - 1.0
+    top = float(np.abs(dev).max())
+    if top < cfg.cast_gap:  # too faint to tell from a natural tint: push it out
+        dev = dev * (cfg.cast_gap / max(top, 1e-6))
+    return (1.0 + dev).astype(np.float32)
+
+
 def _color_exposure(x: np.ndarray, rng: np.random.Generator, cfg: DegradeConfig) -> np.ndarray:
     """Per-channel cast, exposure gain, level offset, contrast around the mean, then gamma.
 
     Each part is applied with probability ``p_part`` (at least one of them).
     """
-    parts = rng.random(5) < cfg.p_part
+    active = np.array([True, True, True, True, cfg.gamma != (1.0, 1.0)])
+    parts = (rng.random(5) < cfg.p_part) & active
     forced = int(rng.integers(0, 5))  # drawn even when unused: parameters stay in step
     if not parts.any():
-        parts[forced] = True
-    gains = rng.uniform(*cfg.cast, size=3)
-    gains = gains / gains.mean()  # a cast shifts hue, exposure is drawn separately
-    exposure = _log_uniform(rng, *cfg.brightness)
-    offset = rng.uniform(*cfg.offset)
-    c = _log_uniform(rng, *cfg.contrast)
-    g = _log_uniform(rng, *cfg.gamma)
+        on = np.flatnonzero(active)
+        parts[on[forced % len(on)]] = True
+    gains = _cast_gains(rng, cfg)  # a cast shifts hue, exposure is drawn separately
+    exposure = _outside(rng, cfg.brightness, cfg.brightness_gap)
+    offset = _signed_outside(rng, cfg.offset, cfg.offset_gap)
+    c = _outside(rng, cfg.contrast, cfg.contrast_gap)
+    g = _outside(rng, cfg.gamma, cfg.gamma_gap)
     if parts[0]:
-        x = x * gains.astype(np.float32)
+        x = x * gains
     if parts[1]:
         x = x * np.float32(exposure)
     if parts[2]:

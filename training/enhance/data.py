@@ -20,13 +20,21 @@ CLEAN_FRACTION = 0.3  # share of clean -> clean pairs: "leave a good photo alone
 TEXTURE_FRACTION = 0.2  # share of crops taken from a real texture (when textures are given)
 TEXTURES = ("brick", "grass", "gravel")  # scikit-image's grey textures: not its colour photos
 LOOK_KEEP = 0.3  # share of clean crops kept as rendered (see vary_look)
-LOOK_GAIN = (0.55, 1.0)
-LOOK_GAMMA = (0.8, 1.6)
-LOOK_TINT = (0.88, 1.12)
+# Natural variation only: exposure and tint stay clear of DegradeConfig's gaps even when a
+# degradation is composed on top (0.82 * 1.3 > 1.0, 1.0 * 0.75 < 0.82), so no clean look is
+# ever also a degraded input with another target. Mid-tones (gamma) vary widely: dark and
+# light scenes are natural, and the degradations leave gamma alone.
+LOOK_GAIN = (0.82, 1.0)
+LOOK_GAMMA = (0.7, 1.5)
+LOOK_TINT = (0.96, 1.04)
+WHOLE_FRACTION = 0.25  # crops that are the whole image, scaled: the statistics a photo has
 
 
 def _crop(rgb: np.ndarray, patch: int, rng: np.random.Generator) -> np.ndarray:
-    """A random square crop (half the time of up to 2x the patch, downscaled) with flips."""
+    """A random square crop (half the time of up to 2x the patch, downscaled) with flips.
+
+    WHOLE_FRACTION of the time it is the whole image scaled to the patch instead.
+    """
     from PIL import Image
 
     h, w = rgb.shape[:2]
@@ -36,6 +44,8 @@ def _crop(rgb: np.ndarray, patch: int, rng: np.random.Generator) -> np.ndarray:
     y = int(rng.integers(0, h - side + 1))
     x = int(rng.integers(0, w - side + 1))
     c = rgb[y : y + side, x : x + side]
+    if rng.random() < WHOLE_FRACTION:  # the tone gate sees whole photos at run time
+        c, side = rgb, -1
     if side != patch:
         c = np.asarray(Image.fromarray(c).resize((patch, patch), Image.Resampling.BILINEAR))
     if rng.random() < 0.5:
@@ -83,6 +93,9 @@ def vary_look(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     Studio shots are bright and neutral; without this the model learns "make it
     bright and neutral", which ruins darker or warmer real photos. The target is
     still degradation-free, so the model learns to undo the degradation, not a look.
+    The ranges are narrow on purpose: a wide look (the first version went down to
+    gain 0.55 and gamma 1.6) overlaps what the degradations produce, the model cannot
+    tell a dark clean photo from a darkened one and half-corrects every photo.
     """
     if rng.random() < LOOK_KEEP:
         return rgb
@@ -102,6 +115,7 @@ def make_batch(
     cfg: DegradeConfig,
     conv: ImageConvention,
     textures: list[np.ndarray] | None = None,
+    stream: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(degraded, clean) model batches (``conv``: the spec's) for ``step``: a pure function.
 
@@ -111,8 +125,9 @@ def make_batch(
     Seeding per step makes a resumed run draw exactly the batches the uninterrupted
     run would have, and lets a background thread prepare batches ahead. With
     ``textures``, about TEXTURE_FRACTION of the crops come from them instead.
+    ``stream`` > 0 draws another, independent batch for the same step.
     """
-    rng = np.random.default_rng([seed, step])
+    rng = np.random.default_rng([seed, step, stream] if stream else [seed, step])
     idx = rng.integers(0, len(images), size=batch)
     crops = [_crop(images[i], patch, rng) for i in idx]
     if textures:

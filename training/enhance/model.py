@@ -6,9 +6,11 @@ Global colour, exposure and contrast errors are global, so a small MLP looks
 at statistics of a fixed-size thumbnail (per-channel mean, std and a soft CDF,
 all computed inside the graph) plus a full-resolution high-frequency energy
 (how noisy or blocky the image is) and predicts a monotone tone curve per
-channel together with a confidence in 0..1: how much of the curve to apply.
-A photo whose statistics look normal can get a confidence near 0, i.e. its
-tones come back unchanged ("do no harm"). A small two-level conv net removes
+channel together with a "needs a tone correction" probability: a classifier,
+trained on its own loss (clean vs degraded tones). The curve is applied only
+where that probability is clearly high (a ramp from TRUST_FROM to TRUST_FULL),
+so a photo whose statistics look normal comes back with its tones unchanged
+("do no harm"), even when the curve itself would have changed it. A small two-level conv net removes
 noise and JPEG blocks as a residual on the tone-corrected image. Every op is
 plain ONNX (Resize, Conv, Sigmoid, Clip, ReduceMean) with dynamic batch,
 height and width, and friendly to FP16 and TensorRT: no sort, no TopK, no
@@ -43,6 +45,16 @@ MIN_SIDE, OPT_SIDE, MAX_SIDE, MAX_BATCH = 32, 256, 1024, 16
 SOFT_CDF_TAU = 0.03  # width of the sigmoid step; smooth enough to give gradients
 HF_SCALE = 10.0  # high-frequency energy (mean |second difference|) to about unit scale
 N_GATES = 1  # the tone curve's confidence (a gate on the local residual starved its learning)
+# The classifier's probability -> how much of the curve is applied: nothing below TRUST_FROM
+# (a conservative threshold: when in doubt, leave the photo), all of it from TRUST_FULL.
+TRUST_FROM, TRUST_FULL = 0.65, 0.95
+DETAIL_POOL = 7  # the local residual loses its mean over 7x7 windows: detail only, no tone
+
+
+def trust(logit: torch.Tensor) -> torch.Tensor:
+    """The share of the tone curve applied for a classifier logit (0 when unsure)."""
+    p = torch.sigmoid(logit)
+    return torch.clamp((p - TRUST_FROM) / (TRUST_FULL - TRUST_FROM), 0.0, 1.0)
 
 
 class GlobalBranch(nn.Module):
@@ -94,25 +106,29 @@ class GlobalBranch(nn.Module):
         return torch.cat([mean, std, cdf.flatten(1), hf], dim=1)
 
     def predict(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Curve start (N, 3), non-negative segment rises (N, 3, knots), confidence (N, 1)."""
+        """Curve start (N, 3), non-negative segment rises (N, 3, knots), "needs it" logit (N, 1)."""
         h = self.mlp[:-1](self.features(x))
-        gates = torch.sigmoid(self.gate(h))
+        logit = self.gate(h)
         p = self.mlp[-1](h).view(-1, 3, 1 + self.knots)
         start = 0.1 * p[:, :, 0]
         # softplus(0) = ln 2, so zero logits give rises of 1/knots: the identity curve.
         rises = F.softplus(p[:, :, 1:]) / (self.knots * 0.6931471805599453)
-        return start, rises, gates
+        return start, rises, logit
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``x`` moved toward its tone curve by the curve's confidence."""
-        start, rises, gates = self.predict(x)
+    def parts(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(x through the full curve, x moved toward it by trust, the classifier's logit)."""
+        start, rises, logit = self.predict(x)
         y = start.view(-1, 3, 1, 1).expand_as(x)
         xk = x * self.knots
         # Unrolled over knots (not a K-times-larger broadcast) to keep memory at one image.
         for k in range(self.knots):
             y = y + rises[:, :, k].view(-1, 3, 1, 1) * torch.clamp(xk - k, 0.0, 1.0)
-        trust = gates[:, 0:1, None, None]
-        return x + trust * (y - x)
+        share = trust(logit[:, 0:1])[:, :, None, None]
+        return y, x + share * (y - x), logit
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` moved toward its tone curve by the classifier's trust."""
+        return self.parts(x)[1]
 
 
 def _conv(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
@@ -151,7 +167,12 @@ class LocalBranch(nn.Module):
         s2 = self.down2(s1)
         u1 = self.mid(s1 + self._up(s2, s1))
         u0 = F.leaky_relu(s0 + self._up(self.proj(u1), s0), 0.1)
-        return self.tail(u0)
+        r = self.tail(u0)
+        # High-pass the residual (an AveragePool, same size at any H x W): noise, JPEG blocks
+        # and blur are local, tone and colour are the gated curve's job. Without this the
+        # local branch learned "brighten" too, and no gate stopped it on good photos.
+        k = DETAIL_POOL
+        return r - F.avg_pool2d(r, k, stride=1, padding=k // 2, count_include_pad=False)
 
 
 class EnhanceNet(nn.Module):
@@ -164,14 +185,14 @@ class EnhanceNet(nn.Module):
         self.globe = GlobalBranch(thumb, levels, knots, hidden)
         self.local = LocalBranch(width)
 
-    def forward_both(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(tone-corrected only, final output): training supervises both."""
-        g = self.globe(x)
+    def forward_parts(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(full tone curve, final output, "needs a tone correction" logit): all supervised."""
+        curve, g, logit = self.globe.parts(x)
         out = g + self.local(torch.cat([x, g], dim=1))
-        return g, torch.clamp(out, 0.0, 1.0)
+        return curve, torch.clamp(out, 0.0, 1.0), logit
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_both(x)[1]
+        return self.forward_parts(x)[1]
 
 
 def build(config: dict[str, Any]) -> Any:

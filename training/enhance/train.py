@@ -33,6 +33,15 @@ FAMILY = "enhance"
 GLOBAL_LOSS_WEIGHT = 0.5  # direct supervision of the tone-curve branch speeds it up
 GLOBAL_LOSS_BLOCK = 4  # ... on block means, where noise averages out (see _train_step)
 MSE_WEIGHT = 10.0  # PSNR is MSE: where the global shift is ambiguous, hedge toward the mean
+CLEAN_WEIGHT = 4.0  # clean -> clean pairs count this much more: "do no harm" comes first
+NEED_DB = 30.0  # block-mean PSNR below which a pair "needs a tone correction" (the gate's label)
+NEED_BLOCK = 8  # ... on 8x8 block means, where noise and JPEG blocks average out
+GATE_LOSS_WEIGHT = 0.1  # the classifier's BCE next to the pixel losses
+CURVE_IDLE_WEIGHT = 0.1  # the full curve is trained on pairs that need it; a little on the rest
+# Extra pairs per step for the tone curve and its gate only: their forward pass is a thumbnail
+# and an MLP, so on a CPU budget they see several times more photos for little extra time.
+GLOBAL_EXTRA = 32
+GLOBAL_PATCH = 32  # ... at half the side: a quarter of the pixels to render, degrade and curve
 
 
 # -- evaluation ------------------------------------------------------------------------
@@ -129,12 +138,19 @@ def train_enhance(
         torch.set_rng_state(state["torch_rng"])
     tb = SummaryWriter(str(out / "tb"))
     tex = package_textures() if textures else []
-    feed = Prefetcher(
-        lambda k: make_batch(train_imgs, batch, patch, seed, k, dcfg, conv, tex), step
-    )
+
+    def batches(k: int) -> tuple:
+        pair = make_batch(train_imgs, batch, patch, seed, k, dcfg, conv, tex)
+        extra = make_batch(
+            train_imgs, GLOBAL_EXTRA, GLOBAL_PATCH, seed, k, dcfg, conv, tex, stream=1
+        )
+        return pair, extra
+
+    feed = Prefetcher(batches, step)
 
     def step_fn(at: LoopState) -> dict[str, float]:
-        return {"loss": _train_step(model, opt, feed.get(at.step))}
+        pair, extra = feed.get(at.step)
+        return {"loss": _train_step(model, opt, pair, extra)}
 
     def checkpoint(at: LoopState, metrics: dict[str, float] | None) -> None:
         snapshot = {
@@ -187,36 +203,79 @@ def train_enhance(
     return result.metrics
 
 
-def _train_step(model: Any, opt: Any, pair: tuple[np.ndarray, np.ndarray]) -> float:
-    """One AdamW step on L1 + MSE of the output plus the same on the tone-curve branch alone.
+def _train_step(
+    model: Any,
+    opt: Any,
+    pair: tuple[np.ndarray, np.ndarray],
+    extra: tuple[np.ndarray, np.ndarray] | None = None,
+) -> float:
+    """One AdamW step: the output, the full tone curve, and the "needs it" classifier.
 
-    The tone-curve branch is scored on 4x4 block means: it cannot remove noise, and
-    scored per pixel on a noisy input its best curve is a flatter one (shrinking
-    toward the mean), which then flattens every noisy photo. Block means average the
-    noise out, so only tone and colour count there.
+    The output's L1 + MSE weighs clean -> clean pairs CLEAN_WEIGHT times. The full
+    curve (before the classifier's gate) is scored on 4x4 block means, mostly on the
+    pairs that need a tone correction (the gate keeps it off the others): it cannot
+    remove noise, and scored per pixel on a noisy input its best curve is a flatter
+    one (shrinking toward the mean), which then flattens every noisy photo. The
+    classifier learns, with its own BCE, which pairs need a tone correction at all
+    (see need_labels); the curve is applied only where it is sure. ``extra`` pairs
+    train the curve and the gate alone (see GLOBAL_EXTRA).
     """
     import torch
 
     noisy, clean = (torch.from_numpy(a) for a in pair)
-    glob, pred = model.forward_both(noisy)
-    loss = _loss(pred, clean) + GLOBAL_LOSS_WEIGHT * tone_loss(glob, clean)
+    curve, pred, logit = model.forward_parts(noisy)
+    same = (noisy == clean).flatten(1).all(dim=1)
+    weights = 1.0 + (CLEAN_WEIGHT - 1.0) * same.float()
+    loss = _loss(pred, clean, weights) + _global_loss(noisy, clean, curve, logit)
+    if extra is not None:
+        noisy_g, clean_g = (torch.from_numpy(a) for a in extra)
+        curve_g, _, logit_g = model.globe.parts(noisy_g)
+        loss = loss + _global_loss(noisy_g, clean_g, curve_g, logit_g)
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()
     return float(loss.detach())
 
 
-def tone_loss(glob: Any, clean: Any) -> Any:
+def _global_loss(noisy: Any, clean: Any, curve: Any, logit: Any) -> Any:
+    """The full curve's block-mean loss (mostly where needed) plus the gate's BCE."""
+    import torch.nn.functional as F
+
+    need = need_labels(noisy, clean)
+    gate = F.binary_cross_entropy_with_logits(logit[:, 0], need)
+    curve_loss = tone_loss(curve, clean, need + CURVE_IDLE_WEIGHT)
+    return GLOBAL_LOSS_WEIGHT * curve_loss + GATE_LOSS_WEIGHT * gate
+
+
+def need_labels(noisy: Any, clean: Any) -> Any:
+    """1.0 where the pair's NEED_BLOCK block means differ by more than NEED_DB allows, else 0.0.
+
+    Block means ignore noise and JPEG blocks (the local branch's work): the label asks
+    only whether tones or colours are off by enough to be worth correcting. Tensors
+    are in the enhance spec's 0..1 range.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    err = F.avg_pool2d(noisy - clean, NEED_BLOCK).pow(2).flatten(1).mean(dim=1)
+    return (err > 10.0 ** (-NEED_DB / 10.0)).to(torch.float32)
+
+
+def tone_loss(glob: Any, clean: Any, weights: Any = None) -> Any:
     """The tone-curve branch's loss: L1 + MSE of GLOBAL_LOSS_BLOCK-pixel block means."""
     import torch.nn.functional as F
 
     b = GLOBAL_LOSS_BLOCK
-    return _loss(F.avg_pool2d(glob, b), F.avg_pool2d(clean, b))
+    return _loss(F.avg_pool2d(glob, b), F.avg_pool2d(clean, b), weights)
 
 
-def _loss(pred: Any, clean: Any) -> Any:
+def _loss(pred: Any, clean: Any, weights: Any = None) -> Any:
+    """L1 + MSE_WEIGHT * MSE, per-sample ``weights`` (N,) when given (a weighted mean)."""
     err = pred - clean
-    return err.abs().mean() + MSE_WEIGHT * err.pow(2).mean()
+    per = err.abs().flatten(1).mean(dim=1) + MSE_WEIGHT * err.pow(2).flatten(1).mean(dim=1)
+    if weights is None:
+        return per.mean()
+    return (per * weights).sum() / weights.sum()
 
 
 def _checkpoint(

@@ -100,3 +100,31 @@ def test_single_degradations_and_several_at_once_both_occur() -> None:
 def test_offset_range_is_checked() -> None:
     with pytest.raises(InputError, match="offset"):
         DegradeConfig(offset=(0.3, -0.3))
+
+
+def test_colour_errors_keep_clear_of_no_change() -> None:
+    """Every colour-only draw is a clearly visible error: none falls inside the gaps around
+    "no change", where a natural-looking clean photo could also sit (with another target)."""
+    clean = _scene()
+    scores = [psnr(degrade_seeded(clean, s, COLOR_ONLY), clean) for s in range(40)]
+    assert max(scores) < 32.0, np.round(scores, 1)
+    wide = DegradeConfig(
+        p_noise=0.0,
+        p_jpeg=0.0,
+        cast_gap=0.0,
+        brightness_gap=(1.0, 1.0),
+        offset_gap=0.0,
+        contrast_gap=(1.0, 1.0),
+        gamma_gap=(1.0, 1.0),
+    )
+    loose = [psnr(degrade_seeded(clean, s, wide), clean) for s in range(40)]
+    assert max(loose) > max(scores)  # without the gaps some draws come close to "no change"
+
+
+def test_gaps_must_lie_inside_their_ranges() -> None:
+    with pytest.raises(InputError, match="gamma_gap"):
+        DegradeConfig(gamma=(0.7, 1.45), gamma_gap=(0.6, 1.3))
+    with pytest.raises(InputError, match="offset_gap"):
+        DegradeConfig(offset=(-0.1, 0.1), offset_gap=0.2)
+    with pytest.raises(InputError, match="cast_gap"):
+        DegradeConfig(cast_gap=1.5)

@@ -108,9 +108,22 @@ def test_zero_confidence_gives_back_the_input(family) -> None:
     model = _perturbed(family)
     x = torch.rand(2, 3, 40, 36)
     with torch.no_grad():
-        assert not torch.allclose(model.globe(x), x, atol=1e-2)  # perturbed curves do change it
+        model.globe.gate.bias.fill_(40.0)  # sure it needs a correction: the whole curve
+        curve, gated, _ = model.globe.parts(x)
+        assert not torch.allclose(gated, x, atol=1e-2)  # perturbed curves do change it
+        assert torch.allclose(gated, curve, atol=1e-5)
         model.globe.gate.bias.fill_(-40.0)
         assert torch.allclose(model.globe(x), x, atol=1e-5)
+
+
+def test_an_unsure_classifier_leaves_the_tones_alone() -> None:
+    """Conservative threshold: below TRUST_FROM nothing of the curve, from TRUST_FULL all of it."""
+    from ptx.training.enhance.model import TRUST_FROM, TRUST_FULL, trust
+
+    p = torch.tensor([0.1, TRUST_FROM - 0.01, TRUST_FROM, 0.5 * (TRUST_FROM + TRUST_FULL), 0.99])
+    got = trust(torch.logit(p))
+    assert got[:3].abs().max() < 1e-6
+    assert 0.4 < float(got[3]) < 0.6 and abs(float(got[4]) - 1.0) < 1e-6
 
 
 def test_features_see_noise_that_the_thumbnail_hides(family) -> None:
