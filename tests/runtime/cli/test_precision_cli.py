@@ -69,7 +69,7 @@ def test_auto_json_names_backend_precision_parity_and_timings(
 )  # fmt: skip
 def test_every_run_command_serve_and_bench_take_precision(command):
     res = CliRunner().invoke(main, [*command, "--help"])
-    assert res.exit_code == 0 and "--precision [auto|fp32|bf16|fp16]" in res.stdout
+    assert res.exit_code == 0 and "--precision [auto|fp32|bf16|fp16|int8]" in res.stdout
 
 
 def test_serve_passes_precision_to_every_load(models, monkeypatch):
