@@ -95,14 +95,22 @@ def markdown(result: dict[str, Any], label: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_sheet(path: str | Path, samples: Sequence[Sample], outputs: Sequence[np.ndarray]):
-    """A try-on sheet: one row per sample, garment | mannequin | output | truth."""
+def write_sheet(
+    path: str | Path, samples: Sequence[Sample], outputs: Sequence[np.ndarray], scale: int = 1
+) -> None:
+    """A try-on sheet: one row per sample, garment | mannequin | output | truth.
+
+    ``scale`` enlarges every tile by pixel repetition (small pictures stay legible, unblurred).
+    """
+    if scale < 1:
+        raise InputError(f"--sheet-scale must be at least 1, got {scale}")
     rows = sheet_rows(
         [s.garment for s in samples],
         [s.mannequin for s in samples],
         list(outputs),
         [s.truth for s in samples],
     )
+    rows = [np.repeat(np.repeat(t, scale, axis=0), scale, axis=1) for t in rows]
     write_image(path, grid(rows, ncol=4))
 
 
@@ -126,11 +134,12 @@ def model_dresser(path: str | Path, threads: int | None = None) -> tuple[Dresser
 @click.option("--n", "n", type=int, default=DEFAULT_N, show_default=True, help="Held-out samples.")
 @click.option("--sheet", type=click.Path(), help="Write a try-on sheet PNG here.")
 @click.option("--sheet-rows", type=int, default=8, show_default=True)
+@click.option("--sheet-scale", type=int, default=3, show_default=True, help="Tile enlargement.")
 @click.option("--samples", "samples_dir", type=click.Path(), help="Write the held-out pictures.")
 @click.option("--threads", type=int, help="Intra-op threads (default: the runtime's).")
 @click.option("--out", help="Results folder (default: $PTX_RESULTS_DIR or ./bench-results).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def main(model_path, n, sheet, sheet_rows, samples_dir, threads, out, as_json) -> None:
+def main(model_path, n, sheet, sheet_rows, sheet_scale, samples_dir, threads, out, as_json) -> None:
     """Score a try-on model on held-out rendered garments against the paste baseline."""
     dress, side = model_dresser(model_path, threads)
     samples = held_out(n, side)
@@ -143,7 +152,7 @@ def main(model_path, n, sheet, sheet_rows, samples_dir, threads, out, as_json) -
     atomic_write_text(folder / "tryon_eval.json", json.dumps(result, indent=2))
     if sheet:
         k = max(1, min(sheet_rows, n))
-        write_sheet(sheet, samples[:k], done["outputs"][:k])
+        write_sheet(sheet, samples[:k], done["outputs"][:k], sheet_scale)
     if samples_dir:
         write_samples(samples_dir, samples)
     click.echo(json.dumps(result, indent=2) if as_json else text)

@@ -53,13 +53,14 @@ def test_the_command_scores_an_untrained_model_as_the_bare_mannequin(
 ) -> None:
     sheet, samples = tmp_path / "sheet.png", tmp_path / "samples"
     args = ["--model", str(model), "--n", "5", "--sheet", str(sheet), "--sheet-rows", "3",
-            "--samples", str(samples), "--out", str(tmp_path / "res"), "--json"]  # fmt: skip
+            "--sheet-scale", "2", "--samples", str(samples), "--out", str(tmp_path / "res"),
+            "--json"]  # fmt: skip
     result = CliRunner().invoke(tryon_eval.main, args)
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout[: result.stdout.rindex("}") + 1])
     # A fresh model is the bare mannequin (zero last conv): its scores are the bare ones.
     assert report["overall"]["model"] == pytest.approx(report["overall"]["bare"], abs=1e-6)
     assert report["side"] == 24 and (tmp_path / "res" / "tryon_eval.md").is_file()
-    assert read_image(sheet).shape == (3 * 26 + 2, 4 * 26 + 2, 3)
+    assert read_image(sheet).shape == (3 * 50 + 2, 4 * 50 + 2, 3)  # 24 px tiles at x2
     assert len(list((samples / "garments").iterdir())) == 5
     assert np.asarray(read_image(samples / "mannequins" / "m000.png")).shape == (24, 24, 3)
