@@ -14,13 +14,22 @@ PICTURES = (  # the generative stages' sheets, shown when the stage wrote them
     ("gan-grid.png", "Conditional GAN, one row per category (colours drawn from the seed)"),
     ("vae-strip.png", "VAE interpolation between two held-out products (8 steps)"),
     ("style-sheet.png", "Fast style transfer: products (top) and restyled (bottom)"),
+    ("personalised-grid.png", "Personalised variants for a profile (blue and red, mostly bags)"),
+)
+STUDIO = (  # the studio stage's pictures
+    ("studio/display.png", "Display image: cut out, centred on white at 1000x1000"),
+    ("studio/display-combination.png", "Display image: a combination of three products"),
+    ("studio/compare.png", "Comparison image with captions from a CSV"),
+    ("studio/ad-1200x628.png", "Ad banner 1200x628 (background restyled, product intact)"),
+    ("studio/ad-1080x1080.png", "Ad banner 1080x1080"),
+    ("tryon-sheet.png", "Try-on, held-out: garment | mannequin | model | renderer's truth"),
 )
 
 
-def generative_pictures(out: Path) -> list[str]:
-    """Report lines for the generative families' pictures that exist."""
+def generative_pictures(out: Path, pictures=PICTURES) -> list[str]:
+    """Report lines for the pictures (of ``pictures``) that exist."""
     lines: list[str] = []
-    for name, caption in PICTURES:
+    for name, caption in pictures:
         if (out / name).is_file():
             lines += [f"{caption}:", "", f"![{caption}]({name})", ""]
     return lines
@@ -61,6 +70,9 @@ def write_report(demo: Demo) -> Path:
     pictures = generative_pictures(demo.out)
     if pictures:
         lines += ["## Generative models", "", *pictures]
+    studio = generative_pictures(demo.out, STUDIO)
+    if studio:
+        lines += ["## Studio", "", *studio]
     models = sorted(demo.models.glob("*"))
     lines += ["Models: " + ", ".join(f"`models/{p.name}`" for p in models), ""]
     atomic_write_text(demo.out / "report.md", "\n".join(lines))

@@ -45,6 +45,11 @@ class DemoConfig:
     vae_seconds: float = 60.0
     style_seconds: float = 45.0
     gan_seconds: float = 240.0
+    studio: bool = True  # issue 18: cut-out, try-on, compose, personalised variants
+    cutout_images: int = 600
+    cutout_size: int = 160
+    cutout_seconds: float = 150.0
+    tryon_seconds: float = 120.0
 
     @classmethod
     def quick(cls) -> DemoConfig:
@@ -52,6 +57,7 @@ class DemoConfig:
         return cls(
             n_images=70, size=48, train_seconds=15.0, max_steps=6, small_size=32,
             vae_seconds=6.0, style_seconds=6.0, gan_seconds=6.0,
+            cutout_images=12, cutout_size=48, cutout_seconds=6.0, tryon_seconds=6.0,
         )  # fmt: skip
 
 

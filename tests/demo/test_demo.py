@@ -39,3 +39,19 @@ def test_quick_demo_writes_models_report_and_grids(tmp_path) -> None:
     for name in ("vae-strip.png", "style-sheet.png", "gan-grid.png"):
         assert read_image(out / name).std() > 5, name
         assert f"]({name})" in report
+    # the studio stage: cut-out and try-on models beside the others, and its pictures
+    for name in ("cutout.onnx", "tryon.onnx"):
+        assert (out / "models" / name).is_file(), name
+    sizes = {
+        "studio/display.png": (1000, 1000),
+        "studio/ad-1200x628.png": (628, 1200),
+        "studio/ad-1080x1080.png": (1080, 1080),
+    }
+    for name, hw in sizes.items():
+        assert read_image(out / name).shape[:2] == hw, name
+    for name in ("studio/compare.png", "studio/display-combination.png", "tryon-sheet.png"):
+        assert read_image(out / name).std() > 5, name
+        assert f"]({name})" in report
+    assert read_image(out / "personalised-grid.png").std() > 5
+    profile = next(s for s in stages if s["name"] == "personalised variants")["data"]
+    assert sum(profile["counts"].values()) == 16
