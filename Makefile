@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.ptx-installed
 DEMO_OUT ?= demo-out
 
-.PHONY: venv demo test lint bench fuzz gpu-check clean capi
+.PHONY: venv demo test lint bench fuzz gpu-check clean capi triton-venv
 
 $(STAMP): requirements.txt setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -42,5 +42,9 @@ fuzz: $(STAMP)
 gpu-check:
 	bash scripts/gpu-check.sh
 
+# A real tritonserver (nvidia-pytriton, numpy<2) in its own venv; the Triton tests make it too.
+triton-venv:
+	bash scripts/triton-venv.sh
+
 clean:
-	rm -rf build dist *.egg-info .pytest_cache $(DEMO_OUT)
+	rm -rf build dist *.egg-info .pytest_cache $(DEMO_OUT) .venv-triton
