@@ -118,10 +118,11 @@ def _check(path: Path, spec: ModelSpec | None, items: list[dict]) -> tuple[bool,
     return worst[1], worst[2], backend
 
 
-def _check_model(model: Any, spec: ModelSpec | None, items: list[dict], where: Path):
+def _check_model(model: Any, spec: ModelSpec | None, items: list[dict]) -> tuple[bool, str, str]:
+    """_check of an in-memory model (saved to a temporary file: OpenVINO reads files)."""
     import onnx
 
-    with tempfile.TemporaryDirectory(prefix="ptx-int8-", dir=where) as tmp:
+    with tempfile.TemporaryDirectory(prefix="ptx-int8-") as tmp:
         path = Path(tmp) / "candidate.onnx"
         onnx.save(model, str(path))
         return _check(path, spec, items)
@@ -178,24 +179,24 @@ def quantize_int8(
         "advanced_parameters": _advanced(),
     }
     # NNCF draws progress bars on stdout: keep stdout for the command's own line or --json.
-    with contextlib.redirect_stdout(sys.stderr), _quiet_nncf(nncf):
+    with contextlib.redirect_stdout(sys.stderr), _quiet_nncf():
         quantized = nncf.quantize(model, calib, **settings)
     plain_n = _count(quantized)
-    ok, plain, backend = _check_model(quantized, spec, items, dst.parent)
-    figure = plain
-    if not ok and restore:
-        with contextlib.redirect_stdout(sys.stderr), _quiet_nncf(nncf):
+    ok, plain, backend = _check_model(quantized, spec, items)
+    figure, restored = plain, not ok and restore
+    if restored:
+        with contextlib.redirect_stdout(sys.stderr), _quiet_nncf():
             quantized = nncf.quantize_with_accuracy_control(
                 model, calib, nncf.Dataset(items, lambda d: d["feed"]), validate,
                 max_drop=CAP_DB, drop_type=nncf.DropType.ABSOLUTE,
                 subset_size=len(feeds), preset=settings["preset"],
                 advanced_quantization_parameters=settings["advanced_parameters"],
             )  # fmt: skip
-        ok, figure, backend = _check_model(quantized, spec, items, dst.parent)
+        ok, figure, backend = _check_model(quantized, spec, items)
         if ok and _count(quantized) == 0:  # every layer back in FP32: that is no INT8 model
             ok, figure = False, f"{plain} and only with every layer FP32"
     if not ok:
-        tried = "plain and with accuracy control" if restore else "plain (--no-restore)"
+        tried = "plain and with accuracy control" if restore else "plain (--no-debug-precision)"
         raise ExportError(
             f"{src.name}: INT8 fails the parity gate on {backend}: {figure} "
             f"({ladder.gate_line()}; tried {tried}); nothing written, keep fp32 or bf16"
@@ -206,7 +207,7 @@ def quantize_int8(
     return Int8Report(
         src=str(src), dst=str(dst), samples=len(feeds),
         calibration=str(calibration) if calibration else ("spec pictures" if spec else "random"),
-        quantizers=_count(quantized), quantizers_plain=plain_n, restored=figure is not plain,
+        quantizers=_count(quantized), quantizers_plain=plain_n, restored=restored,
         parity=figure, parity_plain=plain, checked_on=backend,
         nncf=getattr(nncf, "__version__", "?"), seconds=round(time.perf_counter() - start, 3),
     )  # fmt: skip
@@ -223,7 +224,7 @@ def _advanced() -> Any:
 
 
 @contextlib.contextmanager
-def _quiet_nncf(nncf: Any):
+def _quiet_nncf() -> Any:
     """NNCF's INFO lines (one per node it skips) only at DEBUG in ptx's own log."""
     logger = logging.getLogger("nncf")
     old = logger.level

@@ -109,7 +109,7 @@ def test_int8_that_fails_the_gate_is_refused_and_nothing_written(tmp_path):
         quantize_int8(src, samples=2, restore=False)
     line = str(info.value)
     assert "\n" not in line and "INT8 fails the parity gate on openvino: rel L2" in line
-    assert "tried plain (--no-restore)" in line and "nothing written" in line
+    assert "tried plain (--no-debug-precision)" in line and "nothing written" in line
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fine.onnx"]  # no half-written copy
     with pytest.raises(ExportError) as info:  # accuracy control must revert every layer
         quantize_int8(src, samples=2)
