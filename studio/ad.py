@@ -149,7 +149,7 @@ def render_ad(
     canvas = bg.astype(np.float32)
     px, py, pw, ph = _px(boxes["product"], w, h)
     s = fit_scale(product, pw * layout["fill"], ph * layout["fill"])
-    bottom = py + (ph + product.size[0] * s) / 2
+    bottom = py + (ph + product.box_size[0] * s) / 2
     place_with_shadow(canvas, place(product, s, px + pw / 2, bottom), layout["shadow"])
     image = Image.fromarray(to_pixels(canvas))
     if headline:

@@ -18,12 +18,13 @@ from ptx.studio.products import Product
 
 @dataclass(frozen=True)
 class Placed:
-    """A product scaled for the canvas: premultiplied RGB, alpha, and its top-left corner."""
+    """A product scaled for the canvas: premultiplied RGB, alpha, top-left corner, core box."""
 
     premul: np.ndarray  # float32 h x w x 3, 0..255, multiplied by alpha
     alpha: np.ndarray  # float32 h x w, 0..1
     x: int
     y: int
+    box: tuple[int, int, int, int]  # the product's core (y0, y1, x0, x1) in this patch
 
     @property
     def height(self) -> int:
@@ -37,8 +38,8 @@ class Placed:
 
     @property
     def bottom(self) -> int:
-        """The canvas row just below the product."""
-        return self.y + self.height
+        """The canvas row just below the product's core: where it stands."""
+        return self.y + self.box[1]
 
 
 def new_canvas(width: int, height: int, colour: tuple[int, int, int]) -> np.ndarray:
@@ -63,15 +64,18 @@ def scale_product(product: Product, scale: float) -> tuple[np.ndarray, np.ndarra
 
 
 def place(product: Product, scale: float, cx: float, bottom: float) -> Placed:
-    """``product`` scaled, centred on column ``cx`` with its lowest row ending at ``bottom``."""
+    """``product`` scaled, its core box centred on column ``cx`` and standing on row ``bottom``."""
     premul, alpha = scale_product(product, scale)
-    h, w = alpha.shape
-    return Placed(premul, alpha, int(round(cx - w / 2)), int(round(bottom - h)))
+    sy, sx = alpha.shape[0] / product.size[0], alpha.shape[1] / product.size[1]
+    y0, y1, x0, x1 = product.box
+    box = (round(y0 * sy), round(y1 * sy), round(x0 * sx), round(x1 * sx))
+    x = int(round(cx - (box[2] + box[3]) / 2))
+    return Placed(premul, alpha, x, int(round(bottom - box[1])), box)
 
 
 def fit_scale(product: Product, width: float, height: float) -> float:
-    """The scale that makes the product's box as large as fits in width x height."""
-    h, w = product.size
+    """The scale that makes the product's core box as large as fits in width x height."""
+    h, w = product.box_size
     return min(width / w, height / h)
 
 
@@ -140,9 +144,11 @@ def contact_shadow(canvas: np.ndarray, placed: Placed, shadow: dict, side: int) 
     opacity = shadow["opacity"]
     if opacity <= 0 or shadow["height"] <= 0:
         return
-    a = placed.alpha
+    y0, y1, x0, x1 = placed.box
+    # the core only, and faint alpha ignored: a cut-out's haze casts no shadow
+    a = np.clip((placed.alpha[y0:y1, x0:x1] - 0.25) * 2, 0, 1)
     h = a.shape[0]
-    cx = placed.x + a.shape[1] / 2
+    cx = placed.x + (x0 + x1) / 2
     sigma = shadow["blur"] * side
     u = (np.arange(a.shape[1], dtype=np.float32) + 0.5) / a.shape[1] * 2 - 1
     whole = a.max(axis=0) * np.clip(1 - u**2, 0, 1) ** 0.5  # rounded ends, like a real shadow

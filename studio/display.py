@@ -20,7 +20,7 @@ def _cell(
 ) -> None:
     """One product centred in the cell (x, y, w, h), its box filling ``fill`` of the cell."""
     s = fit_scale(product, w * layout["fill"], h * layout["fill"])
-    ph = product.size[0] * s
+    ph = product.box_size[0] * s
     bottom = y + (h + ph) / 2  # centred vertically
     place_with_shadow(canvas, place(product, s, x + w / 2, bottom), layout["shadow"])
 
@@ -71,7 +71,7 @@ def combination(products: list[Product], layout: dict) -> np.ndarray:
     w, h = layout["size"]
     hero_h = 1.0
     heights = [hero_h] + [hero_h * layout["secondary_scale"]] * (len(products) - 1)
-    widths = [p.size[1] / p.size[0] * ph for p, ph in zip(products, heights, strict=True)]
+    widths = [p.box_size[1] / p.box_size[0] * ph for p, ph in zip(products, heights, strict=True)]
     # positions in hero-height units: hero centred at 0; others stack outwards, one side each
     centres = [0.0]
     edges = {1: widths[0] / 2, -1: -widths[0] / 2}
@@ -88,7 +88,7 @@ def combination(products: list[Product], layout: dict) -> np.ndarray:
     canvas = new_canvas(w, h, layout["background"])
     placed: list[tuple[int, Placed]] = []
     for i, p in enumerate(products):
-        s = heights[i] * unit / p.size[0]
+        s = heights[i] * unit / p.box_size[0]
         placed.append((i, place(p, s, mid + centres[i] * unit, floor)))
     for _, item in sorted(placed, key=lambda t: -t[0]):  # outermost first, hero last
         place_with_shadow(canvas, item, layout["shadow"])

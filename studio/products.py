@@ -19,7 +19,8 @@ from ptx.errors import ImageError, InputError
 from ptx.image import resize_bilinear
 from ptx.io import IMAGE_FORMATS, list_images, max_pixels
 
-ALPHA_FLOOR = 2 / 255  # alpha at or below this is background when finding the product's box
+ALPHA_FLOOR = 2 / 255  # alpha at or below this is background: the crop keeps the rest
+CORE_ALPHA = 0.5  # the product's box (what a layout scales, centres and stands on) is alpha >= this
 WORK_SIDE = 2048  # products are shrunk to this long side first: no layout needs more
 
 AlphaFn = Callable[[list[np.ndarray]], list[np.ndarray]]  # RGB uint8 -> alpha float32 HxW
@@ -28,16 +29,33 @@ EnhanceFn = Callable[[list[np.ndarray]], list[np.ndarray]]  # RGB uint8 -> RGB u
 
 @dataclass
 class Product:
-    """One product cropped to its alpha's bounding box: uint8 RGB and float32 alpha in 0..1."""
+    """One product cropped to its alpha's bounding box: uint8 RGB and float32 alpha in 0..1.
+
+    ``core`` (y0, y1, x0, x1 in the crop) is the box of alpha >= CORE_ALPHA: layouts
+    fit, centre and stand the product on it, so a faint haze a cut-out model leaves
+    around a product is drawn but does not shrink or shift it (None: the whole crop).
+    """
 
     name: str
     rgb: np.ndarray
     alpha: np.ndarray
+    core: tuple[int, int, int, int] | None = None
 
     @property
     def size(self) -> tuple[int, int]:
         """(height, width) of the crop."""
         return self.alpha.shape[0], self.alpha.shape[1]
+
+    @property
+    def box(self) -> tuple[int, int, int, int]:
+        """(y0, y1, x0, x1) of the product's core box in the crop."""
+        return self.core or (0, self.size[0], 0, self.size[1])
+
+    @property
+    def box_size(self) -> tuple[int, int]:
+        """(height, width) of the core box: what a layout scales to fit."""
+        y0, y1, x0, x1 = self.box
+        return y1 - y0, x1 - x0
 
 
 def read_rgba(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
@@ -93,8 +111,13 @@ def crop_to_alpha(name: str, rgb: np.ndarray, alpha: np.ndarray) -> Product:
     if rows.size == 0:
         raise InputError(f"{name}: the cut-out is empty (no product found); check the image")
     y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
-    alpha = np.where(alpha > ALPHA_FLOOR, alpha, 0.0).astype(np.float32)
-    return Product(name, np.ascontiguousarray(rgb[y0:y1, x0:x1]), alpha[y0:y1, x0:x1].copy())
+    alpha = np.where(alpha > ALPHA_FLOOR, alpha, 0.0).astype(np.float32)[y0:y1, x0:x1].copy()
+    solid = alpha >= CORE_ALPHA
+    core = None
+    if solid.any():
+        r, c = np.flatnonzero(solid.any(axis=1)), np.flatnonzero(solid.any(axis=0))
+        core = (int(r[0]), int(r[-1] + 1), int(c[0]), int(c[-1] + 1))
+    return Product(name, np.ascontiguousarray(rgb[y0:y1, x0:x1]), alpha, core)
 
 
 def prepare_products(

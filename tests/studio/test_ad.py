@@ -26,10 +26,13 @@ def opaque_mask_and_pixels(product, layout: dict, size) -> tuple[np.ndarray, np.
     w, h = size
     boxes = layout["landscape"] if w > h * 1.15 else layout["portrait"]
     px, py, pw, ph = (round(boxes["product"][i] * (w, h, w, h)[i]) for i in range(4))
-    s = min(pw * layout["fill"] / product.size[1], ph * layout["fill"] / product.size[0])
+    bh, bw = product.box_size  # the core box (alpha >= 0.5) is what is fitted and centred
+    s = min(pw * layout["fill"] / bw, ph * layout["fill"] / bh)
     premul, alpha = scale_product(product, s)
-    x = int(round(px + pw / 2 - alpha.shape[1] / 2))
-    y = int(round(py + (ph + product.size[0] * s) / 2 - alpha.shape[0]))
+    sy, sx = alpha.shape[0] / product.size[0], alpha.shape[1] / product.size[1]
+    y0, y1, x0, x1 = product.box
+    x = int(round(px + pw / 2 - (round(x0 * sx) + round(x1 * sx)) / 2))
+    y = int(round(py + (ph + bh * s) / 2 - round(y1 * sy)))
     return alpha >= 1.0, np.clip(np.rint(premul), 0, 255).astype(np.uint8), (x, y)
 
 

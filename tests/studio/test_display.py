@@ -9,7 +9,7 @@ import pytest
 
 from ptx.studio.display import combination, render_display
 from ptx.studio.layout import resolve
-from ptx.studio.products import Product, prepare_products
+from ptx.studio.products import Product, crop_to_alpha, prepare_products
 
 
 def solid(h: int, w: int, colour: tuple[int, int, int], name: str = "p") -> Product:
@@ -90,3 +90,17 @@ def test_combination_shares_one_floor_and_puts_the_hero_in_front() -> None:
     lx1 = bbox(np.abs(img.astype(int) - left).max(axis=2) < 3)[2]
     assert rx0 >= hx1 - 1 and lx1 <= hx0 + 1  # ...in front: the overlapped parts are the hero's
     assert rx0 < hx1 + 50  # the others overlap it (their hidden part is behind the hero)
+
+
+def test_faint_haze_around_a_product_does_not_shrink_or_shift_it() -> None:
+    """A cut-out model's low alpha around the product is drawn, but the layout uses the core."""
+    alpha = np.full((100, 160), 0.1, np.float32)  # haze over the whole photo
+    alpha[40:80, 20:60] = 1.0  # the product: off-centre, 40 x 40
+    hazy = Product("h", np.full((100, 160, 3), (30, 30, 200), np.uint8), alpha)
+    hazy = crop_to_alpha("h", hazy.rgb, alpha)
+    assert hazy.size == (100, 160) and hazy.box == (40, 80, 20, 60)
+    layout = resolve("display", {"size": [300, 300], "fill": 0.5})
+    (img,) = render_display([hazy], layout)
+    x0, y0, x1, y1 = bbox(img[..., 0] < 120)  # at least half product (haze over white: 232)
+    assert abs((x1 - x0) - 150) <= 1 and abs((y1 - y0) - 150) <= 1  # the core fills 50%
+    assert abs((x0 + x1) / 2 - 150) <= 1 and abs((y0 + y1) / 2 - 150) <= 1  # and is centred
