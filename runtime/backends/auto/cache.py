@@ -82,12 +82,16 @@ def trial_key(shapes: str, threads: int, versions: dict[str, str], cpu: str) -> 
     return f"{shapes}|threads={threads}|{vs}|cpu={cpu}"
 
 
+# The models ptx ships (runtime/models/): their folder is the installed package, never a cache.
+SHIPPED_MODELS = Path(__file__).resolve().parents[2] / "models"
+
+
 def cache_files(path: Path, sha: str) -> list[Path]:
-    """Where a decision may live: beside the model, then the user cache folder."""
-    return [
-        path.with_name(path.name + CACHE_SUFFIX),
-        cache_root() / "backend" / f"{sha[:16]}{CACHE_SUFFIX}",
-    ]
+    """Where a decision may live: beside the model (not a shipped one), then the user cache."""
+    user = cache_root() / "backend" / f"{sha[:16]}{CACHE_SUFFIX}"
+    if Path(path).resolve().parent == SHIPPED_MODELS:
+        return [user]
+    return [path.with_name(path.name + CACHE_SUFFIX), user]
 
 
 def read_choice(path: Path, sha: str, key: str) -> Choice | None:
