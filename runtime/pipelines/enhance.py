@@ -31,8 +31,10 @@ from ptx.runtime.pipelines.enhance_tiles import DEFAULT_MAX_PIXELS, enhance_tile
 from ptx.spec import ImageConvention
 
 SHIPPED_MODEL = Path(__file__).resolve().parent.parent / "models" / "enhance.onnx"  # the default
-DECODE_WORKERS = 2  # decode/convert and convert/encode/write threads beside the engine's pool
-PENDING_WRITES = 4  # finished batches waiting for their encode, at most (bounded memory)
+# Threads beside the engine's pool for decode/convert and convert/encode/write: the
+# atomic writes wait on fsync, so more threads than cores keep the engine fed.
+DECODE_WORKERS = 4
+PENDING_WRITES = 8  # finished batches waiting for their encode, at most (bounded memory)
 
 
 def image_convention(engine: Engine, override: ImageConvention | None = None) -> ImageConvention:
