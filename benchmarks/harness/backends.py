@@ -91,6 +91,8 @@ class EngineBackend(Backend):
     @property
     def precision(self) -> str:
         """What the engine computes in: OpenVINO's inference precision, else the model's."""
+        if getattr(self.engine, "precision", None) == "i8":  # OpenVINO ran the INT8 copy
+            return "int8"
         ran = getattr(self.engine, "inference_precision", None)
         return {"bf16": "bf16", "f16": "fp16"}.get(str(ran), super().precision)
 

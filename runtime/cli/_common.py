@@ -13,8 +13,9 @@ MAX_LISTED = 10  # skipped files printed one per line; the rest are counted
 BACKEND_NAMES = ["auto", *BACKENDS]
 PRECISION_HELP = (
     "auto: on the CPU also try the bf16/fp16 this processor has units for (OpenVINO), kept "
-    "only if faster and within the parity gate vs fp32 (measured once, cached); bf16/fp16 "
-    "run on OpenVINO; a named backend under auto runs fp32"
+    "only if faster and within the parity gate vs fp32 (measured once, cached), and int8 "
+    "where `ptx convert --precision int8` wrote m.int8.onnx; bf16/fp16/int8 run on "
+    "OpenVINO; a named backend under auto runs fp32"
 )
 
 
