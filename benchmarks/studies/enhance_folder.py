@@ -14,6 +14,7 @@ The photos are ptx's synthetic catalogue renders saved as JPEG (quality 90).
 from __future__ import annotations
 
 import json
+import os
 import sys
 import tempfile
 from collections.abc import Callable
@@ -110,7 +111,8 @@ def markdown(doc: dict) -> str:
         "",
         f"- Model `{doc['model']}`; {doc['images']} JPEG photos of {doc['size']}x{doc['size']} "
         f"(synthetic catalogue renders); {doc['rounds']} interleaved rounds per backend, "
-        f"medians; CPU: {doc['env']['cpu']} ({doc['env']['cpu_cores']} usable cores)",
+        f"medians; CPU: {doc['env']['cpu']} ({doc['env']['cpu_cores']} usable cores), load "
+        f"average {doc['load_average'][0]:.1f} at the end",
         "- Model only, `ptx bench`: the engine as `ptx bench --model --backend` loads it "
         "(ONNX Runtime's pool threads spin); same engine: the folder run's own engine "
         "(pool threads parked) alone on the same input, the strict comparison.",
@@ -158,6 +160,7 @@ def run(
         "rounds": rounds,
         "command": command,
         "env": capture(),
+        "load_average": list(os.getloadavg()),  # other work on the machine while measuring
         "results": results,
     }
     dest = results_dir(out)
