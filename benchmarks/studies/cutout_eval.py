@@ -47,6 +47,8 @@ SKIMAGE_BACKS = ("astronaut", "chelsea", "coffee", "rocket")
 BACKGROUNDS = (*SKIMAGE_BACKS, "motorcycle", "grace_hopper", "white", "grey")
 FOREGROUNDS = ("present", "horse_coffee", "horse_chelsea")
 METHODS = ("model", "grabcut", "threshold")
+PLAIN = ("white", "grey")
+SETS = ("synthetic", "real", "real_plain", "real_photo")  # real split by its backdrop
 BORDER = 4  # px of frame the threshold baseline reads the background from
 GRABCUT_MARGIN = 0.04
 SHEET_REAL = ("present@rocket", "present@white", "horse_coffee@astronaut", "horse_chelsea@grey")
@@ -214,7 +216,7 @@ def markdown(result: dict[str, Any]) -> str:
         "| set | method | mean IoU | mean MAE | worst IoU | worst MAE |",
         "|---|---|---|---|---|---|",
     ]
-    for s in ("synthetic", "real"):
+    for s in SETS:
         for m in METHODS:
             v = result["summary"][s].get(m)
             if v:
@@ -251,10 +253,10 @@ def main(model_path, n_syn, size, seed, threads, out, as_json) -> None:
     result: dict[str, Any] = {"model": str(model_path), "size": size, "seed": seed}
     result["synthetic"] = score_set(syn, methods)
     result["real"] = score_set(real, methods)
-    result["summary"] = {
-        "synthetic": summarise(result["synthetic"]),
-        "real": summarise(result["real"]),
-    }
+    result["summary"] = {k: summarise(result[k]) for k in ("synthetic", "real")}
+    plain = [r for r in result["real"] if r["image"].split("@")[1] in PLAIN]
+    photo = [r for r in result["real"] if r["image"].split("@")[1] not in PLAIN]
+    result["summary"].update(real_plain=summarise(plain), real_photo=summarise(photo))
     s = result["summary"]["synthetic"]["model"]
     result["met"] = {
         "synthetic_iou": s["iou"] >= TARGETS["iou"],

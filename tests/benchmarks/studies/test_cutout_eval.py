@@ -83,6 +83,9 @@ def test_the_study_writes_its_table_json_and_sheet(tmp_path: Path) -> None:
     n_real = len(ce.FOREGROUNDS) * len(ce.BACKGROUNDS)
     assert data["summary"]["synthetic"]["images"] == 2
     assert data["summary"]["real"]["images"] == n_real
+    n_plain = len(ce.FOREGROUNDS) * len(ce.PLAIN)
+    assert data["summary"]["real_plain"]["images"] == n_plain
+    assert data["summary"]["real_photo"]["images"] == n_real - n_plain
     for m in ce.METHODS:
         s = data["summary"]["real"][m]
         assert 0.0 <= s["iou"] <= 1.0 and 0.0 <= s["mae"] <= 1.0
