@@ -9,8 +9,8 @@ Three parts, each in the results folder as ``enhance_cost-<host>.{json,md}``:
   budget forces several); max / mean / 99.9th-percentile absolute difference, the same
   in the seam bands and elsewhere, and a crop across a seam (``enhance_seam-<host>.png``:
   whole | tiled | difference x8).
-- **Large photo**: a 4000x3000 JPEG through `ptx run enhance`'s pipeline in a child
-  process, tiled (the default budget) and, with ``--untiled``, whole; peak RSS of each.
+- **Large photo**: a 4000x3000 JPEG through `ptx run enhance` in a child process,
+  tiled (the default budget) and, with ``--untiled``, whole; peak RSS of each.
 
     python -m ptx.benchmarks.studies.enhance_cost [--model M.onnx] [--backend auto] [--untiled]
 """
@@ -70,18 +70,22 @@ def size_for(mp: float) -> tuple[int, int]:
     return round(w * 3 / 4 / 8) * 8, w
 
 
-def cost_per_mp(engine, rounds: int) -> list[dict]:
-    """Model-only and pipeline ms per photo at each size in MEGAPIXELS, interleaved."""
-    conv = image_convention(engine)
-    info = image_input(engine)
+def cost_per_mp(load_engine, rounds: int) -> list[dict]:
+    """Model-only and pipeline ms per photo at each size in MEGAPIXELS, interleaved.
+
+    One engine per size (``load_engine()``): a backend that specialises to a shape
+    (OpenVINO) would otherwise pay its reshape inside whichever side follows a size change.
+    """
     sides, photos = {}, {}
     for mp in MEGAPIXELS:
+        engine = load_engine()
+        conv, info = image_convention(engine), image_input(engine)
         h, w = size_for(mp)
         img = sample_photo(h, w)
         x = conv.to_model([img], info.dtype)
         photos[mp] = (h, w)
-        sides[f"model {mp}"] = lambda x=x: engine.run({info.name: x})
-        sides[f"pipeline {mp}"] = lambda img=img: enhance_arrays(engine, [img], max_pixels=0)
+        sides[f"model {mp}"] = lambda e=engine, x=x, n=info.name: e.run({n: x})
+        sides[f"pipeline {mp}"] = lambda e=engine, img=img: enhance_arrays(e, [img], max_pixels=0)
     times = time_interleaved(sides, budget_s=None, max_rounds=rounds, warmup=True)
     rows = []
     for mp, (h, w) in photos.items():
@@ -131,17 +135,15 @@ def seams(engine, out: Path, host: str, size=(1200, 1600), budget: int = 500_000
     }  # fmt: skip
 
 
+# `ptx run enhance` itself, in a fresh process that reports its own peak RSS at exit.
 _CHILD = """
-import json, resource, sys
-from ptx import runtime
-from ptx.runtime.backends import quiet_pool
-from ptx.runtime.pipelines.enhance import enhance_path
-model, backend, src, out, mp = sys.argv[1:6]
-engine = runtime.load(model, backend=backend, **quiet_pool(backend))
-s = enhance_path(engine, src, out, progress=False, max_pixels=None if mp == "auto" else int(mp))
-rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({"images": s.images, "failed": s.failed, "seconds": s.seconds,
-                  "peak_rss_mb": rss / 1024, "backend": s.backend, "skipped": s.skipped}))
+import resource, sys
+from ptx.cli import main
+try:
+    main(["run", "enhance", *sys.argv[1:]], standalone_mode=False)
+finally:
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print("PTX_PEAK_RSS_MB=%.1f" % (rss / 1024))
 """
 
 
@@ -153,7 +155,7 @@ def large_photo(
     size: tuple[int, int] = (3000, 4000),
     budget: str = "auto",
 ) -> list[dict]:
-    """A 4000x3000 JPEG through enhance_path in a child process: seconds and peak RSS.
+    """A 4000x3000 JPEG through `ptx run enhance` in a child process: seconds, peak RSS.
 
     ``budget``: the tile budget in pixels, or "auto" (the pipeline's default).
     """
@@ -162,14 +164,32 @@ def large_photo(
     runs = []
     tiled = f"tiled ({'default budget' if budget == 'auto' else budget + ' pixels'})"
     for label, mp in [(tiled, budget)] + ([("whole", "0")] if untiled else []):
+        args = [
+            "--model",
+            str(model),
+            "--backend",
+            backend,
+            "--input",
+            str(src.parent),
+            "--out",
+            str(work / label),
+            "--json",
+            "--no-progress",
+        ]
+        args += [] if mp == "auto" else ["--max-pixels", mp]
         res = subprocess.run(
-            [sys.executable, "-c", _CHILD, str(model), backend, str(src), str(work / label), mp],
-            capture_output=True, text=True, check=False,
+            [sys.executable, "-c", _CHILD, *args], capture_output=True, text=True, check=False
         )  # fmt: skip
-        if res.returncode != 0:
-            runs.append({"run": label, "error": res.stderr.strip().splitlines()[-1:]})
+        lines = res.stdout.strip().splitlines()
+        if res.returncode != 0 or not lines or not lines[-1].startswith("PTX_PEAK_RSS_MB="):
+            runs.append({"run": label, "error": (res.stderr.strip().splitlines() or ["?"])[-1:]})
             continue
-        runs.append({"run": label, **json.loads(res.stdout.strip().splitlines()[-1])})
+        summary = json.loads("\n".join(lines[:-1]))
+        runs.append(
+            {"run": label, "images": summary["images"], "failed": summary["failed"],
+             "seconds": summary["seconds"], "backend": summary["backend"],
+             "peak_rss_mb": float(lines[-1].split("=", 1)[1])}
+        )  # fmt: skip
     return runs
 
 
@@ -218,18 +238,15 @@ def markdown(doc: dict) -> str:
             f"({s['crop_png']})",
         ]
     if doc.get("large"):
-        lines += [
-            "",
-            "## A 4000x3000 photo",
-            "",
-            "| run | seconds | peak RSS MB |",
-            "|---|---:|---:|",
-        ]
+        lines += ["", "## A 4000x3000 photo (`ptx run enhance`)", ""]
+        lines += ["| run | ran on | seconds | peak RSS MB |", "|---|---|---:|---:|"]
         for r in doc["large"]:
             if "error" in r:
-                lines.append(f"| {r['run']} | failed: {' '.join(r['error'])} | - |")
+                lines.append(f"| {r['run']} | failed: {' '.join(r['error'])} | - | - |")
             else:
-                lines.append(f"| {r['run']} | {r['seconds']:.1f} | {r['peak_rss_mb']:.0f} |")
+                lines.append(
+                    f"| {r['run']} | {r['backend']} | {r['seconds']:.1f} | {r['peak_rss_mb']:.0f} |"
+                )
     return "\n".join(lines) + "\n"
 
 
@@ -245,7 +262,11 @@ def run(
     """Measure the parts asked for; write ``out``/enhance_cost-<host>.{json,md}."""
     if not Path(model).is_file():
         raise InputError(f"{model}: no such model")
-    engine = runtime.load(model, backend=backend, **quiet_pool(backend))
+
+    def load_engine():
+        return runtime.load(model, backend=backend, **quiet_pool(backend))
+
+    engine = load_engine()
     dest = results_dir(out)
     host = host_name()
     doc = {
@@ -253,7 +274,7 @@ def run(
         "rounds": rounds, "command": command, "env": capture(), "cost": [],
     }  # fmt: skip
     if "cost" in parts:
-        doc["cost"] = cost_per_mp(engine, rounds)
+        doc["cost"] = cost_per_mp(load_engine, rounds)
     if "seams" in parts:
         doc["seams"] = seams(engine, dest, host)
     if "large" in parts:

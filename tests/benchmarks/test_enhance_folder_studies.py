@@ -60,3 +60,15 @@ def test_large_photo_runs_in_a_child_and_reports_peak_memory(tmp_path):
     assert tiled["images"] == 1 and tiled["failed"] == 0 and whole["images"] == 1
     assert tiled["peak_rss_mb"] > 10 and np.isfinite(whole["peak_rss_mb"])
     assert tiled["run"] == "tiled (30000 pixels)" and whole["run"] == "whole"
+
+
+def test_cost_per_mp_rows_are_per_size_and_consistent(monkeypatch):
+    monkeypatch.setattr(enhance_cost, "MEGAPIXELS", (0.01, 0.04))
+    rows = enhance_cost.cost_per_mp(
+        lambda: runtime.load(SHIPPED_MODEL, backend="onnxruntime"), rounds=1
+    )
+    assert [r["size"] for r in rows] == [list(enhance_cost.size_for(m)) for m in (0.01, 0.04)]
+    for r in rows:
+        assert r["model_ms"] > 0 and r["pipeline_ms"] > 0
+        assert r["model_ms_per_mp"] == pytest.approx(r["model_ms"] / r["megapixels"])
+    assert rows[0]["growth_vs_smallest"] == 1.0
