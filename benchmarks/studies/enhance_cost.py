@@ -135,15 +135,22 @@ def seams(engine, out: Path, host: str, size=(1200, 1600), budget: int = 500_000
     }  # fmt: skip
 
 
-# `ptx run enhance` itself, in a fresh process that reports its own peak RSS at exit.
+# `ptx run enhance` itself, in a fresh process that reports its own peak RSS at exit:
+# VmHWM of its own memory map (Linux), not ru_maxrss, which keeps the high-water mark
+# of the parent's image it was forked from across exec.
 _CHILD = """
 import resource, sys
 from ptx.cli import main
 try:
     main(["run", "enhance", *sys.argv[1:]], standalone_mode=False)
 finally:
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print("PTX_PEAK_RSS_MB=%.1f" % (rss / 1024))
+    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    try:
+        with open("/proc/self/status") as f:
+            kb = next(int(l.split()[1]) for l in f if l.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        pass
+    print("PTX_PEAK_RSS_MB=%.1f" % (kb / 1024))
 """
 
 
