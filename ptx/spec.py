@@ -24,7 +24,9 @@ from ptx.tensors import SPEC_DTYPES
 
 SPEC_VERSION = 1
 ONNX_METADATA_KEY = "ptx.spec"
-TASKS = ("enhance", "generate", "stylize", "vae-encode", "vae-decode", "custom")
+TASKS = (
+    "enhance", "generate", "stylize", "vae-encode", "vae-decode", "cutout", "tryon", "custom",
+)  # fmt: skip
 DTYPES = SPEC_DTYPES
 
 Dim = int | str  # an int is static; a string names a dynamic dim ("batch", "height")

@@ -25,7 +25,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from ptx.spec import (
-    TASKS,
     ImageConvention,
     ModelSpec,
     ShapeProfile,
@@ -38,8 +37,7 @@ DEFAULT_CONFIG: dict[str, Any] = {"width": 16, "depth": 4, "side": 64}
 TEST_CONFIG: dict[str, Any] = {"width": 4, "depth": 2, "side": 24}
 INPUTS = ("garment", "mannequin")
 MIN_SIDE, MAX_SIDE, MAX_BATCH = 16, 512, 16
-# ptx.spec's task vocabulary gains "tryon" outside this family's files; until then "custom".
-TASK = "tryon" if "tryon" in TASKS else "custom"
+TASK = "tryon"
 
 
 def _block(cin: int, cout: int, stride: int = 1, norm: bool = True) -> nn.Sequential:
