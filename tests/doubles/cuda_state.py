@@ -208,8 +208,8 @@ class Gpu:
             if self.sticky is not None:
                 continue
             try:
-                if op.wait is not None:
-                    self.run_until(*op.wait)
+                if op.wait is not None and not self.complete(op.wait):
+                    self.run_until(*op.wait)  # a destroyed stream's work has all run
                 op.run()
             except Fault as exc:
                 self.sticky = exc.code

@@ -216,6 +216,9 @@ def cudaStreamDestroy(stream: int) -> None:  # noqa: N802
     if s.handle == 0 or s.capture is not None:
         raise Fault(cudaError_t.cudaErrorInvalidResourceHandle, "destroy of a stream in use")
     gpu().run_until(s.handle, len(s.ops))  # its work still completes
+    for e in gpu().events.values():  # as in CUDA, its events stay valid, and complete
+        if e.stream == s.handle:
+            e.stream = None
     del gpu().streams[s.handle]
 
 

@@ -189,3 +189,18 @@ def test_a_missing_cuda_python_is_one_install_line(monkeypatch):
     finally:
         api.runtime.cache_clear()
         api.driver.cache_clear()
+
+
+def test_an_event_outlives_the_stream_it_was_recorded_on(gpu_doubles):
+    """CUDA keeps an event valid after its stream is destroyed: waiting on it is allowed."""
+    a, b, ev = Stream(), Stream(), Event(timing=True)
+    dev, out = DeviceBuffer((2,), np.int32), np.zeros(2, np.int32)
+    copy_h2d(dev, np.array([5, 6], np.int32), a.handle)
+    ev.record(a.handle)
+    b.wait(ev)  # queued before the destroy: its wait must still hold
+    a.close()
+    b.wait(ev)  # and after it
+    copy_d2h(out, dev, b.handle)
+    b.synchronize()
+    assert out.tolist() == [5, 6] and ev.done() is True
+    ev.synchronize()
