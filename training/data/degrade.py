@@ -21,11 +21,13 @@ class DegradeConfig:
     """Ranges each degradation is drawn from (uniform unless noted).
 
     Every global error is two-sided: too dark and too bright, flatter and
-    harsher, darker and lighter mid-tones, casts of every hue. A model trained
-    on one direction learns "always push that way" and ruins photos that were
-    fine. Each stage, and each part of the colour stage, is applied with its own
-    probability, so single degradations (noise only, JPEG only, a cast only) and
-    several at once both occur; at least one stage is always applied.
+    harsher, casts of every hue (mid-tone gamma is available, off by default).
+    A model trained on one direction learns "always push that way" and ruins
+    photos that were fine; each error keeps a gap around "no change" (the
+    ``*_gap`` fields), where natural variation lives. Each stage, and each part
+    of the colour stage, is applied with its own probability, so single
+    degradations (noise only, JPEG only, a cast only) and several at once both
+    occur; at least one stage is always applied.
     """
 
     cast: tuple[float, float] = (0.8, 1.25)  # per-channel gain, relative to the channels' mean
