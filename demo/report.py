@@ -49,7 +49,7 @@ def write_report(demo: Demo) -> Path:
         "",
         "Each image is degraded 3 times with fixed seeds; rows are the means over the 3 "
         "draws. Degradations: seeded Gaussian + Poisson noise, JPEG q20–60, colour cast, "
-        "brightness/contrast/gamma (`ptx.training.data.degrade`). Classical baseline: "
+        "brightness/contrast (`ptx.training.data.degrade`). Classical baseline: "
         "autocontrast + grey-world white balance + 3x3 median.",
         "",
     ]
