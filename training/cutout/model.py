@@ -20,7 +20,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from ptx.spec import (
-    TASKS,
     ImageConvention,
     ModelSpec,
     ShapeProfile,
@@ -36,9 +35,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
 }
 TEST_CONFIG: dict[str, Any] = {"width": 4, "context": 16, "work_side": 64}
 MIN_SIDE, OPT_SIDE, MAX_SIDE, MAX_BATCH = 32, 256, 1024, 8
-# ptx.spec.TASKS has no "cutout" yet (core, not this family's file): until it does, specs say
-# "custom" and consumers recognise the model by its family.
-TASK = "cutout" if "cutout" in TASKS else "custom"
+TASK = "cutout"
 
 
 def _conv(cin: int, cout: int, stride: int = 1) -> nn.Sequential:

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from onnx import TensorProto, helper, numpy_helper
 
 from ptx.benchmarks.studies import cutout_eval as ce
-from ptx.spec import TASKS, ImageConvention, ModelSpec, TensorSpec, embed_in_onnx
+from ptx.spec import ImageConvention, ModelSpec, TensorSpec, embed_in_onnx
 
 
 def _bright_is_product(path: Path) -> Path:
@@ -37,7 +37,7 @@ def _bright_is_product(path: Path) -> Path:
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
     model.ir_version = 8
     spec = ModelSpec(
-        task="cutout" if "cutout" in TASKS else "custom",
+        task="cutout",
         family="cutout",
         inputs=[TensorSpec("image", "float32", ["batch", 3, "height", "width"])],
         outputs=[TensorSpec("alpha", "float32", ["batch", 1, "height", "width"])],

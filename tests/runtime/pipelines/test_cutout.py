@@ -16,7 +16,7 @@ from ptx.errors import InputError, ModelError
 from ptx.io import write_image
 from ptx.runtime import load
 from ptx.runtime.pipelines.cutout import cutout_alpha, cutout_path, cutout_rgba, work_size
-from ptx.spec import TASKS, ImageConvention, ModelSpec, ShapeProfile, TensorSpec, embed_in_onnx
+from ptx.spec import ImageConvention, ModelSpec, ShapeProfile, TensorSpec, embed_in_onnx
 
 GAIN = 8.0
 
@@ -45,7 +45,7 @@ def cutout_model(path: Path, work_side: int = 64) -> Path:
     model.ir_version = 8
     onnx.checker.check_model(model)
     spec = ModelSpec(
-        task="cutout" if "cutout" in TASKS else "custom",
+        task="cutout",
         family="cutout",
         inputs=[TensorSpec("image", "float32", ["batch", 3, "height", "width"])],
         outputs=[TensorSpec("alpha", "float32", ["batch", 1, "height", "width"])],
