@@ -33,7 +33,7 @@ SHIPPED_ENHANCER = Path(ptx.runtime.__file__).parent / "models" / "enhance.onnx"
 
 @dataclass
 class DemoConfig:
-    """Sizes and budgets; the defaults fit `make demo` in under 8 minutes on 2 cores."""
+    """Sizes and budgets; the defaults fit `make demo` in about 15 minutes on 2 cores."""
 
     n_images: int = 2400
     size: int = 160

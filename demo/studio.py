@@ -33,6 +33,7 @@ from ptx.training.tryon.train import train_tryon
 PRODUCT_SIDE = 384  # the compose stage's products: rendered larger than the training catalogue
 PRODUCTS = (("mug", "red"), ("sneaker", "blue"), ("handbag", "yellow"))  # (category, colour)
 TRYON_ROWS = 6
+SHEET_SCALE = 3
 PROFILE = {  # a shopper who likes blue and red, mostly bags
     "name": "demo shopper",
     "n": 16,
@@ -115,7 +116,9 @@ def tryon(demo: Demo) -> StageResult:
     outputs = tryon_arrays(engine, garments, mannequins)
     truths = [x.truth for x in samples]
     got = scores(outputs, truths, [x.mask for x in samples])
-    sheet = grid(sheet_rows(garments, mannequins, outputs, truths), ncol=4)
+    tiles = [t.repeat(SHEET_SCALE, 0).repeat(SHEET_SCALE, 1) for t in sheet_rows(
+        garments, mannequins, outputs, truths)]  # fmt: skip
+    sheet = grid(tiles, ncol=4)  # pixel repetition: the model's 64 px are too small to judge
     write_image(demo.out / "tryon-sheet.png", sheet)
     detail = (
         f"held-out PSNR {got['psnr']:.2f} dB, SSIM {got['ssim']:.3f}, garment ΔE00 "
