@@ -29,7 +29,7 @@ DEFAULT_WORK_SIDE = 192  # a cutout spec carries its own; this is for a spec wit
 DEFAULT_MIN_SIDE = 32
 
 
-def _check_model(engine: Engine) -> Engine:
+def check_model(engine: Engine) -> Engine:
     """ModelError unless ``engine`` is a cutout model (one image in, one 1-channel map out)."""
     spec = engine.spec
     if spec is not None and "cutout" not in (spec.family, spec.task):
@@ -44,12 +44,12 @@ def _check_model(engine: Engine) -> Engine:
 
 def load_cutout(path: str | Path, threads: int | None = None) -> Engine:
     """Load a cutout model (.onnx/.plan) once; refuses a non-cutout spec with ModelError."""
-    return _check_model(load(path, threads=threads, **quiet_pool("auto")))
+    return check_model(load(path, threads=threads, **quiet_pool("auto")))
 
 
 def _engine(engine_or_path: Engine | str | Path) -> Engine:
     if isinstance(engine_or_path, Engine):
-        return _check_model(engine_or_path)
+        return check_model(engine_or_path)
     return load_cutout(engine_or_path)
 
 
@@ -88,24 +88,35 @@ def _check_image(img: np.ndarray, i: int) -> None:
         raise InputError(f"image {i}: expected uint8 HxWx3 RGB, got shape {img.shape}")
 
 
+def cutout_feeds(engine: Engine, img: np.ndarray) -> tuple[dict[str, np.ndarray], tuple[int, int]]:
+    """The model's feeds for one RGB image at its working size, and that size (h, w)."""
+    work, lo, hi = _sides(engine)
+    info = engine.inputs[0]
+    conv = engine.spec.image if engine.spec and engine.spec.image else ImageConvention()
+    h, w = img.shape[:2]
+    wh, ww = work_size(h, w, work, lo, hi)
+    small = img if (wh, ww) == (h, w) else resize_bilinear(img, wh, ww)
+    return {info.name: conv.to_model([small], info.dtype)}, (wh, ww)
+
+
+def alpha_of(output: np.ndarray, work: tuple[int, int], size: tuple[int, int]) -> np.ndarray:
+    """The model's output at the working size -> float32 alpha in [0, 1] at the image's size."""
+    a = np.asarray(output, dtype=np.float32).reshape(work)
+    if work != tuple(size):
+        a = resize_bilinear(a, *size)
+    return np.clip(a, 0.0, 1.0)
+
+
 def cutout_alpha(engine_or_path: Engine | str | Path, images: list[np.ndarray]) -> list[np.ndarray]:
     """uint8 HxWx3 RGB images -> float32 HxW alpha in [0, 1] each, same order and sizes."""
     engine = _engine(engine_or_path)
     for i, img in enumerate(images):
         _check_image(img, i)
-    work, lo, hi = _sides(engine)
-    info = engine.inputs[0]
-    conv = engine.spec.image if engine.spec and engine.spec.image else ImageConvention()
     out = []
     for img in images:
-        h, w = img.shape[:2]
-        wh, ww = work_size(h, w, work, lo, hi)
-        small = img if (wh, ww) == (h, w) else resize_bilinear(img, wh, ww)
-        y = next(iter(engine.run({info.name: conv.to_model([small], info.dtype)}).values()))
-        a = np.asarray(y, dtype=np.float32).reshape(wh, ww)
-        if (wh, ww) != (h, w):
-            a = resize_bilinear(a, h, w)
-        out.append(np.clip(a, 0.0, 1.0))
+        feeds, work = cutout_feeds(engine, img)
+        y = next(iter(engine.run(feeds).values()))
+        out.append(alpha_of(y, work, img.shape[:2]))
     return out
 
 
@@ -143,9 +154,9 @@ def cutout_path(
     """
     items = plan_items(input, out, suffix=".png")
     if isinstance(engine_or_path, Engine):
-        engine = _check_model(engine_or_path)
+        engine = check_model(engine_or_path)
     else:
-        engine = _check_model(load(engine_or_path, threads=threads, **quiet_pool("auto")))
+        engine = check_model(load(engine_or_path, threads=threads, **quiet_pool("auto")))
     mark_output(input, out)
     skipped: list[tuple[str, str]] = []
     done = 0

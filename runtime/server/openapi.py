@@ -210,6 +210,20 @@ def _image_paths(name_param: dict) -> dict:
                 },
             }
         }
+    paths["/v1/models/{name}/cutout"] = {
+        "post": {
+            "summary": "Cut the product out: image bytes in, the image with its alpha out (PNG)",
+            "parameters": [name_param],
+            "requestBody": image_in,
+            "responses": {
+                "200": {
+                    "description": "RGBA PNG",
+                    "content": {"image/png": {"schema": binary}},
+                },
+                **_errors(400, 404, 413, 415, 503, 504),
+            },
+        }
+    }
     listing = {
         "type": "object",
         "properties": {"images": {"type": "array", "items": {"type": "object"}}},

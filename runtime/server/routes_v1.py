@@ -1,15 +1,18 @@
-"""Image routes for people and simple services: enhance, stylize, generate."""
+"""Image routes for people and simple services: enhance, stylize, cutout, generate."""
 
 from __future__ import annotations
 
 import asyncio
 
+import numpy as np
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from ptx.errors import InputError
+from ptx.io import decode_image
+from ptx.runtime.pipelines import cutout as cutter
 from ptx.runtime.pipelines import generate as generator
 from ptx.runtime.server import images
 from ptx.runtime.server.admission import image_cost
@@ -78,6 +81,33 @@ async def stylize(request: Request) -> Response:
     return await _image_route(request, "stylize")
 
 
+async def cutout(request: Request) -> Response:
+    """Image bytes in, the same image with the model's alpha out (an RGBA PNG)."""
+    state = _state(request)
+    model = state.model(request.path_params["name"])
+    images.check_task(model.spec, "cutout")  # a model of another kind: 400, before the body
+    state.cached((model.name, "cutout"), lambda: cutter.check_model(model.engine))
+    body = await read_body(request, state.config.max_body_bytes)
+    h, w = images.image_size(body, state.config.max_pixels)  # the header only: no pixels yet
+    cost = image_cost(h, w, np.dtype(np.float32), state.config.activation_factor)
+    ticket = state.memory.ticket(cost)  # 413 / 503 here, before any pixel is decoded
+    try:
+        limit = state.config.max_pixels
+        rgb = await run_in_threadpool(decode_image, body, "request body", limit=limit)
+        del body
+        feeds, work = await run_in_threadpool(cutter.cutout_feeds, model.engine, rgb)
+        result = await model.infer(feeds, on_abandon=ticket.hand_over)
+
+        def encode() -> bytes:
+            alpha = cutter.alpha_of(next(iter(result.outputs.values())), work, rgb.shape[:2])
+            return cutter.encode_rgba(cutter.to_rgba(rgb, alpha))
+
+        data = await run_in_threadpool(encode)
+    finally:
+        ticket.close()
+    return Response(data, media_type="image/png")
+
+
 def _generate_args(doc: dict, max_images: int) -> tuple[dict[str, str], int, int]:
     labels = doc.get("labels", {})
     if not isinstance(labels, dict) or not all(
@@ -134,5 +164,6 @@ def routes() -> list[Route]:
     return [
         Route("/v1/models/{name}/enhance", enhance, methods=["POST"]),
         Route("/v1/models/{name}/stylize", stylize, methods=["POST"]),
+        Route("/v1/models/{name}/cutout", cutout, methods=["POST"]),
         Route("/v1/models/{name}/generate", generate, methods=["POST"]),
     ]
