@@ -23,12 +23,12 @@ def test_the_context_branch_sees_the_whole_image() -> None:
     """A change far from a pixel moves its alpha: the thumbnail branch spans the frame."""
     torch.manual_seed(0)
     model = build(TEST_CONFIG).eval()
-    x = torch.rand(1, 3, 128, 128)
-    x2 = x.clone()
-    x2[..., 96:, 96:] = 1.0 - x2[..., 96:, 96:]
-    with torch.no_grad():
-        a, b = model(x)[0, 0, :8, :8], model(x2)[0, 0, :8, :8]
-    assert float((a - b).abs().max()) > 0.0
+    x = torch.rand(1, 3, 128, 128, requires_grad=True)
+    # A gradient, not a difference of two outputs: at init the far corner's effect is a few
+    # ULPs, which a difference can round to 0 under another thread count (seen in CI).
+    model(x)[0, 0, :8, :8].sum().backward()
+    far = x.grad[..., 96:, 96:].abs()
+    assert float(far.max()) > 0.0  # a path from the far corner exists
 
 
 def test_registered_with_a_spec() -> None:
