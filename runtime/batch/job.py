@@ -9,6 +9,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from ptx.runtime.pipelines.stylize import _guarded
 TASKS = ("enhance", "stylize", "generate")
 DECODE_CPUS = 0.25  # a decode task's CPU share (small, so it always fits beside the actors)
 ROWS_PER_CALL = 16  # images per Ray task and actor call (Ray's per-call cost amortised)
+WRITERS = 2  # an actor's encode/write threads: outputs are written while the model runs on
 RAY_HINT = "pip install 'ptx[batch]'"
 
 
@@ -103,6 +105,7 @@ class Worker:
         self.conv = image_convention(self.engine)
         self.batch = batch  # images per model call, as `ptx run --batch`
         self.kill_on = kill_on  # test hook "a.png,b.png|flagdir": SIGKILL self once on each
+        self.writer = ThreadPoolExecutor(WRITERS, thread_name_prefix="ptx-batch-write")
 
     def _maybe_die(self, source: str) -> None:
         if not self.kill_on:
@@ -127,6 +130,7 @@ class Worker:
             img = np.frombuffer(batch["pixels"][i], dtype=np.uint8).reshape(h, w, 3)
             items.append((i, Item(Path(str(batch["source"][i])), Path(str(batch["dest"][i])), img)))
         index = {id(item): i for i, item in items}
+        writes = []
         for group in same_size_batches([item for _, item in items], self.batch):
             try:
                 results = enhance_batch(self.engine, [it.image for it in group], self.conv)
@@ -136,12 +140,20 @@ class Worker:
                 continue
             for item, rgb in zip(group, results, strict=True):
                 self._maybe_die(str(item.source))
-                try:
-                    save_image(item.dest, rgb)
-                    sha[index[id(item)]] = sha256_file(item.dest)
-                except (OSError, ValueError, InputError) as exc:
-                    err[index[id(item)]] = f"{item.dest}: cannot write ({exc})"
+                writes.append((item, self.writer.submit(_write, item.dest, rgb)))
+        # Every row's write has finished (or failed) before the rows go back to the manifest.
+        for item, done in writes:
+            try:
+                sha[index[id(item)]] = done.result()
+            except (OSError, ValueError, InputError) as exc:
+                err[index[id(item)]] = f"{item.dest}: cannot write ({exc})"
         return {"source": batch["source"], "dest": batch["dest"], "sha256": sha, "error": err}
+
+
+def _write(dest: Path, rgb: np.ndarray) -> str:
+    """Write one output atomically; its sha256 as read back."""
+    save_image(dest, rgb)
+    return sha256_file(dest)
 
 
 def _local_cpus() -> int:
