@@ -6,47 +6,10 @@ import json
 from pathlib import Path
 
 import numpy as np
-import onnx
 from click.testing import CliRunner
-from onnx import TensorProto, helper, numpy_helper
 
 from ptx.benchmarks.studies import cutout_eval as ce
-from ptx.spec import ImageConvention, ModelSpec, TensorSpec, embed_in_onnx
-
-
-def _bright_is_product(path: Path) -> Path:
-    """A real ONNX 'cutout' model: alpha = sigmoid(8 * (mean RGB - 0.5))."""
-    nodes = [
-        helper.make_node("ReduceMean", ["image", "axes"], ["m"], keepdims=1),
-        helper.make_node("Sub", ["m", "half"], ["c"]),
-        helper.make_node("Mul", ["c", "gain"], ["g"]),
-        helper.make_node("Sigmoid", ["g"], ["alpha"]),
-    ]
-    inits = [
-        numpy_helper.from_array(np.array([1], np.int64), "axes"),
-        numpy_helper.from_array(np.array(0.5, np.float32), "half"),
-        numpy_helper.from_array(np.array(8.0, np.float32), "gain"),
-    ]
-    graph = helper.make_graph(
-        nodes,
-        "cutout",
-        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["n", 3, "h", "w"])],
-        [helper.make_tensor_value_info("alpha", TensorProto.FLOAT, ["n", 1, "h", "w"])],
-        inits,
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
-    model.ir_version = 8
-    spec = ModelSpec(
-        task="cutout",
-        family="cutout",
-        inputs=[TensorSpec("image", "float32", ["batch", 3, "height", "width"])],
-        outputs=[TensorSpec("alpha", "float32", ["batch", 1, "height", "width"])],
-        image=ImageConvention(),
-        config={"work_side": 64},
-    )
-    embed_in_onnx(model, spec)
-    onnx.save(model, str(path))
-    return path
+from tests.runtime.pipelines.test_cutout import cutout_model
 
 
 def test_composites_carry_their_exact_alpha() -> None:
@@ -74,7 +37,7 @@ def test_baselines_find_a_disc_on_a_plain_backdrop() -> None:
 
 
 def test_the_study_writes_its_table_json_and_sheet(tmp_path: Path) -> None:
-    model = _bright_is_product(tmp_path / "cutout.onnx")
+    model = cutout_model(tmp_path / "cutout.onnx")
     out = tmp_path / "results"
     args = ["--model", str(model), "--synthetic", "2", "--size", "48", "--out", str(out)]
     result = CliRunner().invoke(ce.main, args)

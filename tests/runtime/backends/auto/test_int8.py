@@ -16,6 +16,9 @@ from ptx.runtime.backends.auto import cache as choice_cache
 from ptx.runtime.backends.auto import precision as ladder
 from ptx.runtime.backends.auto import select
 from ptx.spec import ImageConvention, ModelSpec, TensorSpec, embed_in_onnx
+from tests.runtime.backends.auto.test_precision import cpu, fake_timings
+
+INT8_OV = ("FP32", "INT8")  # an OpenVINO CPU device with INT8 and no BF16
 
 pytest.importorskip("openvino")
 VNNI_CPU = {"model": "vnni CPU", "matrix": [], "vector": ["avx2", "avx512f", "avx512_vnni"]}
@@ -29,26 +32,6 @@ def _env(tmp_path, monkeypatch):
     monkeypatch.delenv("PTX_BACKEND", raising=False)
     monkeypatch.delenv("PTX_PRECISIONS", raising=False)
     monkeypatch.setattr(select, "TRIAL_BUDGET_S", 0.0)
-
-
-def cpu(monkeypatch, caps: dict, ov_caps: tuple[str, ...] = ("FP32", "INT8")) -> None:
-    """Make the ladder see this processor and this OpenVINO CPU device."""
-    monkeypatch.setattr(ladder, "cpu_capabilities", lambda: caps)
-    monkeypatch.setattr(ladder, "openvino_capabilities", lambda: ov_caps)
-
-
-def fake_timings(monkeypatch, ms: dict[str, float]) -> list:
-    """Every trial sees these per-call times (ms); the runners still run once."""
-    calls = []
-
-    def timed(runners, **_):
-        calls.append(sorted(runners))
-        for run in runners.values():
-            run()
-        return {name: [ms[name] / 1e3] * 5 for name in runners}
-
-    monkeypatch.setattr(select, "time_interleaved", timed)
-    return calls
 
 
 def _model(path, nodes, inits, source_sha: str | None = None):
@@ -95,7 +78,7 @@ def int8_copy(src, levels: int):
 
 
 def test_auto_takes_int8_when_it_passes_and_is_faster(tmp_path, monkeypatch):
-    cpu(monkeypatch, VNNI_CPU)
+    cpu(monkeypatch, VNNI_CPU, INT8_OV)
     src = source_model(tmp_path / "m.onnx")
     copy = int8_copy(src, 255)
     calls = fake_timings(monkeypatch, {"onnxruntime": 10.0, "openvino": 9.0, "openvino:int8": 4.0})
@@ -111,7 +94,7 @@ def test_auto_takes_int8_when_it_passes_and_is_faster(tmp_path, monkeypatch):
 
 
 def test_int8_that_fails_the_gate_keeps_the_safe_choice(tmp_path, monkeypatch, caplog):
-    cpu(monkeypatch, VNNI_CPU)
+    cpu(monkeypatch, VNNI_CPU, INT8_OV)
     src = source_model(tmp_path / "m.onnx")
     int8_copy(src, 8)  # posterised: far below 45 dB
     calls = fake_timings(monkeypatch, {"onnxruntime": 10.0, "openvino": 12.0, "openvino:int8": 1.0})
@@ -126,7 +109,7 @@ def test_int8_that_fails_the_gate_keeps_the_safe_choice(tmp_path, monkeypatch, c
 
 
 def test_a_new_int8_copy_is_measured_again(tmp_path, monkeypatch):
-    cpu(monkeypatch, VNNI_CPU)
+    cpu(monkeypatch, VNNI_CPU, INT8_OV)
     src = source_model(tmp_path / "m.onnx")
     calls = fake_timings(monkeypatch, {"onnxruntime": 10.0, "openvino": 9.0, "openvino:int8": 4.0})
     first = load(src, threads=1)
@@ -141,7 +124,7 @@ def test_a_new_int8_copy_is_measured_again(tmp_path, monkeypatch):
 
 
 def test_an_int8_choice_from_another_cpu_is_measured_again(tmp_path, monkeypatch, caplog):
-    cpu(monkeypatch, VNNI_CPU)
+    cpu(monkeypatch, VNNI_CPU, INT8_OV)
     src = source_model(tmp_path / "m.onnx")
     int8_copy(src, 255)
     calls = fake_timings(monkeypatch, {"onnxruntime": 10.0, "openvino": 9.0, "openvino:int8": 4.0})
@@ -161,14 +144,14 @@ def test_an_int8_choice_from_another_cpu_is_measured_again(tmp_path, monkeypatch
 def test_int8_the_cpu_lacks_or_a_mask_is_one_line_and_fp32(tmp_path, monkeypatch):
     src = source_model(tmp_path / "m.onnx")
     int8_copy(src, 255)
-    cpu(monkeypatch, OLD_CPU)
+    cpu(monkeypatch, OLD_CPU, INT8_OV)
     with pytest.raises(InputError) as info:
         load(src, precision="int8")
     assert str(info.value) == (
         "precision int8: this CPU (old CPU) has no avx512_vnni or avx_vnni or amx_int8; "
         "use --precision fp32 (or auto)"
     )
-    cpu(monkeypatch, VNNI_CPU)
+    cpu(monkeypatch, VNNI_CPU, INT8_OV)
     monkeypatch.setenv("PTX_PRECISIONS", "fp32")  # the operator tells OpenVINO: f32 only
     calls = fake_timings(monkeypatch, {"onnxruntime": 10.0, "openvino": 9.0, "openvino:int8": 4.0})
     engine = load(src, threads=1)
