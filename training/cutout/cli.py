@@ -22,6 +22,11 @@ from ptx.training.cutout.train import train_cutout
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--held-out", type=int, default=48, show_default=True, help="Held-out renders.")
 @click.option("--resume", is_flag=True, help="Continue from the checkpoint in --out.")
+@click.option(
+    "--init",
+    type=click.Path(path_type=Path, exists=True, file_okay=False),
+    help="Warm start: a cutout checkpoint's weights (new optimizer and schedule).",
+)
 @click.option("--time-budget", type=float, default=None, help="Stop after this many seconds.")
 @click.option("--json", "as_json", is_flag=True, help="Print the final metrics as JSON.")
 def train_cutout_cmd(
@@ -36,6 +41,7 @@ def train_cutout_cmd(
     seed: int,
     held_out: int,
     resume: bool,
+    init: Path | None,
     time_budget: float | None,
     as_json: bool,
 ) -> None:
@@ -53,5 +59,6 @@ def train_cutout_cmd(
         config=None if width is None else {"width": width},
         time_budget_s=time_budget,
         held_out_images=held_out,
+        init=init,
     )
     echo_metrics(f"checkpoint: {out}", metrics, as_json, checkpoint=str(out))

@@ -16,7 +16,7 @@ import numpy as np
 
 from ptx.errors import InputError
 from ptx.spec import ModelSpec
-from ptx.training.common.checkpoint import save_checkpoint, start_or_resume
+from ptx.training.common.checkpoint import load_checkpoint, save_checkpoint, start_or_resume
 from ptx.training.common.loop import LoopState, TrainLoop
 from ptx.training.common.schedule import lr_at
 from ptx.training.common.threads import ThreadTuner
@@ -77,8 +77,13 @@ def train_cutout(
     checkpoint_every: int = 250,
     held_out_images: int = 48,
     threads: int | None = None,
+    init: Path | None = None,
 ) -> dict[str, float]:
-    """Train (or resume) a cutout model into checkpoint folder ``out``; returns final metrics."""
+    """Train (or resume) a cutout model into checkpoint folder ``out``; returns final metrics.
+
+    ``init``: a cutout checkpoint whose weights (and config) a fresh run starts from
+    (warm start on new data: new optimizer, full schedule); not with ``resume``.
+    """
     import torch
     from torch.utils.tensorboard import SummaryWriter
 
@@ -87,8 +92,14 @@ def train_cutout(
         raise InputError(
             f"need steps >= 0, batch >= 1, 32 <= patch <= size; got {steps}, {batch}, {patch}"
         )
+    if init is not None and resume:
+        raise InputError("--init starts a new run from a checkpoint's weights; drop --resume")
     torch.manual_seed(seed)
-    model, spec, state = start_or_resume(out, FAMILY, resume, config)
+    if init is not None:
+        model, spec = load_checkpoint(init, family=FAMILY)
+        state = None
+    else:
+        model, spec, state = start_or_resume(out, FAMILY, resume, config)
     model.train()
     step, start_frac = 0, 0.0
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)

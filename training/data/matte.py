@@ -3,10 +3,15 @@
 The catalogue renderer already knows every pixel's coverage (``render_layers``
 returns premultiplied colour and alpha); this module reuses it unchanged and
 stages the product differently: a random scale and position (sometimes two
-products, sometimes touching the frame), optional real texture on the product,
-an optional defocus that softens colour and alpha together, and backgrounds
-that are not only studio sweeps: scikit-image's grey textures (brick, grass,
-gravel) mapped to colours, flat and graded colours, smooth colour blobs.
+products, sometimes touching the frame), sometimes a free silhouette instead of a
+catalogue shape (thin straps and legs, holes, light patches: ``matte_scene``),
+optional real texture on the product, an optional defocus that softens colour and
+alpha together. Backdrops (``BG_KINDS``): studio sweeps; plain white/grey paper
+with light fall-off and sensor noise; scikit-image's grey textures (brick, grass,
+gravel: textures only) mapped to colours, sometimes out of focus; flat colours;
+gradients with or without a vignette; smooth colour blobs; and scenes that hold
+objects of their own (other catalogue products, silhouettes, floor lines and wall
+bands; often defocused or faded) which the product stands in front of.
 
 Shadows are background: they darken the backdrop and leave alpha at 0, so a
 cut-out never carries the studio's shadow (compose draws its own). Image
@@ -16,51 +21,57 @@ cut-out never carries the studio's shadow (compose draws its own). Image
 from __future__ import annotations
 
 import numpy as np
-from PIL import Image
 
 from ptx.errors import InputError
-from ptx.training.data import product_shapes as ps
-from ptx.training.data.catalogue import PATTERN_WEIGHTS, PATTERNS
-from ptx.training.data.product_render import COLORS, render_layers
+from ptx.training.data.matte_scene import (
+    blobs,
+    catalogue_product,
+    paste,
+    scene,
+    silhouette_product,
+)
+from ptx.training.data.matte_scene import blur as _blur
+from ptx.training.data.matte_scene import colour as _colour
+from ptx.training.data.matte_scene import texture as _texture
 from ptx.training.data.studio import BACKGROUND_WEIGHTS, BACKGROUNDS, background, shadow
-from ptx.training.enhance.data import texture_crop
 
 STREAM = 7_771  # keeps these draws apart from the catalogue's default_rng([seed, i])
-BG_KINDS = ("studio", "texture", "flat", "gradient", "blobs")
-BG_WEIGHTS = (0.35, 0.25, 0.12, 0.1, 0.18)
+BG_KINDS = ("studio", "plain", "texture", "flat", "gradient", "blobs", "scene")
+BG_WEIGHTS = (0.2, 0.12, 0.1, 0.05, 0.08, 0.07, 0.38)
+SCENE_BASES = ("studio", "plain", "texture", "flat", "gradient", "blobs")
+SCENE_BASE_WEIGHTS = (0.15, 0.1, 0.35, 0.1, 0.1, 0.2)  # busy scenes are mostly textured
 P_SECOND = 0.1  # a second product in the frame (both are foreground)
+P_SILHOUETTE = 0.3  # a free silhouette (thin parts, holes, any fill) instead of a catalogue shape
 P_TEXTURED = 0.3  # real texture modulating the product's colour
-P_DEFOCUS = 0.35  # colour and alpha blurred together (a soft, out-of-focus edge)
+P_DEFOCUS = 0.3  # colour and alpha blurred together (a soft, out-of-focus edge)
 P_SHADOW = 0.7
+P_TEXTURE_BLUR = 0.4  # grey texture backdrops are sometimes out of focus
 SCALE = (0.6, 1.3)  # the product's render size relative to the frame
 SHIFT = 0.18  # max offset of the product's centre, of the frame side
 
 
-def _blur(a: np.ndarray, sigma: float) -> np.ndarray:
-    """Separable Gaussian blur (edge-replicated) of a float32 HxW or HxWxC array."""
-    r = max(int(np.ceil(3.0 * sigma)), 1)
-    k = np.exp(-0.5 * (np.arange(-r, r + 1, dtype=np.float32) / sigma) ** 2)
-    k /= k.sum()
-    for axis in (0, 1):
-        pad = [(0, 0)] * a.ndim
-        pad[axis] = (r, r)
-        p = np.pad(a, pad, mode="edge")
-        n = a.shape[axis]
-        a = sum(w * np.take(p, np.arange(i, i + n), axis=axis) for i, w in enumerate(k))
-    return a.astype(np.float32)
+def _plain(size: int, rng: np.random.Generator) -> np.ndarray:
+    """White or light grey paper with a faint light fall-off and sensor noise."""
+    level = rng.uniform(235, 255) if rng.random() < 0.6 else rng.uniform(180, 235)
+    y = np.linspace(-1.0, 1.0, size, dtype=np.float32)
+    r2 = y[:, None] ** 2 + y[None, :] ** 2
+    lum = level * (1.0 - rng.uniform(0.0, 0.06) * r2)
+    tint = 1.0 + rng.uniform(-0.015, 0.015, 3).astype(np.float32)
+    noise = rng.normal(0.0, rng.uniform(0.0, 3.0), (size, size, 1)).astype(np.float32)
+    return np.clip(lum[..., None] * tint + noise, 0, 255).astype(np.float32)
 
 
-def _texture(grey: np.ndarray, side: int, rng: np.random.Generator) -> np.ndarray:
-    """``texture_crop`` at any side: above the texture's own size, a crop scaled up."""
-    most = min(grey.shape[:2])
-    if side <= most:
-        return texture_crop(grey, side, rng)
-    small = texture_crop(grey, most, rng)
-    return np.asarray(Image.fromarray(small).resize((side, side), Image.Resampling.BICUBIC))
-
-
-def _colour(rng: np.random.Generator) -> np.ndarray:
-    return rng.uniform(0, 255, size=3).astype(np.float32)
+def _gradient(size: int, rng: np.random.Generator) -> np.ndarray:
+    """A linear colour gradient, half the time with a vignette."""
+    t = np.linspace(0.0, 1.0, size, dtype=np.float32)
+    t = t[:, None] if rng.random() < 0.5 else t[None, :]
+    a, b = _colour(rng), _colour(rng)
+    out = a + (b - a) * np.broadcast_to(t, (size, size))[..., None]
+    if rng.random() < 0.5:
+        y = np.linspace(-1.0, 1.0, size, dtype=np.float32)
+        r2 = y[:, None] ** 2 + y[None, :] ** 2
+        out = out * (1.0 - rng.uniform(0.15, 0.5) * r2 / 2.0)[..., None]
+    return out.astype(np.float32)
 
 
 def matte_background(
@@ -71,21 +82,23 @@ def matte_background(
         kind = "blobs"  # without scikit-image: still something busy
     if kind == "studio":
         return background(str(rng.choice(BACKGROUNDS, p=BACKGROUND_WEIGHTS)), size, rng)
+    if kind == "plain":
+        return _plain(size, rng)
     if kind == "texture":
         grey = textures[int(rng.integers(0, len(textures)))]
-        return _texture(grey, size, rng).astype(np.float32)
+        tex = _texture(grey, size, rng).astype(np.float32)
+        if rng.random() < P_TEXTURE_BLUR:
+            tex = _blur(tex, float(rng.uniform(0.5, 2.5)) * size / 160.0)
+        return tex
     if kind == "flat":
         return np.broadcast_to(_colour(rng), (size, size, 3)).astype(np.float32)
     if kind == "gradient":
-        t = np.linspace(0.0, 1.0, size, dtype=np.float32)
-        t = t[:, None] if rng.random() < 0.5 else t[None, :]
-        a, b = _colour(rng), _colour(rng)
-        return (a + (b - a) * np.broadcast_to(t, (size, size))[..., None]).astype(np.float32)
+        return _gradient(size, rng)
     if kind == "blobs":
-        q = int(rng.integers(3, 7))
-        small = rng.uniform(0, 255, size=(q, q, 3)).astype(np.uint8)
-        big = Image.fromarray(small).resize((size, size), Image.Resampling.BICUBIC)
-        return np.asarray(big, dtype=np.float32)
+        return blobs(size, rng)
+    if kind == "scene":
+        base = str(rng.choice(SCENE_BASES, p=SCENE_BASE_WEIGHTS))
+        return scene(size, rng, textures, lambda: matte_background(base, size, rng, textures))
     raise ValueError(f"unknown matte background {kind!r}")
 
 
@@ -95,27 +108,19 @@ def _place(
     """Paste a square render (premultiplied) into a size x size frame at a random offset."""
     src = alpha.shape[0]
     off = (size - src) / 2.0 + rng.uniform(-SHIFT, SHIFT, 2) * size
-    oy, ox = int(round(off[0])), int(round(off[1]))
-    out_c = np.zeros((size, size, 3), np.float32)
-    out_a = np.zeros((size, size), np.float32)
-    y0, x0 = max(oy, 0), max(ox, 0)
-    y1, x1 = min(oy + src, size), min(ox + src, size)
-    if y1 > y0 and x1 > x0:
-        out_c[y0:y1, x0:x1] = colour[y0 - oy : y1 - oy, x0 - ox : x1 - ox]
-        out_a[y0:y1, x0:x1] = alpha[y0 - oy : y1 - oy, x0 - ox : x1 - ox]
-    return out_c, out_a
+    return paste(colour, alpha, size, int(round(off[0])), int(round(off[1])))
 
 
 def _product(
     size: int, rng: np.random.Generator, textures: list[np.ndarray]
 ) -> tuple[np.ndarray, np.ndarray, bool]:
     """One product's premultiplied colour and alpha in the frame, and whether it stands."""
-    category = str(rng.choice(list(ps.SHAPES)))
-    color = str(rng.choice(list(COLORS)))
-    pattern = str(rng.choice(PATTERNS, p=PATTERN_WEIGHTS))
-    shape = ps.SHAPES[category](rng)
     side = int(np.clip(round(size * rng.uniform(*SCALE)), 16, 4096))
-    colour, alpha, _ = render_layers(shape, color, pattern, side, rng)
+    if rng.random() < P_SILHOUETTE:
+        colour, alpha = silhouette_product(side, rng, textures)
+        standing = bool(rng.random() < 0.5)
+    else:
+        colour, alpha, standing = catalogue_product(side, rng)
     if textures and rng.random() < P_TEXTURED:
         grey = textures[int(rng.integers(0, len(textures)))]
         t = _texture(grey, side, rng).astype(np.float32).mean(axis=2) / 255.0
@@ -124,7 +129,7 @@ def _product(
             colour * (1.0 - depth + 2.0 * depth * t)[..., None], 255.0 * alpha[..., None]
         )
     colour, alpha = _place(colour, alpha, size, rng)
-    return colour, alpha, shape.standing
+    return colour, alpha, standing
 
 
 def render_matte(

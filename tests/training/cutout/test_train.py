@@ -49,3 +49,28 @@ def test_cli_train_json(tmp_path) -> None:
     assert result.exit_code == 0, result.output
     report = json.loads(result.output[result.output.index("{") :])
     assert report["steps"] == 1.0 and "val_iou" in report
+
+
+def test_init_warm_starts_from_a_checkpoint(tmp_path) -> None:
+    """--init: a new run starts from another checkpoint's weights and config, step 0."""
+    import pytest
+    import torch
+
+    from ptx.errors import InputError
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    train_cutout(
+        a, steps=2, images=2, size=48, batch=1, patch=32, progress=False,
+        config=TINY, held_out_images=1, threads=1,
+    )  # fmt: skip
+    train_cutout(
+        b, steps=0, images=2, size=48, batch=1, patch=32, progress=False,
+        init=a, held_out_images=1, threads=1,
+    )  # fmt: skip
+    ma, _ = load_checkpoint(a, family="cutout")
+    mb, spec_b = load_checkpoint(b, family="cutout")
+    assert spec_b.config["width"] == 4 and load_state(b)["step"] == 0
+    for (ka, va), (kb, vb) in zip(ma.state_dict().items(), mb.state_dict().items(), strict=True):
+        assert ka == kb and torch.equal(va, vb), ka
+    with pytest.raises(InputError):
+        train_cutout(b, steps=1, images=2, size=48, batch=1, patch=32, resume=True, init=a)
