@@ -25,8 +25,9 @@ from ptx.runtime.batch.manifest import MANIFEST_NAME, Manifest
 from ptx.runtime.batch.sources import plan_batch
 from ptx.runtime.cpu import physical_cores
 from ptx.runtime.pipelines.batching import Item, mark_output, same_size_batches, save_image
-from ptx.runtime.pipelines.enhance import enhance_batch, image_convention, image_input
+from ptx.runtime.pipelines.enhance import image_convention, image_input
 from ptx.runtime.pipelines.stylize import _guarded
+from ptx.spec import ImageConvention
 
 TASKS = ("enhance", "stylize", "generate")
 DECODE_CPUS = 0.25  # a decode task's CPU share (small, so it always fits beside the actors)
@@ -101,7 +102,7 @@ class Worker:
     ) -> None:
         engine = load(model, threads=threads, backend=backend, **quiet_pool(backend))
         self.engine = _guarded(engine, threads) if task == "stylize" else engine
-        image_input(self.engine)
+        self.dtype = image_input(self.engine).dtype
         self.conv = image_convention(self.engine)
         self.batch = batch  # images per model call, as `ptx run --batch`
         self.kill_on = kill_on  # test hook "a.png,b.png|flagdir": SIGKILL self once on each
@@ -133,14 +134,17 @@ class Worker:
         writes = []
         for group in same_size_batches([item for _, item in items], self.batch):
             try:
-                results = enhance_batch(self.engine, [it.image for it in group], self.conv)
+                x = self.conv.to_model([it.image for it in group], self.dtype)
+                y = next(iter(self.engine.run({self.engine.inputs[0].name: x}).values()))
             except (InputError, ModelError) as exc:
                 for item in group:
                     err[index[id(item)]] = str(exc)
                 continue
-            for item, rgb in zip(group, results, strict=True):
+            for i, item in enumerate(group):
                 self._maybe_die(str(item.source))
-                writes.append((item, self.writer.submit(_write, item.dest, rgb)))
+                # Back to pixels on the writer threads too, as ptx run does: the actor's
+                # own thread only runs the model.
+                writes.append((item, self.writer.submit(_finish, item, y, i, self.conv)))
         # Every row's write has finished (or failed) before the rows go back to the manifest.
         for item, done in writes:
             try:
@@ -150,10 +154,11 @@ class Worker:
         return {"source": batch["source"], "dest": batch["dest"], "sha256": sha, "error": err}
 
 
-def _write(dest: Path, rgb: np.ndarray) -> str:
-    """Write one output atomically; its sha256 as read back."""
-    save_image(dest, rgb)
-    return sha256_file(dest)
+def _finish(item: Item, y: np.ndarray, i: int, conv: ImageConvention) -> str:
+    """Writer thread: output ``i`` of ``y`` to pixels, written atomically; its sha256."""
+    rgb = conv.to_pixels(y[i : i + 1], size=item.image.shape[:2])[0]
+    save_image(item.dest, rgb)
+    return sha256_file(item.dest)
 
 
 def _local_cpus() -> int:
@@ -240,7 +245,14 @@ def run_batch(
                     backend="onnxruntime" if backend == "auto" else backend,
                 )
             else:
-                ds = ds.map_batches(decode_rows, batch_size=rows, num_cpus=DECODE_CPUS)
+                # As many decode tasks at once as workers: each new Ray worker process
+                # costs seconds of CPU to start, and one decodes far faster than a model runs.
+                ds = ds.map_batches(
+                    decode_rows,
+                    batch_size=rows,
+                    num_cpus=DECODE_CPUS,
+                    compute=ray.data.TaskPoolStrategy(size=workers),
+                )
                 worker = Worker
                 kwargs = dict(
                     task=task,
