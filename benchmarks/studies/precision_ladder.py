@@ -10,7 +10,13 @@ INT8 cannot hold is noted and left out), and the engine
 ``ptx.runtime.load(backend="auto", precision="auto")`` returns from a fresh
 cache (its trial shape the benchmarked one). Parity is the
 ladder's gate (images: PSNR on pixels; other outputs: relative L2) of each
-output against ONNX Runtime fp32 on the spec's example pictures. Writes
+output against ONNX Runtime fp32 on the spec's example pictures. The first table is
+the issue's: per family and batch, the faster fp32 backend, the pick, speed-up and the
+pick's parity; every contender follows. ``--model enhance=runtime/models/enhance.onnx``
+measures a trained ONNX instead of random init (a random-init enhancer is near the
+identity, so every rung's pixels round alike). ``--masked`` adds ``auto`` under
+``PTX_PRECISIONS=fp32`` to the same rounds, against the plain fp32 engine of the
+backend it took (what the mask costs on the hot path). Writes
 ``<out>/<host>-precision-ladder.md`` and ``.json``.
 
     python -m ptx.benchmarks.studies.precision_ladder [--size 256] [--batch 1,8] [--rounds 7]
@@ -18,6 +24,8 @@ output against ONNX Runtime fp32 on the spec's example pictures. Writes
 
 from __future__ import annotations
 
+import os
+import shutil
 import statistics
 import sys
 from dataclasses import asdict, dataclass, field
@@ -59,6 +67,7 @@ class Case:
     pick_line: str
     times_ms: dict[str, list[float]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # e.g. why a contender was left out
+    masked: str | None = None  # backend `auto` took under PTX_PRECISIONS=fp32 (--masked)
 
     @property
     def best_fp32(self) -> str:
@@ -94,10 +103,21 @@ def measure_family(
     threads: int,
     work: Path,
     tiny: bool = False,
+    masked: bool = False,
+    source: Path | None = None,
 ) -> list[Case]:
-    """Every contender and the ladder's pick on one family at each batch."""
-    model = family_model(family, config=registry.get(family).test_config if tiny else None)
-    path = export_onnx(model, work / f"{family}.onnx", (size, size) if tiny else None)
+    """Every contender and the ladder's pick on one family at each batch.
+
+    ``source``: an ONNX to measure instead of the family at random init (a trained model,
+    whose outputs make the parity figures mean something); copied, so the INT8 copy and
+    the auto caches land in ``work``, never beside it.
+    """
+    path = work / f"{family}.onnx"
+    if source is not None:
+        shutil.copyfile(source, path)
+    else:
+        config = registry.get(family).test_config if tiny else None
+        export_onnx(family_model(family, config=config), path, (size, size) if tiny else None)
     engines, notes = {}, []
     for name in contenders_here():
         if name == "openvino:int8":
@@ -108,18 +128,21 @@ def measure_family(
                 continue
         engines[name] = _open(name, path, threads)
     ref = engines[REFERENCE]
+    spec = ref.spec
     cases = []
     for batch in batches:
-        shapes = sized_shapes(ref.inputs, model.spec, batch, size, where=family)
-        feeds = example_inputs(ref.inputs, model.spec, shapes, pictures="pictures")
+        shapes = sized_shapes(ref.inputs, spec, batch, size, where=family)
+        feeds = example_inputs(ref.inputs, spec, shapes, pictures="pictures")
         pick = fresh_auto(path, work, threads, shapes, precision="auto")
         runners = {**engines, "pick": pick}
+        if masked:  # the mask's cost on the hot path: auto told "fp32 only" vs the plain engine
+            runners["masked"] = _masked_auto(path, work, threads, shapes)
         outputs = {}
         for name, engine in runners.items():
             for _ in range(WARMUP_CALLS):
                 outputs[name] = engine.run(feeds)
         parity = {
-            n: ladder.gate(model.spec, outputs[REFERENCE], out)[1]
+            n: ladder.gate(spec, outputs[REFERENCE], out)[1]
             for n, out in outputs.items()
             if n != REFERENCE
         }
@@ -145,12 +168,43 @@ def measure_family(
                 pick_line=choice.line() if choice is not None else "no trial (one backend)",
                 times_ms={n: [round(x * 1e3, 3) for x in t] for n, t in times.items()},
                 notes=notes,
+                masked=runners["masked"].backend if masked else None,
             )
         )
         pick.close()
+        if masked:
+            runners["masked"].close()
     for engine in engines.values():
         engine.close()
     return cases
+
+
+def _masked_auto(path: Path, work: Path, threads: int, shapes: dict):
+    """``auto`` with PTX_PRECISIONS=fp32, as an operator masks the reduced rungs."""
+    saved = os.environ.get("PTX_PRECISIONS")
+    os.environ["PTX_PRECISIONS"] = "fp32"
+    try:
+        return fresh_auto(path, work, threads, shapes, precision="auto")
+    finally:
+        if saved is None:
+            os.environ.pop("PTX_PRECISIONS", None)
+        else:
+            os.environ["PTX_PRECISIONS"] = saved
+
+
+def masked_lines(cases: list[Case]) -> list[str]:
+    """Under the mask, auto's engine against the plain fp32 engine of the backend it took."""
+    lines = []
+    for c in cases:
+        if c.masked is None:
+            continue
+        plain, mine = c.p25_ms[c.masked], c.p25_ms["masked"]
+        lines.append(
+            f"- `{c.family}` b{c.batch}, PTX_PRECISIONS=fp32: auto took {c.masked} fp32, "
+            f"{mine:.2f} ms vs the plain {c.masked} fp32 engine {plain:.2f} ms in the same "
+            f"rounds ({mine / plain:.3f}x; parity {c.parity['masked']})"
+        )
+    return lines
 
 
 def markdown(cases: list[Case], meta: dict) -> str:
@@ -165,24 +219,38 @@ def markdown(cases: list[Case], meta: dict) -> str:
         f"- Not runnable here: {'; '.join(meta['unsupported']) or 'nothing'}",
         f"- {meta['threads']} threads, {meta['size']}x{meta['size']}, {meta['rounds']} "
         f"interleaved rounds after {WARMUP_CALLS} warm-up calls; lower-quartile ms; "
-        f"{'test' if meta['tiny'] else 'default'} config, random init; gate: {ladder.gate_line()}",
+        f"{'test' if meta['tiny'] else 'default'} config, random init"
+        + "".join(f", except `{f}`: {p}" for f, p in meta.get("models", {}).items())
+        + f"; gate: {ladder.gate_line()}",
         f"- Command: `{meta['command']}`",
         "",
-        "| family | batch | " + " | ".join(f"{n} ms" for n in names) + " | pick | pick ms | "
-        "speed-up vs best fp32 | pick parity | reduced parity |",
-        "|---|---:|" + "---:|" * len(names) + "---|---:|---:|---|---|",
+        "| family | batch | f32 ms | pick | pick ms | speed-up | parity |",
+        "|---|---:|---:|---|---:|---:|---|",
+    ]
+    for c in cases:  # the issue's table: f32 and the pick side by side, speed-up, parity
+        lines.append(
+            f"| {c.family} | {c.batch} | {c.p25_ms[c.best_fp32]:.1f} ({c.best_fp32}) | "
+            f"{c.pick} | {c.p25_ms['pick']:.1f} | {c.speedup:.2f}x | {c.parity['pick']} |"
+        )
+    lines += [
+        "",
+        "f32 ms: the faster fp32 backend in the same rounds; speed-up: its lower quartile / "
+        "the pick's (> 1: the pick is faster); parity: the pick's output vs ONNX Runtime fp32.",
+        "",
+        "Every contender (lower-quartile ms; parity of each reduced precision):",
+        "",
+        "| family | batch | " + " | ".join(f"{n} ms" for n in names) + " | reduced parity |",
+        "|---|---:|" + "---:|" * len(names) + "---|",
     ]
     for c in cases:
         ms = " | ".join(f"{c.p25_ms[n]:.1f}" if n in c.p25_ms else "-" for n in names)
         reduced = ", ".join(
             f"{n.split(':')[1]} {c.parity.get(n, 'left out')}" for n in names if ":" in n
         )
-        lines.append(
-            f"| {c.family} | {c.batch} | {ms} | {c.pick} | {c.p25_ms['pick']:.1f} | "
-            f"{c.speedup:.2f}x | {c.parity['pick']} | {reduced or '-'} |"
-        )
-    lines += ["", "Speed-up: best fp32 lower quartile / the pick's (> 1: the pick is faster).", ""]
+        lines.append(f"| {c.family} | {c.batch} | {ms} | {reduced or '-'} |")
+    lines.append("")
     lines += [f"- `{c.family}` b{c.batch}: {c.pick_line}" for c in cases]
+    lines += masked_lines(cases)
     notes = dict.fromkeys(f"- `{c.family}`: {n}" for c in cases for n in c.notes)
     lines += list(notes)  # the INT8 copy is made once per family, noted once
     lines += [f"- skipped {s}" for s in meta.get("skipped", [])]
@@ -198,13 +266,18 @@ def run(
     out: str | Path | None = None,
     command: str = "python -m ptx.benchmarks.studies.precision_ladder",
     tiny: bool = False,
+    masked: bool = False,
+    models: dict[str, Path] | None = None,
 ) -> tuple[Path, list[Case]]:
     """Measure every family and write <out>/<host>-precision-ladder.md and .json."""
     threads = threads or env_mod.usable_cores()
+    models = models or {}
     cases, skipped = measure_families(
         families,
         "ptx-precision-ladder-",
-        lambda family, work: measure_family(family, size, batches, rounds, threads, work, tiny),
+        lambda family, work: measure_family(
+            family, size, batches, rounds, threads, work, tiny, masked, models.get(family)
+        ),
     )
     caps = cpu_capabilities()
     meta = {
@@ -223,6 +296,7 @@ def run(
         "rounds": rounds,
         "command": command,
         "tiny": tiny,
+        "models": {f: str(p) for f, p in models.items()},
         "skipped": skipped,
     }
     md = write_study(cases, meta, markdown, "precision-ladder", out)
@@ -245,6 +319,18 @@ def in_suite(
     return md
 
 
+def _model_files(items: tuple[str, ...]) -> dict[str, Path]:
+    """``("enhance=m.onnx",)`` -> {"enhance": Path("m.onnx")}; one InputError per bad item."""
+    out = {}
+    for item in items:
+        family, sep, path = item.partition("=")
+        if not sep or family not in registry.names() or not Path(path).is_file():
+            raise InputError(f"--model {item}: expected FAMILY=file.onnx with FAMILY one of "
+                             f"{', '.join(registry.names())} and an existing file")  # fmt: skip
+        out[family] = Path(path)
+    return out
+
+
 @click.command()
 @click.option("--size", type=int, default=256, show_default=True, help="Image side.")
 @click.option("--batch", default="1,8", show_default=True, help="Batch sizes.")
@@ -253,8 +339,13 @@ def in_suite(
 @click.option("--threads", type=int, help="Threads for every engine (default: usable cores).")
 @click.option("--tiny", is_flag=True, help="The families' small test configs (a quick run).")
 @click.option("--out", help="Results folder [default: $PTX_RESULTS_DIR or ./bench-results].")
+@click.option(
+    "--model", "model_files", multiple=True, metavar="FAMILY=ONNX",
+    help="Measure this ONNX for the family instead of random init (repeat).",
+)  # fmt: skip
+@click.option("--masked", is_flag=True, help="Also auto under PTX_PRECISIONS=fp32 (its cost).")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON document instead.")
-def main(size, batch, rounds, families, threads, tiny, out, as_json) -> None:
+def main(size, batch, rounds, families, threads, tiny, model_files, masked, out, as_json) -> None:
     """Measure fp32 vs the precision ladder's pick per family and batch; write the table."""
     require("openvino", "openvino", "the precision ladder study")
     if rounds < 1 or size < 8:
@@ -268,6 +359,8 @@ def main(size, batch, rounds, families, threads, tiny, out, as_json) -> None:
         out=out,
         command="python -m ptx.benchmarks.studies.precision_ladder " + " ".join(sys.argv[1:]),
         tiny=tiny,
+        masked=masked,
+        models=_model_files(model_files),
     )
     click.echo(md.with_suffix(".json").read_text() if as_json else md.read_text())
     click.echo(f"wrote {md}", err=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -38,3 +39,24 @@ def test_masked_cpu_has_fp32_contenders_only(monkeypatch):
     old = {"model": "old CPU", "matrix": [], "vector": ["avx2"]}
     monkeypatch.setattr(ladder, "cpu_capabilities", lambda: old)
     assert precision_ladder.contenders_here() == ["onnxruntime", "openvino"]
+
+
+def test_masked_auto_runs_beside_the_plain_engine_and_a_given_onnx_is_used(
+    tmp_path, monkeypatch, dynamic_onnx
+):
+    monkeypatch.delenv("PTX_BACKEND", raising=False)
+    monkeypatch.delenv("PTX_PRECISIONS", raising=False)
+    old = {"model": "old CPU", "matrix": [], "vector": ["avx2"]}  # fp32 rungs only: no NNCF
+    monkeypatch.setattr(ladder, "cpu_capabilities", lambda: old)
+    md, (case,) = precision_ladder.run(
+        size=16, batches=(2,), rounds=2, families=("enhance",), threads=1, out=tmp_path,
+        masked=True, models={"enhance": dynamic_onnx},
+    )  # fmt: skip
+    assert case.masked in ("onnxruntime", "openvino")
+    assert set(case.p25_ms) == {"onnxruntime", "openvino", "pick", "masked"}
+    assert case.parity["masked"] in ("PSNR inf dB", "rel L2 0.0e+00")  # the same fp32 maths
+    text = md.read_text()
+    assert f"PTX_PRECISIONS=fp32: auto took {case.masked} fp32" in text
+    assert f"except `enhance`: {dynamic_onnx}" in text
+    assert "PTX_PRECISIONS" not in os.environ  # the study put the mask back
+    assert not dynamic_onnx.with_name("dyn.onnx.ptx-backend.json").exists()  # measured a copy
