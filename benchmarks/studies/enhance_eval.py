@@ -7,13 +7,15 @@ training. Every photo x degradation pair is scored for the degraded input, the
 classical baseline and the model (PSNR, SSIM, CIEDE2000 colour error against
 the clean photo); the clean table runs the model on the clean photos and scores
 its output against its own input ("do no harm"). The model runs through
-ptx.runtime (ONNX Runtime), not torch. Targets are reported, not asserted.
+ptx.runtime (ONNX Runtime fp32, or --backend / --precision), not torch. Targets are
+reported, not asserted.
 
     python -m ptx.benchmarks.studies.enhance_eval --model runtime/models/enhance.onnx
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -28,6 +30,7 @@ from ptx.benchmarks.harness.script import run_script
 from ptx.errors import InputError
 from ptx.image import blend
 from ptx.io import atomic_write_text
+from ptx.runtime import Engine
 from ptx.runtime.pipelines.enhance import enhance_arrays
 from ptx.training.common.metrics import psnr, ssim
 from ptx.training.enhance.baseline import classical_enhance
@@ -227,13 +230,32 @@ def markdown(result: dict[str, Any], model: str) -> str:
 
 
 def model_enhancer(
-    path: str | Path, threads: int | None = None, strength: float = 1.0
-) -> Callable[[np.ndarray], np.ndarray]:
-    """One-image enhance through ptx.runtime.load (ONNX Runtime), blended at ``strength``."""
+    path: str | Path,
+    threads: int | None = None,
+    strength: float = 1.0,
+    backend: str = "onnxruntime",
+    precision: str = "fp32",
+) -> functools.partial:
+    """One-image enhance through ptx.runtime.load (``backend``, ``precision``), blended.
+
+    The engine is the partial's first argument (``.args[0]``): what ran, for the report.
+    """
     if not 0.0 <= strength <= 1.0:
         raise InputError(f"--strength must be in 0..1, got {strength}")
-    engine = runtime.load(path, backend="onnxruntime", threads=threads)
-    return lambda img: blend(img, enhance_arrays(engine, [img], batch=1)[0], strength)
+    engine = runtime.load(path, backend=backend, precision=precision, threads=threads)
+    return functools.partial(_enhance_one, engine, strength)
+
+
+def _enhance_one(engine: Engine, strength: float, img: np.ndarray) -> np.ndarray:
+    return blend(img, enhance_arrays(engine, [img], batch=1)[0], strength)
+
+
+def _ran(engine: Engine) -> str:
+    """What ran: auto's choice line when it chose, else the backend and its precision."""
+    if getattr(engine, "choice", None) is not None:
+        return engine.choice.line()
+    # OpenVINO reports the precision it compiled for; ONNX Runtime runs fp32 on the CPU
+    return f"backend {engine.backend}, precision {getattr(engine, 'precision', None) or 'fp32'}"
 
 
 def _names(text: str | None, known: Sequence[str]) -> list[str]:
@@ -254,15 +276,28 @@ def _names(text: str | None, known: Sequence[str]) -> list[str]:
 @click.option(
     "--strength", type=float, default=1.0, show_default=True, help="in + s * (model - in)."
 )
+@click.option(
+    "--backend", default="onnxruntime", show_default=True,
+    help="ptx.runtime.load's backend (auto: the CPU ladder's trial picks).",
+)  # fmt: skip
+@click.option(
+    "--precision", default="fp32", show_default=True,
+    help="auto, fp32, bf16, fp16 or int8 (ptx.runtime.load's precision).",
+)  # fmt: skip
 @click.option("--out", help="Results folder (default: $PTX_RESULTS_DIR or ./bench-results).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def main(model_path, photos, degradations, max_side, seed, threads, strength, out, as_json) -> None:
+def main(
+    model_path, photos, degradations, max_side, seed, threads, strength, backend, precision, out,
+    as_json,
+) -> None:  # fmt: skip
     """Score an enhancer on real photos under independent, seeded degradations."""
     photo_names = _names(photos, PHOTOS)
     deg_names = _names(degradations, DEGRADATIONS)
-    enhance = model_enhancer(model_path, threads, strength)
+    enhance = model_enhancer(model_path, threads, strength, backend, precision)
+    ran = _ran(enhance.args[0])
+    click.echo(f"enhancer: {ran}", err=True)
     result = evaluate(load_photos(photo_names, max_side), enhance, deg_names, seed)
-    result["model"], result["strength"] = str(model_path), strength
+    result["model"], result["strength"], result["engine"] = str(model_path), strength, ran
     label = Path(model_path).name + (f" at strength {strength:g}" if strength < 1 else "")
     text = markdown(result, label)
     folder = results_dir(out)
