@@ -31,7 +31,7 @@ from ptx.benchmarks.harness.measure import BenchResult, bench_engine
 from ptx.benchmarks.harness.models import FamilyModel, export_onnx, family_model
 from ptx.benchmarks.harness.plots import group_runs, plot_series
 from ptx.benchmarks.harness.script import run_script
-from ptx.benchmarks.serving import grpc_overhead
+from ptx.benchmarks.serving import grpc_overhead, serve_precision
 from ptx.benchmarks.studies import capi_overhead, precision_ladder, runtime_overhead
 from ptx.benchmarks.studies.enhance_folder import in_suite as enhance_folder_in_suite
 from ptx.errors import PtxError
@@ -215,6 +215,7 @@ def run_suite(
     atomic_write_text(md, markdown(env, settings, by_family, notes, models.values(), overhead))
     capi_overhead.in_suite(out, overhead_s)  # issue 16: C++ (libptx) vs Python, its own page
     grpc_overhead.in_suite(out)  # issue 17: ptx serve over gRPC and HTTP vs in-process
+    serve_precision.in_suite(out)  # issue 19: ptx serve --precision auto vs fp32
     precision_ladder.in_suite(out, size, batches, families, threads)  # issue 19: its own page
     enhance_folder_in_suite(out)  # issue 14: folder run vs model alone, its own page
     return md
