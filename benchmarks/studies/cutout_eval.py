@@ -3,7 +3,10 @@
 Two sets, both with an exactly known alpha:
 
 * ``synthetic``: held-out matte renders (a seed training never draws; every
-  other image with the camera degradations), as ``ptx.training.cutout.data.held_out``.
+  other image with the camera degradations), as ``ptx.training.cutout.data.held_out``;
+  also scored by backdrop: ``synthetic_plain`` (studio sweeps, plain paper),
+  ``synthetic_light`` (textures, flat, graded, blobs) and ``synthetic_scene``
+  (backdrops holding objects of their own).
 * ``real``: real foregrounds with a known alpha composited onto real colour photos.
   Foregrounds: matplotlib's "Minduka present" product image (its own alpha: a
   rendered gift box, the only product picture with a real alpha a package ships) and
@@ -39,8 +42,10 @@ from ptx.benchmarks.harness.script import run_script
 from ptx.image import resize_bilinear
 from ptx.io import atomic_write_bytes, atomic_write_text
 from ptx.runtime.pipelines.cutout import cutout_alpha
-from ptx.training.cutout.data import held_out
+from ptx.training.cutout.data import VAL_SEED_OFFSET, held_out
 from ptx.training.cutout.metrics import alpha_iou, alpha_mae
+from ptx.training.data.matte import render_matte_kind
+from ptx.training.enhance.data import package_textures
 
 TARGETS = {"iou": 0.95, "mae": 0.03}
 SKIMAGE_BACKS = ("astronaut", "chelsea", "coffee", "rocket")
@@ -48,7 +53,13 @@ BACKGROUNDS = (*SKIMAGE_BACKS, "motorcycle", "grace_hopper", "white", "grey")
 FOREGROUNDS = ("present", "horse_coffee", "horse_chelsea")
 METHODS = ("model", "grabcut", "threshold")
 PLAIN = ("white", "grey")
-SETS = ("synthetic", "real", "real_plain", "real_photo")  # real split by its backdrop
+# Both sets split by backdrop: synthetic by the render's kind, real into plain and photo.
+SYN_GROUPS = {
+    "synthetic_plain": ("studio", "plain"),
+    "synthetic_light": ("texture", "flat", "gradient", "blobs"),
+    "synthetic_scene": ("scene",),
+}
+SETS = ("synthetic", *SYN_GROUPS, "real", "real_plain", "real_photo")
 BORDER = 4  # px of frame the threshold baseline reads the background from
 GRABCUT_MARGIN = 0.04
 SHEET_REAL = ("present@rocket", "present@white", "horse_coffee@astronaut", "horse_chelsea@grey")
@@ -154,6 +165,12 @@ def threshold_alpha(rgb: np.ndarray, lo: float = 12.0, hi: float = 40.0) -> np.n
     return np.clip((dist - lo) / (hi - lo), 0.0, 1.0)
 
 
+def synthetic_kinds(seed: int, n: int, size: int) -> list[str]:
+    """The backdrop kind of each held-out render (``held_out``'s images, rendered again)."""
+    tex = package_textures()
+    return [render_matte_kind(seed + VAL_SEED_OFFSET, i, size, tex)[2] for i in range(n)]
+
+
 # -- scoring ------------------------------------------------------------------------------
 def score_set(
     items: list[tuple[str, np.ndarray, np.ndarray]], methods: dict[str, Callable]
@@ -252,11 +269,16 @@ def main(model_path, n_syn, size, seed, threads, out, as_json) -> None:
     real = real_set(size)
     result: dict[str, Any] = {"model": str(model_path), "size": size, "seed": seed}
     result["synthetic"] = score_set(syn, methods)
+    for row, kind in zip(result["synthetic"], synthetic_kinds(seed, n_syn, size), strict=True):
+        row["kind"] = kind
     result["real"] = score_set(real, methods)
     result["summary"] = {k: summarise(result[k]) for k in ("synthetic", "real")}
     plain = [r for r in result["real"] if r["image"].split("@")[1] in PLAIN]
     photo = [r for r in result["real"] if r["image"].split("@")[1] not in PLAIN]
     result["summary"].update(real_plain=summarise(plain), real_photo=summarise(photo))
+    for group, kinds in SYN_GROUPS.items():
+        rows = [r for r in result["synthetic"] if r["kind"] in kinds]
+        result["summary"][group] = summarise(rows)
     s = result["summary"]["synthetic"]["model"]
     result["met"] = {
         "synthetic_iou": s["iou"] >= TARGETS["iou"],

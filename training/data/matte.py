@@ -140,6 +140,14 @@ def render_matte(
     ``textures``: grey texture images (``package_textures()``) for textured backdrops and
     products; None or [] uses none.
     """
+    rgb, alpha, _ = render_matte_kind(seed, index, size, textures)
+    return rgb, alpha
+
+
+def render_matte_kind(
+    seed: int, index: int, size: int, textures: list[np.ndarray] | None = None
+) -> tuple[np.ndarray, np.ndarray, str]:
+    """``render_matte`` plus the backdrop's kind (one of BG_KINDS), for per-kind scores."""
     if not 16 <= size <= 4096:
         raise InputError(f"size must be between 16 and 4096 px, got {size}")
     if seed < 0 or index < 0:
@@ -155,12 +163,13 @@ def render_matte(
     if rng.random() < P_DEFOCUS:
         sigma = float(rng.uniform(0.4, 1.6)) * size / 256.0 + 0.2
         colour, alpha = _blur(colour, sigma), np.clip(_blur(alpha, sigma), 0.0, 1.0)
-    bg = matte_background(str(rng.choice(BG_KINDS, p=BG_WEIGHTS)), size, rng, tex)
+    kind = str(rng.choice(BG_KINDS, p=BG_WEIGHTS))
+    bg = matte_background(kind, size, rng, tex)
     if rng.random() < P_SHADOW:
         bg = bg * (1.0 - shadow(alpha, standing, rng))[..., None]
     out = bg * (1.0 - alpha[..., None]) + colour
     rgb = np.clip(out + 0.5, 0, 255).astype(np.uint8)
-    return rgb, alpha.astype(np.float32)
+    return rgb, alpha.astype(np.float32), kind
 
 
 def render_set(

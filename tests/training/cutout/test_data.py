@@ -130,3 +130,15 @@ def test_write_matte_set(tmp_path: Path) -> None:
     (tmp_path / "f").write_text("x")
     with pytest.raises(InputError):
         write_matte_set(tmp_path / "f", 1, 48)
+
+
+def test_render_matte_kind_names_the_backdrop_of_the_same_render() -> None:
+    """The per-kind scores of cutout_eval rest on this: same image, and every kind occurs."""
+    kinds = set()
+    for i in range(40):
+        rgb, alpha, kind = matte.render_matte_kind(2, i, 48)
+        if i < 3:
+            rgb2, alpha2 = render_matte(2, i, 48)
+            assert np.array_equal(rgb, rgb2) and np.array_equal(alpha, alpha2)
+        kinds.add(kind)
+    assert kinds <= set(BG_KINDS) and {"scene", "studio", "plain"} <= kinds, kinds
