@@ -11,10 +11,19 @@ never pays the delay. A request that times out while queued gives its queue slot
 back at once (``cancel``). When a merged batch fails, each of its requests is run
 again alone, so one bad request (an out-of-range label id) fails alone. Each worker
 closes its own engine when it stops, so shutdown never frees an engine mid-run.
+
+``run_inline`` serves a lone request on the caller's thread (an event loop) instead:
+only when nothing else is queued, running or accepted, so no batch could form, and
+when a run of exactly that input signature last took at most ``INLINE_MAX_S``, so the
+loop never stalls for long. It saves the two thread hand-offs of a queued request
+(the worker's wake-up and the loop's), which at concurrency 1 on a small model cost
+about as much as the model. An engine runs one request at a time either way (a lock
+per engine instance, taken by its worker and by the inline path).
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections import deque
@@ -28,6 +37,9 @@ from ptx.errors import InputError, ModelError, PtxError
 from ptx.runtime.engine import Engine
 from ptx.runtime.server.metrics import Metrics
 from ptx.runtime.server.stats import ModelStats
+
+INLINE_MAX_S = 0.002  # longest known engine run a request may do on the event loop
+RECENT_MAX = 256  # input signatures whose last run time is kept
 
 
 class Overloaded(PtxError):
@@ -64,6 +76,20 @@ class ImageRunner(Protocol):
     def close(self, engine: Engine) -> None:
         """Release what was made for ``engine`` (called by its worker as it stops)."""
         ...
+
+
+def _on_event_loop() -> bool:
+    """True on a thread running an asyncio event loop (where a thread hand-off costs twice)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def _signature(feeds: dict[str, np.ndarray]) -> tuple:
+    """Names, dtypes and whole shapes: what an engine run's duration depends on."""
+    return tuple((k, a.dtype.str, a.shape) for k, a in sorted(feeds.items()))
 
 
 def batchable(engine: Engine) -> bool:
@@ -103,11 +129,14 @@ class Batcher:
         self._closing = False
         self.active = 0  # requests accepted by the HTTP layer and not yet answered
         self._running = 0  # requests in batches being run
+        self._locks = [threading.Lock() for _ in engines]  # one run per engine at a time
+        self._recent: dict[tuple, int] = {}  # input signature -> ns of its last lone run
+        self.inline_max_ns = int(INLINE_MAX_S * 1e9)
         self._depth = metrics.queue_depth.labels(name)
         self._forming = metrics.forming.labels(name)
         self._threads = [
             threading.Thread(
-                target=self._work, args=(e,), name=f"ptx-serve-{name}-{i}", daemon=True
+                target=self._work, args=(i,), name=f"ptx-serve-{name}-{i}", daemon=True
             )
             for i, e in enumerate(engines)
         ]
@@ -130,19 +159,12 @@ class Batcher:
         """Queue one request; a Future of its Result. Raises Overloaded when the queue is full.
 
         ``kind="rgb"``: uint8 NHWC images for the image runner; merged only with their kind.
+        Called on an event loop's thread (an async handler), a lone known-short tensor
+        request runs right here instead (see ``run_inline``); its Future comes back done.
         """
-        if kind != "tensor" and self.images is None:
-            raise ModelError(f"model '{self.name}': no runner for '{kind}' requests")
-        samples = 1
-        if self.merge:
-            sizes = {a.shape[0] for a in feeds.values()}
-            if len(sizes) != 1:
-                raise InputError(
-                    f"model '{self.name}': inputs disagree on the batch size {sorted(sizes)}"
-                )
-            samples = sizes.pop()
-        key = (kind, *((k, a.dtype.str, a.shape[1:]) for k, a in sorted(feeds.items())))
-        item = _Item(feeds, samples, key, Future(), time.perf_counter_ns(), kind)
+        item = self._item(feeds, kind)
+        if kind == "tensor" and _on_event_loop() and self._try_inline(item):
+            return item.future
         with self._cond:
             if self._closing:
                 raise Overloaded(f"model '{self.name}' is shutting down; retry on another server")
@@ -154,6 +176,52 @@ class Batcher:
             self._depth.set(len(self._queue))
             self._cond.notify()
         return item.future
+
+    def _item(self, feeds: dict[str, np.ndarray], kind: str) -> _Item:
+        if kind != "tensor" and self.images is None:
+            raise ModelError(f"model '{self.name}': no runner for '{kind}' requests")
+        samples = 1
+        if self.merge:
+            sizes = {a.shape[0] for a in feeds.values()}
+            if len(sizes) != 1:
+                raise InputError(
+                    f"model '{self.name}': inputs disagree on the batch size {sorted(sizes)}"
+                )
+            samples = sizes.pop()
+        key = (kind, *((k, a.dtype.str, a.shape[1:]) for k, a in sorted(feeds.items())))
+        return _Item(feeds, samples, key, Future(), time.perf_counter_ns(), kind)
+
+    def run_inline(self, feeds: dict[str, np.ndarray]) -> Result | None:
+        """Run a lone, known-short tensor request on this thread; None: submit it instead.
+
+        Raises what the request's future would (its engine error, or InputError).
+        """
+        item = self._item(feeds, "tensor")
+        return item.future.result() if self._try_inline(item) else None
+
+    def _try_inline(self, item: _Item) -> bool:
+        """Run ``item`` on this thread if it is lone and known-short; False: queue it."""
+        with self._cond:
+            if self._closing or self._queue or self._running or self.active > 1:
+                return False
+            known = self._recent.get(_signature(item.feeds))
+            if known is None or known > self.inline_max_ns:
+                return False
+            free = (i for i, lock in enumerate(self._locks) if lock.acquire(blocking=False))
+            index = next(free, None)
+            if index is None:
+                return False
+            lock = self._locks[index]
+            self._running += 1
+        try:
+            item.future.set_running_or_notify_cancel()
+            self._run(self.engines[index], [item])
+        finally:
+            lock.release()
+            with self._cond:
+                self._running -= 1
+                self._cond.notify()
+        return True
 
     # -- workers --------------------------------------------------------------
     def _take(self) -> list[_Item] | None:
@@ -208,7 +276,8 @@ class Batcher:
             self._queue = deque(it for it in self._queue if not it.future.cancelled())
             self._depth.set(len(self._queue))
 
-    def _work(self, engine: Engine) -> None:
+    def _work(self, index: int) -> None:
+        engine, lock = self.engines[index], self._locks[index]
         try:
             while True:
                 with self._gather:
@@ -216,14 +285,16 @@ class Batcher:
                 if group is None:
                     return
                 try:
-                    self._run(engine, group)
+                    with lock:
+                        self._run(engine, group)
                 finally:
                     with self._cond:
                         self._running -= len(group)
         finally:
-            if self.images is not None:
-                self.images.close(engine)
-            engine.close()  # only here: never while this worker may still be running it
+            with lock:  # an inline run on this engine ends first
+                if self.images is not None:
+                    self.images.close(engine)
+                engine.close()  # only here: never while this worker may still be running it
 
     def _run(self, engine: Engine, group: list[_Item]) -> None:
         t0 = time.perf_counter_ns()
@@ -239,6 +310,10 @@ class Batcher:
             else:
                 outputs = self.images.run(engine, feeds)
             t2 = time.perf_counter_ns()
+            if len(group) == 1 and group[0].kind == "tensor":
+                if len(self._recent) >= RECENT_MAX:  # many shapes: forget, stay bounded
+                    self._recent.clear()
+                self._recent[_signature(feeds)] = t2 - t1
             parts = self._split(outputs, group, samples)
             t3 = time.perf_counter_ns()
         except Exception as exc:  # a backend's own exception must still reach the client

@@ -13,11 +13,13 @@ pytest.importorskip("tritonclient.grpc")
 
 def test_measure_checks_answers_and_writes_a_page(hw_onnx, tmp_path):
     res = grpc_overhead.measure(hw_onnx, size=16, seconds=0.5)
-    assert set(res["p50_ms"]) == {"in-process", "grpc", "http", "grpc floor"}
-    assert res["floor_ratio"] > 1
+    assert set(res["p50_ms"]) == {
+        "in-process", "grpc", "grpc lean", "http", "grpc floor", "grpc lean floor",
+    }  # fmt: skip
+    assert res["floor_ratio"] > 1 and res["lean_floor_ratio"] > 1
     assert all(n >= grpc_overhead.ROUNDS for n in res["requests"].values())
     assert res["backend"] == "onnxruntime"
-    for proto in ("grpc", "http"):
+    for proto in ("grpc", "grpc lean", "http"):
         assert res["ratio"][proto] == pytest.approx(
             res["p50_ms"][proto] / res["p50_ms"]["in-process"]
         )
@@ -25,3 +27,4 @@ def test_measure_checks_answers_and_writes_a_page(hw_onnx, tmp_path):
     assert json.loads(json_path.read_text())["grpc_overhead"]["size"] == 16
     page = md_path.read_text()
     assert "| grpc |" in page and "| http |" in page and "target" in page
+    assert "| grpc lean |" in page and "lean client" in page
