@@ -1,8 +1,10 @@
 """A seeded camera-like degradation model: (clean uint8 RGB) -> degraded uint8 RGB.
 
 Steps run in the order a camera applies them: colour cast and exposure on the
-linear-ish signal first, then sensor noise (Poisson shot + Gaussian read),
-then a real JPEG encode/decode with Pillow. NumPy + Pillow only, so the demo
+linear-ish signal first, then softness (a lens blur, or a downscale and upscale
+as a resize pipeline leaves it), then sensor noise (Poisson shot + Gaussian
+read, and coarse-grained colour noise as demosaicing leaves it), then a real
+JPEG encode/decode with Pillow. NumPy + Pillow only, so the demo
 and the runtime evaluation can use it without torch.
 """
 
@@ -47,15 +49,23 @@ class DegradeConfig:
     contrast_gap: tuple[float, float] = (0.8, 1.25)
     gamma_gap: tuple[float, float] = (1.0, 1.0)
     poisson_peak: tuple[float, float] = (40.0, 600.0)  # photons at white; log-uniform
-    gaussian_sigma: tuple[float, float] = (1.0, 8.0)  # read noise, in 0..255 units
-    jpeg_quality: tuple[int, int] = (20, 75)  # inclusive
+    gaussian_sigma: tuple[float, float] = (1.0, 20.0)  # read noise, in 0..255 units
+    chroma_sigma: tuple[float, float] = (2.0, 10.0)  # colour noise on a 2x coarser grid, 0..255
+    p_chroma: float = 0.4  # share of noise stages that add colour noise too
+    downscale: tuple[float, float] = (0.35, 0.8)  # resize factor before resizing back
+    blur_sigma: tuple[float, float] = (0.5, 1.6)  # Gaussian lens blur, pixels
+    jpeg_quality: tuple[int, int] = (15, 75)  # inclusive
     p_noise: float = 0.6  # probability each stage is applied
     p_jpeg: float = 0.5
-    p_color: float = 0.75
+    # A tone error in half the draws: with most degraded inputs also off in tone, the tone
+    # classifier learned "any degradation means a tone error" and fired on noisy photos.
+    p_color: float = 0.5
+    p_soft: float = 0.3  # a blur or a downscale (half each)
     p_part: float = 0.6  # probability of each part of the colour stage (cast, exposure, ...)
 
     def __post_init__(self) -> None:
-        for name in ("cast", "brightness", "contrast", "gamma", "poisson_peak", "gaussian_sigma"):
+        ranges = ("cast", "brightness", "contrast", "gamma", "poisson_peak", "gaussian_sigma")
+        for name in (*ranges, "chroma_sigma", "downscale", "blur_sigma"):
             lo, hi = getattr(self, name)
             if not (0 <= lo <= hi):
                 raise InputError(f"DegradeConfig.{name}: need 0 <= low <= high, got ({lo}, {hi})")
@@ -76,6 +86,10 @@ class DegradeConfig:
         if not (-1 <= lo <= hi <= 1):
             raise InputError(
                 f"DegradeConfig.offset: need -1 <= low <= high <= 1, got {self.offset}"
+            )
+        if not 0 < self.downscale[1] <= 1:
+            raise InputError(
+                f"DegradeConfig.downscale: need factors in (0, 1], got {self.downscale}"
             )
         q_lo, q_hi = self.jpeg_quality
         if not (1 <= q_lo <= q_hi <= 100):
@@ -149,11 +163,49 @@ def _color_exposure(x: np.ndarray, rng: np.random.Generator, cfg: DegradeConfig)
 
 
 def _noise(x: np.ndarray, rng: np.random.Generator, cfg: DegradeConfig) -> np.ndarray:
-    """Poisson shot noise (signal-dependent) plus Gaussian read noise."""
+    """Poisson shot noise (signal-dependent), Gaussian read noise, sometimes colour noise."""
     peak = _log_uniform(rng, *cfg.poisson_peak)
-    x = rng.poisson(x * peak).astype(np.float32) / np.float32(peak)
+    x = rng.poisson(np.clip(x, 0.0, 1.0) * peak).astype(np.float32) / np.float32(peak)
     sigma = rng.uniform(*cfg.gaussian_sigma) / 255.0
-    return x + rng.normal(0.0, sigma, size=x.shape).astype(np.float32)
+    x = x + rng.normal(0.0, sigma, size=x.shape).astype(np.float32)
+    chroma = rng.uniform(*cfg.chroma_sigma) / 255.0
+    if rng.random() < cfg.p_chroma:
+        h, w = x.shape[:2]
+        coarse = rng.normal(0.0, chroma, size=((h + 1) // 2, (w + 1) // 2, 3))
+        x = x + _resize(coarse.astype(np.float32), (h, w), "bilinear")
+    return x
+
+
+def _resize(x: np.ndarray, size: tuple[int, int], method: str) -> np.ndarray:
+    """Resize float HxWxC to ``size`` (h, w), channel by channel (Pillow's float mode)."""
+    from PIL import Image
+
+    how = {
+        "nearest": Image.Resampling.NEAREST,
+        "bilinear": Image.Resampling.BILINEAR,
+        "bicubic": Image.Resampling.BICUBIC,
+    }[method]
+    chans = [
+        np.asarray(Image.fromarray(np.ascontiguousarray(x[..., c])).resize(size[::-1], how))
+        for c in range(x.shape[2])
+    ]
+    return np.stack(chans, axis=2).astype(np.float32)
+
+
+def _soften(x: np.ndarray, rng: np.random.Generator, cfg: DegradeConfig) -> np.ndarray:
+    """A Gaussian lens blur or a downscale-and-upscale (nearest, bilinear or bicubic)."""
+    from PIL import Image, ImageFilter
+
+    blur = rng.random() < 0.5
+    sigma = rng.uniform(*cfg.blur_sigma)
+    factor = rng.uniform(*cfg.downscale)
+    down, up = rng.choice(["nearest", "bilinear", "bicubic"], size=2)
+    h, w = x.shape[:2]
+    if blur:
+        img = Image.fromarray(np.clip(x * 255.0 + 0.5, 0, 255).astype(np.uint8))
+        return np.asarray(img.filter(ImageFilter.GaussianBlur(sigma)), np.float32) / 255.0
+    small = (max(1, round(h * factor)), max(1, round(w * factor)))
+    return _resize(_resize(x, small, str(down)), (h, w), str(up))
 
 
 def _jpeg(rgb: np.ndarray, quality: int) -> np.ndarray:
@@ -190,15 +242,18 @@ def degrade(
     x = clean.astype(np.float32) / 255.0
     # Draw every stage's coin even when it is skipped, so a config change in one
     # stage does not reshuffle the random parameters of the others.
-    coins = rng.random(3) < (cfg.p_color, cfg.p_noise, cfg.p_jpeg)
-    pick = int(rng.integers(0, 3))
-    if not coins.any() and max(cfg.p_color, cfg.p_noise, cfg.p_jpeg) > 0:
-        while not (cfg.p_color, cfg.p_noise, cfg.p_jpeg)[pick] > 0:  # a stage that can run
-            pick = (pick + 1) % 3
+    odds = (cfg.p_color, cfg.p_noise, cfg.p_jpeg, cfg.p_soft)
+    coins = rng.random(4) < odds
+    pick = int(rng.integers(0, 4))
+    if not coins.any() and max(odds) > 0:
+        while not odds[pick] > 0:  # a stage that can run
+            pick = (pick + 1) % 4
         coins[pick] = True
-    do_color, do_noise, do_jpeg = (bool(c) for c in coins)
+    do_color, do_noise, do_jpeg, do_soft = (bool(c) for c in coins)
     if do_color:
         x = _color_exposure(x, rng, cfg)
+    if do_soft:
+        x = _soften(x, rng, cfg)
     if do_noise:
         x = _noise(x, rng, cfg)
     out = np.clip(x * 255.0 + 0.5, 0, 255).astype(np.uint8)

@@ -27,6 +27,9 @@ LOOK_KEEP = 0.3  # share of clean crops kept as rendered (see vary_look)
 LOOK_GAIN = (0.82, 1.0)
 LOOK_GAMMA = (0.7, 1.5)
 LOOK_TINT = (0.96, 1.04)
+# Saturation, log-uniform, for half the varied looks: vivid products that clip a channel
+# (a blue box on white) are good photos too; without them the classifier read one as a cast.
+LOOK_SATURATION = (0.8, 1.8)
 WHOLE_FRACTION = 0.25  # crops that are the whole image, scaled: the statistics a photo has
 
 
@@ -102,7 +105,11 @@ def vary_look(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     tint = rng.uniform(*LOOK_TINT, size=3)
     gain = rng.uniform(*LOOK_GAIN) * tint / tint.mean()
     gamma = float(np.exp(rng.uniform(*np.log(LOOK_GAMMA))))
+    sat = float(np.exp(rng.uniform(*np.log(LOOK_SATURATION))))
     x = (rgb.astype(np.float32) / 255.0) ** np.float32(gamma) * gain.astype(np.float32)
+    if rng.random() < 0.5:
+        lum = x.mean(axis=2, keepdims=True)
+        x = lum + np.float32(sat) * (x - lum)
     return np.clip(x * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 

@@ -3,16 +3,17 @@
 This module imports torch; the registry imports it lazily.
 
 Global colour, exposure and contrast errors are global, so a small MLP looks
-at statistics of a fixed-size thumbnail (per-channel mean, std and a soft CDF,
-all computed inside the graph) plus a full-resolution high-frequency energy
-(how noisy or blocky the image is) and predicts a monotone tone curve per
+at statistics of a fixed-size, noise-averaged thumbnail (per-channel mean, std
+and a soft CDF; the colour of its highlights and shadows, how much of it is
+highlight and shadow, its saturation; all computed inside the graph) and
+predicts a monotone tone curve per
 channel together with a "needs a tone correction" probability: a classifier,
 trained on its own loss (clean vs degraded tones). The curve is applied only
 where that probability is clearly high (a ramp from TRUST_FROM to TRUST_FULL),
 so a photo whose statistics look normal comes back with its tones unchanged
 ("do no harm"), even when the curve itself would have changed it. A small two-level conv net removes
 noise and JPEG blocks as a residual on the tone-corrected image. Every op is
-plain ONNX (Resize, Conv, Sigmoid, Clip, ReduceMean) with dynamic batch,
+plain ONNX (AveragePool, Resize, Conv, Sigmoid, Clip, ReduceMean/Max/Min) with dynamic batch,
 height and width, and friendly to FP16 and TensorRT: no sort, no TopK, no
 data-dependent padding. The encoder's stride-2 convs take any size and the
 decoder resizes back to the skip's exact size, so the network accepts any
@@ -43,7 +44,14 @@ MIN_SIDE, OPT_SIDE, MAX_SIDE, MAX_BATCH = 32, 256, 1024, 16
 
 
 SOFT_CDF_TAU = 0.03  # width of the sigmoid step; smooth enough to give gradients
-HF_SCALE = 10.0  # high-frequency energy (mean |second difference|) to about unit scale
+# The statistics see a 4x4-averaged image: noise and JPEG blocks must not look like a tone
+# problem (with full-resolution statistics the classifier fired on noisy photos, and the
+# curve undid the denoiser's gain).
+STATS_POOL = 4
+# Highlights and shadows (by luminance, soft thresholds): a cast tints them, a coloured
+# product does not, so their colour tells a blue cast from a blue box on white.
+HIGHLIGHT, SHADOW, EDGE_TAU = 0.7, 0.3, 0.05
+N_EXTRA = 9  # highlight colour (3), shadow colour (3), their shares (2), mean saturation (1)
 N_GATES = 1  # the tone curve's confidence (a gate on the local residual starved its learning)
 # The classifier's probability -> how much of the curve is applied: nothing below TRUST_FROM
 # (a conservative threshold: when in doubt, leave the photo), all of it from TRUST_FULL.
@@ -69,10 +77,7 @@ class GlobalBranch(nn.Module):
             (torch.arange(levels, dtype=torch.float32) + 0.5) / levels,
             persistent=False,
         )
-        d2 = torch.tensor([-1.0, 2.0, -1.0])
-        self.register_buffer("d2y", d2.view(1, 1, 3, 1).repeat(3, 1, 1, 1), persistent=False)
-        self.register_buffer("d2x", d2.view(1, 1, 1, 3).repeat(3, 1, 1, 1), persistent=False)
-        n_in = 3 * (3 + levels)
+        n_in = 3 * (2 + levels) + N_EXTRA
         self.mlp = nn.Sequential(
             nn.Linear(n_in, hidden),
             nn.ReLU(inplace=True),
@@ -90,20 +95,25 @@ class GlobalBranch(nn.Module):
         nn.init.zeros_(self.gate.bias)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        """Per-channel mean, std, soft CDF (thumbnail), HF energy (full size): (N, 3*(3+levels))."""
-        # Second differences along each axis (a fixed depthwise Conv, not slicing, which
-        # pins the batch at export): flat ramps give 0, noise and JPEG blocks do not.
-        dy = F.conv2d(x, self.d2y, groups=3).abs().mean(dim=(2, 3))
-        dx = F.conv2d(x, self.d2x, groups=3).abs().mean(dim=(2, 3))
-        hf = (dy + dx) * HF_SCALE
-        t = F.interpolate(x, size=(self.thumb, self.thumb), mode="bilinear", align_corners=False)
+        """Statistics of the noise-averaged thumbnail: (N, 3 * (2 + levels) + N_EXTRA)."""
+        # avg_pool2d floors odd sides: any H x W >= STATS_POOL works, with no padding op.
+        t = F.avg_pool2d(x, STATS_POOL)
+        t = F.interpolate(t, size=(self.thumb, self.thumb), mode="bilinear", align_corners=False)
         t = t.flatten(2)  # N, 3, P
         mean = t.mean(dim=2)
         std = (t - mean.unsqueeze(2)).pow(2).mean(dim=2).add(1e-6).sqrt()
         # A sigmoid step instead of sort/quantile: exports as elementwise ops, no TopK.
         steps = torch.sigmoid((self.thresholds.view(1, 1, -1, 1) - t.unsqueeze(2)) / SOFT_CDF_TAU)
         cdf = steps.mean(dim=3)  # N, 3, levels
-        return torch.cat([mean, std, cdf.flatten(1), hf], dim=1)
+        lum = t.mean(dim=1, keepdim=True)  # N, 1, P
+        chroma = t - lum
+        hi = torch.sigmoid((lum - HIGHLIGHT) / EDGE_TAU)
+        lo = torch.sigmoid((SHADOW - lum) / EDGE_TAU)
+        hi_col = (chroma * hi).sum(dim=2) / (hi.sum(dim=2) + 1.0)  # +1: no highlights -> 0
+        lo_col = (chroma * lo).sum(dim=2) / (lo.sum(dim=2) + 1.0)
+        sat = (t.amax(dim=1) - t.amin(dim=1)).mean(dim=1, keepdim=True)
+        shares = torch.cat([hi.mean(dim=2), lo.mean(dim=2)], dim=1)
+        return torch.cat([mean, std, cdf.flatten(1), hi_col, lo_col, shares, sat], dim=1)
 
     def predict(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Curve start (N, 3), non-negative segment rises (N, 3, knots), "needs it" logit (N, 1)."""

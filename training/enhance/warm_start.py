@@ -7,6 +7,9 @@ initializers carry the module's parameter names) and a fresh resume state (step
 from them with whatever data and degradations the current code draws.
 
     python -m ptx.training.enhance.warm_start --onnx runtime/models/enhance.onnx --out ckpt
+
+``--only local.`` takes the local denoiser's weights alone (the slow part to learn) and
+leaves the rest freshly initialised: for a run whose global branch changed shape.
 """
 
 from __future__ import annotations
@@ -24,8 +27,11 @@ from ptx.training.common.checkpoint import save_checkpoint
 FAMILY = "enhance"
 
 
-def warm_start(onnx_path: str | Path, out: str | Path, seed: int = 0) -> Path:
-    """Write checkpoint ``out`` with the weights of enhance ONNX ``onnx_path`` and step 0."""
+def warm_start(onnx_path: str | Path, out: str | Path, seed: int = 0, only: str = "") -> Path:
+    """Write checkpoint ``out`` with the weights of enhance ONNX ``onnx_path`` and step 0.
+
+    ``only``: load just the parameters whose names start with it (the rest stay fresh).
+    """
     import onnx
     import torch
     from onnx import numpy_helper
@@ -41,13 +47,15 @@ def warm_start(onnx_path: str | Path, out: str | Path, seed: int = 0) -> Path:
     fam = registry.get(FAMILY)
     cfg = fam.config(**spec.config)
     model, fresh = fam.build(cfg), fam.make_spec(cfg)
-    want = model.state_dict()
+    want = {k: v for k, v in model.state_dict().items() if k.startswith(only)}
     weights = {
         i.name: torch.from_numpy(numpy_helper.to_array(i).copy())
         for i in proto.graph.initializer
         if i.name in want
     }
-    params = {k for k, _ in model.named_parameters()}
+    params = {k for k, _ in model.named_parameters() if k.startswith(only)}
+    if not params:
+        raise InputError(f"--only {only!r}: no parameter of the enhance model starts with it")
     missing = sorted(params - weights.keys())
     if missing:
         raise ModelError(f"{path}: lacks weights {', '.join(missing[:4])}; not this architecture")
@@ -71,9 +79,10 @@ def warm_start(onnx_path: str | Path, out: str | Path, seed: int = 0) -> Path:
 @click.option("--onnx", "onnx_path", required=True, help="An exported enhance ONNX with its spec.")
 @click.option("--out", required=True, help="Checkpoint folder to write.")
 @click.option("--seed", type=int, default=0, show_default=True, help="The run's data seed.")
-def main(onnx_path: str, out: str, seed: int) -> None:
+@click.option("--only", default="", help="Load only parameters with this prefix (e.g. local.).")
+def main(onnx_path: str, out: str, seed: int, only: str) -> None:
     """Write a step-0 checkpoint holding an enhance ONNX's weights (then train with --resume)."""
-    folder = warm_start(onnx_path, out, seed)
+    folder = warm_start(onnx_path, out, seed, only)
     click.echo(f"wrote {folder} from {onnx_path}; continue with ptx train enhance --resume")
 
 

@@ -35,20 +35,21 @@ def test_degrades_within_a_sane_range() -> None:
 def test_each_stage_changes_the_image_on_its_own() -> None:
     clean = _scene()
     only = {
-        "color": DegradeConfig(p_noise=0.0, p_jpeg=0.0),
-        "noise": DegradeConfig(p_color=0.0, p_jpeg=0.0),
-        "jpeg": DegradeConfig(p_color=0.0, p_noise=0.0),
+        "color": DegradeConfig(p_noise=0.0, p_jpeg=0.0, p_soft=0.0),
+        "noise": DegradeConfig(p_color=0.0, p_jpeg=0.0, p_soft=0.0),
+        "jpeg": DegradeConfig(p_color=0.0, p_noise=0.0, p_soft=0.0),
+        "soft": DegradeConfig(p_color=0.0, p_noise=0.0, p_jpeg=0.0),
     }
     for name, cfg in only.items():
         out = degrade(clean, np.random.default_rng(3), cfg)
         assert psnr(out, clean) < 45.0, name
-    off = DegradeConfig(p_color=0.0, p_noise=0.0, p_jpeg=0.0)
+    off = DegradeConfig(p_color=0.0, p_noise=0.0, p_jpeg=0.0, p_soft=0.0)
     assert np.array_equal(degrade(clean, np.random.default_rng(3), off), clean)
 
 
 def test_cast_moves_channel_means_apart() -> None:
     grey = np.full((32, 32, 3), 128, np.uint8)
-    cfg = DegradeConfig(cast=(0.7, 1.3), p_noise=0.0, p_jpeg=0.0)
+    cfg = DegradeConfig(cast=(0.7, 1.3), p_noise=0.0, p_jpeg=0.0, p_soft=0.0)
     spreads = [np.ptp(degrade_seeded(grey, s, cfg).reshape(-1, 3).mean(0)) for s in range(5)]
     assert max(spreads) > 10
 
@@ -128,3 +129,40 @@ def test_gaps_must_lie_inside_their_ranges() -> None:
         DegradeConfig(offset=(-0.1, 0.1), offset_gap=0.2)
     with pytest.raises(InputError, match="cast_gap"):
         DegradeConfig(cast_gap=1.5)
+
+
+def _detail(img: np.ndarray) -> float:
+    """Mean absolute second difference along x: fine detail (edges, texture, noise)."""
+    x = img.astype(np.float32)
+    return float(np.abs(x[:, 2:] - 2 * x[:, 1:-1] + x[:, :-2]).mean())
+
+
+def test_softening_removes_detail_and_keeps_tones() -> None:
+    """Blur and downscale-upscale both lose fine detail; neither moves the mean colour."""
+    rng = np.random.default_rng(0)
+    clean = np.clip(_scene(64, 64) + rng.normal(0, 30, (64, 64, 3)), 0, 255).astype(np.uint8)
+    cfg = DegradeConfig(p_color=0.0, p_noise=0.0, p_jpeg=0.0)
+    for seed in range(6):
+        out = degrade_seeded(clean, seed, cfg)
+        assert out.shape == clean.shape
+        assert _detail(out) < 0.8 * _detail(clean), seed
+        shift = np.abs(out.mean((0, 1)) - clean.astype(np.float32).mean((0, 1))).max()
+        assert shift < 3.0, (seed, shift)
+
+
+def test_colour_noise_is_coarser_than_pixel_noise() -> None:
+    """With colour noise on, neighbouring pixels' noise is correlated (a 2x coarser grid)."""
+    grey = np.full((64, 64, 3), 128, np.uint8)
+    cfg = DegradeConfig(
+        p_color=0.0,
+        p_jpeg=0.0,
+        p_soft=0.0,
+        p_chroma=1.0,
+        poisson_peak=(1e6, 1e6),
+        gaussian_sigma=(0.0, 0.0),
+        chroma_sigma=(12.0, 12.0),
+    )
+    noise = degrade_seeded(grey, 1, cfg).astype(np.float32) - 128
+    assert noise.std() > 3.0
+    corr = np.corrcoef(noise[:, 1:].ravel(), noise[:, :-1].ravel())[0, 1]
+    assert corr > 0.3, corr

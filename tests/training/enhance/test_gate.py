@@ -73,6 +73,24 @@ def test_warm_start_carries_the_weights_and_starts_at_step_0(tmp_path) -> None:
     assert spec.config["width"] == fam.test_config["width"]
 
 
+def test_warm_start_only_local_takes_the_denoiser_from_another_global_branch(tmp_path) -> None:
+    """``only="local."``: the local weights come over, the reshaped global branch starts fresh."""
+    fam = registry.get("enhance")
+    torch.manual_seed(0)
+    old = fam.build({**fam.test_config, "levels": 6})  # as if the global inputs had changed
+    _onnx_like(old, fam.make_spec(fam.test_config), tmp_path / "m.onnx")
+    with pytest.raises(ModelError, match="shapes differ"):
+        warm_start(tmp_path / "m.onnx", tmp_path / "ck")
+    with pytest.raises(InputError, match="no parameter"):
+        warm_start(tmp_path / "m.onnx", tmp_path / "ck", only="nothing.")
+    warm_start(tmp_path / "m.onnx", tmp_path / "ck", only="local.")
+    again, spec = load_checkpoint(tmp_path / "ck", family="enhance")
+    for k, v in again.state_dict().items():
+        if k.startswith("local."):
+            assert torch.equal(v, old.state_dict()[k]), k
+    assert spec.config["levels"] == fam.test_config["levels"]
+
+
 def test_warm_start_refuses_other_models(tmp_path) -> None:
     with pytest.raises(InputError, match="no such ONNX"):
         warm_start(tmp_path / "nope.onnx", tmp_path / "ck")
