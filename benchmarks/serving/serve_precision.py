@@ -42,6 +42,7 @@ from ptx.errors import InputError, ModelError
 from ptx.inputs import example_inputs
 from ptx.io import atomic_write_text
 from ptx.runtime.backends.auto import precision as ladder
+from ptx.spec import ModelSpec
 
 SHIPPED = Path(runtime.__file__).resolve().parent / "models" / "enhance.onnx"
 SERVERS = ("auto", "fp32")  # the --precision of each server; the second is the baseline
@@ -50,7 +51,7 @@ NAME = "m"
 COUNTS = ("answered", "errors", "wrong_results", "overloaded_503")
 
 
-def reference_answers(model: Path, size: int) -> tuple[list[dict], list[dict], object]:
+def reference_answers(model: Path, size: int) -> tuple[list[dict], list[dict], ModelSpec | None]:
     """(feeds, ONNX Runtime fp32 answers, spec): the spec's example pictures at ``size``."""
     engine = runtime.load(model, backend="onnxruntime", precision="fp32")
     try:
