@@ -75,6 +75,11 @@ class Case:
         return min(("onnxruntime", "openvino"), key=self.p25_ms.__getitem__)
 
     @property
+    def pick_precision(self) -> str:
+        """The precision of the ladder's pick ("fp32" for a plain backend)."""
+        return self.pick.partition(":")[2] or "fp32"
+
+    @property
     def speedup(self) -> float:
         """The best fp32 lower quartile over the pick's (> 1: the pick is faster)."""
         return self.p25_ms[self.best_fp32] / self.p25_ms["pick"]
@@ -250,6 +255,13 @@ def markdown(cases: list[Case], meta: dict) -> str:
         lines.append(f"| {c.family} | {c.batch} | {ms} | {reduced or '-'} |")
     lines.append("")
     lines += [f"- `{c.family}` b{c.batch}: {c.pick_line}" for c in cases]
+    same = [f"`{c.family}` b{c.batch}" for c in cases if c.parity.get("pick") == "PSNR inf dB"
+            and c.family not in meta.get("models", {}) and c.pick_precision != "fp32"]  # fmt: skip
+    if same:  # random init: the outputs may be near-constant, so every rung rounds alike
+        lines.append(
+            f"- {', '.join(same)}: the pick's pixels equal fp32's at random init; that says "
+            "little about a trained model's parity (measure one with --model FAMILY=ONNX)"
+        )
     lines += masked_lines(cases)
     notes = dict.fromkeys(f"- `{c.family}`: {n}" for c in cases for n in c.notes)
     lines += list(notes)  # the INT8 copy is made once per family, noted once

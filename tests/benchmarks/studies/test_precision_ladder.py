@@ -60,3 +60,23 @@ def test_masked_auto_runs_beside_the_plain_engine_and_a_given_onnx_is_used(
     assert f"except `enhance`: {dynamic_onnx}" in text
     assert "PTX_PRECISIONS" not in os.environ  # the study put the mask back
     assert not dynamic_onnx.with_name("dyn.onnx.ptx-backend.json").exists()  # measured a copy
+
+
+def test_identical_pixels_at_random_init_are_called_out():
+    def case(family, pick, parity):
+        ms = {"onnxruntime": 2.0, "openvino": 3.0, "pick": 1.0}
+        return precision_ladder.Case(family, 1, 16, 2, ms, ms, {"pick": parity}, pick, "line")
+
+    meta = {"host": "h", "cpu": "c", "matrix": [], "vector": [], "openvino": "v",
+            "openvino_caps": [], "unsupported": [], "contenders": ["onnxruntime", "openvino"],
+            "threads": 1, "size": 16, "rounds": 2, "command": "cmd", "tiny": False,
+            "models": {"enhance": "trained.onnx"}}  # fmt: skip
+    cases = [
+        case("style", "openvino:int8", "PSNR inf dB"),  # random init: says little
+        case("enhance", "openvino:bf16", "PSNR inf dB"),  # a trained ONNX: it counts
+        case("gan", "onnxruntime", "PSNR inf dB"),  # fp32 itself: nothing to say
+    ]
+    text = precision_ladder.markdown(cases, meta)
+    (line,) = [x for x in text.splitlines() if "equal fp32's at random init" in x]
+    assert line.startswith("- `style` b1:") and "enhance" not in line and "gan" not in line
+    assert "| style | 1 | 2.0 (onnxruntime) | openvino:int8 | 1.0 | 2.00x | PSNR inf dB |" in text
