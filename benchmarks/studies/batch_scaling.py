@@ -38,7 +38,7 @@ from ptx.benchmarks.harness.report import results_dir
 from ptx.benchmarks.harness.script import run_script
 from ptx.io import atomic_write_text, write_image
 from ptx.runtime.batch import run_batch
-from ptx.runtime.batch.job import WRITERS, import_ray
+from ptx.runtime.batch.job import WRITERS, import_ray, local_ray_options
 from ptx.runtime.pipelines.enhance import enhance_path
 
 TARGET_RATE = 10_000.0  # images/s at peak (issue 17)
@@ -254,8 +254,7 @@ def run(
             shutil.copy(p, first / p.name)
         started = not ray.is_initialized()
         if started:  # one local Ray for every side (its start-up is not any side's cost)
-            ray.init(num_cpus=usable_cores(), include_dashboard=False, log_to_driver=False,
-                     logging_level="ERROR")  # fmt: skip
+            ray.init(**local_ray_options(usable_cores()))  # as ptx batch starts it
         try:
             times, steady = measure(Path(onnx_path), {small: first, images: folder}, work, rounds)
         finally:

@@ -165,15 +165,31 @@ def _local_cpus() -> int:
     return max(1, os.cpu_count() or 1)
 
 
+def local_ray_options(cpus: int) -> dict:
+    """``ray.init`` arguments for a local Ray as ptx starts it (quiet, ``cpus`` CPUs).
+
+    Ray runs its workers 15 nice levels below the driver by default; then on a busy
+    machine every other process (a ``ptx run`` beside it too) takes the CPU first and a
+    batch run crawls. The workers here keep the priority ``ptx batch`` was started at.
+    """
+    return dict(
+        num_cpus=cpus,
+        include_dashboard=False,
+        log_to_driver=False,
+        logging_level="ERROR",
+        _system_config={"worker_niceness": 0},
+    )
+
+
 def _start_ray(ray, address: str | None, cpus: int) -> bool:
     """Connect to ``address`` or start a local Ray; True when this call started it."""
     if ray.is_initialized():
         return False
-    kwargs = dict(include_dashboard=False, log_to_driver=False, logging_level="ERROR")
     if address:
-        ray.init(address=address, **kwargs)
+        ray.init(address=address, include_dashboard=False, log_to_driver=False,
+                 logging_level="ERROR")  # fmt: skip
     else:
-        ray.init(num_cpus=cpus, **kwargs)
+        ray.init(**local_ray_options(cpus))
     return True
 
 
@@ -300,4 +316,6 @@ def run_batch(
     )
 
 
-__all__ = ["TASKS", "BatchSummary", "Worker", "decode_row", "import_ray", "run_batch"]
+__all__ = [
+    "TASKS", "BatchSummary", "Worker", "decode_row", "import_ray", "local_ray_options", "run_batch",
+]  # fmt: skip

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from ptx.errors import InputError, MissingDependency
 from ptx.io import sha256_file, write_image
 from ptx.runtime.batch import MANIFEST_NAME, run_batch
-from ptx.runtime.batch.job import import_ray
+from ptx.runtime.batch.job import import_ray, local_ray_options
 from ptx.runtime.cli.batch import batch_cmd
 from ptx.runtime.cli.run_enhance import enhance_cmd
 
@@ -21,9 +21,9 @@ GOOD = ["a.png", "b.png", "c.png", "sub/d.png", "sub/deeper/e.bmp"]
 
 @pytest.fixture(scope="module")
 def ray_local():
-    """One local Ray for the module (run_batch reuses it instead of starting its own)."""
+    """One local Ray for the module, as ptx batch starts it (run_batch reuses it)."""
     ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    ray.init(**local_ray_options(2))
     yield ray
     ray.shutdown()
 
@@ -67,6 +67,17 @@ def test_outputs_equal_ptx_run_and_bad_files_are_counted(ray_local, models, phot
         assert rec["sha256"] == sha256_file(rec["output"])
         assert rec["model_sha256"] == sha256_file(models["affine"])
         assert rec["ptx_version"]
+
+
+def test_local_ray_workers_keep_the_drivers_priority(ray_local):
+    """Ray's default puts workers 15 nice levels down: any other load would starve a batch."""
+    import os
+
+    @ray_local.remote(num_cpus=0.25)
+    def niceness() -> int:
+        return os.nice(0)
+
+    assert ray_local.get(niceness.remote(), timeout=120) == os.nice(0)
 
 
 def test_resume_redoes_only_what_was_missing(ray_local, models, helpers, tmp_path):
