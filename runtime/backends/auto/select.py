@@ -18,8 +18,12 @@ Under ``precision="auto"`` the trial is the precision ladder: the OpenVINO bf16 
 fp16 / int8 rungs this processor has units for (ladder.rungs; int8 where the
 NNCF-quantized ``m.int8.onnx`` made from this model is beside it) join it, on the spec's
 example pictures, and each is timed only if its output passes ladder.gate against
-ONNX Runtime fp32; the decision is keyed without the CPU name and carries the
-capability fingerprint, so a cache from another processor is measured again.
+ONNX Runtime fp32, in at least LADDER_MIN_ROUNDS rounds; a rung replaces the fp32 pick
+only when clearly faster (auto.decision: >= 5% by lower quartile and in most rounds),
+else fp32 stays and the note says why. ``shapes`` (``ptx serve --trial-shape``) sets
+the trial's size, part of the cache key: a pick at 256 is not reused at 512. The
+decision is keyed without the CPU name and carries the capability fingerprint, so a
+cache from another processor is measured again.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ from ptx.runtime.backends.auto.cache import (
     trial_key,
     write_choice,
 )
+from ptx.runtime.backends.auto.decision import MARGIN, decide, decide_ladder  # noqa: F401
 from ptx.runtime.cpu import cpu_model, physical_cores
 from ptx.runtime.engine import Engine
 from ptx.tensors import Shape
@@ -55,8 +60,9 @@ log = logging.getLogger("ptx.runtime")
 CPU_BACKENDS = ("onnxruntime", "openvino")  # the first is the default and the reference
 TRIAL_BUDGET_S = 1.0  # timed rounds stop once this is spent (after MIN_ROUNDS)
 MIN_ROUNDS, MAX_ROUNDS = 3, 15
+# A reduced rung must win most rounds: with 3 a single disturbed round decides.
+LADDER_MIN_ROUNDS = 7
 TRIAL_SEED = 0
-MARGIN = 0.02  # the default backend keeps the job unless the other is >2% faster
 AGREEMENT = 1e-3  # relative L2 between backends on the trial input (FP32 parity is 1e-4)
 AGREEMENT_FP16 = 2e-2
 _PACKAGES = {"onnxruntime": "onnxruntime", "openvino": "openvino"}
@@ -83,21 +89,6 @@ def backend_versions(names: list[str]) -> dict[str, str]:
         except metadata.PackageNotFoundError:
             out[name] = "?"
     return out
-
-
-def decide(
-    times: dict[str, list[float]], margin: float = MARGIN, default: str = CPU_BACKENDS[0]
-) -> tuple[str, str]:
-    """The backend with the lowest lower-quartile time; ``default`` keeps ties within ``margin``."""
-    q = {name: lower_quartile(ts) for name, ts in times.items() if ts}
-    if not q:
-        raise ValueError("decide() needs at least one backend with timings")
-    best = min(q, key=q.__getitem__)
-    if default in q and q[default] <= q[best] * (1 + margin):
-        best = default
-    parts = " vs ".join(f"{n} {q[n] * 1e3:.2f} ms" for n in sorted(q, key=q.__getitem__))
-    n = min(len(ts) for ts in times.values() if ts)
-    return best, f"{parts}, lower quartile of {n} interleaved runs"
 
 
 def trial_inputs(
@@ -253,6 +244,12 @@ def run_trial(
             "no reduced precision: the model has no ModelSpec (ask with --precision)",
         ]
     laddered = any(":" in n for n in names)
+    if shapes:  # shapes the caller gave are checked, not replaced by made-up ones
+        try:
+            resolve_shapes(first.inputs, first.spec, shapes, where=f"{path.name} (trial shape)")
+        except PtxError:
+            _keep_only(engines, "")
+            raise
     try:
         first = next(iter(engines.values()))
         sample, feeds = trial_inputs(first, shapes, "pictures" if laddered else "random")
@@ -264,7 +261,6 @@ def run_trial(
     else:
         _keep_only(engines, next(iter(engines)))
     shown = {k: list(v) for k, v in sample.items()}
-    reduced = [n for n in names if ":" in n]
     if len(engines) == 1:
         (winner,) = engines
         for loser, why in errors.items():
@@ -275,23 +271,22 @@ def run_trial(
         choice = Choice(name, reason, precision=prec, parity=parity, precision_note=note,
                         shapes=shown, trial_s=round(time.perf_counter() - t0, 3))  # fmt: skip
         return choice, engines[winner]
-    times = time_interleaved(
-        {n: (lambda e=e: e.run(feeds)) for n, e in engines.items()}, budget_s=budget_s
-    )
-    winner, reason = decide(times, default=names[0])
+    runners = {n: (lambda e=e: e.run(feeds)) for n, e in engines.items()}
+    least = LADDER_MIN_ROUNDS if any(":" in n for n in engines) else MIN_ROUNDS
+    times = time_interleaved(runners, budget_s=budget_s, min_rounds=least, max_rounds=MAX_ROUNDS)
+    winner, reason, lost, won = decide_ladder(times, default=names[0])
     for name, engine in engines.items():
         if name != winner:
             engine.close()
     for loser, why in errors.items():
         _fallback(path, loser, why, winner)
     name, prec = _split(winner)
-    slower = [n for n in reduced if n in times and n != winner]
     choice = Choice(
         name,
         reason,
         precision=prec,
         parity=parity,
-        precision_note=_why_precision(prec, notes or [], slower, errors),
+        precision_note=_why_precision(prec, notes or [], lost, errors, won),
         p25_ms={n: round(lower_quartile(ts) * 1e3, 3) for n, ts in times.items()},
         medians_ms={n: round(statistics.median(ts) * 1e3, 3) for n, ts in times.items()},
         rounds=min(len(ts) for ts in times.values()),
@@ -301,12 +296,15 @@ def run_trial(
     return choice, engines[winner]
 
 
-def _why_precision(prec: str, notes: list[str], slower: list[str], errors: dict) -> str:
+def _why_precision(
+    prec: str, notes: list[str], lost: list[str], errors: dict, won: str = ""
+) -> str:
     """Why fp32 was kept (or that a reduced precision won the gate and the timing)."""
     if prec != "fp32":
-        return f"{prec} passed the gate ({ladder.gate_line()}) and was fastest"
+        how = f" ({won})" if won else ""
+        return f"{prec} passed the gate ({ladder.gate_line()}) and was faster{how}"
     whys = [*notes, *(f"{n} failed: {errors[n]}" for n in errors if ":" in n)]
-    whys += [f"{n} was not faster" for n in slower]
+    whys += lost
     return f"fp32 kept: {'; '.join(whys)}" if whys else ""
 
 
