@@ -38,6 +38,13 @@ from ptx.training.enhance.baseline import classical_enhance
 SKIMAGE_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket")
 MPL_PHOTOS = {"grace_hopper": "grace_hopper.jpg", "present": "Minduka_Present_Blue_Pack.png"}
 PHOTOS = (*SKIMAGE_PHOTOS, *MPL_PHOTOS)
+# Every other photo scikit-image ships without a download (grey ones as RGB): clean-only,
+# outside the targets. Out of the catalogue's look (astronomy, microscopy, grey scenes), they
+# show where the tone branch would harm a good photo that the six above do not.
+OTHER_PHOTOS = (
+    "stereo_motorcycle", "immunohistochemistry", "hubble_deep_field", "retina",
+    "camera", "moon", "coins", "clock",
+)  # fmt: skip
 METHODS = ("degraded", "classical", "model")
 PSNR_CAP = 100.0  # identical images: report 100 dB, not inf (JSON has no inf)
 TARGETS = {
@@ -85,13 +92,16 @@ def load_photos(names: Sequence[str] = PHOTOS, max_side: int = 512) -> dict[str,
 
     out = {}
     for name in names:
-        if name in SKIMAGE_PHOTOS:
+        if name in SKIMAGE_PHOTOS or name in OTHER_PHOTOS:
             img = getattr(skimage.data, name)()
+            img = img[0] if isinstance(img, tuple) else img  # stereo pairs: the left view
+            img = np.stack([img] * 3, axis=2) if img.ndim == 2 else img
         elif name in MPL_PHOTOS:
             with matplotlib.cbook.get_sample_data(MPL_PHOTOS[name]) as f:
                 img = np.asarray(Image.open(f).convert("RGB"))
         else:
-            raise InputError(f"unknown photo {name!r}; known: {', '.join(PHOTOS)}")
+            known = ", ".join((*PHOTOS, *OTHER_PHOTOS))
+            raise InputError(f"unknown photo {name!r}; known: {known}")
         img = np.ascontiguousarray(img[..., :3])
         h, w = img.shape[:2]
         if max(h, w) > max_side:
@@ -134,17 +144,8 @@ def evaluate(
     seed: int = 0,
 ) -> dict[str, Any]:
     """Clean rows (output vs input) and pair rows (each method vs the clean photo)."""
-    clean_rows, pair_rows = [], []
+    clean_rows, pair_rows = clean_table(photos, enhance), []
     for i, (photo, ref) in enumerate(photos.items()):
-        out = enhance(ref)
-        row = {
-            "photo": photo,
-            "model": score(out, ref),
-            "classical": score(classical_enhance(ref), ref),
-        }
-        row["mean_rgb_in"] = ref.reshape(-1, 3).mean(0).round(1).tolist()
-        row["mean_rgb_out"] = out.reshape(-1, 3).mean(0).round(1).tolist()
-        clean_rows.append(row)
         for j, name in enumerate(degradations):
             bad = degrade(ref, name, seed + 1000 * i + j)
             outs = {"degraded": bad, "classical": classical_enhance(bad), "model": enhance(bad)}
@@ -152,6 +153,32 @@ def evaluate(
                 {"photo": photo, "degradation": name, **{m: score(o, ref) for m, o in outs.items()}}
             )
     return {"clean": clean_rows, "pairs": pair_rows, "summary": summarise(clean_rows, pair_rows)}
+
+
+def clean_table(
+    photos: dict[str, np.ndarray], enhance: Callable[[np.ndarray], np.ndarray]
+) -> list[dict[str, Any]]:
+    """One row per clean photo: the model's and the baseline's output against the input."""
+    rows = []
+    for photo, ref in photos.items():
+        out = enhance(ref)
+        rows.append(
+            {
+                "photo": photo,
+                "model": score(out, ref),
+                "classical": score(classical_enhance(ref), ref),
+                "mean_rgb_in": ref.reshape(-1, 3).mean(0).round(1).tolist(),
+                "mean_rgb_out": out.reshape(-1, 3).mean(0).round(1).tolist(),
+            }
+        )
+    return rows
+
+
+def other_clean(enhance: Callable[[np.ndarray], np.ndarray], max_side: int = 512) -> dict[str, Any]:
+    """The clean table on OTHER_PHOTOS, with its median and worst PSNR (not targets)."""
+    rows = clean_table(load_photos(OTHER_PHOTOS, max_side), enhance)
+    db = np.array([r["model"]["psnr"] for r in rows])
+    return {"rows": rows, "median_db": float(np.median(db)), "worst_db": float(db.min())}
 
 
 def summarise(clean_rows: list[dict], pair_rows: list[dict]) -> dict[str, Any]:
@@ -192,17 +219,27 @@ def _cell(sc: dict[str, float]) -> str:
     return f"{sc['psnr']:.2f} / {sc['ssim']:.3f} / {sc['de2000']:.2f}"
 
 
-def markdown(result: dict[str, Any], model: str) -> str:
-    """The clean table, the per-degradation means, every pair, and the summary, as Markdown."""
-    lines = [f"# Enhancer evaluation: {model}", "", "## Clean photos: output vs input", ""]
-    lines += [
+def _clean_lines(rows: list[dict[str, Any]]) -> list[str]:
+    lines = [
         "| photo | model PSNR / SSIM / ΔE00 | classical | mean RGB in → out |",
         "|---|---|---|---|",
     ]
-    for r in result["clean"]:
+    for r in rows:
         rgb_in, rgb_out = (tuple(round(v) for v in r[k]) for k in ("mean_rgb_in", "mean_rgb_out"))
         rgb = f"{rgb_in} → {rgb_out}"
         lines.append(f"| {r['photo']} | {_cell(r['model'])} | {_cell(r['classical'])} | {rgb} |")
+    return lines
+
+
+def markdown(result: dict[str, Any], model: str) -> str:
+    """The clean table, the per-degradation means, every pair, and the summary, as Markdown."""
+    lines = [f"# Enhancer evaluation: {model}", "", "## Clean photos: output vs input", ""]
+    lines += _clean_lines(result["clean"])
+    if "other_clean" in result:
+        other = result["other_clean"]
+        lines += ["", "## Other package photos, clean (not in the targets): output vs input", ""]
+        lines += _clean_lines(other["rows"])
+        lines += ["", f"Median {other['median_db']:.2f} dB, worst {other['worst_db']:.2f} dB."]
     pairs = result["pairs"]
     head = "| {} | " + " | ".join(f"{m} PSNR / SSIM / ΔE00" for m in METHODS) + " |"
     rule = "|---|" + "---|" * len(METHODS)
@@ -284,11 +321,15 @@ def _names(text: str | None, known: Sequence[str]) -> list[str]:
     "--precision", default="fp32", show_default=True,
     help="auto, fp32, bf16, fp16 or int8 (ptx.runtime.load's precision).",
 )  # fmt: skip
+@click.option(
+    "--other/--no-other", default=True, show_default=True,
+    help="Also the clean table on the other photos scikit-image ships (not in the targets).",
+)  # fmt: skip
 @click.option("--out", help="Results folder (default: $PTX_RESULTS_DIR or ./bench-results).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def main(
-    model_path, photos, degradations, max_side, seed, threads, strength, backend, precision, out,
-    as_json,
+    model_path, photos, degradations, max_side, seed, threads, strength, backend, precision,
+    other, out, as_json,
 ) -> None:  # fmt: skip
     """Score an enhancer on real photos under independent, seeded degradations."""
     photo_names = _names(photos, PHOTOS)
@@ -297,6 +338,10 @@ def main(
     ran = _ran(enhance.args[0])
     click.echo(f"enhancer: {ran}", err=True)
     result = evaluate(load_photos(photo_names, max_side), enhance, deg_names, seed)
+    if other:
+        result["other_clean"] = other_clean(enhance, max_side)
+        result["summary"]["other_clean_median_db"] = result["other_clean"]["median_db"]
+        result["summary"]["other_clean_worst_db"] = result["other_clean"]["worst_db"]
     result["model"], result["strength"], result["engine"] = str(model_path), strength, ran
     label = Path(model_path).name + (f" at strength {strength:g}" if strength < 1 else "")
     text = markdown(result, label)

@@ -63,7 +63,19 @@ def test_command_runs_an_onnx_model_and_writes_results(tmp_path) -> None:
     assert res.exit_code == 0, res.output
     saved = json.loads((tmp_path / "r" / "enhance_eval.json").read_text())
     assert saved["clean"][0]["model"]["psnr"] > 60  # a fresh enhancer is the identity
-    assert (tmp_path / "r" / "enhance_eval.md").read_text().startswith("# Enhancer evaluation")
+    other = saved["other_clean"]
+    assert [r["photo"] for r in other["rows"]] == list(enhance_eval.OTHER_PHOTOS)
+    assert other["worst_db"] > 60 and saved["summary"]["other_clean_worst_db"] == other["worst_db"]
+    md = (tmp_path / "r" / "enhance_eval.md").read_text()
+    assert md.startswith("# Enhancer evaluation") and "| moon |" in md
+
+
+def test_other_photos_are_rgb_and_outside_the_targets() -> None:
+    photos = enhance_eval.load_photos(enhance_eval.OTHER_PHOTOS, max_side=64)
+    assert not set(photos) & set(enhance_eval.PHOTOS)
+    assert all(p.ndim == 3 and p.shape[2] == 3 and p.dtype == np.uint8 for p in photos.values())
+    dark = enhance_eval.other_clean(lambda x: (x // 2).astype(np.uint8), max_side=64)
+    assert dark["worst_db"] < dark["median_db"] + 1e-9 and dark["worst_db"] < 30
 
 
 def test_strength_blends_input_and_output() -> None:
