@@ -8,6 +8,7 @@ from ptx.errors import InputError
 from ptx.runtime.backends import BACKENDS
 from ptx.runtime.backends.auto.precision import PRECISIONS
 from ptx.spec import ImageConvention
+from ptx.tensors import parse_named_shape
 
 MAX_LISTED = 10  # skipped files printed one per line; the rest are counted
 BACKEND_NAMES = ["auto", *BACKENDS]
@@ -28,6 +29,31 @@ def precision_option(default: str = "auto"):
         show_default=True,
         help=PRECISION_HELP,
     )
+
+
+TRIAL_SHAPE_HELP = (
+    "NAME:SHAPE the auto trial runs at, e.g. image:1x3x512x512 (repeat per input): the size "
+    "you will serve, since the faster backend/precision can differ by size [the spec's opt "
+    "shape]; it must lie inside the model's profile"
+)
+
+
+def trial_shape_option():
+    """The --trial-shape flag: the input shapes of the ``auto`` backend/precision trial."""
+    return click.option("--trial-shape", "trial_shape", multiple=True, help=TRIAL_SHAPE_HELP)
+
+
+def trial_shapes(items: tuple[str, ...] | list[str]) -> dict[str, tuple[int, ...]]:
+    """``("image:1x3x512x512",)`` -> {"image": (1, 3, 512, 512)}; one InputError line if bad."""
+    out: dict[str, tuple[int, ...]] = {}
+    for item in items:
+        named = parse_named_shape(item, "--trial-shape")
+        if named.dtype is not None:
+            raise InputError(f"--trial-shape '{item}': give NAME:SHAPE only (no dtype)")
+        if named.name in out:
+            raise InputError(f"--trial-shape: input '{named.name}' is given twice")
+        out[named.name] = named.shape
+    return out
 
 
 def floats(text: str | None, what: str, n: tuple[int, ...]) -> tuple[float, ...] | None:

@@ -7,7 +7,7 @@ import json
 import click
 
 from ptx.errors import require
-from ptx.runtime.cli._common import precision_option
+from ptx.runtime.cli._common import precision_option, trial_shape_option, trial_shapes
 from ptx.runtime.server.config import ServerConfig, parse_models
 from ptx.runtime.server.run import check_port_free, serve_forever
 
@@ -65,6 +65,7 @@ from ptx.runtime.server.run import check_port_free, serve_forever
     "the model and back to pixels on the GPU [cuda for a .plan, else cpu]",
 )  # fmt: skip
 @precision_option()
+@trial_shape_option()
 @click.option("--threads", type=int, default=None, help="intra-op threads per instance")
 @click.option("--log-level", default="info", show_default=True, help="uvicorn log level")
 @click.option("--access-log", is_flag=True, help="log every request")
@@ -72,8 +73,8 @@ from ptx.runtime.server.run import check_port_free, serve_forever
 def serve(
     models, host, port, grpc_port, max_batch, max_delay_us, instances, queue, timeout_s,
     max_body_mb, max_pixels, token, allow_public, max_request_mb, max_inflight_mb, header_timeout_s,
-    body_timeout_s, max_connections, max_inflight_body_mb, backend, device, precision, threads,
-    log_level, access_log, as_json,
+    body_timeout_s, max_connections, max_inflight_body_mb, backend, device, precision, trial_shape,
+    threads, log_level, access_log, as_json,
 ) -> None:  # fmt: skip
     """Serve models over HTTP (and gRPC): KServe v2, image routes, /metrics, /openapi.json."""
     for module in ("starlette", "uvicorn", "prometheus_client"):
@@ -94,6 +95,7 @@ def serve(
         max_inflight_mb=max_inflight_mb, header_timeout_s=header_timeout_s,
         body_timeout_s=body_timeout_s, max_connections=max_connections,
         max_inflight_body_mb=max_inflight_body_mb, precision=precision,
+        trial_shapes=trial_shapes(trial_shape),
     )  # fmt: skip
     if allow_public and not token:
         click.echo(

@@ -32,6 +32,8 @@ class ServerConfig:
     backend: str = "auto"
     device: str | None = None  # cpu, cuda, cuda:N; None: cuda for a .plan, cpu otherwise
     precision: str = "auto"  # auto, fp32, bf16, fp16 (ptx.runtime.load's precision)
+    # The auto trial's input shapes (--trial-shape): the served size, not the spec's opt.
+    trial_shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
     threads: int | None = None  # intra-op threads per instance (default: cores / instances)
     max_images: int = 64  # most images one generate request may ask for
     # Admission by decoded bytes (decoded pixels, model tensors and an activation estimate).

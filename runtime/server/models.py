@@ -11,8 +11,10 @@ from pathlib import Path
 import numpy as np
 
 from ptx.errors import InputError
+from ptx.inputs import resolve_shapes
 from ptx.runtime import load, pick_backend
 from ptx.runtime.backends import quiet_pool
+from ptx.runtime.backends.auto.precision import OV_PRECISION
 from ptx.runtime.cpu import physical_cores
 from ptx.runtime.engine import Engine, TensorInfo
 from ptx.runtime.pipelines.gpu import GpuEnhancer, engine_enhancer
@@ -138,7 +140,11 @@ class ServedModel:
             "inputs": tensors(self.engine.inputs),
             "outputs": tensors(self.engine.outputs),
         }
-        params: dict[str, str] = {"backend": self.engine.backend, "device": self.engine.device}
+        params: dict[str, str] = {
+            "backend": self.engine.backend,
+            "precision": served_precision(self.engine),
+            "device": self.engine.device,
+        }
         if self.engine.choice is not None:  # set when `auto` measured the backends
             params["backend_choice"] = self.engine.choice.line()
         if self.spec is not None:
@@ -163,6 +169,16 @@ class ServedModel:
                 "max_queue_delay_microseconds": self.batcher.max_delay_ns // 1000
             }
         return cfg
+
+
+def served_precision(engine: Engine) -> str:
+    """The precision the loaded engine runs: auto's pick, OpenVINO's setting, else fp32."""
+    if engine.choice is not None:
+        return engine.choice.precision
+    if engine.backend == "tensorrt":
+        return "plan"  # fixed when the plan was built; the plan does not say which
+    ov = getattr(engine, "precision", None)  # OpenVINO's spelling: f32, bf16, f16, i8
+    return {v: k for k, v in OV_PRECISION.items()}.get(ov, "fp32")
 
 
 def _config_tensor(info: TensorInfo, merge: bool) -> dict:
@@ -205,10 +221,14 @@ def load_models(config: ServerConfig, metrics: Metrics) -> dict[str, ServedModel
                     backend=config.backend,
                     precision=config.precision,
                     device=config.device,
+                    trial_shapes=config.trial_shapes or None,
                     **options,
                 )
                 for _ in range(config.instances)
             ]
+            if config.trial_shapes:  # a named backend runs no trial: still one line if bad
+                where = f"--trial-shape for model '{name}' ({path.name})"
+                resolve_shapes(engines[0].inputs, engines[0].spec, config.trial_shapes, where=where)
             stats = ModelStats(name)
             batcher = Batcher(
                 name,
