@@ -3,8 +3,11 @@
 Starts two `ptx serve` processes on the same model (default: the shipped enhancer,
 ``ptx.runtime``'s models/enhance.onnx), one ``--precision auto`` (the CPU precision
 ladder picks backend and precision at load, its trial on a fresh cache) and one
-``--precision fp32`` (auto picks among the fp32 backends only). Each server's choice
-comes from its model metadata (``backend_choice``). Then closed-loop clients
+``--precision fp32`` (auto picks among the fp32 backends only), both with
+``--trial-shape`` at the request size, so the trial measures the size they serve (at
+the spec's opt shape, 256, bf16 and f32 were within noise and the pick flipped from run
+to run). Each server's backend and precision come from its v2 model metadata
+(``parameters``), its reasons from ``backend_choice``. Then closed-loop clients
 (``ptx.benchmarks.serving.closed_loop``, binary tensors, one request in flight per
 client) load each server at each concurrency in alternating rounds, so both see the
 same machine state. Every answer is checked against ONNX Runtime fp32 in this process
@@ -20,7 +23,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -51,8 +53,10 @@ NAME = "m"
 COUNTS = ("answered", "errors", "wrong_results", "overloaded_503")
 
 
-def reference_answers(model: Path, size: int) -> tuple[list[dict], list[dict], ModelSpec | None]:
-    """(feeds, ONNX Runtime fp32 answers, spec): the spec's example pictures at ``size``."""
+def reference_answers(
+    model: Path, size: int
+) -> tuple[list[dict], list[dict], ModelSpec | None, dict[str, tuple[int, ...]]]:
+    """(feeds, ONNX Runtime fp32 answers, spec, shapes): the spec's pictures at ``size``."""
     engine = runtime.load(model, backend="onnxruntime", precision="fp32")
     try:
         shapes = sized_shapes(engine.inputs, engine.spec, 1, size, where=model.name)
@@ -60,7 +64,7 @@ def reference_answers(model: Path, size: int) -> tuple[list[dict], list[dict], M
             example_inputs(engine.inputs, engine.spec, shapes, pictures="pictures", index=k)
             for k in range(DISTINCT_INPUTS)
         ]
-        return feeds, [engine.run(f) for f in feeds], engine.spec
+        return feeds, [engine.run(f) for f in feeds], engine.spec, shapes
     finally:
         engine.close()
 
@@ -69,13 +73,19 @@ def served_choice(url: str) -> dict:
     """The backend and precision a server runs, from its model metadata."""
     _, _, meta = model_io(Endpoint(url), NAME)
     params = meta.get("parameters", {})
-    line = params.get("backend_choice") or ""
-    found = re.search(r"precision (\w+)", line)  # the choice line names the precision it took
     return {
         "backend": params.get("backend"),
-        "precision": found.group(1) if found else "fp32",
-        "choice": line or "no trial (one backend installed)",
+        "precision": params.get("precision"),
+        "choice": params.get("backend_choice") or "no trial (one backend installed)",
     }
+
+
+def trial_args(shapes: dict[str, tuple[int, ...]]) -> list[str]:
+    """``--trial-shape NAME:SHAPE`` per input: the trial at the size the study sends."""
+    out = []
+    for name, shape in shapes.items():
+        out += ["--trial-shape", f"{name}:{'x'.join(map(str, shape))}"]
+    return out
 
 
 def measure(
@@ -87,7 +97,7 @@ def measure(
     warmup_s: float = 6.0,
 ) -> dict:
     """Both servers at every concurrency, alternating rounds of ``seconds / rounds``."""
-    feeds, answers, spec = reference_answers(model, size)
+    feeds, answers, spec, shapes = reference_answers(model, size)
 
     def check(k: int, got: dict[str, np.ndarray]) -> bool:
         return ladder.gate(spec, answers[k], got)[0]
@@ -98,7 +108,8 @@ def measure(
         with tempfile.TemporaryDirectory(prefix="ptx-serve-precision-") as cache:
             os.environ["PTX_CACHE_DIR"] = cache  # each server measures its own choice now
             for p in SERVERS:
-                procs[p], urls[p] = spawn_server(f"{NAME}={model}", ["--precision", p])
+                args = ["--precision", p, *trial_args(shapes)]
+                procs[p], urls[p] = spawn_server(f"{NAME}={model}", args)
                 served[p] = served_choice(urls[p])
             for p in SERVERS:  # OpenVINO compiles each merged batch's shape on first use
                 for c in concurrency:
@@ -115,6 +126,7 @@ def measure(
     return {
         "model": str(model),
         "size": size,
+        "trial_shapes": {k: list(v) for k, v in shapes.items()},
         "concurrency": list(concurrency),
         "rounds": rounds,
         "seconds": seconds,
@@ -200,6 +212,12 @@ def findings(res: dict) -> list[str]:
     return lines
 
 
+def trial_text(res: dict) -> str:
+    """``image:1x3x512x512`` for each trial shape (the study's request size)."""
+    shapes = res.get("trial_shapes") or {}
+    return ", ".join(f"{k}:{'x'.join(map(str, v))}" for k, v in shapes.items()) or "the spec's"
+
+
 def write(res: dict, out: Path, name: str, command: str) -> list[Path]:
     """JSON and Markdown under ``out``."""
     out.mkdir(parents=True, exist_ok=True)
@@ -213,7 +231,8 @@ def write(res: dict, out: Path, name: str, command: str) -> list[Path]:
         f"cores shared with other jobs. `{Path(res['model']).name}` at {res['size']}x"
         f"{res['size']}, closed-loop HTTP clients (binary tensors), {res['rounds']} alternating "
         f"rounds, {res['seconds']:g} s per server and concurrency in all; every answer gated "
-        f"against ONNX Runtime fp32 in-process ({res['gate']}).",
+        f"against ONNX Runtime fp32 in-process ({res['gate']}). Both servers ran their "
+        f"auto trial at {trial_text(res)} (`--trial-shape`).",
         "",
         "| server | backend | precision | clients | p50 ms | p95 ms | req/s | answered | "
         "errors | outside gate |",

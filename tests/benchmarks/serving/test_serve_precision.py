@@ -24,6 +24,11 @@ def test_both_servers_answer_inside_the_gate_and_the_page_says_so(
         assert served["backend"] in ("onnxruntime", "openvino")
         assert served["precision"] in ("fp32", "bf16", "fp16", "int8")
     assert res["servers"]["fp32"]["precision"] == "fp32"
+    # both trials ran at the request size, and the metadata said which precision was loaded
+    assert res["trial_shapes"] and all(v[-2:] == [16, 16] for v in res["trial_shapes"].values())
+    assert serve_precision.trial_args({"image": (1, 3, 16, 16)}) == [
+        "--trial-shape", "image:1x3x16x16"
+    ]  # fmt: skip
     assert [(c["server"], c["concurrency"]) for c in res["cells"]] == [
         ("auto", 1), ("fp32", 1), ("auto", 2), ("fp32", 2)
     ]  # fmt: skip
@@ -40,6 +45,7 @@ def test_both_servers_answer_inside_the_gate_and_the_page_says_so(
     page = md_path.read_text()
     assert "| --precision auto |" in page and "| --precision fp32 |" in page
     assert "concurrency 2: auto p50" in page and "choice: backend" in page
+    assert "auto trial at " in page and "x16x16 (`--trial-shape`)" in page
 
 
 def test_a_wrong_answer_is_a_failure_line():
