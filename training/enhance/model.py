@@ -4,16 +4,15 @@ This module imports torch; the registry imports it lazily.
 
 Global colour, exposure and contrast errors are global, so a small MLP looks
 at statistics of a fixed-size, noise-averaged thumbnail (per-channel mean, std
-and a soft CDF; the colour of its highlights and shadows, how much of it is
-highlight and shadow, its saturation; all computed inside the graph) and
-predicts a monotone tone curve per
+and a soft CDF, all computed inside the graph) and predicts a monotone tone
+curve per
 channel together with a "needs a tone correction" probability: a classifier,
 trained on its own loss (clean vs degraded tones). The curve is applied only
 where that probability is clearly high (a ramp from TRUST_FROM to TRUST_FULL),
 so a photo whose statistics look normal comes back with its tones unchanged
 ("do no harm"), even when the curve itself would have changed it. A small two-level conv net removes
 noise and JPEG blocks as a residual on the tone-corrected image. Every op is
-plain ONNX (AveragePool, Resize, Conv, Sigmoid, Clip, ReduceMean/Max/Min) with dynamic batch,
+plain ONNX (AveragePool, Resize, Conv, Sigmoid, Clip, ReduceMean) with dynamic batch,
 height and width, and friendly to FP16 and TensorRT: no sort, no TopK, no
 data-dependent padding. The encoder's stride-2 convs take any size and the
 decoder resizes back to the skip's exact size, so the network accepts any
@@ -48,10 +47,9 @@ SOFT_CDF_TAU = 0.03  # width of the sigmoid step; smooth enough to give gradient
 # problem (with full-resolution statistics the classifier fired on noisy photos, and the
 # curve undid the denoiser's gain).
 STATS_POOL = 4
-# Highlights and shadows (by luminance, soft thresholds): a cast tints them, a coloured
-# product does not, so their colour tells a blue cast from a blue box on white.
-HIGHLIGHT, SHADOW, EDGE_TAU = 0.7, 0.3, 0.05
-N_EXTRA = 9  # highlight colour (3), shadow colour (3), their shares (2), mean saturation (1)
+# Not fed: the colour of highlights and shadows. It tells a blue cast from a blue box on
+# white in renders, but real photos under warm or cool light have tinted highlights, and
+# the classifier trained with it read a warm cat photo as a cast (19.5 dB on a clean photo).
 N_GATES = 1  # the tone curve's confidence (a gate on the local residual starved its learning)
 # The classifier's probability -> how much of the curve is applied: nothing below TRUST_FROM
 # (a conservative threshold: when in doubt, leave the photo), all of it from TRUST_FULL.
@@ -77,7 +75,7 @@ class GlobalBranch(nn.Module):
             (torch.arange(levels, dtype=torch.float32) + 0.5) / levels,
             persistent=False,
         )
-        n_in = 3 * (2 + levels) + N_EXTRA
+        n_in = 3 * (2 + levels)
         self.mlp = nn.Sequential(
             nn.Linear(n_in, hidden),
             nn.ReLU(inplace=True),
@@ -95,7 +93,7 @@ class GlobalBranch(nn.Module):
         nn.init.zeros_(self.gate.bias)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        """Statistics of the noise-averaged thumbnail: (N, 3 * (2 + levels) + N_EXTRA)."""
+        """Per-channel mean, std and soft CDF of the noise-averaged thumbnail: (N, 3*(2+levels))."""
         # avg_pool2d floors odd sides: any H x W >= STATS_POOL works, with no padding op.
         t = F.avg_pool2d(x, STATS_POOL)
         t = F.interpolate(t, size=(self.thumb, self.thumb), mode="bilinear", align_corners=False)
@@ -105,15 +103,7 @@ class GlobalBranch(nn.Module):
         # A sigmoid step instead of sort/quantile: exports as elementwise ops, no TopK.
         steps = torch.sigmoid((self.thresholds.view(1, 1, -1, 1) - t.unsqueeze(2)) / SOFT_CDF_TAU)
         cdf = steps.mean(dim=3)  # N, 3, levels
-        lum = t.mean(dim=1, keepdim=True)  # N, 1, P
-        chroma = t - lum
-        hi = torch.sigmoid((lum - HIGHLIGHT) / EDGE_TAU)
-        lo = torch.sigmoid((SHADOW - lum) / EDGE_TAU)
-        hi_col = (chroma * hi).sum(dim=2) / (hi.sum(dim=2) + 1.0)  # +1: no highlights -> 0
-        lo_col = (chroma * lo).sum(dim=2) / (lo.sum(dim=2) + 1.0)
-        sat = (t.amax(dim=1) - t.amin(dim=1)).mean(dim=1, keepdim=True)
-        shares = torch.cat([hi.mean(dim=2), lo.mean(dim=2)], dim=1)
-        return torch.cat([mean, std, cdf.flatten(1), hi_col, lo_col, shares, sat], dim=1)
+        return torch.cat([mean, std, cdf.flatten(1)], dim=1)
 
     def predict(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Curve start (N, 3), non-negative segment rises (N, 3, knots), "needs it" logit (N, 1)."""
