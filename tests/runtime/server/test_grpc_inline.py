@@ -61,12 +61,21 @@ def _x(n: int = 4, value: float = 1.0) -> dict[str, np.ndarray]:
 WORKER = "ptx-serve-m-0"
 
 
+def _settled(b: Batcher) -> None:
+    """Wait until the worker has counted its run done (it sets the result just before)."""
+    deadline = time.monotonic() + 30
+    while b._running and time.monotonic() < deadline:
+        time.sleep(0.001)
+    assert not b._running
+
+
 def test_a_lone_known_short_request_runs_on_the_loop_and_is_counted():
     eng = _Where()
     b = _batcher(eng)
 
     async def go():
         first = await asyncio.wrap_future(b.submit(_x()))  # unknown: the worker runs it
+        _settled(b)
         second = b.submit(_x(value=3.0))  # same signature, known short: runs right here
         assert second.done()
         other = await asyncio.wrap_future(b.submit(_x(n=5)))  # a new signature: the worker
@@ -105,6 +114,7 @@ def test_inline_is_refused_when_it_could_stall_the_loop_or_miss_a_batch():
         finally:
             b.leave()
             b.leave()
+        _settled(b)
         assert b.run_inline(_x()) is not None  # alone again: inline
 
     asyncio.run(busy())
@@ -124,6 +134,7 @@ def test_an_inline_failure_comes_back_in_the_future():
 
     async def go():
         await asyncio.wrap_future(b.submit(_x()))
+        _settled(b)
         bad = b.submit(_x(value=-1.0))  # ran inline; the error is the future's, as queued
         assert bad.done()
         with pytest.raises(ModelError, match="IndexError: label id out of range"):
@@ -158,10 +169,41 @@ def test_grpc_infers_run_inline_once_known(model_files, srv):
             tensor.set_data_from_numpy(x)
             y = c.infer("affine", [tensor]).as_numpy("out")
             np.testing.assert_allclose(y, x * 0.5 + 0.25, rtol=1e-6)
+            _settled(model.batcher)
         c.close()
         assert len(ran_on) == 4 and ran_on[0].startswith("ptx-serve-affine")
         assert not any(name.startswith("ptx-serve-") for name in ran_on[1:]), ran_on
         stats = model.stats.to_dict()
         assert stats["inference_stats"]["success"]["count"] == 4
+    finally:
+        server.stop()
+
+
+def test_http_v2_infers_run_inline_too(model_files, srv):
+    import httpx
+
+    server = srv.start({"affine": model_files["affine"]})
+    try:
+        model = server.server.config.app.state.ptx.models["affine"]
+        ran_on: list[str] = []
+        engine = model.batcher.engines[0]
+        run = engine.run
+
+        def spy(feeds):
+            ran_on.append(threading.current_thread().name)
+            return run(feeds)
+
+        engine.run = spy
+        model.batcher.inline_max_ns = 10**10  # a stalled CI box must not route to the worker
+        x = np.random.default_rng(5).random((1, 3, 4, 4), dtype=np.float32)
+        with httpx.Client(base_url=server.url) as http:
+            for _ in range(3):
+                r = http.post("/v2/models/affine/infer", content=srv.infer_json("image", x))
+                assert r.status_code == 200, r.text
+                y = np.asarray(r.json()["outputs"][0]["data"], np.float32).reshape(x.shape)
+                np.testing.assert_allclose(y, x * 0.5 + 0.25, rtol=1e-6)
+                _settled(model.batcher)
+        assert len(ran_on) == 3 and ran_on[0].startswith("ptx-serve-affine")
+        assert not any(name.startswith("ptx-serve-") for name in ran_on[1:]), ran_on
     finally:
         server.stop()
