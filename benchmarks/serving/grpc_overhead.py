@@ -17,7 +17,6 @@ Every served answer is checked against the in-process one. Writes
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import tempfile
@@ -226,7 +225,7 @@ def write(res: dict, out: Path, name: str, command: str) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     env = env_mod.capture()
     doc = report.document([], env, {"grpc_overhead": res, "command": command})
-    atomic_write_text(out / f"{name}.json", json.dumps(doc, indent=1) + "\n")
+    report.write_json(doc, out / f"{name}.json")
     md = [
         f"# ptx serve: gRPC and HTTP against in-process ({env.get('hostname', '?')})",
         "",

@@ -21,7 +21,6 @@ stops at the answer, before the check). Writes ``<out>/<name>.json`` and ``.md``
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import tempfile
@@ -223,7 +222,7 @@ def write(res: dict, out: Path, name: str, command: str) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     env = env_mod.capture()
     doc = report.document([], env, {"serve_precision": res, "command": command})
-    atomic_write_text(out / f"{name}.json", json.dumps(doc, indent=1) + "\n")
+    report.write_json(doc, out / f"{name}.json")
     md = [
         f"# ptx serve: --precision auto vs fp32 ({env.get('hostname', '?')})",
         "",

@@ -198,11 +198,8 @@ class Calls:
             nbytes = sum(a.nbytes for a in feeds.values())
             ticket = state.memory.ticket(int(nbytes * (2 + state.config.activation_factor)))
             try:
-                # A lone, known-short request runs here on the loop (Batcher.run_inline):
-                # no thread hand-offs; anything else queues for the model's batcher.
-                result = model.batcher.run_inline(feeds)
-                if result is None:
-                    result = await model.infer(feeds, on_abandon=ticket.hand_over)
+                # submit() runs a lone, known-short request right here on the loop.
+                result = await model.infer(feeds, on_abandon=ticket.hand_over)
             except Overloaded:
                 state.metrics.rejected.labels(model.name, "overload").inc()
                 raise

@@ -148,20 +148,26 @@ def test_an_inline_failure_comes_back_in_the_future():
     b.close()
 
 
+def _spy_threads(model) -> list[str]:
+    """Record the thread name of each engine run; the inline window made wide for slow boxes."""
+    ran_on: list[str] = []
+    engine = model.batcher.engines[0]
+    run = engine.run
+
+    def spy(feeds):
+        ran_on.append(threading.current_thread().name)
+        return run(feeds)
+
+    engine.run = spy
+    model.batcher.inline_max_ns = 10**10  # a stalled CI box must not route to the worker
+    return ran_on
+
+
 def test_grpc_infers_run_inline_once_known(model_files, srv):
     server = srv.start({"affine": model_files["affine"]}, grpc_port=0)
     try:
         model = server.server.config.app.state.ptx.models["affine"]
-        ran_on: list[str] = []
-        engine = model.batcher.engines[0]
-        run = engine.run
-
-        def spy(feeds):
-            ran_on.append(threading.current_thread().name)
-            return run(feeds)
-
-        engine.run = spy
-        model.batcher.inline_max_ns = 10**10  # a stalled CI box must not route to the worker
+        ran_on = _spy_threads(model)
         c = grpcclient.InferenceServerClient(server.grpc_url)
         x = np.random.default_rng(4).random((1, 3, 6, 6), dtype=np.float32)
         for _ in range(4):
@@ -185,16 +191,7 @@ def test_http_v2_infers_run_inline_too(model_files, srv):
     server = srv.start({"affine": model_files["affine"]})
     try:
         model = server.server.config.app.state.ptx.models["affine"]
-        ran_on: list[str] = []
-        engine = model.batcher.engines[0]
-        run = engine.run
-
-        def spy(feeds):
-            ran_on.append(threading.current_thread().name)
-            return run(feeds)
-
-        engine.run = spy
-        model.batcher.inline_max_ns = 10**10  # a stalled CI box must not route to the worker
+        ran_on = _spy_threads(model)
         x = np.random.default_rng(5).random((1, 3, 4, 4), dtype=np.float32)
         with httpx.Client(base_url=server.url) as http:
             for _ in range(3):

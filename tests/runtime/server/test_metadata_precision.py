@@ -12,10 +12,10 @@ from ptx.runtime.backends.auto import precision as ladder
 from ptx.runtime.backends.auto import select
 from ptx.runtime.server.app import create_app
 from ptx.runtime.server.config import ServerConfig
+from tests.runtime.backends.auto.test_precision import BF16_CPU
 
 pytest.importorskip("openvino")
 pytest.importorskip("starlette")
-BF16_CPU = {"model": "bf16 CPU", "matrix": [], "vector": ["avx2", "avx512f", "avx512_bf16"]}
 
 
 @pytest.fixture(autouse=True)
