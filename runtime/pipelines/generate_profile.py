@@ -33,7 +33,14 @@ import numpy as np
 
 from ptx.errors import InputError
 from ptx.runtime.engine import Engine
-from ptx.runtime.pipelines.generate import generator_plan, sample
+from ptx.runtime.pipelines.generate import (
+    MAX_CHUNK,
+    GeneratorPlan,
+    chunks,
+    feeds_for,
+    generator_plan,
+    to_images,
+)
 
 PREFERENCE_FIELDS = {"colors": "color", "categories": "category", "styles": "style"}
 OTHER_FIELDS = ("name", "n", "seed")
@@ -187,15 +194,17 @@ def plan_variants(profile: Profile, vocab: Mapping[str, list[str]], n: int) -> V
     return VariantPlan(groups, notes)
 
 
-def generate_profile(
-    engine: Engine, profile: Profile, n: int = 16, seed: int = 0
-) -> tuple[list[np.ndarray], list[dict[str, str]], VariantPlan]:
-    """(uint8 images, labels of each, the plan) for ``profile``; its n and seed win when set."""
+def profile_feeds(
+    plan: GeneratorPlan, profile: Profile, n: int = 16, seed: int = 0
+) -> tuple[dict[str, np.ndarray], list[dict[str, str]], VariantPlan]:
+    """(the engine's feeds, labels of each sample, the variant plan) for ``profile``.
+
+    The profile's n and seed win when set; the CLI and the server's /generate both call this.
+    """
     n = profile.n if profile.n is not None else n
     seed = profile.seed if profile.seed is not None else seed
     if n < 1:
         raise InputError(f"the number of images must be at least 1, got {n}")
-    plan = generator_plan(engine)
     variants = plan_variants(profile, plan.vocab, n)
     rng = np.random.default_rng(seed)
     z = rng.standard_normal((n, plan.latent), dtype=np.float32)
@@ -206,6 +215,15 @@ def generate_profile(
             ids[key] = np.array([values.index(v) for v in fixed], dtype=np.int64)
         else:
             ids[key] = rng.integers(0, len(values), size=n, dtype=np.int64)
-    images = sample(engine, z, ids)
     per_image = [{k: plan.vocab[k][int(ids[k][i])] for k in plan.vocab} for i in range(n)]
+    return feeds_for(plan, z, ids), per_image, variants
+
+
+def generate_profile(
+    engine: Engine, profile: Profile, n: int = 16, seed: int = 0
+) -> tuple[list[np.ndarray], list[dict[str, str]], VariantPlan]:
+    """(uint8 images, labels of each, the plan) for ``profile``; its n and seed win when set."""
+    plan = generator_plan(engine)
+    feeds, per_image, variants = profile_feeds(plan, profile, n, seed)
+    images = to_images(plan, [engine.run(part) for part in chunks(feeds, MAX_CHUNK)])
     return images, per_image, variants

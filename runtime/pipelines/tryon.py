@@ -87,17 +87,29 @@ def tryon_arrays(
     if not isinstance(engine, Engine):
         engine = load(engine, **quiet_pool("auto"))
     plan = tryon_plan(engine)
-    pairs = [fit_pair(g, m, plan.side) for g, m in zip(garments, mannequins, strict=True)]
     out: list[np.ndarray] = []
-    for i in range(0, len(pairs), CHUNK):
-        part = pairs[i : i + CHUNK]
-        feeds = {
-            "garment": plan.conv.to_model([p[0] for p in part]),
-            "mannequin": plan.conv.to_model([p[1] for p in part]),
-        }
-        result = engine.run(feeds)
-        out.extend(plan.conv.to_pixels(np.asarray(next(iter(result.values())))))
+    for i in range(0, len(garments), CHUNK):
+        feeds = tryon_feeds(plan, garments[i : i + CHUNK], mannequins[i : i + CHUNK])
+        out.extend(tryon_images(plan, engine.run(feeds)))
     return out
+
+
+def tryon_feeds(
+    plan: TryOnPlan, garments: list[np.ndarray], mannequins: list[np.ndarray]
+) -> dict[str, np.ndarray]:
+    """The engine's feeds for garment/mannequin pairs (each fitted first; see ``fit_pair``)."""
+    if len(garments) != len(mannequins):
+        raise InputError(f"{len(garments)} garments for {len(mannequins)} mannequins; pair them")
+    pairs = [fit_pair(g, m, plan.side) for g, m in zip(garments, mannequins, strict=True)]
+    return {
+        "garment": plan.conv.to_model([p[0] for p in pairs]),
+        "mannequin": plan.conv.to_model([p[1] for p in pairs]),
+    }
+
+
+def tryon_images(plan: TryOnPlan, outputs: dict[str, np.ndarray]) -> list[np.ndarray]:
+    """The engine's first output -> uint8 side x side RGB pictures, in pair order."""
+    return plan.conv.to_pixels(np.asarray(next(iter(outputs.values()))))
 
 
 def _read_all(source: str | Path, skips: SkipLog) -> list[tuple[Path, np.ndarray]]:
