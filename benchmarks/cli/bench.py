@@ -36,7 +36,8 @@ from ptx.tensors import parse_named_shape
     "--backend",
     default="onnxruntime",
     show_default=True,
-    help="For --model: onnxruntime, openvino, or auto (the runtime's timed pick).",
+    help="For --model: onnxruntime, openvino, or auto (the runtime's timed pick, trialled at "
+    "the shapes benchmarked: --shapes and each --batch).",
 )
 @precision_option()
 @click.option("--threads", type=int, help="ONNX Runtime intra-op / torch threads.")

@@ -225,6 +225,7 @@ class Target:
     device: str = "cpu"
     backend: str = "onnxruntime"  # for --model: onnxruntime, openvino or auto (the runtime's pick)
     precision: str = "auto"  # for --model: auto, fp32, bf16, fp16 (ptx.runtime.load's ladder)
+    trial_shapes: dict[str, tuple[int, ...]] | None = None  # backend auto: the trial's size
     threads: int | None = None
     compile: bool = False
     torch_inputs: list[NamedShape] = field(default_factory=list)  # --shapes, for --torch
@@ -259,6 +260,7 @@ def open_backend(target: Target) -> Backend:
             threads=target.threads,
             backend=target.backend,
             precision=target.precision,
+            trial_shapes=target.trial_shapes,
         )
         return EngineBackend(engine)
     if target.engine:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 from ptx.benchmarks.harness import env as env_mod
 from ptx.benchmarks.harness import report
 from ptx.benchmarks.harness.backends import Target, open_backend
+from ptx.benchmarks.harness.inputs import onnx_shapes
 from ptx.benchmarks.harness.measure import DEFAULTS, bench_sweep
 from ptx.benchmarks.harness.plots import group_runs, plot_series
 from ptx.tensors import NamedShape
@@ -62,16 +64,19 @@ def run_bench(
     outputs: Outputs | None = None,
     progress: bool = True,
 ) -> dict:
-    """Benchmark ``target`` at each batch size; write the requested files; return the document."""
+    """Benchmark ``target`` at each batch size; write the requested files; return the document.
+
+    Under ``backend="auto"`` each batch size opens its own engines, whose auto trial runs
+    at the shapes that batch is measured at: the faster backend/precision can differ by
+    size, so a pick made at the spec's opt shape would not be the one the user runs.
+    """
     controls = controls or Controls()
     outputs = outputs or Outputs()
     target.check()
     if target.torch:
         target.torch_inputs = list(shapes)
     settings = {"threads": target.threads, "compile": target.compile, **controls.gpu.as_dict()}
-    results = bench_sweep(
-        lambda: open_backend(target),
-        batches,
+    sweep = dict(
         streams=controls.streams,
         shapes=shapes,
         warmup_s=controls.warmup_s,
@@ -82,10 +87,24 @@ def run_bench(
         progress=progress,
         cov_threshold=controls.cov_threshold,
     )
+    if auto_trial(target):
+        results = []
+        for batch in batches:
+            sized = dataclasses.replace(
+                target, trial_shapes=onnx_shapes(target.model, shapes, batch)
+            )
+            results += bench_sweep(lambda t=sized: open_backend(t), [batch], **sweep)
+    else:
+        results = bench_sweep(lambda: open_backend(target), batches, **sweep)
     runs = [report.run_dict(r, outputs.per_iteration) for r in results]
     doc = report.document(runs, env_mod.capture())
     write_outputs(doc, outputs)
     return doc
+
+
+def auto_trial(target: Target) -> bool:
+    """Whether loading ``target`` runs ptx.runtime's timed auto trial (ONNX on the CPU)."""
+    return bool(target.model) and target.backend == "auto" and target.device == "cpu"
 
 
 def write_outputs(doc: dict, outputs: Outputs) -> None:

@@ -5,16 +5,20 @@ then the spec profile's ``opt``; open batch -> 1, other open dims -> 64), as for
 export's calibration and the runtime's ``auto`` trial. What the bench adds: a note
 naming each input whose non-batch dims that rule filled, so a report measured at
 an assumed size says so. The studies, which take one ``--size`` for every image
-side, size open dims with ``sized_shapes``.
+side, size open dims with ``sized_shapes``. ``onnx_shapes`` gives the same shapes
+from the ONNX file alone, before any engine loads: the size ``--backend auto``'s trial
+must run at.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
+from ptx.formats.onnx import graph_io, load_onnx
 from ptx.inputs import (
     TensorLike,
     check_profile,
@@ -23,7 +27,7 @@ from ptx.inputs import (
     open_dims,
     resolve_shapes,
 )
-from ptx.spec import ModelSpec
+from ptx.spec import ModelSpec, spec_from_onnx
 from ptx.tensors import NamedShape, Shape, format_shape, parse_int_list
 
 
@@ -90,3 +94,12 @@ def sized_shapes(
     for name, shape in shapes.items():
         check_profile(spec, name, shape, where)
     return shapes
+
+
+def onnx_shapes(
+    path: str | Path, given: Sequence[NamedShape] = (), batch: int | None = None
+) -> dict[str, Shape]:
+    """The shapes bench_inputs will measure ``path`` at, read from the ONNX file (no session)."""
+    model = load_onnx(path, external_data=False)  # the graph's IO and metadata only
+    tensors, _ = graph_io(model)
+    return resolve_shapes(tensors, spec_from_onnx(model), given, batch, where=str(path))
