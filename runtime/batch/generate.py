@@ -8,11 +8,14 @@ image is what `ptx run generate --n 1 --seed SEED --label ...` writes for the li
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 from ptx.errors import InputError, ModelError
 from ptx.io import sha256_file, write_image
 from ptx.runtime import load
+from ptx.runtime.batch.devices import worker_device
+from ptx.runtime.engine import Engine
 from ptx.runtime.pipelines.generate import generate
 
 
@@ -50,10 +53,22 @@ def plan_generate(labels_file: str | Path, out_dir: str | Path) -> list[dict]:
 
 
 class GenerateWorker:
-    """Ray actor: one generator engine; one image per row, written atomically as PNG."""
+    """Ray actor: one generator engine; one image per row, written atomically as PNG.
 
-    def __init__(self, model: str, threads: int, backend: str = "onnxruntime") -> None:
-        self.engine = load(model, threads=threads, backend=backend)
+    ``gpus`` and ``loader`` as for job.Worker: the GPU Ray assigned, and a test seam.
+    """
+
+    def __init__(
+        self,
+        model: str,
+        threads: int,
+        backend: str = "onnxruntime",
+        gpus: float = 0.0,
+        loader: Callable[..., Engine] | None = None,
+    ) -> None:
+        device = worker_device(gpus)
+        self.device = device
+        self.engine = (loader or load)(model, device=device, threads=threads, backend=backend)
 
     def __call__(self, batch: dict) -> dict:
         """Generate each row's image; every row comes back with sha256 or error."""
@@ -72,4 +87,7 @@ class GenerateWorker:
                 sha[i] = sha256_file(dest)
             except (InputError, ModelError, OSError, ValueError) as exc:
                 err[i] = str(exc)
-        return {"source": batch["source"], "dest": batch["dest"], "sha256": sha, "error": err}
+        return {
+            "source": batch["source"], "dest": batch["dest"], "sha256": sha, "error": err,
+            "device": [self.device] * n,
+        }  # fmt: skip

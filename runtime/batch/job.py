@@ -20,10 +20,17 @@ from ptx.errors import ImageError, InputError, MissingDependency, ModelError
 from ptx.io import read_image, sha256_file
 from ptx.runtime import load
 from ptx.runtime.backends import quiet_pool
+from ptx.runtime.batch.devices import (
+    check_cluster_gpus,
+    check_gpu_request,
+    gpu_backend,
+    worker_device,
+)
 from ptx.runtime.batch.generate import GenerateWorker, plan_generate
 from ptx.runtime.batch.manifest import MANIFEST_NAME, Manifest
 from ptx.runtime.batch.sources import plan_batch
 from ptx.runtime.cpu import physical_cores
+from ptx.runtime.engine import Engine
 from ptx.runtime.pipelines.batching import Item, mark_output, same_size_batches, save_image
 from ptx.runtime.pipelines.enhance import image_convention, image_input
 from ptx.runtime.pipelines.stylize import _guarded
@@ -59,12 +66,14 @@ class BatchSummary:
     out: str
     manifest: str
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    devices: list[str] = field(default_factory=list)  # where the actors' engines ran
 
     def line(self) -> str:
         """The one-line summary the CLI prints (as `ptx run`'s, plus what was already done)."""
+        on = "" if set(self.devices) <= {"cpu"} else f" on {', '.join(self.devices)}"
         return (
             f"{self.images} images, {self.failed} failed, {self.resumed} already done, "
-            f"{self.images_per_s:.2f} images/s ({self.seconds:.2f} s, ray x{self.workers}) "
+            f"{self.images_per_s:.2f} images/s ({self.seconds:.2f} s, ray x{self.workers}{on}) "
             f"-> {self.out}"
         )
 
@@ -95,12 +104,29 @@ def decode_rows(batch: dict) -> dict:
 
 
 class Worker:
-    """Ray actor: one ptx engine; runs a batch of decoded rows and writes outputs atomically."""
+    """Ray actor: one ptx engine; runs a batch of decoded rows and writes outputs atomically.
+
+    With ``gpus`` > 0 the engine runs on the GPU Ray assigned this actor (devices.py);
+    ``loader`` stands in for ``ptx.runtime.load`` (a test seam: the actors are other
+    processes, so a double has to travel with the actor's arguments).
+    """
 
     def __init__(
-        self, task: str, model: str, threads: int, backend: str, batch: int = 1, kill_on: str = ""
+        self,
+        task: str,
+        model: str,
+        threads: int,
+        backend: str,
+        batch: int = 1,
+        kill_on: str = "",
+        gpus: float = 0.0,
+        loader: Callable[..., Engine] | None = None,
     ) -> None:
-        engine = load(model, threads=threads, backend=backend, **quiet_pool(backend))
+        device = worker_device(gpus)
+        engine = (loader or load)(
+            model, device=device, threads=threads, backend=backend, **quiet_pool(backend)
+        )
+        self.device = device
         self.engine = _guarded(engine, threads) if task == "stylize" else engine
         self.dtype = image_input(self.engine).dtype
         self.conv = image_convention(self.engine)
@@ -151,7 +177,28 @@ class Worker:
                 sha[index[id(item)]] = done.result()
             except (OSError, ValueError, InputError) as exc:
                 err[index[id(item)]] = f"{item.dest}: cannot write ({exc})"
-        return {"source": batch["source"], "dest": batch["dest"], "sha256": sha, "error": err}
+        return {
+            "source": batch["source"], "dest": batch["dest"], "sha256": sha, "error": err,
+            "device": [self.device] * n,
+        }  # fmt: skip
+
+
+def _rows(ray, ds):
+    """The dataset's rows; a worker whose engine could not load is one ModelError line."""
+    try:
+        yield from ds.iter_rows()
+    except ray.exceptions.RayActorError as exc:
+        if not exc.actor_init_failed:
+            raise
+        raise ModelError(f"a ptx batch worker could not start: {init_error(str(exc))}") from None
+
+
+def init_error(text: str) -> str:
+    """The ptx error line at the end of Ray's report of a failed actor ``__init__``."""
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    last = lines[-1] if lines else "unknown error"
+    head, sep, tail = last.partition(": ")
+    return tail if sep and head.startswith("ptx.errors.") else last
 
 
 def _finish(item: Item, y: np.ndarray, i: int, conv: ImageConvention) -> str:
@@ -208,12 +255,18 @@ def run_batch(
     manifest: str | Path | None = None,
     on_result: Callable[[dict], None] | None = None,
     kill_on: str = "",
+    gpus_per_worker: float = 0.0,
+    loader: Callable[..., Engine] | None = None,
 ) -> BatchSummary:
     """Run ``task`` over ``input`` on Ray Data into ``out`` (names kept), resumably.
 
+    ``gpus_per_worker`` > 0 gives each actor that share of a GPU (Ray ``num_gpus``) and
+    runs its engine there (``auto``: TensorRT for a plan, else ONNX Runtime's CUDA
+    provider); a cluster without enough GPUs is one InputError line before Ray waits.
     ``on_result`` sees each finished row on the driver (after its manifest line);
     ``kill_on`` ("a.png,b.png|flagdir") is a fault-injection hook: the worker holding
-    each named input SIGKILLs itself once (a flag file per name in flagdir).
+    each named input SIGKILLs itself once (a flag file per name in flagdir);
+    ``loader`` replaces ``ptx.runtime.load`` in the actors (tests).
     """
     if task not in TASKS:
         raise InputError(f"ptx batch runs {', '.join(TASKS)}; got '{task}'")
@@ -222,15 +275,17 @@ def run_batch(
     model = Path(model)
     if not model.is_file():
         raise InputError(f"{model}: no such model file")
+    check_gpu_request(gpus_per_worker, backend, model)
+    if gpus_per_worker > 0:
+        backend = gpu_backend(model, backend)
+    if task == "generate" and backend == "auto":
+        backend = "onnxruntime"  # ptx run generate's backend unless one is asked for
     ray = import_ray()
     if task == "generate":
         planned = plan_generate(input, out)
     else:
         planned = [{"source": str(it.source), "dest": str(it.dest.resolve())}
                    for it in plan_batch(input, out)]  # fmt: skip
-    Path(out).mkdir(parents=True, exist_ok=True)
-    if Path(input).is_dir():
-        mark_output(input, out)
     book = Manifest(manifest or Path(out) / MANIFEST_NAME, sha256_file(model))
     done = book.done()
     todo = [row for row in planned if row["dest"] not in done]
@@ -241,8 +296,19 @@ def run_batch(
         threads = max(1, physical_cores() // workers) if not address else max(1, int(per))
     skipped: list[tuple[str, str]] = []
     images = 0
+    devices: set[str] = set()
     start = time.perf_counter()
     started = _start_ray(ray, address, cpus) if todo else False
+    try:  # before anything is written; Ray would wait for missing GPUs without a word
+        if todo:
+            check_cluster_gpus(ray.cluster_resources(), gpus_per_worker, workers)
+    except InputError:
+        if started:
+            ray.shutdown()
+        raise
+    Path(out).mkdir(parents=True, exist_ok=True)
+    if Path(input).is_dir():
+        mark_output(input, out)
     bar = tqdm(total=len(todo), unit="img", file=sys.stderr, disable=not progress, leave=False)
     logging.getLogger("ray.data").setLevel(logging.ERROR)  # our bar and summary, not Ray's
     try:
@@ -253,13 +319,9 @@ def run_batch(
             ctx.print_on_execution_start = False
             rows = max(batch, min(ROWS_PER_CALL, -(-len(todo) // (2 * workers))))
             ds = ray.data.from_items(todo, override_num_blocks=-(-len(todo) // rows))
-            if task == "generate":  # ptx run generate's backend unless one is asked for
+            if task == "generate":
                 worker = GenerateWorker
-                kwargs = dict(
-                    model=str(model.resolve()),
-                    threads=threads,
-                    backend="onnxruntime" if backend == "auto" else backend,
-                )
+                kwargs = dict(model=str(model.resolve()), threads=threads, backend=backend)
             else:
                 # As many decode tasks at once as workers: each new Ray worker process
                 # costs seconds of CPU to start, and one decodes far faster than a model runs.
@@ -278,6 +340,8 @@ def run_batch(
                     batch=batch,
                     kill_on=kill_on,
                 )
+            kwargs.update(gpus=gpus_per_worker, loader=loader)
+            gpu_args = {"num_gpus": gpus_per_worker} if gpus_per_worker > 0 else {}
             ds = ds.map_batches(
                 worker,
                 fn_constructor_kwargs=kwargs,
@@ -285,8 +349,9 @@ def run_batch(
                 batch_format="numpy",
                 compute=ray.data.ActorPoolStrategy(size=workers),
                 num_cpus=per,
+                **gpu_args,
             )  # fmt: skip
-            for row in ds.iter_rows():
+            for row in _rows(ray, ds):
                 source, dest = str(row["source"]), str(row["dest"])
                 if row["error"]:
                     skipped.append((source, str(row["error"])))
@@ -294,6 +359,7 @@ def run_batch(
                 else:
                     images += 1
                     book.append(source, dest, sha256=str(row["sha256"]))
+                devices.add(str(row["device"]))
                 bar.update(1)
                 if on_result is not None:
                     on_result(dict(row))
@@ -313,6 +379,7 @@ def run_batch(
         out=str(out),
         manifest=str(book.path),
         skipped=skipped,
+        devices=sorted(devices),
     )
 
 

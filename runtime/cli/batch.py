@@ -25,13 +25,18 @@ from ptx.runtime.cli._common import BACKEND_NAMES, print_skipped
 @click.option("--address", default=None, help="a Ray cluster (ray://host:10001 or auto) [local]")
 @click.option("--threads", type=int, default=None, help="intra-op threads per worker [cores/N]")
 @click.option("--cpus-per-worker", type=float, default=None, help="Ray CPUs per actor [auto]")
+@click.option(
+    "--gpus-per-worker", type=float, default=0.0, show_default=True,
+    help="Ray GPUs per actor (e.g. 1, or 0.5 to share one): its engine runs on the GPU Ray "
+    "assigned it (auto: TensorRT for a .plan, else ONNX Runtime's CUDA provider)",
+)  # fmt: skip
 @click.option("--backend", type=click.Choice(BACKEND_NAMES), default="auto", show_default=True)
 @click.option("--manifest", type=click.Path(), default=None, help="[OUT/manifest.jsonl]")
 @click.option("--no-progress", is_flag=True, help="no progress bar")
 @click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
 def batch_cmd(
-    task, model, input_, out, workers, batch, address, threads, cpus_per_worker, backend,
-    manifest, no_progress, as_json,
+    task, model, input_, out, workers, batch, address, threads, cpus_per_worker, gpus_per_worker,
+    backend, manifest, no_progress, as_json,
 ) -> None:  # fmt: skip
     """Run TASK over a catalogue on Ray Data; resumable through the manifest in --out.
 
@@ -41,8 +46,8 @@ def batch_cmd(
     """
     summary = run_batch(
         task, model, input_, out, workers=workers, batch=batch, address=address,
-        threads=threads, cpus_per_worker=cpus_per_worker, backend=backend,
-        progress=not no_progress, manifest=manifest,
+        threads=threads, cpus_per_worker=cpus_per_worker, gpus_per_worker=gpus_per_worker,
+        backend=backend, progress=not no_progress, manifest=manifest,
     )  # fmt: skip
     if as_json:
         click.echo(json.dumps(summary.to_dict(), indent=2))

@@ -6,9 +6,11 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from ptx.cli import main
 from ptx.errors import InputError, MissingDependency
 from ptx.io import sha256_file, write_image
 from ptx.runtime.batch import MANIFEST_NAME, run_batch
@@ -21,9 +23,13 @@ GOOD = ["a.png", "b.png", "c.png", "sub/d.png", "sub/deeper/e.bmp"]
 
 @pytest.fixture(scope="module")
 def ray_local():
-    """One local Ray for the module, as ptx batch starts it (run_batch reuses it)."""
+    """One local Ray for the module, as ptx batch starts it (run_batch reuses it).
+
+    No GPUs, even on a machine that has some (Ray would detect them): the cluster the
+    no-GPU test needs.
+    """
     ray = pytest.importorskip("ray")
-    ray.init(**local_ray_options(2))
+    ray.init(**local_ray_options(2), num_gpus=0)
     yield ray
     ray.shutdown()
 
@@ -67,6 +73,22 @@ def test_outputs_equal_ptx_run_and_bad_files_are_counted(ray_local, models, phot
         assert rec["sha256"] == sha256_file(rec["output"])
         assert rec["model_sha256"] == sha256_file(models["affine"])
         assert rec["ptx_version"]
+
+
+def test_gpus_per_worker_on_a_cluster_without_gpus_is_one_line(ray_local, models, tmp_path):
+    """Refused right after Ray starts: Ray itself would wait for the GPUs for ever."""
+    src, out = tmp_path / "in", tmp_path / "out"
+    write_image(src / "a.png", np.zeros((8, 8, 3), np.uint8))
+    res = CliRunner().invoke(main, ["batch", "enhance", "--model", str(models["affine"]),
+                                    "--input", str(src), "--out", str(out),
+                                    "--gpus-per-worker", "1"])  # fmt: skip
+    assert res.exit_code == 2
+    assert res.output.strip().splitlines() == [
+        "error: --gpus-per-worker 1: the Ray cluster has no GPUs (none detected on this "
+        "machine, or none in the cluster at --address); drop the flag to run on the CPU"
+    ]
+    assert not out.exists()
+    assert ray_local.is_initialized()  # the fixture's Ray, left running for the next test
 
 
 def test_local_ray_workers_keep_the_drivers_priority(ray_local):
