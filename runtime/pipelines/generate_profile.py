@@ -45,6 +45,7 @@ from ptx.runtime.pipelines.generate import (
 PREFERENCE_FIELDS = {"colors": "color", "categories": "category", "styles": "style"}
 OTHER_FIELDS = ("name", "n", "seed")
 MAX_VARIANTS = 1024
+DEFAULT_N = 16  # variants when neither the profile nor the caller says how many
 
 
 @dataclass(frozen=True)
@@ -83,13 +84,20 @@ def _weights(name: str, value: Any) -> tuple[dict[str, float] | None, str | None
         )
     out: dict[str, float] = {}
     for key, w in value.items():
-        ok = isinstance(w, int | float) and not isinstance(w, bool) and math.isfinite(w)
+        ok = isinstance(w, int | float) and not isinstance(w, bool) and _finite(w)
         if not key.strip() or not ok or w <= 0:
             return None, (
                 f"profile field '{name}': '{key}' needs a positive finite weight, got {w!r}"
             )
         out[key.strip()] = float(w)
     return out, None
+
+
+def _finite(w: float) -> bool:
+    try:
+        return math.isfinite(w)
+    except OverflowError:  # a JSON integer too large for a float
+        return False
 
 
 def _int_field(name: str, value: Any, lo: int, hi: int) -> str | None:
@@ -176,7 +184,9 @@ def plan_variants(profile: Profile, vocab: Mapping[str, list[str]], n: int) -> V
                     f"(its {key} values: {', '.join(vocab[key])})"
                 )
         if kept:
-            axes.append((key, kept))
+            # Relative to the axis' largest weight, so products of huge weights stay finite.
+            top = max(w for _, w in kept)
+            axes.append((key, [(v, w / top) for v, w in kept]))
         else:
             notes.append(f"'{fld}': nothing this generator can make; {key} is drawn freely")
     if not axes:
@@ -195,7 +205,7 @@ def plan_variants(profile: Profile, vocab: Mapping[str, list[str]], n: int) -> V
 
 
 def profile_feeds(
-    plan: GeneratorPlan, profile: Profile, n: int = 16, seed: int = 0
+    plan: GeneratorPlan, profile: Profile, n: int = DEFAULT_N, seed: int = 0
 ) -> tuple[dict[str, np.ndarray], list[dict[str, str]], VariantPlan]:
     """(the engine's feeds, labels of each sample, the variant plan) for ``profile``.
 
@@ -220,7 +230,7 @@ def profile_feeds(
 
 
 def generate_profile(
-    engine: Engine, profile: Profile, n: int = 16, seed: int = 0
+    engine: Engine, profile: Profile, n: int = DEFAULT_N, seed: int = 0
 ) -> tuple[list[np.ndarray], list[dict[str, str]], VariantPlan]:
     """(uint8 images, labels of each, the plan) for ``profile``; its n and seed win when set."""
     plan = generator_plan(engine)

@@ -29,7 +29,7 @@ from ptx.runtime.server.state import ServerState
 log = logging.getLogger("ptx.serve")
 
 PUBLIC_PATHS = {"/v2/health/live", "/v2/health/ready", "/openapi.json"}  # probes, no token
-INFERENCE_ROUTES = {"infer", "enhance", "stylize", "cutout", "generate"}
+INFERENCE_ROUTES = {"infer", "enhance", "stylize", "cutout", "generate", "tryon"}
 MODEL_ROUTES = INFERENCE_ROUTES | {"ready", "config", "stats"}
 FIXED_PATHS = {"/v2/health/live", "/v2/health/ready", "/v2", "/metrics", "/openapi.json"}
 RETRY_AFTER_S = "1"

@@ -16,12 +16,12 @@ from ptx.runtime.server.http import HTTPError
 from ptx.spec import ImageConvention, ModelSpec
 
 
-def image_size(data: bytes, max_pixels: int) -> tuple[int, int]:
+def image_size(data: bytes, max_pixels: int, what: str = "request body") -> tuple[int, int]:
     """(height, width) from the header alone (allowed formats only); 413 over ``max_pixels``."""
-    w, h, _ = image_header(data, "request body")  # ptx.io's limits, never Pillow's bomb error
+    w, h, _ = image_header(data, what)  # ptx.io's limits, never Pillow's bomb error
     if w * h > max_pixels:
         raise HTTPError(
-            413, f"image has {w * h / 1e6:.1f} MP, over the {max_pixels / 1e6:g} MP limit"
+            413, f"{what}: image has {w * h / 1e6:.1f} MP, over the {max_pixels / 1e6:g} MP limit"
         )
     return h, w
 
@@ -110,15 +110,23 @@ def encode_output(
 
 # -- generate (the contract itself is ptx.runtime.pipelines.generate's) ---------------
 def encode_generated(
-    images: list[np.ndarray], labels: list[dict[str, str]], as_json: bool, fmt: str
+    images: list[np.ndarray],
+    labels: list[dict[str, str]],
+    as_json: bool,
+    fmt: str,
+    extra: dict | None = None,
 ) -> tuple[bytes, str]:
-    """(body, media type): a JSON list of base64 PNGs with their labels, or one grid image."""
+    """(body, media type): a JSON list of base64 PNGs with their labels, or one grid image.
+
+    ``extra`` (a profile's name, groups and notes) goes into the JSON beside the images.
+    """
     if as_json:
         doc = {
+            **(extra or {}),
             "images": [
                 {"png": base64.b64encode(encode_image(img, "PNG")).decode(), "labels": lab}
                 for img, lab in zip(images, labels, strict=True)
-            ]
+            ],
         }
         return json.dumps(doc).encode(), "application/json"
     media = "image/jpeg" if fmt == "JPEG" else "image/png"

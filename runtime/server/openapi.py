@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ptx
+from ptx.runtime.pipelines.generate_profile import DEFAULT_N, MAX_VARIANTS, PREFERENCE_FIELDS
+from ptx.runtime.pipelines.tryon import INPUTS as TRYON_INPUTS
 from ptx.runtime.server.protocol import DATATYPES
 from ptx.runtime.server.state import ServerState
 
@@ -22,7 +24,7 @@ def _errors(*codes: int) -> dict:
         404: "unknown model or version",
         406: "no acceptable response format",
         413: "body or image over the limit",
-        415: "unsupported Content-Encoding",
+        415: "unsupported Content-Encoding or Content-Type",
         503: "queue full or shutting down (see Retry-After)",
         504: "no result within --timeout-s",
     }
@@ -130,12 +132,42 @@ def _schemas() -> dict:
         },
         "GenerateRequest": {
             "type": "object",
+            "description": "labels, or a profile (not both); a profile's own n and seed win",
             "properties": {
                 "labels": {"type": "object", "additionalProperties": {"type": "string"}},
-                "n": {"type": "integer", "minimum": 1, "default": 1},
+                "profile": _ref("Profile"),
+                "n": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "default": 1,
+                    "description": f"default 1; {DEFAULT_N} with a profile, as ptx run generate",
+                },
                 "seed": {"type": "integer", "minimum": 0, "default": 0},
             },
         },
+        "Profile": _profile(),
+    }
+
+
+def _profile() -> dict:
+    """A user's preference profile, as `ptx run generate --profile FILE` reads it."""
+    weights = {
+        "oneOf": [
+            {"type": "object", "additionalProperties": {"type": "number", "exclusiveMinimum": 0}},
+            {"type": "array", "items": {"type": "string"}},
+        ],
+        "description": "value -> positive weight, or a list of values (equal weights)",
+    }
+    return {
+        "type": "object",
+        "description": "weighted preferences; n variants split by the product of the weights",
+        "properties": {
+            "name": {"type": "string"},
+            "n": {"type": "integer", "minimum": 1, "maximum": MAX_VARIANTS},
+            "seed": {"type": "integer", "minimum": 0},
+            **{field: weights for field in PREFERENCE_FIELDS},
+        },
+        "additionalProperties": False,
     }
 
 
@@ -224,13 +256,43 @@ def _image_paths(name_param: dict) -> dict:
             },
         }
     }
+    paths["/v1/models/{name}/tryon"] = {
+        "post": {
+            "summary": "Virtual try-on: garment + mannequin pictures in, the dressed mannequin out "
+            "(PNG or JPEG by Accept, the model's side x side)",
+            "parameters": [name_param],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "multipart/form-data": {
+                        "schema": {
+                            "type": "object",
+                            "required": list(TRYON_INPUTS),
+                            "properties": {k: binary for k in TRYON_INPUTS},
+                        }
+                    }
+                },
+            },
+            "responses": {
+                "200": {"description": "the mannequin wearing the garment", "content": images},
+                **_errors(400, 404, 406, 413, 415, 503, 504),
+            },
+        }
+    }
     listing = {
         "type": "object",
-        "properties": {"images": {"type": "array", "items": {"type": "object"}}},
+        "properties": {
+            "images": {"type": "array", "items": {"type": "object"}},
+            "profile": {"type": "string"},
+            "seed": {"type": "integer"},
+            "groups": {"type": "array", "items": {"type": "object"}},
+            "notes": {"type": "array", "items": {"type": "string"}},
+        },
     }
     paths["/v1/models/{name}/generate"] = {
         "post": {
-            "summary": "Generate images from labels: a grid image, or base64 PNGs as JSON",
+            "summary": "Generate images from labels or a preference profile: a grid image, "
+            "or base64 PNGs as JSON (with a profile: its groups and notes too)",
             "parameters": [name_param],
             "requestBody": {"required": True, **_json(_ref("GenerateRequest"))},
             "responses": {

@@ -1,4 +1,4 @@
-"""Image routes for people and simple services: enhance, stylize, cutout, generate."""
+"""Image routes for people and simple services: enhance, stylize, cutout, generate, tryon."""
 
 from __future__ import annotations
 
@@ -14,11 +14,13 @@ from ptx.errors import InputError
 from ptx.io import decode_image
 from ptx.runtime.pipelines import cutout as cutter
 from ptx.runtime.pipelines import generate as generator
+from ptx.runtime.pipelines.generate_profile import DEFAULT_N, Profile, parse_profile, profile_feeds
 from ptx.runtime.server import images
 from ptx.runtime.server.admission import image_cost
 from ptx.runtime.server.http import HTTPError, image_format, read_body, wants_json
 from ptx.runtime.server.protocol import parse_json
 from ptx.runtime.server.state import ServerState
+from ptx.runtime.server.tryon_route import tryon
 
 MEDIA = {"PNG": "image/png", "JPEG": "image/jpeg"}
 
@@ -108,13 +110,8 @@ async def cutout(request: Request) -> Response:
     return Response(data, media_type="image/png")
 
 
-def _generate_args(doc: dict, max_images: int) -> tuple[dict[str, str], int, int]:
-    labels = doc.get("labels", {})
-    if not isinstance(labels, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in labels.items()
-    ):
-        raise InputError("'labels' must be an object of label name -> value strings")
-    n, seed = doc.get("n", 1), doc.get("seed", 0)
+def _count_seed(doc: dict, max_images: int, n_default: int) -> tuple[int, int]:
+    n, seed = doc.get("n", n_default), doc.get("seed", 0)
     for key, value in (("n", n), ("seed", seed)):
         if not isinstance(value, int) or isinstance(value, bool):
             raise InputError(f"'{key}' must be an integer")
@@ -122,14 +119,36 @@ def _generate_args(doc: dict, max_images: int) -> tuple[dict[str, str], int, int
         raise InputError(f"'n' must be 1..{max_images}, got {n}")
     if not 0 <= seed < 2**63:
         raise InputError(f"'seed' must be 0..2^63-1, got {seed}")
-    return labels, n, seed
+    return n, seed
+
+
+def _generate_args(doc: dict, max_images: int) -> tuple[dict[str, str], int, int]:
+    labels = doc.get("labels", {})
+    if not isinstance(labels, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in labels.items()
+    ):
+        raise InputError("'labels' must be an object of label name -> value strings")
+    return (labels, *_count_seed(doc, max_images, 1))
+
+
+def _profile_args(doc: dict, max_images: int) -> tuple[Profile, int, int]:
+    """(profile, n, seed) as `ptx run generate --profile` takes them: the profile's win."""
+    if "labels" in doc:
+        raise InputError("'profile' and 'labels' do not combine; put the labels in the profile")
+    try:
+        profile = parse_profile(doc["profile"], "request body")
+    except InputError as exc:  # one line per bad field on the CLI; one line here
+        raise InputError(str(exc).replace("\n", "; ")) from None
+    given = {k: v for k, v in (("n", profile.n), ("seed", profile.seed)) if v is not None}
+    return (profile, *_count_seed({**doc, **given}, max_images, DEFAULT_N))
 
 
 async def generate(request: Request) -> Response:
-    """JSON {labels, n, seed} in; a PNG/JPEG grid, or base64 PNGs for Accept: application/json.
+    """JSON {labels | profile, n, seed} in; a PNG/JPEG grid, or base64 PNGs for Accept: JSON.
 
     The feeds and images are ptx.runtime.pipelines.generate's (the contract `ptx run
-    generate` uses), so a request gives the images the command gives for the same seed.
+    generate` uses), and a ``profile`` is planned by generate_profile's profile_feeds (as
+    `ptx run generate --profile`), so a request gives the images the command gives.
     """
     state = _state(request)
     model = state.model(request.path_params["name"])
@@ -139,8 +158,16 @@ async def generate(request: Request) -> Response:
     # A model of the wrong kind fails here, before the body is read.
     plan = state.cached((model.name, "generate"), lambda: generator.generator_plan(model.engine))
     body = await read_body(request, state.config.max_body_bytes)
-    labels, n, seed = _generate_args(parse_json(body), state.config.max_images)
-    feeds, per_sample = generator.generate_feeds(plan, labels, n, seed)
+    doc = parse_json(body)
+    extra: dict = {}
+    if "profile" in doc:
+        profile, n, seed = _profile_args(doc, state.config.max_images)
+        feeds, per_sample, variants = profile_feeds(plan, profile, n, seed)
+        groups = [{"labels": lab, "count": k} for lab, k in variants.groups]
+        extra = {"profile": profile.name, "seed": seed, "groups": groups, "notes": variants.notes}
+    else:
+        labels, n, seed = _generate_args(doc, state.config.max_images)
+        feeds, per_sample = generator.generate_feeds(plan, labels, n, seed)
     size = model.batcher.max_batch if model.batcher.merge else 1
     parts = generator.chunks(feeds, size)
     # At most one queued chunk per engine instance: a large n on a model that does not
@@ -155,7 +182,9 @@ async def generate(request: Request) -> Response:
     imgs = await run_in_threadpool(generator.to_images, plan, [r.outputs for r in results])
     if len(imgs) != n:
         raise HTTPError(500, f"model returned {len(imgs)} images for {n} samples")
-    data, media = await run_in_threadpool(images.encode_generated, imgs, per_sample, as_json, fmt)
+    data, media = await run_in_threadpool(
+        images.encode_generated, imgs, per_sample, as_json, fmt, extra
+    )
     return Response(data, media_type=media)
 
 
@@ -166,4 +195,5 @@ def routes() -> list[Route]:
         Route("/v1/models/{name}/stylize", stylize, methods=["POST"]),
         Route("/v1/models/{name}/cutout", cutout, methods=["POST"]),
         Route("/v1/models/{name}/generate", generate, methods=["POST"]),
+        Route("/v1/models/{name}/tryon", tryon, methods=["POST"]),
     ]

@@ -26,9 +26,20 @@ def test_openapi_describes_every_route(server):
         "/v2/health/live", "/v2/health/ready", "/v2", "/v2/models/{name}",
         "/v2/models/{name}/ready", "/v2/models/{name}/infer", "/v2/models/{name}/stats",
         "/v1/models/{name}/enhance", "/v1/models/{name}/stylize", "/v1/models/{name}/generate",
-        "/metrics",
+        "/v1/models/{name}/cutout", "/v1/models/{name}/tryon", "/metrics",
     ):  # fmt: skip
         assert route in paths, route
+    tryon = paths["/v1/models/{name}/tryon"]["post"]["requestBody"]["content"]
+    form = tryon["multipart/form-data"]["schema"]
+    assert form["required"] == ["garment", "mannequin"] and set(form["properties"]) == {
+        "garment", "mannequin"}  # fmt: skip
+    schemas = doc["components"]["schemas"]
+    assert schemas["GenerateRequest"]["properties"]["profile"] == {
+        "$ref": "#/components/schemas/Profile"
+    }
+    assert {"colors", "categories", "styles", "n", "seed", "name"} == set(
+        schemas["Profile"]["properties"]
+    )
     served = paths["/v2/models/{name}"]["get"]["parameters"][0]["schema"]["enum"]
     assert served == ["affine", "fp16", "gen", "style"]
 
