@@ -9,6 +9,7 @@ import numpy as np
 
 from ptx.errors import InputError, ModelError
 from ptx.runtime.cpu import physical_cores
+from ptx.runtime.cuda.api import parse_device
 from ptx.runtime.engine import Engine, EngineOptions, TensorInfo, coerce_dtype
 from ptx.spec import ONNX_METADATA_KEY, ModelSpec
 from ptx.tensors import from_ort
@@ -78,15 +79,17 @@ class OnnxRuntimeEngine(Engine):
         self.settings = self.resolve_options(options, kwargs)
         if threads is not None and threads < 1:
             raise ModelError(f"threads must be >= 1, got {threads}")
-        providers = ["CPUExecutionProvider"]
-        if device == "cuda":
+        providers: list = ["CPUExecutionProvider"]
+        if device == "cuda" or device.startswith("cuda:"):
             if "CUDAExecutionProvider" not in ort.get_available_providers():
                 raise ModelError(
-                    "device 'cuda' needs onnxruntime-gpu (pip install onnxruntime-gpu)"
+                    f"device '{device}' needs onnxruntime-gpu (pip install onnxruntime-gpu)"
                 )
-            providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+            # cuda:N picks the GPU (a Ray actor or a multi-GPU host need not be on GPU 0).
+            gpu = {"device_id": parse_device(device)}
+            providers = [("CUDAExecutionProvider", gpu), "CPUExecutionProvider"]
         elif device != "cpu":
-            raise ModelError(f"unknown device '{device}' (use cpu or cuda)")
+            raise ModelError(f"unknown device '{device}' (use cpu, cuda or cuda:N)")
         opts = session_options(threads, self.settings.spin)
         try:
             self.session = ort.InferenceSession(str(path), opts, providers=providers)
