@@ -7,8 +7,24 @@ import json
 import click
 
 from ptx.errors import ImageError
-from ptx.runtime.cli._common import print_skipped
-from ptx.runtime.pipelines.cutout import cutout_path
+from ptx.runtime import load
+from ptx.runtime.backends import quiet_pool
+from ptx.runtime.cli._common import (
+    auto_trial_file,
+    check_trial_shapes,
+    first_photo_shapes,
+    print_skipped,
+    run_trial_shape_option,
+    trial_shapes,
+)
+from ptx.runtime.pipelines.cutout import _sides, cutout_path, work_size
+from ptx.spec import ImageConvention
+
+TRIAL_HELP = (
+    "NAME:SHAPE the auto backend/precision trial runs at, e.g. image:1x3x320x240 (repeat per "
+    "input); it must lie inside the model's profile [the first input photo's working size, "
+    "else the spec's opt shape]"
+)
 
 
 @click.command("cutout")
@@ -18,11 +34,22 @@ from ptx.runtime.pipelines.cutout import cutout_path
     "--out", required=True, type=click.Path(), help="output folder (RGBA PNG, same stems)"
 )
 @click.option("--threads", type=int, default=None, help="intra-op threads [physical cores]")
+@run_trial_shape_option(TRIAL_HELP)
 @click.option("--no-progress", is_flag=True, help="no progress bar")
 @click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
-def run_cutout_cmd(model, input_, out, threads, no_progress, as_json) -> None:
+def run_cutout_cmd(model, input_, out, threads, trial_shape, no_progress, as_json) -> None:
     """Cut the product out of a photo or a folder of photos: RGBA PNGs with a soft alpha."""
-    summary = cutout_path(model, input_, out, threads=threads, progress=not no_progress)
+    shapes = trial_shapes(trial_shape)
+    file = auto_trial_file(model, "auto", "cpu", "auto")
+    if not shapes and file is not None:  # by default, the size the first photo runs at
+        conv = file.spec.image if file.spec and file.spec.image else ImageConvention()
+        # (work, min, max) sides from the spec, as cutout_feeds reads them
+        shapes = first_photo_shapes(
+            file, input_, out, 1, conv, lambda h, w: work_size(h, w, *_sides(file))
+        )
+    engine = load(model, threads=threads, trial_shapes=shapes or None, **quiet_pool("auto"))
+    check_trial_shapes(engine, shapes)
+    summary = cutout_path(engine, input_, out, threads=threads, progress=not no_progress)
     if as_json:
         click.echo(json.dumps(summary.to_dict(), indent=2))
     else:

@@ -9,7 +9,17 @@ import click
 from ptx.errors import ImageError, InputError
 from ptx.runtime import load
 from ptx.runtime.backends import quiet_pool
-from ptx.runtime.cli._common import BACKEND_NAMES, convention, precision_option, print_skipped
+from ptx.runtime.cli._common import (
+    BACKEND_NAMES,
+    auto_trial_file,
+    check_trial_shapes,
+    convention,
+    image_trial_shapes,
+    precision_option,
+    print_skipped,
+    run_trial_shape_option,
+    trial_shapes,
+)
 from ptx.runtime.pipelines.enhance import SHIPPED_MODEL, check_strength, enhance_path
 from ptx.runtime.pipelines.enhance_tiles import DEFAULT_MAX_PIXELS
 from ptx.runtime.pipelines.gpu import enhance_path_gpu
@@ -38,6 +48,7 @@ from ptx.runtime.pipelines.gpu import enhance_path_gpu
     help="auto: on the CPU the faster of onnxruntime and openvino (measured once, cached)",
 )
 @precision_option()
+@run_trial_shape_option()
 @click.option("--range", "range_", default=None, help="foreign model: value range LO,HI [0,1]")
 @click.option("--mean", default=None, help="foreign model: mean, 1 or 3 values [0]")
 @click.option("--std", default=None, help="foreign model: std, 1 or 3 values [1]")
@@ -56,16 +67,23 @@ from ptx.runtime.pipelines.gpu import enhance_path_gpu
 @click.option("--no-progress", is_flag=True, help="no progress bar")
 @click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
 def enhance_cmd(
-    model, input_, out, batch, device, threads, backend, precision, range_, mean, std, bgr, nhwc,
-    strength, max_pixels, no_progress, as_json,
+    model, input_, out, batch, device, threads, backend, precision, trial_shape, range_, mean,
+    std, bgr, nhwc, strength, max_pixels, no_progress, as_json,
 ) -> None:  # fmt: skip
     """Enhance a photo or a folder of photos; prints images, failures, images/s."""
     check_strength(strength)  # before the model loads: a typo costs nothing
     conv = convention(range_, mean, std, bgr, nhwc)
+    shapes = trial_shapes(trial_shape)
     if device == "cpu":
+        # The trial's pick can differ by size: by default, the size the first photo runs at.
+        trial = shapes or image_trial_shapes(
+            auto_trial_file(model, backend, device, precision), input_, out, batch, conv,
+            max_pixels,
+        )  # fmt: skip
         engine = load(
-            model, threads=threads, backend=backend, precision=precision, **quiet_pool(backend)
-        )
+            model, threads=threads, backend=backend, precision=precision,
+            trial_shapes=trial or None, **quiet_pool(backend),
+        )  # fmt: skip
         options = {"max_pixels": max_pixels}
         run = enhance_path
     else:
@@ -73,6 +91,7 @@ def enhance_cmd(
             raise InputError("--max-pixels (tiling) runs on the CPU path only; drop it")
         engine = load(model, device=device, threads=threads, backend=backend, precision=precision)
         options, run = {}, enhance_path_gpu
+    check_trial_shapes(engine, shapes)
     summary = run(
         engine, input_, out, batch=batch, progress=not no_progress, conv=conv,
         strength=strength, **options,

@@ -11,8 +11,16 @@ from ptx.errors import InputError
 from ptx.image import grid
 from ptx.io import write_image
 from ptx.runtime import load
-from ptx.runtime.cli._common import BACKEND_NAMES, precision_option
-from ptx.runtime.pipelines.generate import generate, write_images
+from ptx.runtime.cli._common import (
+    BACKEND_NAMES,
+    auto_trial_file,
+    batch_shapes,
+    check_trial_shapes,
+    precision_option,
+    run_trial_shape_option,
+    trial_shapes,
+)
+from ptx.runtime.pipelines.generate import MAX_CHUNK, generate, write_images
 from ptx.runtime.pipelines.generate_profile import generate_profile, load_profile
 
 PROFILE_GRID = "grid.png"  # written into --out for a profile run without --grid
@@ -51,10 +59,16 @@ def parse_labels(items: tuple[str, ...]) -> dict[str, str]:
     "--backend", type=click.Choice(BACKEND_NAMES), default="onnxruntime", show_default=True
 )
 @precision_option()
+@run_trial_shape_option(
+    "NAME:SHAPE the --backend auto trial runs at, e.g. z:16x64 (repeat per input); it must "
+    "lie inside the model's profile [the spec's opt shape at batch --n, up to "
+    f"{MAX_CHUNK} per call]"
+)
 @click.option("--json", "as_json", is_flag=True, help="print what was written as JSON")
 def run_generate_cmd(
-    model, labels, profile_path, n, seed, out, grid_path, nrow, backend, precision, as_json
-) -> None:
+    model, labels, profile_path, n, seed, out, grid_path, nrow, backend, precision, trial_shape,
+    as_json,
+) -> None:  # fmt: skip
     """Generate product images for given labels or a user's preference profile.
 
     Labels not given are drawn from the seed. With --profile, the variants follow the
@@ -66,7 +80,13 @@ def run_generate_cmd(
         if wanted:
             raise InputError("--profile and --label do not combine; put the labels in the profile")
         profile = load_profile(profile_path)
-    with load(model, backend=backend, precision=precision) as engine:
+    shapes = trial_shapes(trial_shape)
+    # The trial's pick can differ by batch: by default, the batch of the first call.
+    trial = shapes or batch_shapes(
+        auto_trial_file(model, backend, "cpu", precision), max(1, min(n, MAX_CHUNK))
+    )
+    with load(model, backend=backend, precision=precision, trial_shapes=trial or None) as engine:
+        check_trial_shapes(engine, shapes)
         if profile is None:
             images, per_image = generate(engine, wanted, n=n, seed=seed)
         else:

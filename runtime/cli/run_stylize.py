@@ -9,7 +9,15 @@ import click
 from ptx.errors import ImageError
 from ptx.runtime import load
 from ptx.runtime.backends import quiet_pool
-from ptx.runtime.cli._common import precision_option, print_skipped
+from ptx.runtime.cli._common import (
+    auto_trial_file,
+    check_trial_shapes,
+    image_trial_shapes,
+    precision_option,
+    print_skipped,
+    run_trial_shape_option,
+    trial_shapes,
+)
 from ptx.runtime.pipelines.stylize import stylize_path
 
 
@@ -21,13 +29,24 @@ from ptx.runtime.pipelines.stylize import stylize_path
 @click.option("--threads", type=int, default=None, help="intra-op threads [physical cores]")
 @click.option("--no-progress", is_flag=True, help="no progress bar")
 @precision_option()
+@run_trial_shape_option()
 @click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
-def run_stylize_cmd(model, input_, out, batch, threads, precision, no_progress, as_json) -> None:
+def run_stylize_cmd(
+    model, input_, out, batch, threads, no_progress, precision, trial_shape, as_json
+) -> None:
     """Restyle a photo or a folder of photos; prints images, failures, images/s."""
-    if precision != "auto":  # the pipeline's own load is the auto one
-        model = load(model, threads=threads, precision=precision, **quiet_pool("auto"))
+    shapes = trial_shapes(trial_shape)
+    # The trial's pick can differ by size: by default, the size the first photo runs at.
+    trial = shapes or image_trial_shapes(
+        auto_trial_file(model, "auto", "cpu", precision), input_, out, batch
+    )
+    engine = load(
+        model, threads=threads, precision=precision, trial_shapes=trial or None,
+        **quiet_pool("auto"),
+    )  # fmt: skip
+    check_trial_shapes(engine, shapes)
     summary = stylize_path(
-        model, input_, out, batch=batch, threads=threads, progress=not no_progress
+        engine, input_, out, batch=batch, threads=threads, progress=not no_progress
     )
     if as_json:
         click.echo(json.dumps(summary.to_dict(), indent=2))
