@@ -12,6 +12,7 @@ from ptx.cli import LazyGroup
     lazy={
         "synth": "ptx.training.cli.data_synth:synth",
         "info": "ptx.training.cli.data_info:info",
+        "scenes": "ptx.training.cli.data_scenes:scenes",
     },
 )
 def data() -> None:
