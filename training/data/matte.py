@@ -26,6 +26,7 @@ from ptx.errors import InputError
 from ptx.training.data.matte_scene import (
     blobs,
     catalogue_product,
+    extent,
     paste,
     scene,
     silhouette_product,
@@ -37,7 +38,7 @@ from ptx.training.data.studio import BACKGROUND_WEIGHTS, BACKGROUNDS, background
 
 STREAM = 7_771  # keeps these draws apart from the catalogue's default_rng([seed, i])
 BG_KINDS = ("studio", "plain", "texture", "flat", "gradient", "blobs", "scene")
-BG_WEIGHTS = (0.2, 0.12, 0.1, 0.05, 0.08, 0.07, 0.38)
+BG_WEIGHTS = (0.24, 0.18, 0.1, 0.05, 0.07, 0.06, 0.3)  # plain/studio: most marketplace photos
 SCENE_BASES = ("studio", "plain", "texture", "flat", "gradient", "blobs")
 SCENE_BASE_WEIGHTS = (0.15, 0.1, 0.35, 0.1, 0.1, 0.2)  # busy scenes are mostly textured
 P_SECOND = 0.1  # a second product in the frame (both are foreground)
@@ -75,9 +76,16 @@ def _gradient(size: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def matte_background(
-    kind: str, size: int, rng: np.random.Generator, textures: list[np.ndarray]
+    kind: str,
+    size: int,
+    rng: np.random.Generator,
+    textures: list[np.ndarray],
+    product: int | None = None,
 ) -> np.ndarray:
-    """A size x size x 3 float32 backdrop in 0..255 of one of BG_KINDS."""
+    """A size x size x 3 float32 backdrop in 0..255 of one of BG_KINDS.
+
+    ``product``: the product's extent in px; a scene keeps its sharp objects smaller.
+    """
     if kind == "texture" and not textures:
         kind = "blobs"  # without scikit-image: still something busy
     if kind == "studio":
@@ -98,7 +106,9 @@ def matte_background(
         return blobs(size, rng)
     if kind == "scene":
         base = str(rng.choice(SCENE_BASES, p=SCENE_BASE_WEIGHTS))
-        return scene(size, rng, textures, lambda: matte_background(base, size, rng, textures))
+        return scene(
+            size, rng, textures, lambda: matte_background(base, size, rng, textures), product
+        )
     raise ValueError(f"unknown matte background {kind!r}")
 
 
@@ -164,7 +174,7 @@ def render_matte_kind(
         sigma = float(rng.uniform(0.4, 1.6)) * size / 256.0 + 0.2
         colour, alpha = _blur(colour, sigma), np.clip(_blur(alpha, sigma), 0.0, 1.0)
     kind = str(rng.choice(BG_KINDS, p=BG_WEIGHTS))
-    bg = matte_background(kind, size, rng, tex)
+    bg = matte_background(kind, size, rng, tex, product=extent(alpha))
     if rng.random() < P_SHADOW:
         bg = bg * (1.0 - shadow(alpha, standing, rng))[..., None]
     out = bg * (1.0 - alpha[..., None]) + colour

@@ -10,7 +10,10 @@ of their own. This module draws what ``ptx.training.data.matte`` stages:
 * ``scene``: a backdrop that holds objects of its own: a base backdrop, large
   structures (a floor line, a wall band, a table edge), other catalogue products and
   silhouettes (partly off frame), then often defocused and/or at lower contrast. The
-  product is pasted in front later, so it occludes them.
+  product is pasted in front later, so it occludes them. As in a real product photo,
+  the product is unambiguous: every backdrop object is at least one of defocused,
+  faded or clearly smaller than the product (``object_look``); only the large
+  structures (floors, walls) may stay sharp and big.
 
 Everything is NumPy + Pillow and a pure function of the generator passed in.
 """
@@ -31,6 +34,12 @@ SS = 2  # silhouette supersampling: anti-aliased edges, exact coverage
 SCENE_OBJECTS = (2, 9)  # objects behind the product (low inclusive, high exclusive)
 P_SCENE_DEFOCUS = 0.55
 P_SCENE_FADE = 0.45  # the backdrop pulled towards its mean colour (lower contrast)
+# Each backdrop object's look: defocused, faded, both, or sharp but clearly smaller.
+OBJECT_LOOKS = ("defocus", "fade", "both", "small")
+OBJECT_LOOK_WEIGHTS = (0.35, 0.25, 0.15, 0.25)
+OBJECT_SIGMA = (1.2, 4.0)  # defocus of one object, px at a 160 px frame
+OBJECT_FADE = (0.25, 0.65)  # contrast kept by a faded object
+SMALL = (0.25, 0.6)  # a sharp object's side, of the product's extent
 
 
 def blur(a: np.ndarray, sigma: float) -> np.ndarray:
@@ -200,24 +209,75 @@ def _structure(size: int, rng: np.random.Generator, textures: list[np.ndarray]) 
     return fill(size, rng, textures) * alpha[..., None], alpha
 
 
+def extent(alpha: np.ndarray) -> int:
+    """The side of the box around a layer's covered pixels (alpha > 0.5); 0 when empty."""
+    ys, xs = np.nonzero(alpha > 0.5)
+    return 0 if ys.size == 0 else int(max(np.ptp(ys), np.ptp(xs)) + 1)
+
+
+def object_look(size: int, rng: np.random.Generator) -> dict[str, float | str]:
+    """One backdrop object's look: its kind, defocus sigma (px), contrast kept, size factor."""
+    kind = str(rng.choice(OBJECT_LOOKS, p=OBJECT_LOOK_WEIGHTS))
+    blurred, faded = kind in ("defocus", "both"), kind in ("fade", "both")
+    return {
+        "kind": kind,
+        "sigma": float(rng.uniform(*OBJECT_SIGMA)) * size / 160.0 if blurred else 0.0,
+        "contrast": float(rng.uniform(*OBJECT_FADE)) if faded else 1.0,
+        "small": float(rng.uniform(*SMALL)) if kind == "small" else 0.0,
+    }
+
+
+def backdrop_object(
+    size: int,
+    rng: np.random.Generator,
+    textures: list[np.ndarray],
+    product: int,
+    mean: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, dict[str, float | str]]:
+    """One object behind the product: premultiplied colour, alpha (in frame) and its look.
+
+    ``product``: the product's extent in px (``extent``); a sharp, full-contrast object
+    is at most ``SMALL[1]`` of it. ``mean``: the colour a faded object is pulled to.
+    """
+    look = object_look(size, rng)
+    scale = rng.uniform(0.2, 0.95) * size
+    if look["kind"] == "small":
+        scale = float(look["small"]) * max(product, 16)
+    side = int(np.clip(round(scale), 8, 4096))
+    if rng.random() < 0.55 and side >= 16:
+        col, alpha, _ = catalogue_product(side, rng)
+    else:
+        col, alpha = silhouette_product(side, rng, textures)
+    # Anywhere in the frame, often partly outside it.
+    oy, ox = (rng.uniform(-0.6, 1.0, 2) * size).astype(int)
+    col, alpha = paste(col, alpha, size, int(oy), int(ox))
+    if float(look["contrast"]) < 1.0:  # premultiplied: pull colour (not alpha) to the mean
+        m = mean[None, None, :] * alpha[..., None]
+        col = m + (col - m) * float(look["contrast"])
+    if float(look["sigma"]) > 0.0:  # colour and alpha blurred together: a soft, exact edge
+        sigma = float(look["sigma"])
+        col, alpha = blur(col, sigma), np.clip(blur(alpha, sigma), 0.0, 1.0)
+        col = np.minimum(col, 255.0 * alpha[..., None])  # a valid premultiplied layer
+    return col, alpha, look
+
+
 def scene(
     size: int,
     rng: np.random.Generator,
     textures: list[np.ndarray],
     base: Callable[[], np.ndarray],
+    product: int | None = None,
 ) -> np.ndarray:
-    """A size x size float32 backdrop that holds objects of its own (see the module doc)."""
+    """A size x size float32 backdrop that holds objects of its own (see the module doc).
+
+    ``product``: the product's extent in px (None: the frame's side) for ``backdrop_object``.
+    """
     bg = base()
+    mean = bg.reshape(-1, 3).mean(axis=0)
     layers = [_structure(size, rng, textures) for _ in range(int(rng.integers(0, 3)))]
     for _ in range(int(rng.integers(*SCENE_OBJECTS))):
-        side = int(np.clip(round(size * rng.uniform(0.2, 0.95)), 16, 4096))
-        if rng.random() < 0.55:
-            col, alpha, _ = catalogue_product(side, rng)
-        else:
-            col, alpha = silhouette_product(side, rng, textures)
-        # Anywhere in the frame, often partly outside it.
-        oy, ox = (rng.uniform(-0.6, 1.0, 2) * size).astype(int)
-        layers.append(paste(col, alpha, size, int(oy), int(ox)))
+        col, alpha, _ = backdrop_object(size, rng, textures, product or size, mean)
+        layers.append((col, alpha))
     for col, alpha in layers:
         bg = bg * (1.0 - alpha[..., None]) + col
     if rng.random() < P_SCENE_DEFOCUS:

@@ -40,7 +40,7 @@ def test_alpha_is_exact_and_shadows_are_backdrop(index: int, monkeypatch) -> Non
     """The same render over black and over white: the alpha explains every difference."""
 
     def flat(value: float):
-        return lambda kind, size, rng, tex: np.full((size, size, 3), value, np.float32)
+        return lambda kind, size, rng, tex, **_: np.full((size, size, 3), value, np.float32)
 
     monkeypatch.setattr(matte, "matte_background", flat(0.0))
     black, alpha = render_matte(1, index, 96)

@@ -6,7 +6,17 @@ import numpy as np
 from scipy import ndimage
 
 from ptx.training.data import matte
-from ptx.training.data.matte_scene import fill, paste, scene, silhouette, silhouette_product
+from ptx.training.data.matte_scene import (
+    OBJECT_FADE,
+    SMALL,
+    backdrop_object,
+    extent,
+    fill,
+    paste,
+    scene,
+    silhouette,
+    silhouette_product,
+)
 
 TEX = [np.tile((np.arange(64, dtype=np.uint8) * 4)[None], (64, 1))]
 
@@ -82,3 +92,48 @@ def test_scene_backdrops_are_drawn_in_renders() -> None:
     assert abs(sum(matte.BG_WEIGHTS) - 1.0) < 1e-9 and len(matte.BG_WEIGHTS) == len(matte.BG_KINDS)
     assert abs(sum(matte.SCENE_BASE_WEIGHTS) - 1.0) < 1e-9
     assert "scene" in matte.BG_KINDS and "plain" in matte.BG_KINDS
+
+
+def test_backdrop_objects_are_defocused_faded_or_smaller_than_the_product() -> None:
+    """No object behind the product is as sharp, as contrasted and as large as the product."""
+    mean = np.array([120.0, 130.0, 140.0], np.float32)
+    product, seen = 70, set()
+    for k in range(60):
+        col, alpha, look = backdrop_object(160, np.random.default_rng(k), TEX, product, mean)
+        assert alpha.min() >= 0.0 and alpha.max() <= 1.0
+        assert (col >= -1e-3).all() and (col[alpha <= 0.0] == 0.0).all()  # premultiplied
+        if alpha.max() < 0.5:
+            continue  # drawn wholly off frame
+        seen.add(look["kind"])
+        step = max(np.abs(np.diff(alpha, axis=0)).max(), np.abs(np.diff(alpha, axis=1)).max())
+        soft = step <= 0.4  # a sharp (2x supersampled) edge steps by up to 1 between pixels
+        small = extent(alpha) <= SMALL[1] * product + 1
+        faded = look["contrast"] <= OBJECT_FADE[1]
+        if faded:  # every fully covered colour within the kept contrast of the mean
+            inside = alpha >= 0.999
+            assert (np.abs(col[inside] - mean) <= OBJECT_FADE[1] * 255.0 + 0.5).all()
+        assert soft or small or faded, (k, look, step, extent(alpha))
+        assert soft == (look["sigma"] > 0.0) or small or faded, (k, look, step)
+    assert seen == {"defocus", "fade", "both", "small"}, seen
+
+
+def test_extent_is_the_covered_box_side() -> None:
+    a = np.zeros((20, 20), np.float32)
+    assert extent(a) == 0
+    a[3:8, 5:15] = 1.0
+    a[2, 5] = 0.4  # under half covered: outside
+    assert extent(a) == 10
+
+
+def test_renders_tell_the_backdrop_the_product_extent(monkeypatch) -> None:
+    """A scene gets the product's extent, so it can keep its sharp objects smaller."""
+    got = []
+
+    def flat(kind, size, rng, tex, product=None):
+        got.append(product)
+        return np.full((size, size, 3), 128.0, np.float32)
+
+    monkeypatch.setattr(matte, "matte_background", flat)
+    for i in range(4):
+        rgb, alpha = matte.render_matte(2, i, 96)
+        assert got[-1] == extent(alpha) and got[-1] > 0
