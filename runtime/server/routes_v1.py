@@ -139,6 +139,7 @@ def _profile_args(doc: dict, max_images: int) -> tuple[Profile, int, int]:
         profile = parse_profile(doc["profile"], "request body")
     except InputError as exc:  # one line per bad field on the CLI; one line here
         raise InputError(str(exc).replace("\n", "; ")) from None
+    _count_seed(doc, max_images, DEFAULT_N)  # the body's own n and seed are checked too
     given = {k: v for k, v in (("n", profile.n), ("seed", profile.seed)) if v is not None}
     return (profile, *_count_seed({**doc, **given}, max_images, DEFAULT_N))
 

@@ -93,6 +93,7 @@ def test_bad_profiles_are_one_line_400(server) -> None:
         ({"profile": {**ALICE, "n": 500}}, 400, "'n' must be 1..20"),
         ({"profile": ALICE, "n": 0}, 400, "'n' must be 1..20"),
         ({"profile": ALICE, "seed": -1}, 400, "'seed' must be"),
+        ({"profile": {**ALICE, "n": 4}, "n": "4"}, 400, "'n' must be an integer"),
     ]
     for body, status, needle in cases:
         r = httpx.post(url, json=body, timeout=30)
