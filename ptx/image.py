@@ -185,12 +185,36 @@ def resize_bilinear(img: np.ndarray, h: int, w: int) -> np.ndarray:
     if img.ndim not in (2, 3):
         raise InputError(f"resize needs HxW or HxWxC, got shape {img.shape}")
     src = img.astype(np.float32, copy=False)
-    rows = resize_weights(img.shape[0], h)
-    cols = resize_weights(img.shape[1], w)
-    out = np.tensordot(rows, src, axes=(1, 0))  # h × W (× C)
-    out = np.moveaxis(np.tensordot(cols, out, axes=(1, 1)), 0, 1)  # h × w (× C)
-    out = np.ascontiguousarray(out, dtype=np.float32)
+    out = _resize_axis(src, resize_weights(img.shape[0], h), 0)  # h × W (× C)
+    out = _resize_axis(out, resize_weights(img.shape[1], w), 1)  # h × w (× C)
     return to_uint8(out) if img.dtype == np.uint8 else out
+
+
+def _taps(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(index, weight) of each output's few non-zero inputs, (n_out, K): K is 2 up, ~ratio down."""
+    k = max(1, int((weights != 0).sum(axis=1).max()))
+    # The first input of each row's band, then K in a row (clipped; a weight of 0 past the band).
+    first = np.argmax(weights != 0, axis=1)
+    idx = np.minimum(first[:, None] + np.arange(k), weights.shape[1] - 1)
+    wt = np.take_along_axis(weights, idx, axis=1)
+    wt[first[:, None] + np.arange(k) >= weights.shape[1]] = 0.0
+    return idx, wt
+
+
+def _resize_axis(src: np.ndarray, weights: np.ndarray, axis: int) -> np.ndarray:
+    """``weights`` (n_out, n_in) applied along ``axis`` as a sum over its few taps.
+
+    The same sums as a dense matrix product, at a few multiply-adds per output instead
+    of n_in: a BLAS GEMM here cost ~40 ms for one 512-px photo and, multi-threaded from a
+    server's worker thread on a busy machine, hundreds.
+    """
+    idx, wt = _taps(weights)
+    shape = [1] * src.ndim
+    shape[axis] = -1
+    out = np.zeros(src.shape[:axis] + (len(idx),) + src.shape[axis + 1 :], np.float32)
+    for k in range(idx.shape[1]):
+        out += np.take(src, idx[:, k], axis=axis) * wt[:, k].reshape(shape)
+    return out
 
 
 @dataclass(frozen=True)

@@ -197,3 +197,20 @@ def test_grid_tiles_in_order_with_gutters() -> None:
         grid([tiles[0], np.zeros((3, 3, 3), np.uint8)])
     with pytest.raises(InputError, match="at least one image"):
         grid([])
+
+
+@pytest.mark.parametrize(
+    ("shape", "size"),
+    [
+        ((512, 384, 3), (300, 301)),
+        ((37, 53), (100, 20)),
+        ((7, 3, 1), (3, 7)),
+        ((9, 900, 3), (1, 13)),
+    ],
+)
+def test_resize_is_the_dense_weight_product(shape, size) -> None:
+    """The tap sums equal the dense (n_out, n_in) matrix products they replace."""
+    img = np.random.default_rng(1).random(shape, dtype=np.float32) * 255
+    dense = np.tensordot(resize_weights(shape[0], size[0]), img, axes=(1, 0))
+    dense = np.moveaxis(np.tensordot(resize_weights(shape[1], size[1]), dense, axes=(1, 1)), 0, 1)
+    np.testing.assert_allclose(resize_bilinear(img, *size), dense, rtol=0, atol=2e-4)
