@@ -75,7 +75,8 @@ def trial_shapes(items: tuple[str, ...] | list[str]) -> dict[str, tuple[int, ...
 RUN_TRIAL_SHAPE_HELP = (
     "NAME:SHAPE the auto backend/precision trial runs at, e.g. image:1x3x512x512 (repeat per "
     "input); it must lie inside the model's profile [the first input photo's model shape "
-    "(its tile's, past the tile budget) at --batch, else the spec's opt shape]"
+    "(its tile's, past the tile budget) at --batch where that lies inside the profile, else "
+    "the spec's opt shape]"
 )
 
 
