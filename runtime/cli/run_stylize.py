@@ -10,6 +10,7 @@ from ptx.errors import ImageError
 from ptx.runtime import load
 from ptx.runtime.backends import quiet_pool
 from ptx.runtime.cli._common import (
+    ModelFile,
     auto_trial_file,
     check_trial_shapes,
     image_trial_shapes,
@@ -18,7 +19,13 @@ from ptx.runtime.cli._common import (
     run_trial_shape_option,
     trial_shapes,
 )
-from ptx.runtime.pipelines.stylize import stylize_path
+from ptx.runtime.pipelines.enhance import image_convention
+from ptx.runtime.pipelines.stylize import min_side, stylize_path
+
+
+def _sides(file: ModelFile, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """(H, W) of an image input's shape in the model's layout."""
+    return shape[1:3] if image_convention(file).layout == "NHWC" else shape[2:4]
 
 
 @click.command("stylize")
@@ -37,9 +44,10 @@ def run_stylize_cmd(
     """Restyle a photo or a folder of photos; prints images, failures, images/s."""
     shapes = trial_shapes(trial_shape)
     # The trial's pick can differ by size: by default, the size the first photo runs at.
-    trial = shapes or image_trial_shapes(
-        auto_trial_file(model, "auto", "cpu", precision), input_, out, batch
-    )
+    file = auto_trial_file(model, "auto", "cpu", precision)
+    trial = shapes or image_trial_shapes(file, input_, out, batch)
+    if not shapes and trial and min(_sides(file, next(iter(trial.values())))) < min_side(file):
+        trial = {}  # a photo under the model's minimum side is skipped, not run
     engine = load(
         model, threads=threads, precision=precision, trial_shapes=trial or None,
         **quiet_pool("auto"),

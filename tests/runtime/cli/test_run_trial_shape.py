@@ -269,6 +269,14 @@ def test_enhance_and_stylize_trial_at_the_first_photo_or_the_given_shape(
               "--no-progress")  # fmt: skip
     assert res.exit_code == 0, res.output
     assert trial_keys(style) == ["image:1x3x24x16"]  # 20x12 padded to the multiple of 8
+    # A first photo under the style model's minimum side is skipped, so it is no trial size.
+    small = respec(models["swap"], task="stylize", config={"min_side": 16})
+    write_image(tmp_path / "two" / "a.png", helpers_image(6, 20))  # runs padded to 8x24
+    write_image(tmp_path / "two" / "b.png", helpers_image(16, 16))
+    res = run("stylize", "--model", str(small), "--input", str(tmp_path / "two"), "--out",
+              str(tmp_path / "o2"), "--no-progress")  # fmt: skip
+    assert res.exit_code == 0 and "skipped" in res.stderr, res.output
+    assert trial_keys(small) == ["spec"]  # the spec's opt shape, not 1x3x8x24
 
 
 def helpers_image(h: int, w: int) -> np.ndarray:
