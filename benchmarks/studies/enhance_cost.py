@@ -41,6 +41,7 @@ from ptx.runtime.pipelines.enhance import (
     enhance_arrays,
     image_convention,
     image_input,
+    tile_sides,
 )
 from ptx.runtime.pipelines.enhance_tiles import DEFAULT_OVERLAP, tile_grid
 from ptx.timing import time_interleaved
@@ -108,7 +109,7 @@ def seams(engine, out: Path, host: str, size=(1200, 1600), budget: int = 500_000
     whole = enhance_arrays(engine, [img], max_pixels=0)[0].astype(np.int16)
     tiled = enhance_arrays(engine, [img], max_pixels=budget)[0].astype(np.int16)
     diff = np.abs(tiled - whole)
-    rows, cols = tile_grid(*size, budget, DEFAULT_OVERLAP)
+    rows, cols = tile_grid(*size, budget, DEFAULT_OVERLAP, tile_sides(engine))
     band = np.zeros(size, dtype=bool)
     for (_, a1), (b0, _) in zip(cols, cols[1:], strict=False):
         band[:, b0:a1] = True

@@ -19,7 +19,7 @@ from ptx.runtime.backends import BACKENDS
 from ptx.runtime.backends.auto.precision import PRECISIONS, REDUCED, normalise
 from ptx.runtime.engine import Engine
 from ptx.runtime.pipelines.batching import plan_items
-from ptx.runtime.pipelines.enhance import image_convention, tile_budget
+from ptx.runtime.pipelines.enhance import image_convention, runs_whole, tile_budget, tile_sides
 from ptx.runtime.pipelines.enhance_tiles import DEFAULT_OVERLAP, tile_grid
 from ptx.spec import ImageConvention, ModelSpec, spec_from_onnx
 from ptx.tensors import TensorInfo, parse_named_shape
@@ -187,9 +187,9 @@ def image_trial_shapes(
     budget = tile_budget(model, max_pixels)
 
     def work(h: int, w: int) -> tuple[int, int]:
-        if budget is None or h * w <= budget:
+        if runs_whole(model, budget, h, w):
             return h, w
-        rows, cols = tile_grid(h, w, budget, DEFAULT_OVERLAP)  # enhance_tiled's grid
+        rows, cols = tile_grid(h, w, budget, DEFAULT_OVERLAP, tile_sides(model))  # enhance_tiled's
         return rows[0][1] - rows[0][0], cols[0][1] - cols[0][0]
 
     return first_photo_shapes(model, input_, out, batch, image_convention(model, conv), work)

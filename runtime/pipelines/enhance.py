@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
@@ -27,7 +28,7 @@ from ptx.runtime.pipelines.batching import (
     same_size_batches,
     save_image,
 )
-from ptx.runtime.pipelines.enhance_tiles import DEFAULT_MAX_PIXELS, enhance_tiled
+from ptx.runtime.pipelines.enhance_tiles import DEFAULT_MAX_PIXELS, enhance_tiled, fits
 from ptx.spec import ImageConvention
 
 SHIPPED_MODEL = Path(__file__).resolve().parent.parent / "models" / "enhance.onnx"  # the default
@@ -97,12 +98,28 @@ def tile_budget(engine: Engine, max_pixels: int | None) -> int | None:
     spec = engine.spec
     if spec is not None and spec.task != "enhance":
         return None
+    sides = tile_sides(engine)
+    return DEFAULT_MAX_PIXELS if sides is None else sides[0] * sides[1]
+
+
+def tile_sides(engine: Engine) -> tuple[int, int] | None:
+    """The largest H and W the model's ModelSpec profile declares (None: no profile).
+
+    A tile or whole photo past either side is out of the profile (a TensorRT plan
+    refuses it) even when its pixel count is within the budget.
+    """
+    spec = engine.spec
     top = spec.profile.max.get(engine.inputs[0].name) if spec and spec.profile else None
     if top is None or len(top) != 4:
-        return DEFAULT_MAX_PIXELS
+        return None
     nhwc = spec.image is not None and spec.image.layout == "NHWC"
     h, w = top[1:3] if nhwc else top[2:4]
-    return int(h) * int(w)
+    return int(h), int(w)
+
+
+def runs_whole(engine: Engine, budget: int | None, h: int, w: int) -> bool:
+    """Whether an h x w photo runs in one call under ``budget`` (None: never tiled)."""
+    return budget is None or fits(h, w, budget, tile_sides(engine))
 
 
 def enhance_image(
@@ -114,9 +131,13 @@ def enhance_image(
 ) -> np.ndarray:
     """One uint8 RGB photo of any size; past the tile budget it runs in blended tiles."""
     budget = tile_budget(engine, max_pixels)
-    if budget is None or image.shape[0] * image.shape[1] <= budget:
+    if runs_whole(engine, budget, *image.shape[:2]):
         return enhance_batch(engine, [image], conv, strength)[0]
-    out = enhance_tiled(image, lambda t: enhance_batch(engine, [t], conv)[0], budget)
+
+    def run(tile: np.ndarray) -> np.ndarray:
+        return enhance_batch(engine, [tile], conv)[0]
+
+    out = enhance_tiled(image, run, budget, max_hw=tile_sides(engine))
     return blend(image, out, strength)
 
 
@@ -141,7 +162,7 @@ def enhance_arrays(
     out: list[np.ndarray] = []
     for group in same_size_batches(items, batch):
         h, w = group[0].image.shape[:2]
-        if budget is not None and h * w > budget:
+        if not runs_whole(engine, budget, h, w):
             out.extend(enhance_image(engine, it.image, conv, strength, budget) for it in group)
         else:
             out.extend(enhance_batch(engine, [it.image for it in group], conv, strength))
@@ -161,11 +182,10 @@ def _resolve_engine(engine_or_path: Engine | str | Path, threads: int | None) ->
     return load(engine_or_path, threads=threads, **quiet_pool("auto"))
 
 
-def _prepare(item: Item, conv: ImageConvention, dtype: np.dtype, budget: int | None) -> None:
+def _prepare(item: Item, conv: ImageConvention, dtype: np.dtype, whole: Callable) -> None:
     """Worker: decode, and convert to the model's input unless the photo will be tiled."""
     read_into(item)
-    h, w = item.image.shape[:2]
-    if budget is None or h * w <= budget:
+    if whole(*item.image.shape[:2]):
         item.x = conv.to_model([item.image], dtype)
 
 
@@ -233,7 +253,8 @@ def enhance_path(
             finally:
                 item.image = None
 
-    prepare = partial(_prepare, conv=conv, dtype=info.dtype, budget=budget)
+    whole = partial(runs_whole, engine, budget)
+    prepare = partial(_prepare, conv=conv, dtype=info.dtype, whole=whole)
     start = time.perf_counter()
     try:
         prepared = decode_ahead(pool, items, 2 * batch + max(1, workers), fail, prepare)

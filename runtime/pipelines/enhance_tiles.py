@@ -57,28 +57,51 @@ def tile_spans(n: int, tile: int, overlap: int) -> list[tuple[int, int]]:
         count += 1
 
 
-def tile_grid(h: int, w: int, max_pixels: int, overlap: int) -> tuple[list, list]:
+def fits(h: int, w: int, max_pixels: int, max_hw: tuple[int, int] | None = None) -> bool:
+    """Whether an h x w photo runs whole: within the pixel budget and the profile's sides."""
+    return h * w <= max_pixels and (max_hw is None or (h <= max_hw[0] and w <= max_hw[1]))
+
+
+def tile_grid(
+    h: int, w: int, max_pixels: int, overlap: int, max_hw: tuple[int, int] | None = None
+) -> tuple[list, list]:
     """Row and column spans of overlapping tiles of at most ``max_pixels`` each.
 
-    Of the grids that fit, the one running the fewest pixels in all (overlaps are run
-    twice), then the fewest tiles.
+    With ``max_hw`` no tile is taller or wider than the model's profile allows (a
+    TensorRT plan refuses a larger input, whatever its pixel count). Of the grids that
+    fit, the one running the fewest pixels in all (overlaps are run twice), then the
+    fewest tiles.
     """
     side = 2 * overlap + 2 * ALIGN  # the smallest tile worth running
-    if max_pixels < side * side:
+    if max_pixels < side * side or (max_hw is not None and min(max_hw) < side + ALIGN):
         raise InputError(
-            f"tile budget {max_pixels} pixels is too small for a {overlap}-pixel overlap "
-            f"(need at least {side * side})"
+            f"tile budget {max_pixels} pixels (sides {max_hw}) is too small for a "
+            f"{overlap}-pixel overlap (need at least {side}x{side})"
         )
+    # A tiled axis's last tile may run ALIGN - 1 past the tile length (tile_spans).
+    big = h + w + max_pixels
+    max_h, max_w = max_hw if max_hw is not None else (big, big)
+    cap_h, cap_w = max_h - ALIGN + 1, max_w - ALIGN + 1
     best = None
     for ny in range(1, max(1, h // (side - overlap)) + 2):
-        th = h if ny == 1 else _round_up(math.ceil((h + (ny - 1) * overlap) / ny), ALIGN)
+        if ny == 1:
+            if h > max_h:
+                continue
+            th = h
+        else:
+            th = _round_up(math.ceil((h + (ny - 1) * overlap) / ny), ALIGN)
+            if th > cap_h:
+                continue
         room = max_pixels // (th + ALIGN)  # the last tile may be ALIGN - 1 longer
-        tw = w if room >= w + ALIGN else room // ALIGN * ALIGN - ALIGN
+        tw = w if room >= w + ALIGN and w <= max_w else min(room, cap_w) // ALIGN * ALIGN - ALIGN
         if tw < side:
             continue
         nx = 1 if tw >= w else math.ceil((w - overlap) / (tw - overlap))
         if nx > 1:  # even columns, not one thin last tile
             tw = _round_up(math.ceil((w + (nx - 1) * overlap) / nx), ALIGN)
+            while tw > cap_w:
+                nx += 1
+                tw = _round_up(math.ceil((w + (nx - 1) * overlap) / nx), ALIGN)
         th, tw = min(th, h), min(tw, w)
         work = (ny * nx * th * tw, ny * nx)  # pixels run (overlaps count twice), then tiles
         if best is None or work < best[0]:
@@ -139,15 +162,17 @@ def _ramp(start: int, stop: int, size: int, overlap: int) -> np.ndarray:
     return w
 
 
-def reference_curves(rgb: np.ndarray, enhance: Enhance, max_pixels: int) -> np.ndarray:
-    """The whole photo's tone curves, from one run on every s-th pixel (within ``max_pixels``).
+def reference_curves(
+    rgb: np.ndarray, enhance: Enhance, max_pixels: int, max_hw: tuple[int, int] | None = None
+) -> np.ndarray:
+    """The whole photo's tone curves, from one run on every s-th pixel (within the budget).
 
     Plain subsampling, not an area resize: averaging would smooth noise and texture
     away, and a global branch that measures them would see a cleaner photo than it is.
     """
     h, w = rgb.shape[:2]
     s = math.ceil(math.sqrt(h * w / max_pixels))
-    while math.ceil(h / s) * math.ceil(w / s) > max_pixels:
+    while not fits(math.ceil(h / s), math.ceil(w / s), max_pixels, max_hw):
         s += 1
     small = np.ascontiguousarray(rgb[s // 2 :: s, s // 2 :: s])
     return tone_curves(small, enhance(small).astype(np.float32))
@@ -158,13 +183,14 @@ def enhance_tiled(
     enhance: Enhance,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     overlap: int = DEFAULT_OVERLAP,
+    max_hw: tuple[int, int] | None = None,
 ) -> np.ndarray:
-    """``enhance`` over a photo of any size with at most ``max_pixels`` per model call."""
+    """``enhance`` over a photo of any size: at most ``max_pixels`` and ``max_hw`` per call."""
     h, w = rgb.shape[:2]
-    if h * w <= max_pixels:
+    if fits(h, w, max_pixels, max_hw):
         return enhance(rgb)
-    rows, cols = tile_grid(h, w, max_pixels, overlap)
-    ref = reference_curves(rgb, enhance, max_pixels)
+    rows, cols = tile_grid(h, w, max_pixels, overlap, max_hw)
+    ref = reference_curves(rgb, enhance, max_pixels, max_hw)
     acc = np.zeros((h, w, 3), dtype=np.float32)
     weight = np.zeros((h, w, 1), dtype=np.float32)
     for y0, y1 in rows:

@@ -16,8 +16,9 @@ from ptx.runtime.pipelines.enhance import (
     enhance_arrays,
     enhance_path,
     tile_budget,
+    tile_sides,
 )
-from ptx.runtime.pipelines.enhance_tiles import ALIGN, tile_grid, tone_curves
+from ptx.runtime.pipelines.enhance_tiles import ALIGN, fits, tile_grid, tone_curves
 
 NCHW = ["batch", 3, "height", "width"]
 
@@ -129,3 +130,40 @@ def test_tile_budget_defaults_by_task(models):
     assert tile_budget(affine, 0) is None and tile_budget(affine, 5000) == 5000
     with pytest.raises(InputError, match="max-pixels"):
         tile_budget(affine, -1)
+
+
+@pytest.mark.parametrize(
+    "h, w, budget, sides",
+    [
+        (1200, 1600, 1024 * 1024, (1024, 1024)),  # under the pixel budget per tile, not per side
+        (1600, 1200, 1024 * 1024, (1024, 1024)),
+        (3000, 4000, 1024 * 1024, (1024, 1024)),
+        (800, 1200, 1024 * 1024, (1024, 1024)),  # 0.96 MP: whole by pixels, too wide by side
+        (700, 5000, 2_000_000, (512, 2048)),
+    ],
+)
+def test_no_tile_is_larger_than_the_profile_on_either_side(h, w, budget, sides):
+    assert not fits(h, w, budget, sides)
+    rows, cols = tile_grid(h, w, budget, 64, sides)
+    assert max(b - a for a, b in rows) <= sides[0] and max(b - a for a, b in cols) <= sides[1]
+    assert rows[-1][1] == h and cols[-1][1] == w
+    assert max((y1 - y0) * (x1 - x0) for y0, y1 in rows for x0, x1 in cols) <= budget
+    assert tile_grid(h, w, budget, 64) == tile_grid(h, w, budget, 64, None)  # unchanged without
+
+
+def test_a_photo_within_the_pixels_but_past_a_side_is_tiled_within_the_profile(tmp_path):
+    """Every call the shipped enhancer gets stays inside its 1024x1024 profile."""
+    engine = load(SHIPPED_MODEL, backend="onnxruntime")
+    assert tile_sides(engine) == (1024, 1024)
+    calls = []
+    run = engine.run
+
+    def spy(feeds, *args, **kwargs):
+        calls.append(next(iter(feeds.values())).shape)
+        return run(feeds, *args, **kwargs)
+
+    engine.run = spy
+    img = photo(600, 1200, seed=3)  # 0.72 MP: whole by pixels, 1200 wide
+    out = enhance_arrays(engine, [img])[0]
+    assert out.shape == img.shape and len(calls) > 1
+    assert all(s[2] <= 1024 and s[3] <= 1024 for s in calls), calls
