@@ -17,7 +17,7 @@ from ptx.runtime.cli._common import (
     run_trial_shape_option,
     trial_shapes,
 )
-from ptx.runtime.pipelines.cutout import _sides, cutout_path, work_size
+from ptx.runtime.pipelines.cutout import cutout_path, profile_sides, work_size
 from ptx.spec import ImageConvention
 
 TRIAL_HELP = (
@@ -45,7 +45,7 @@ def run_cutout_cmd(model, input_, out, threads, trial_shape, no_progress, as_jso
         conv = file.spec.image if file.spec and file.spec.image else ImageConvention()
         # (work, min, max) sides from the spec, as cutout_feeds reads them
         shapes = first_photo_shapes(
-            file, input_, out, 1, conv, lambda h, w: work_size(h, w, *_sides(file))
+            file, input_, out, 1, conv, lambda h, w: work_size(h, w, *profile_sides(file))
         )
     engine = load(model, threads=threads, trial_shapes=shapes or None, **quiet_pool("auto"))
     check_trial_shapes(engine, shapes)

@@ -67,7 +67,7 @@ def work_size(
     return tuple(min(max(int(round(s * scale)), min_side), hi) for s in (h, w))  # type: ignore[return-value]
 
 
-def _sides(engine: Engine) -> tuple[int, int, int | None]:
+def profile_sides(engine: Engine) -> tuple[int, int, int | None]:
     """(work side, min side, max side) from the spec's config and profile."""
     spec = engine.spec
     work = int(spec.config.get("work_side", DEFAULT_WORK_SIDE)) if spec else DEFAULT_WORK_SIDE
@@ -90,7 +90,7 @@ def _check_image(img: np.ndarray, i: int) -> None:
 
 def cutout_feeds(engine: Engine, img: np.ndarray) -> tuple[dict[str, np.ndarray], tuple[int, int]]:
     """The model's feeds for one RGB image at its working size, and that size (h, w)."""
-    work, lo, hi = _sides(engine)
+    work, lo, hi = profile_sides(engine)
     info = engine.inputs[0]
     conv = engine.spec.image if engine.spec and engine.spec.image else ImageConvention()
     h, w = img.shape[:2]
