@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -39,3 +41,32 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def export_tryon(tmp_path_factory: pytest.TempPathFactory) -> Callable[[int, int], Path]:
+    """``make(side, seed)``: the real try-on family at ``side``, weights nudged off the identity,
+    exported to ONNX (the family starts as the bare mannequin: a test needs it to do something).
+    """
+
+    def make(side: int, seed: int) -> Path:
+        import torch
+
+        from ptx.export.pytorch.export import export_checkpoint
+        from ptx.training.common import registry
+        from ptx.training.common.checkpoint import save_checkpoint
+
+        tmp = tmp_path_factory.mktemp(f"tryon{side}-{seed}")
+        fam = registry.get("tryon")
+        cfg = fam.config(**{**fam.test_config, "side": side})
+        torch.manual_seed(seed)
+        module = fam.build(cfg)
+        with torch.no_grad():
+            for p in module.parameters():
+                p.add_(0.1 * torch.randn(p.shape))
+        ckpt = save_checkpoint(tmp / "ckpt", module, fam.make_spec(cfg))
+        out = tmp / "tryon.onnx"
+        export_checkpoint(ckpt, out, size=(side, side), exporter="torchscript", opset=17)
+        return out
+
+    return make

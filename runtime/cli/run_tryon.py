@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import click
 
@@ -36,18 +35,13 @@ def pair_shapes(model: ModelFile | None, garment: str, mannequin: str) -> dict:
         return {}
     try:
         plan = tryon_plan(model)
-        pairs = len(_images(garment)) * len(_images(mannequin))
+        pairs = len(list_images(garment)) * len(list_images(mannequin))
     except (PtxError, OSError):  # the run itself says what is wrong, in its own words
         return {}
     side = padded_size(plan.side, plan.side, plan.conv.multiple_of)
     n = max(1, min(CHUNK, pairs))
     shape = (n, *side, 3) if plan.conv.layout == "NHWC" else (n, 3, *side)
     return dict.fromkeys(INPUTS, shape)
-
-
-def _images(source: str) -> list[Path]:
-    p = Path(source)
-    return list_images(p) if p.is_dir() else [p]
 
 
 @click.command("tryon")

@@ -15,6 +15,8 @@ from ptx.runtime.pipelines.enhance import image_convention, image_input
 from ptx.runtime.server.http import HTTPError
 from ptx.spec import ImageConvention, ModelSpec
 
+MEDIA = {"PNG": "image/png", "JPEG": "image/jpeg"}  # answer format -> media type
+
 
 def image_size(data: bytes, max_pixels: int, what: str = "request body") -> tuple[int, int]:
     """(height, width) from the header alone (allowed formats only); 413 over ``max_pixels``."""
@@ -129,5 +131,4 @@ def encode_generated(
             ],
         }
         return json.dumps(doc).encode(), "application/json"
-    media = "image/jpeg" if fmt == "JPEG" else "image/png"
-    return encode_image(grid(images), fmt), media
+    return encode_image(grid(images), fmt), MEDIA[fmt]

@@ -22,8 +22,6 @@ from ptx.runtime.server.protocol import parse_json
 from ptx.runtime.server.state import ServerState
 from ptx.runtime.server.tryon_route import tryon
 
-MEDIA = {"PNG": "image/png", "JPEG": "image/jpeg"}
-
 
 def _state(request: Request) -> ServerState:
     return request.app.state.ptx
@@ -70,7 +68,7 @@ async def _image_route(request: Request, route: str) -> Response:
             )
     finally:
         ticket.close()
-    return Response(data, media_type=MEDIA[fmt])
+    return Response(data, media_type=images.MEDIA[fmt])
 
 
 async def enhance(request: Request) -> Response:

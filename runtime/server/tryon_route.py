@@ -24,7 +24,6 @@ from ptx.runtime.server.http import image_format, offload, read_body
 from ptx.runtime.server.multipart import parse_form
 from ptx.runtime.server.state import ServerState
 
-MEDIA = {"PNG": "image/png", "JPEG": "image/jpeg"}
 # Per decoded pixel: the uint8 picture and a float32 RGB copy while it is letterboxed.
 FIT_BYTES_PER_PIXEL = 3 + 12
 
@@ -72,4 +71,4 @@ async def tryon(request: Request) -> Response:
         data = await run_in_threadpool(encode_image, dressed, fmt)
     finally:
         ticket.close()
-    return Response(data, media_type=MEDIA[fmt])
+    return Response(data, media_type=images.MEDIA[fmt])

@@ -19,25 +19,8 @@ SIDE = 24
 
 
 @pytest.fixture(scope="module")
-def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    import torch
-
-    from ptx.export.pytorch.export import export_checkpoint
-    from ptx.training.common import registry
-    from ptx.training.common.checkpoint import save_checkpoint
-
-    tmp = tmp_path_factory.mktemp("tryon")
-    fam = registry.get("tryon")
-    cfg = fam.config(**{**fam.test_config, "side": SIDE})
-    torch.manual_seed(0)
-    module = fam.build(cfg)
-    with torch.no_grad():  # the family starts as the bare mannequin: make it do something
-        for p in module.parameters():
-            p.add_(0.1 * torch.randn(p.shape))
-    ckpt = save_checkpoint(tmp / "ckpt", module, fam.make_spec(cfg))
-    out = tmp / "tryon.onnx"
-    export_checkpoint(ckpt, out, size=(SIDE, SIDE), exporter="torchscript", opset=17)
-    return out
+def model(export_tryon) -> Path:
+    return export_tryon(SIDE, 0)
 
 
 @pytest.fixture()
