@@ -88,9 +88,15 @@ def _check_image(img: np.ndarray, i: int) -> None:
         raise InputError(f"image {i}: expected uint8 HxWx3 RGB, got shape {img.shape}")
 
 
-def cutout_feeds(engine: Engine, img: np.ndarray) -> tuple[dict[str, np.ndarray], tuple[int, int]]:
-    """The model's feeds for one RGB image at its working size, and that size (h, w)."""
+def cutout_feeds(
+    engine: Engine, img: np.ndarray, work_side: int | None = None
+) -> tuple[dict[str, np.ndarray], tuple[int, int]]:
+    """The model's feeds for one RGB image at its working size, and that size (h, w).
+
+    ``work_side``: overrides the spec's (studies comparing sides); None uses the spec's.
+    """
     work, lo, hi = profile_sides(engine)
+    work = work if work_side is None else int(work_side)
     info = engine.inputs[0]
     conv = engine.spec.image if engine.spec and engine.spec.image else ImageConvention()
     h, w = img.shape[:2]
@@ -107,14 +113,21 @@ def alpha_of(output: np.ndarray, work: tuple[int, int], size: tuple[int, int]) -
     return np.clip(a, 0.0, 1.0)
 
 
-def cutout_alpha(engine_or_path: Engine | str | Path, images: list[np.ndarray]) -> list[np.ndarray]:
-    """uint8 HxWx3 RGB images -> float32 HxW alpha in [0, 1] each, same order and sizes."""
+def cutout_alpha(
+    engine_or_path: Engine | str | Path, images: list[np.ndarray], work_side: int | None = None
+) -> list[np.ndarray]:
+    """uint8 HxWx3 RGB images -> float32 HxW alpha in [0, 1] each, same order and sizes.
+
+    ``work_side``: the long side the net runs at, instead of the spec's (None: the spec's).
+    """
     engine = _engine(engine_or_path)
     for i, img in enumerate(images):
         _check_image(img, i)
+    if work_side is not None and work_side < 1:
+        raise InputError(f"work side must be at least 1 px, got {work_side}")
     out = []
     for img in images:
-        feeds, work = cutout_feeds(engine, img)
+        feeds, work = cutout_feeds(engine, img, work_side)
         y = next(iter(engine.run(feeds).values()))
         out.append(alpha_of(y, work, img.shape[:2]))
     return out

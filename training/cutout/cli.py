@@ -27,6 +27,12 @@ from ptx.training.cutout.train import train_cutout
     type=click.Path(path_type=Path, exists=True, file_okay=False),
     help="Warm start: a cutout checkpoint's weights (new optimizer and schedule).",
 )
+@click.option(
+    "--work-side",
+    type=int,
+    default=None,
+    help="Long side the runtime runs the net at [the config's: 192]; best: --size.",
+)
 @click.option("--time-budget", type=float, default=None, help="Stop after this many seconds.")
 @click.option("--json", "as_json", is_flag=True, help="Print the final metrics as JSON.")
 def train_cutout_cmd(
@@ -42,6 +48,7 @@ def train_cutout_cmd(
     held_out: int,
     resume: bool,
     init: Path | None,
+    work_side: int | None,
     time_budget: float | None,
     as_json: bool,
 ) -> None:
@@ -60,5 +67,6 @@ def train_cutout_cmd(
         time_budget_s=time_budget,
         held_out_images=held_out,
         init=init,
+        work_side=work_side,
     )
     echo_metrics(f"checkpoint: {out}", metrics, as_json, checkpoint=str(out))

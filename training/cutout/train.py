@@ -78,11 +78,14 @@ def train_cutout(
     held_out_images: int = 48,
     threads: int | None = None,
     init: Path | None = None,
+    work_side: int | None = None,
 ) -> dict[str, float]:
     """Train (or resume) a cutout model into checkpoint folder ``out``; returns final metrics.
 
     ``init``: a cutout checkpoint whose weights (and config) a fresh run starts from
     (warm start on new data: new optimizer, full schedule); not with ``resume``.
+    ``work_side``: the long side the runtime runs the net at (the spec's; None keeps the
+    config's). The net is scale-sensitive: the render ``size`` it learned from fits best.
     """
     import torch
     from torch.utils.tensorboard import SummaryWriter
@@ -94,12 +97,16 @@ def train_cutout(
         )
     if init is not None and resume:
         raise InputError("--init starts a new run from a checkpoint's weights; drop --resume")
+    if work_side is not None and not 32 <= work_side <= 1024:
+        raise InputError(f"--work-side must be between 32 and 1024 px, got {work_side}")
     torch.manual_seed(seed)
     if init is not None:
         model, spec = load_checkpoint(init, family=FAMILY)
         state = None
     else:
         model, spec, state = start_or_resume(out, FAMILY, resume, config)
+    if work_side is not None:  # a runtime setting only: the weights do not depend on it
+        spec.config["work_side"] = int(work_side)
     model.train()
     step, start_frac = 0, 0.0
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)

@@ -99,6 +99,18 @@ def test_large_and_small_images_come_back_at_their_own_size(model) -> None:
         assert a.min() >= 0.0 and a.max() <= 1.0
 
 
+def test_work_side_overrides_the_specs(model) -> None:
+    """work_side: the net runs at that long side instead of the spec's (64 here)."""
+    rng = np.random.default_rng(1)
+    img = rng.integers(0, 256, size=(200, 120, 3), dtype=np.uint8)
+    (full,) = cutout_alpha(model, [img], work_side=200)  # no resize: the model's own output
+    np.testing.assert_allclose(full, expected(img), atol=1e-5)
+    (spec_side,) = cutout_alpha(model, [img])  # at 64: noise averaged away, then upsampled
+    assert np.abs(spec_side - expected(img)).mean() > 0.05
+    with pytest.raises(InputError, match="work side"):
+        cutout_alpha(model, [img], work_side=0)
+
+
 def test_work_size_caps_the_long_side_and_lifts_the_short_one() -> None:
     assert work_size(1000, 500, 256, 32) == (256, 128)
     assert work_size(100, 80, 256, 32) == (100, 80)

@@ -74,3 +74,23 @@ def test_init_warm_starts_from_a_checkpoint(tmp_path) -> None:
         assert ka == kb and torch.equal(va, vb), ka
     with pytest.raises(InputError):
         train_cutout(b, steps=1, images=2, size=48, batch=1, patch=32, resume=True, init=a)
+
+
+def test_work_side_goes_into_the_spec(tmp_path) -> None:
+    """--work-side sets the side the runtime runs the net at; nonsense is refused up front."""
+    import pytest
+
+    from ptx.errors import InputError
+
+    a = tmp_path / "a"
+    train_cutout(
+        a, steps=1, images=2, size=48, batch=1, patch=32, progress=False,
+        config=TINY, held_out_images=1, threads=1, work_side=48,
+    )  # fmt: skip
+    assert ModelSpec.load(a / "spec.json").config["work_side"] == 48
+    with pytest.raises(InputError, match="work-side"):
+        train_cutout(
+            tmp_path / "b", steps=1, images=2, size=48, batch=1, patch=32, progress=False,
+            config=TINY, work_side=8,
+        )  # fmt: skip
+    assert not (tmp_path / "b" / "spec.json").exists()
