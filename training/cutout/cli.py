@@ -31,7 +31,7 @@ from ptx.training.cutout.train import train_cutout
     "--work-side",
     type=int,
     default=None,
-    help="Long side the runtime runs the net at [the config's: 192]; best: --size.",
+    help="Long side the runtime runs the net at [--size; with --init/--resume: theirs].",
 )
 @click.option("--time-budget", type=float, default=None, help="Stop after this many seconds.")
 @click.option("--json", "as_json", is_flag=True, help="Print the final metrics as JSON.")

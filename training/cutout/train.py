@@ -84,8 +84,9 @@ def train_cutout(
 
     ``init``: a cutout checkpoint whose weights (and config) a fresh run starts from
     (warm start on new data: new optimizer, full schedule); not with ``resume``.
-    ``work_side``: the long side the runtime runs the net at (the spec's; None keeps the
-    config's). The net is scale-sensitive: the render ``size`` it learned from fits best.
+    ``work_side``: the long side the runtime runs the net at (into the spec). None: a fresh
+    run without one in ``config`` takes ``size`` (the net is scale-sensitive: the render
+    size it learned from fits best); ``init`` / ``resume`` keep their checkpoint's.
     """
     import torch
     from torch.utils.tensorboard import SummaryWriter
@@ -105,6 +106,8 @@ def train_cutout(
         state = None
     else:
         model, spec, state = start_or_resume(out, FAMILY, resume, config)
+    if work_side is None and state is None and init is None and "work_side" not in (config or {}):
+        work_side = size  # a fresh run: the net runs best at the scale it learns from
     if work_side is not None:  # a runtime setting only: the weights do not depend on it
         spec.config["work_side"] = int(work_side)
     model.train()

@@ -94,3 +94,9 @@ def test_work_side_goes_into_the_spec(tmp_path) -> None:
             config=TINY, work_side=8,
         )  # fmt: skip
     assert not (tmp_path / "b" / "spec.json").exists()
+    c = tmp_path / "c"  # none given: a fresh run runs at its render size
+    train_cutout(
+        c, steps=0, images=2, size=40, batch=1, patch=32, progress=False,
+        config={"width": 4, "context": 16}, held_out_images=1, threads=1,
+    )  # fmt: skip
+    assert ModelSpec.load(c / "spec.json").config["work_side"] == 40
