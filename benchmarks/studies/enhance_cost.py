@@ -48,11 +48,13 @@ from ptx.timing import time_interleaved
 from ptx.training.data.catalogue import render_product
 
 MEGAPIXELS = (0.25, 0.5, 1.0, 2.0, 4.0)
+NOISE_LEVELS = 16.0  # per channel, 0..255: ~9 levels in the grey image the gate reads
 
 
 def sample_photo(h: int, w: int, seed: int = 0) -> np.ndarray:
     """A real photo (scikit-image's astronaut, evaluation only) or a catalogue render,
-    resized to h x w, dimmed and with sensor-like noise: something to correct."""
+    resized to h x w, dimmed and with sensor-like noise: something to correct (noise well
+    above the enhancer's noise gate, so the seam check compares real changes)."""
     try:
         from skimage import data
 
@@ -61,7 +63,7 @@ def sample_photo(h: int, w: int, seed: int = 0) -> np.ndarray:
         base = render_product(seed, 0, 512)[0]
     img = resize_bilinear(base, h, w).astype(np.float32)
     rng = np.random.default_rng(seed)
-    img = ((img / 255.0) ** 1.3) * 215.0 + rng.normal(0.0, 5.0, img.shape)
+    img = ((img / 255.0) ** 1.3) * 215.0 + rng.normal(0.0, NOISE_LEVELS, img.shape)
     return np.clip(img + 0.5, 0, 255).astype(np.uint8)
 
 
