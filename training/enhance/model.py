@@ -58,7 +58,7 @@ STATS_POOL = 4
 # Not fed: the colour of highlights and shadows. It tells a blue cast from a blue box on
 # white in renders, but real photos under warm or cool light have tinted highlights, and
 # the classifier trained with it read a warm cat photo as a cast (19.5 dB on a clean photo).
-N_GATES = 1  # the tone curve's confidence (a learned gate on the local residual starved its learning)
+N_GATES = 1  # the tone curve's confidence (a learned local-residual gate starved its learning)
 # The classifier's probability -> how much of the curve is applied: nothing below TRUST_FROM
 # (a conservative threshold: when in doubt, leave the photo), all of it from TRUST_FULL.
 TRUST_FROM, TRUST_FULL = 0.65, 0.95
