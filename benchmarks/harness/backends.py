@@ -58,6 +58,11 @@ class Backend(ABC):
         return "fp16" if floats and np.dtype(floats[0]) == np.float16 else "fp32"
 
     @property
+    def choice(self) -> dict | None:
+        """The auto backend's decision (backend, precision, why, trial), else None."""
+        return None
+
+    @property
     def label(self) -> str:
         """Series name in tables and plots: backend/precision/device."""
         return f"{self.name}/{self.precision}/{self.device}"
@@ -95,6 +100,12 @@ class EngineBackend(Backend):
             return "int8"
         ran = getattr(self.engine, "inference_precision", None)
         return {"bf16": "bf16", "f16": "fp16"}.get(str(ran), super().precision)
+
+    @property
+    def choice(self) -> dict | None:
+        """What ``--backend auto`` measured and picked (None for a named backend)."""
+        made = getattr(self.engine, "choice", None)
+        return made.to_dict() if made is not None else None
 
     def prepare(self, feeds: dict[str, np.ndarray]) -> None:
         """Check the feeds once (a wrong shape fails here, not mid-benchmark) and keep them."""

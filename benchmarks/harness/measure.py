@@ -59,6 +59,7 @@ class BenchResult:
     records: list[Iteration]
     phases: tuple[str, ...] = ()
     warnings: list[str] = field(default_factory=list)
+    choice: dict | None = None  # --backend auto: the runtime's decision, as it cached it
 
     @property
     def wall_ms(self) -> float:
@@ -167,6 +168,7 @@ def bench_engine(
         warmup_ms=max(r.warmup_ms for r in runs),
         records=records,
         phases=first.phases,
+        choice=first.choice,
     )
     result.settings["cov_threshold"] = cov_threshold
     result.warnings = made.notes + _warnings(result, cov_threshold)

@@ -76,6 +76,8 @@ def run_dict(result: BenchResult, per_iteration: bool = True) -> dict:
     run["cov"] = summary["cov"]
     run["cov_basis"] = summary["cov_basis"]
     run["warnings"] = list(result.warnings)
+    if result.choice is not None:
+        run["backend_choice"] = result.choice
     if per_iteration:
         run["iterations"] = [_iteration(r) for r in result.records]
     return run

@@ -57,6 +57,17 @@ def test_bench_auto_trials_at_the_benchmarked_shape_not_the_opt_shape(dynamic_on
     assert list(keys) == ["x:3x3x16x16"]  # not the spec's opt 2x3x16x16, nor "spec"
     assert keys["x:3x3x16x16"]["shapes"] == {"x": [3, 3, 16, 16]}
     assert run["backend"] == keys["x:3x3x16x16"]["backend"]  # what ran is the pick
+    choice = run["backend_choice"]  # the decision is in the report, as the cache holds it
+    assert choice["backend"] == run["backend"] and choice["shapes"] == {"x": [3, 3, 16, 16]}
+    assert choice["reason"] and choice["medians_ms"]
+
+
+def test_a_named_backend_reports_no_choice(dynamic_onnx):
+    args = ["bench", "--model", str(dynamic_onnx), *QUICK, "--json", "-"]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    (run,) = json.loads(res.stdout)["runs"]
+    assert run["backend"] == "onnxruntime" and "backend_choice" not in run
 
 
 def test_a_bench_batch_sweep_trials_at_each_batch(dynamic_onnx, hw_onnx):
