@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.ptx-installed
 DEMO_OUT ?= demo-out
 
-.PHONY: venv demo test lint bench fuzz gpu-check clean capi triton-venv
+.PHONY: venv demo test lint bench fuzz gpu-check clean capi triton-venv grpc-native
 
 $(STAMP): requirements.txt setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -35,6 +35,13 @@ capi: $(STAMP)
 	cmake -S capi -B build/capi -DPython_EXECUTABLE=$(abspath $(BIN))/python -DCMAKE_BUILD_TYPE=Release
 	cmake --build build/capi -j 2
 	cmake --install build/capi --prefix $(VENV)
+
+# The native (C++) gRPC front end of `ptx serve` and its lean C++ client, built against
+# this venv's Python into runtime/server/native (cached: a rebuild only when a source
+# changed); `ptx serve --grpc-frontend auto` uses it once built. Needs
+# `apt-get install -y libgrpc++-dev protobuf-compiler-grpc`.
+grpc-native: $(STAMP)
+	$(BIN)/python -m ptx.runtime.server.native.build
 
 fuzz: $(STAMP)
 	PTX_FUZZ_EXAMPLES=5000 $(BIN)/pytest -q tests/runtime/server/test_properties.py

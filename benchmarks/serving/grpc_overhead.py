@@ -1,15 +1,18 @@
 """`ptx serve` over gRPC and HTTP against the same model in-process: p50 at concurrency 1.
 
-Starts `ptx serve --grpc-port` on the enhancer (the family's default configuration at
-random init, exported as `ptx export` does, or ``--model``) in its own process, and
-loads the same ONNX here with the backend the server reports (its ORT options too).
-Then, in alternating rounds so all three see the same machine state: ``engine.run``
-in-process, Triton's ``tritonclient.grpc`` (raw tensors), a lean gRPC client (a
-ModelInferRequest serialised once, sent as bytes through a bare grpc channel, the
-answer read with np.frombuffer: what a C++ client or perf_analyzer costs) and
-``tritonclient.http`` (binary tensors) against the server, one 64x64 request at a
-time; and both gRPC clients against an echo server with no ptx (the transport floor).
-Every served answer is checked against the in-process one. Writes
+Starts `ptx serve --grpc-port` twice on the enhancer (the family's default configuration
+at random init, exported as `ptx export` does, or ``--model``), each in its own process:
+``--grpc-frontend python`` (grpc.aio) and ``native`` (C++, built here if needed; left
+out with the reason when it cannot be), and loads the same ONNX here with the backend
+the server reports (its ORT options too). Then, in interleaved rounds so every path sees
+the same machine state, one 64x64 request at a time: ``engine.run`` in-process; against
+each server Triton's ``tritonclient.grpc`` (raw tensors) and a lean Python client (a
+ModelInferRequest serialised once, sent as bytes through a bare grpc channel, the answer
+read with np.frombuffer); against the native one also the lean C++ client built beside
+it (native/lean_client.cc: the generated sync stub, as perf_analyzer or a C++ service);
+``tritonclient.http`` (binary tensors); and the floors: a grpc.aio echo server and the
+native front end answering from a ready array, with no ptx. Every served answer is
+checked against the in-process one (the C++ client's through the others). Writes
 ``<out>/<name>.json`` and ``.md``.
 
     python -m ptx.benchmarks.serving.grpc_overhead [--size 64] [--seconds 10] [--out DIR]
@@ -33,10 +36,11 @@ from ptx.benchmarks.harness import report, stats
 from ptx.benchmarks.harness.script import run_script
 from ptx.benchmarks.serving.load import enhancer_onnx, spawn_server, stop_server
 from ptx.benchmarks.serving.triton_server import free_port
-from ptx.errors import ModelError
+from ptx.errors import ModelError, PtxError
 from ptx.io import atomic_write_text
 from ptx.runtime.backends import quiet_pool
 from ptx.runtime.cpu import physical_cores
+from ptx.runtime.server.native import build as native_build
 
 GRPC_TARGET = 1.3  # p50 over gRPC / in-process p50 (issue 17)
 ROUNDS = 5
@@ -63,6 +67,22 @@ async def main():
     await server.start()
     await server.wait_for_termination()
 asyncio.run(main())
+"""
+# The native front end's floor: the C++ server answering every ModelInfer from a Python
+# callable that returns a ready array (the GIL taken once, no ptx): transport + hand-off.
+NATIVE_ECHO = """
+import sys, threading
+import numpy as np
+from ptx.runtime.server import grpc_native
+name, shape = sys.argv[1], tuple(int(d) for d in sys.argv[2].split(","))
+answer = [(name, "FP32", shape, np.zeros(shape, np.float32))]
+def infer(*request):
+    return 0, "", answer
+def call(method, body, authorization):
+    return 12, "echo server", None
+handle, port = grpc_native.load().start("127.0.0.1:0", 1 << 30, infer, call)
+print(port, flush=True)
+threading.Event().wait()
 """
 
 
@@ -115,14 +135,37 @@ def _lean_call(grpc_url: str, feeds: dict, out: str):
     return call, channel
 
 
-def alternate(calls: dict[str, Callable[[], object]], seconds: float, rounds: int) -> dict:
+class CppLean:
+    """The lean C++ client (native/lean_client.cc) as a path: a process per round."""
+
+    def __init__(self, grpc_url: str, feeds: dict, out: str) -> None:
+        ((name, arr),) = feeds.items()
+        dims = ",".join(map(str, arr.shape))
+        self.cmd = [str(native_build.lean_client_path()), grpc_url, "enhance", name, out, dims]
+
+    def round(self, seconds: float) -> list[float]:
+        """ms of each call made in ``seconds`` (after the client's own warm-up)."""
+        done = subprocess.run(
+            [*self.cmd, f"{seconds:g}"], capture_output=True, text=True, check=False
+        )
+        if done.returncode != 0:
+            raise ModelError(f"C++ lean client failed: {done.stderr.strip()}")
+        return [float(line) / 1e3 for line in done.stdout.split()]
+
+
+def alternate(
+    calls: dict[str, Callable[[], object] | CppLean], seconds: float, rounds: int
+) -> dict:
     """ms per call of each, at concurrency 1, ``rounds`` alternating rounds of seconds/rounds."""
     times: dict[str, list[float]] = {k: [] for k in calls}
     for fn in calls.values():
-        for _ in range(10):  # warm-up: connections, arenas, the auto trial's caches
+        for _ in range(0 if isinstance(fn, CppLean) else 10):  # warm-up: connections, arenas
             fn()
     for _ in range(rounds):
         for label, fn in calls.items():
+            if isinstance(fn, CppLean):
+                times[label] += fn.round(seconds / rounds)
+                continue
             end = time.perf_counter() + seconds / rounds
             while time.perf_counter() < end:
                 t = time.perf_counter()
@@ -131,16 +174,50 @@ def alternate(calls: dict[str, Callable[[], object]], seconds: float, rounds: in
     return times
 
 
-def measure(model: Path, size: int, seconds: float, backend: str = "onnxruntime") -> dict:
-    """p50s and ratios, every served answer checked."""
-    grpc_port = free_port()
-    proc, url = spawn_server(
-        f"enhance={model}", ["--grpc-port", str(grpc_port), "--backend", backend]
-    )
-    clients, echo = [], None
+def _native_ready() -> str | None:
+    """None when the native front end is built (built here if needed), else why not."""
     try:
+        native_build.build()
+    except PtxError as exc:
+        return str(exc)
+    return None
+
+
+def _echo(script: str, out: str, shape: str) -> tuple[subprocess.Popen, str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script, out, shape], stdout=subprocess.PIPE, text=True
+    )
+    return proc, f"127.0.0.1:{proc.stdout.readline().strip()}"
+
+
+def _served(url: str, grpc_url: str, feeds: dict, out: str, prefix: str, clients: list):
+    """The paths against one server: tritonclient gRPC, lean gRPC (and HTTP, python side)."""
+    calls, opened = _client_calls(url, grpc_url, feeds, out)
+    clients += opened
+    paths = {f"{prefix}grpc": calls["grpc"]}
+    paths[f"{prefix}grpc lean"], channel = _lean_call(grpc_url, feeds, out)
+    clients.append(channel)
+    if not prefix:
+        paths["http"] = calls["http"]
+    return paths
+
+
+def measure(
+    model: Path, size: int, seconds: float, backend: str = "onnxruntime", native: bool = False
+) -> dict:
+    """p50s and ratios, every served answer checked; ``native``: the C++ front end too."""
+    why_not = _native_ready() if native else "not asked for"
+    sides = {"python": ""} if why_not else {"python": "", "native": "native "}
+    servers, clients, echoes = {}, [], []
+    try:
+        for side in sides:
+            grpc_port = free_port()
+            args = ["--grpc-port", str(grpc_port), "--backend", backend, "--grpc-frontend", side]
+            proc, url = spawn_server(f"enhance={model}", args)
+            servers[side] = (proc, url, f"127.0.0.1:{grpc_port}")
         import tritonclient.http as httpclient
 
+        url = servers["python"][1]
         meta = httpclient.InferenceServerClient(url.removeprefix("http://"))
         served = meta.get_model_metadata("enhance")["parameters"]
         meta.close()
@@ -156,68 +233,111 @@ def measure(model: Path, size: int, seconds: float, backend: str = "onnxruntime"
         x = np.random.default_rng(0).random((1, 3, size, size), dtype=np.float32)
         feeds = {name: x}
         want = engine.run(feeds)[out]
-        calls, clients = _client_calls(url, f"127.0.0.1:{grpc_port}", feeds, out)
-        calls["grpc lean"], channel = _lean_call(f"127.0.0.1:{grpc_port}", feeds, out)
-        clients.append(channel)
+        calls: dict = {}
+        for side, (_, side_url, grpc_url) in servers.items():
+            calls.update(_served(side_url, grpc_url, feeds, out, sides[side], clients))
         for label, fn in calls.items():
-            got = fn()
-            if not np.allclose(got, want, atol=1e-4, rtol=1e-4):
+            if not np.allclose(fn(), want, atol=1e-4, rtol=1e-4):
                 raise ModelError(f"{label} answer differs from in-process")
+        if "native" in servers:  # its answers are checked above through the other clients
+            calls["native grpc c++ lean"] = CppLean(servers["native"][2], feeds, out)
         shape = ",".join(map(str, want.shape))
-        echo = subprocess.Popen(
-            [sys.executable, "-c", ECHO_SERVER, out, shape], stdout=subprocess.PIPE, text=True
-        )
-        echo_url = f"127.0.0.1:{echo.stdout.readline().strip()}"
+        echo, echo_url = _echo(ECHO_SERVER, out, shape)
+        echoes.append(echo)
         floor, floor_clients = _client_calls(url, echo_url, feeds, out)
         clients += floor_clients
         calls["grpc floor"] = floor["grpc"]
         calls["grpc lean floor"], channel = _lean_call(echo_url, feeds, out)
         clients.append(channel)
+        if "native" in servers:
+            echo, echo_url = _echo(NATIVE_ECHO, out, shape)
+            echoes.append(echo)
+            calls["native floor lean"], channel = _lean_call(echo_url, feeds, out)
+            clients.append(channel)
+            calls["native floor c++ lean"] = CppLean(echo_url, feeds, out)
         times = alternate({"in-process": lambda: engine.run(feeds), **calls}, seconds, ROUNDS)
         engine.close()
     finally:
         for c in clients:
             c.close()
-        if echo is not None:
+        for echo in echoes:
             echo.kill()
             echo.wait()
-        stop_server(proc)
+        for proc, _, _ in servers.values():
+            stop_server(proc)
     p50 = {k: stats.median(v) for k, v in times.items()}
-    return {
+    base = p50["in-process"]
+    res = {
         "size": size,
         "backend": local,
         "backend_choice": served.get("backend_choice"),
+        "native": why_not or "measured",
         "rounds": ROUNDS,
         "seconds": seconds,
         "p50_ms": p50,
         "requests": {k: len(v) for k, v in times.items()},
-        "ratio": {k: p50[k] / p50["in-process"] for k in ("grpc", "grpc lean", "http")},
+        "ratio": {k: v / base for k, v in p50.items() if k != "in-process" and "floor" not in k},
         # in-process + the transport floor: the best ratio any server could show here
-        "floor_ratio": (p50["in-process"] + p50["grpc floor"]) / p50["in-process"],
-        "lean_floor_ratio": (p50["in-process"] + p50["grpc lean floor"]) / p50["in-process"],
-        "ptx_own_ms": p50["grpc"] - p50["in-process"] - p50["grpc floor"],
-        "ptx_own_lean_ms": p50["grpc lean"] - p50["in-process"] - p50["grpc lean floor"],
+        "floor_ratio": (base + p50["grpc floor"]) / base,
+        "lean_floor_ratio": (base + p50["grpc lean floor"]) / base,
+        "ptx_own_ms": p50["grpc"] - base - p50["grpc floor"],
+        "ptx_own_lean_ms": p50["grpc lean"] - base - p50["grpc lean floor"],
     }
+    if "native" in servers:
+        res["native_floor_ratio"] = {
+            c: (base + p50[f"native floor {c}"]) / base for c in ("lean", "c++ lean")
+        }
+        res["native_own_ms"] = {
+            c: p50[f"native grpc {c}"] - base - p50[f"native floor {c}"]
+            for c in ("lean", "c++ lean")
+        }
+    return res
 
 
 def findings(res: dict) -> list[str]:
     """The figures as sentences."""
     p, r = res["p50_ms"], res["ratio"]
-    verdict = "meets" if r["grpc"] <= GRPC_TARGET else "misses"
-    lean = "meets" if r["grpc lean"] <= GRPC_TARGET else "misses"
-    return [
-        f"concurrency 1, {res['size']}x{res['size']} enhancer, {res['rounds']} alternating "
-        f"rounds ({res['backend']}): in-process {p['in-process']:.3f} ms, gRPC "
-        f"{p['grpc']:.3f} ms = {r['grpc']:.2f}x ({verdict} the {GRPC_TARGET}x target) with "
-        f"tritonclient, {p['grpc lean']:.3f} ms = {r['grpc lean']:.2f}x ({lean} it) with a "
-        f"lean client (pre-serialised request, bare channel), HTTP {p['http']:.3f} ms = "
-        f"{r['http']:.2f}x",
-        f"gRPC alone (an echo server with no ptx, same sizes): {p['grpc floor']:.3f} ms with "
-        f"tritonclient, {p['grpc lean floor']:.3f} ms lean, so no server could beat "
-        f"{res['floor_ratio']:.2f}x / {res['lean_floor_ratio']:.2f}x here; ptx's own share "
-        f"of the gRPC p50 (codec, batcher, metrics, beyond the engine and the transport): "
-        f"{res['ptx_own_ms']:.3f} ms (tritonclient), {res['ptx_own_lean_ms']:.3f} ms (lean)",
+
+    def meets(label: str) -> str:
+        return "meets" if r[label] <= GRPC_TARGET else "misses"
+
+    lines = [
+        f"concurrency 1, {res['size']}x{res['size']} enhancer, {res['rounds']} interleaved "
+        f"rounds ({res['backend']}): in-process {p['in-process']:.3f} ms; python front end "
+        f"(grpc.aio): gRPC {p['grpc']:.3f} ms = {r['grpc']:.2f}x ({meets('grpc')} the "
+        f"{GRPC_TARGET}x target) with tritonclient, {p['grpc lean']:.3f} ms = "
+        f"{r['grpc lean']:.2f}x ({meets('grpc lean')} it) with a lean client (pre-serialised "
+        f"request, bare channel), HTTP {p['http']:.3f} ms = {r['http']:.2f}x",
     ]
+    if "native grpc" in p:
+        clients = (("grpc", "tritonclient"), ("grpc lean", "the lean Python client"),
+                   ("grpc c++ lean", "the lean C++ client (generated sync stub)"))  # fmt: skip
+        lines.append(
+            "native front end (C++): "
+            + ", ".join(
+                f"{p['native ' + k]:.3f} ms = {r['native ' + k]:.2f}x ({meets('native ' + k)} "
+                f"it) with {who}"
+                for k, who in clients
+            )
+        )
+    else:
+        lines.append(f"native front end not measured: {res['native']}")
+    floors = (
+        f"gRPC alone (echo servers with no ptx, same sizes): grpc.aio echo {p['grpc floor']:.3f}"
+        f" ms with tritonclient, {p['grpc lean floor']:.3f} ms lean, so no python front end "
+        f"could beat {res['floor_ratio']:.2f}x / {res['lean_floor_ratio']:.2f}x here; ptx's "
+        f"own share beyond the engine and that floor: {res['ptx_own_ms']:.3f} ms "
+        f"(tritonclient), {res['ptx_own_lean_ms']:.3f} ms (lean)"
+    )
+    if "native floor lean" in p:
+        nf, own = res["native_floor_ratio"], res["native_own_ms"]
+        floors += (
+            f"; the native front end answering a ready array {p['native floor lean']:.3f} ms "
+            f"lean / {p['native floor c++ lean']:.3f} ms C++ (floors {nf['lean']:.2f}x / "
+            f"{nf['c++ lean']:.2f}x), ptx's own share there {own['lean']:.3f} / "
+            f"{own['c++ lean']:.3f} ms"
+        )
+    return [*lines, floors]
 
 
 def write(res: dict, out: Path, name: str, command: str) -> list[Path]:
@@ -230,8 +350,11 @@ def write(res: dict, out: Path, name: str, command: str) -> list[Path]:
         f"# ptx serve: gRPC and HTTP against in-process ({env.get('hostname', '?')})",
         "",
         f"`{command}`, {doc['created']}, {env.get('cpu_cores', '?')} cores shared with other "
-        "jobs. tritonclient.grpc (raw tensors) and tritonclient.http (binary tensors), one "
-        "request at a time; every answer checked against the in-process one.",
+        "jobs. `grpc*`: the python front end (grpc.aio), `native grpc*`: the C++ one; "
+        "clients: tritonclient.grpc (raw tensors), `lean` (one pre-serialised request, bare "
+        "channel), `c++ lean` (the generated C++ sync stub), tritonclient.http (binary "
+        "tensors); `floor`: echo servers with no ptx. One request at a time; every served "
+        "answer checked against the in-process one.",
         "",
         "| path | p50 ms | x in-process | requests |",
         "| --- | --- | --- | --- |",
@@ -248,7 +371,7 @@ def write(res: dict, out: Path, name: str, command: str) -> list[Path]:
 def in_suite(out: str | Path | None = None, size: int = 64, seconds: float = 10.0) -> list[str]:
     """The study as `make bench` runs it (the suite calls this): its own page; its findings."""
     with tempfile.TemporaryDirectory(prefix="ptx-grpc-") as tmp:
-        res = measure(enhancer_onnx(Path(tmp)), size, seconds)
+        res = measure(enhancer_onnx(Path(tmp)), size, seconds, native=True)
     cmd = f"python -m ptx.benchmarks.serving.grpc_overhead --size {size} --seconds {seconds:g}"
     write(res, report.results_dir(out), "grpc-overhead", cmd)
     return findings(res)
@@ -261,11 +384,15 @@ def in_suite(out: str | Path | None = None, size: int = 64, seconds: float = 10.
 @click.option("--backend", default="onnxruntime", show_default=True, help="ptx serve --backend")
 @click.option("--out", help="results folder [default: $PTX_RESULTS_DIR or ./bench-results]")
 @click.option("--name", default="grpc-overhead", show_default=True, help="results file stem")
-def main(model, size, seconds, backend, out, name) -> None:
+@click.option(
+    "--native/--no-native", default=True, show_default=True,
+    help="also the native (C++) front end, built first if needed",
+)  # fmt: skip
+def main(model, size, seconds, backend, out, name, native) -> None:
     """p50 at concurrency 1 over gRPC and HTTP against in-process; JSON and Markdown."""
     with tempfile.TemporaryDirectory(prefix="ptx-grpc-") as tmp:
         path = Path(model) if model else enhancer_onnx(Path(tmp))
-        res = measure(path, size, seconds, backend)
+        res = measure(path, size, seconds, backend, native)
     cmd = "python -m ptx.benchmarks.serving.grpc_overhead " + " ".join(
         f"--{k} {v}" for k, v in (("size", size), ("seconds", seconds), ("backend", backend))
     )

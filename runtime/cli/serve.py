@@ -9,6 +9,7 @@ import click
 from ptx.errors import require
 from ptx.runtime.cli._common import precision_option, trial_shape_option, trial_shapes
 from ptx.runtime.server.config import ServerConfig, parse_models
+from ptx.runtime.server.native.build import choose as choose_grpc_frontend
 from ptx.runtime.server.run import check_port_free, serve_forever
 
 
@@ -22,6 +23,11 @@ from ptx.runtime.server.run import check_port_free, serve_forever
 @click.option(
     "--grpc-port", type=int, default=None,
     help="also serve KServe v2 gRPC (Triton's GRPCInferenceService) on this port",
+)  # fmt: skip
+@click.option(
+    "--grpc-frontend", type=click.Choice(["auto", "native", "python"]), default="auto",
+    show_default=True,
+    help="gRPC server: native (C++, `make grpc-native`), python (grpc.aio), auto = native if built",
 )  # fmt: skip
 @click.option("--max-batch", default=8, show_default=True, help="samples per merged batch")
 @click.option(
@@ -71,10 +77,10 @@ from ptx.runtime.server.run import check_port_free, serve_forever
 @click.option("--access-log", is_flag=True, help="log every request")
 @click.option("--json", "as_json", is_flag=True, help="print the loaded models as JSON on start")
 def serve(
-    models, host, port, grpc_port, max_batch, max_delay_us, instances, queue, timeout_s,
-    max_body_mb, max_pixels, token, allow_public, max_request_mb, max_inflight_mb, header_timeout_s,
-    body_timeout_s, max_connections, max_inflight_body_mb, backend, device, precision, trial_shape,
-    threads, log_level, access_log, as_json,
+    models, host, port, grpc_port, grpc_frontend, max_batch, max_delay_us, instances, queue,
+    timeout_s, max_body_mb, max_pixels, token, allow_public, max_request_mb, max_inflight_mb,
+    header_timeout_s, body_timeout_s, max_connections, max_inflight_body_mb, backend, device,
+    precision, trial_shape, threads, log_level, access_log, as_json,
 ) -> None:  # fmt: skip
     """Serve models over HTTP (and gRPC): KServe v2, image routes, /metrics, /openapi.json."""
     for module in ("starlette", "uvicorn", "prometheus_client"):
@@ -102,7 +108,11 @@ def serve(
             f"warning: serving on {host} without --token: anyone who can reach it may use it",
             err=True,
         )
-    if grpc_port:  # before the models load: a taken port is one line, not a traceback
+    # Set on the config the app reads (ServerConfig has no field for it yet).
+    config.grpc_frontend = grpc_frontend
+    if grpc_port is not None and grpc_frontend == "native":  # not built: one line, now
+        choose_grpc_frontend(grpc_frontend)
+    if grpc_port:
         check_port_free(host, grpc_port, "gRPC (--grpc-port)")
     app = create_app(config)
     loaded = {name: m.metadata() for name, m in app.state.ptx.models.items()}

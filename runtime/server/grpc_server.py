@@ -20,10 +20,12 @@ from google.protobuf import json_format
 
 import ptx
 from ptx.errors import ImageError, InputError, PtxError, SpecError
+from ptx.runtime.server import grpc_native
 from ptx.runtime.server.batcher import Overloaded
 from ptx.runtime.server.grpc_codec import decode_infer, encode_infer
 from ptx.runtime.server.http import HTTPError, offload
 from ptx.runtime.server.models import RequestTimeout
+from ptx.runtime.server.native import build as native_build
 from ptx.runtime.server.routes_v2 import EXTENSIONS
 
 log = logging.getLogger("ptx.serve")
@@ -98,81 +100,64 @@ class Calls:
         await context.abort(getattr(self.grpc.StatusCode, status), message)
 
     def _authorised(self, context) -> bool:
-        if self.token is None:
-            return True
         for key, value in context.invocation_metadata() or ():
             if key == "authorization":
-                raw = value.encode() if isinstance(value, str) else value
-                scheme, _, given = raw.partition(b" ")
-                return scheme.lower() == b"bearer" and hmac.compare_digest(
-                    given.strip(), self.token
-                )
-        return False
+                return self.authorised(value)
+        return self.authorised(None)
+
+    def authorised(self, value: str | bytes | None) -> bool:
+        """True when no token is set or ``value`` (the authorization metadata) carries it."""
+        if self.token is None:
+            return True
+        if value is None:
+            return False
+        raw = value.encode() if isinstance(value, str) else value
+        scheme, _, given = raw.partition(b" ")
+        return scheme.lower() == b"bearer" and hmac.compare_digest(given.strip(), self.token)
 
     # -- health and metadata ----------------------------------------------------------
-    async def ServerLive(self, request, context):
-        """The process answers."""
-        return await self._answer(
-            "ServerLive", "", context, self._const(self.pb.ServerLiveResponse(live=True))
-        )
-
-    async def ServerReady(self, request, context):
-        """Ready unless draining (SIGTERM)."""
-        ready = not self.state.draining
-        return await self._answer(
-            "ServerReady", "", context, self._const(self.pb.ServerReadyResponse(ready=ready))
-        )
-
-    async def ModelReady(self, request, context):
-        """A served model is ready as long as the server is; an unknown one is not."""
-        ready = request.name in self.state.models and not self.state.draining
-        answer = self.pb.ModelReadyResponse(ready=ready)
-        return await self._answer("ModelReady", request.name, context, self._const(answer))
-
-    async def ServerMetadata(self, request, context):
-        """Name, version and protocol extensions."""
-        answer = self.pb.ServerMetadataResponse(
-            name="ptx", version=ptx.__version__, extensions=EXTENSIONS
-        )
-        return await self._answer("ServerMetadata", "", context, self._const(answer))
-
-    async def ModelMetadata(self, request, context):
-        """Inputs and outputs with datatypes and shapes (-1 for a dynamic axis)."""
-
-        async def work():
-            meta = self.state.model(request.name, request.version).metadata()
-            return json_format.ParseDict(
-                meta, self.pb.ModelMetadataResponse(), ignore_unknown_fields=True
+    def meta(self, method: str, request):
+        """The answer to a health or metadata call (both front ends; raises like _infer)."""
+        pb, state = self.pb, self.state
+        if method == "ServerLive":
+            return pb.ServerLiveResponse(live=True)
+        if method == "ServerReady":  # ready unless draining (SIGTERM)
+            return pb.ServerReadyResponse(ready=not state.draining)
+        if method == "ModelReady":  # a served model is ready as long as the server is
+            return pb.ModelReadyResponse(ready=request.name in state.models and not state.draining)
+        if method == "ServerMetadata":
+            return pb.ServerMetadataResponse(
+                name="ptx", version=ptx.__version__, extensions=EXTENSIONS
             )
-
-        return await self._answer("ModelMetadata", request.name, context, work)
-
-    async def ModelConfig(self, request, context):
-        """The Triton-style model configuration (as GET .../config)."""
-
-        async def work():
-            cfg = self.state.model(request.name, request.version).config()
-            answer = self.pb.ModelConfigResponse()
+        if method == "ModelMetadata":  # inputs and outputs, -1 for a dynamic axis
+            doc = state.model(request.name, request.version).metadata()
+            answer = pb.ModelMetadataResponse()
+            return json_format.ParseDict(doc, answer, ignore_unknown_fields=True)
+        if method == "ModelConfig":  # the Triton-style configuration (as GET .../config)
+            answer = pb.ModelConfigResponse()
+            cfg = state.model(request.name, request.version).config()
             json_format.ParseDict(cfg, answer.config, ignore_unknown_fields=True)
             return answer
-
-        return await self._answer("ModelConfig", request.name, context, work)
-
-    async def ModelStatistics(self, request, context):
-        """Triton's statistics for one model, or all when no name is given."""
-
-        async def work():
-            state = self.state
+        if method == "ModelStatistics":  # one model's, or all when no name is given
             if request.name:
                 models = [state.model(request.name, request.version)]
             else:
                 models = list(state.models.values())
             doc = {"model_stats": [m.stats.to_dict() for m in models]}
             return json_format.ParseDict(
-                doc, self.pb.ModelStatisticsResponse(), ignore_unknown_fields=True
+                doc, pb.ModelStatisticsResponse(), ignore_unknown_fields=True
             )
+        raise HTTPError(404, f"{method} is not served here")
 
-        return await self._answer("ModelStatistics", request.name, context, work)
+    def _meta_call(self, method: str):
+        async def call(request, context):
+            async def work():
+                return self.meta(method, request)
+
+            return await self._answer(method, getattr(request, "name", ""), context, work)
+
+        call.__name__ = method
+        return call
 
     # -- inference --------------------------------------------------------------------
     async def ModelInfer(self, request, context):
@@ -216,15 +201,42 @@ class Calls:
             model.batcher.leave()
             model.stats.request_done(ok, time.perf_counter_ns() - start)
 
-    @staticmethod
-    def _const(answer):
-        async def work():
-            return answer
-
-        return work
-
 
 class GrpcServer:
+    """KServe v2 gRPC for the app's models (start on its loop), on the front end the config
+    asks for (``grpc_frontend``: native, python, or auto = native when built)."""
+
+    def __init__(self, state) -> None:
+        self.state = state
+        self.server = None
+        self.port: int | None = None
+        self.frontend: str | None = None
+
+    async def start(self, host: str, port: int) -> int:
+        """Bind and start; the bound port (``port`` 0 picks a free one)."""
+        from tritonclient.grpc import service_pb2  # only with --grpc-port: an optional extra
+
+        self.frontend = native_build.choose(getattr(self.state.config, "grpc_frontend", "auto"))
+        if self.frontend == "native":
+            calls = Calls(self.state, None, service_pb2)
+            server = grpc_native.NativeGrpcServer(self.state, calls, status_of)
+            self.port = await server.start(host, port, grpc_address(host, port))
+        else:
+            server = PythonGrpcServer(self.state)
+            self.port = await server.start(host, port)
+        self.server = server
+        address = grpc_address(host, self.port)
+        log.info("KServe v2 gRPC (%s front end) on %s", self.frontend, address)
+        return self.port
+
+    async def stop(self, grace_s: float) -> None:
+        """Refuse new calls and give in-flight ones ``grace_s`` seconds to finish."""
+        if self.server is not None:
+            await self.server.stop(grace_s)
+            self.server = None
+
+
+class PythonGrpcServer:
     """A grpc.aio server answering KServe v2 gRPC for the app's models (start on its loop)."""
 
     def __init__(self, state) -> None:
@@ -256,7 +268,6 @@ class GrpcServer:
         if not self.port:  # older grpcio answers 0 instead of raising
             raise InputError(f"cannot listen for gRPC on {address}: the port is taken")
         await self.server.start()
-        log.info("KServe v2 gRPC on %s", grpc_address(host, self.port))
         return self.port
 
     async def stop(self, grace_s: float) -> None:
@@ -278,5 +289,6 @@ def _servicer(pbg, calls: Calls):
         "ServerLive", "ServerReady", "ModelReady", "ServerMetadata", "ModelMetadata",
         "ModelConfig", "ModelStatistics", "ModelInfer",
     ):  # fmt: skip
-        setattr(servicer, method, getattr(calls, method))
+        call = calls.ModelInfer if method == "ModelInfer" else calls._meta_call(method)
+        setattr(servicer, method, call)
     return servicer

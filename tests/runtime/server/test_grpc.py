@@ -1,4 +1,6 @@
-"""`tritonclient.grpc` (Triton's own client) against `ptx serve --grpc-port`."""
+"""`tritonclient.grpc` (Triton's own client) against `ptx serve --grpc-port`, on both
+gRPC front ends: ``python`` (grpc.aio) and ``native`` (C++; built once, cached; skipped
+with the reason when libgrpc++/protoc-grpc are not installed)."""
 
 from __future__ import annotations
 
@@ -15,7 +17,10 @@ import numpy as np
 import pytest
 
 from ptx.errors import InputError
+from ptx.runtime.server.app import create_app
 from ptx.runtime.server.config import ServerConfig
+from ptx.runtime.server.native import build as native_build
+from ptx.runtime.server.run import BackgroundServer
 
 grpcclient = pytest.importorskip("tritonclient.grpc")
 from tritonclient.utils import InferenceServerException  # noqa: E402
@@ -24,9 +29,29 @@ TOKEN = "s3cret-token"
 SERVE = "import sys; from ptx.runtime.cli.serve import serve; serve(sys.argv[1:])"
 
 
+@pytest.fixture(scope="module", params=["python", "native"])
+def frontend(request) -> str:
+    """Each gRPC front end in turn (the native one built here if it is not yet)."""
+    if request.param == "native":
+        reason = native_build.missing_tools()
+        if reason and not native_build.module_path().exists():
+            pytest.skip(f"native gRPC front end: {reason}")
+        native_build.build()
+    return request.param
+
+
+def start(models, frontend: str, **options) -> BackgroundServer:
+    """A started server whose gRPC port runs ``frontend``."""
+    config = ServerConfig(models=models, port=0, grpc_port=0, **options)
+    config.grpc_frontend = frontend
+    server = BackgroundServer(create_app(config)).start()
+    assert server.server.config.app.state.grpc.frontend == frontend
+    return server
+
+
 @pytest.fixture(scope="module")
-def server(model_files, srv):
-    s = srv.start(model_files, max_batch=8, max_delay_us=2000, grpc_port=0)
+def server(model_files, frontend):
+    s = start(model_files, frontend, max_batch=8, max_delay_us=2000)
     yield s
     s.stop()
 
@@ -167,8 +192,8 @@ def test_raw_size_mismatch_and_label_range(client, srv):
     assert _status(bad.value) == "INVALID_ARGUMENT" and "label id 7" in bad.value.message()
 
 
-def test_token_refused_without_bearer_probes_still_answer(model_files, srv):
-    server = srv.start({"affine": model_files["affine"]}, token=TOKEN, grpc_port=0)
+def test_token_refused_without_bearer_probes_still_answer(model_files, frontend):
+    server = start({"affine": model_files["affine"]}, frontend, token=TOKEN)
     try:
         c = grpcclient.InferenceServerClient(server.grpc_url)
         x = np.ones((1, 3, 2, 2), np.float32)
@@ -187,16 +212,16 @@ def test_token_refused_without_bearer_probes_still_answer(model_files, srv):
         server.stop()
 
 
-def test_queue_full_is_unavailable(model_files, srv):
+def test_queue_full_is_unavailable(model_files, srv, frontend):
     """A batch waits to fill (a request counted in but never sent), so the queue cannot drain."""
-    server = srv.start(
+    server = start(
         {"affine": model_files["affine"]},
+        frontend,
         instances=1,
         queue=2,
         max_batch=8,
         max_delay_us=60_000_000,
         timeout_s=60.0,
-        grpc_port=0,
     )
     batcher = server.server.config.app.state.ptx.models["affine"].batcher
     url = server.url
@@ -253,7 +278,7 @@ def test_grpc_port_checks():
         ServerConfig(port=8100, grpc_port=8100)
 
 
-def test_sigterm_drains_grpc_and_http_then_exits_cleanly(model_files, srv):
+def test_sigterm_drains_grpc_and_http_then_exits_cleanly(model_files, srv, frontend):
     """`ptx serve --grpc-port`: an in-flight gRPC infer (batched with a held HTTP one) is
     answered after SIGTERM, then both listeners close and the process exits 0."""
     ports = []
@@ -265,7 +290,7 @@ def test_sigterm_drains_grpc_and_http_then_exits_cleanly(model_files, srv):
     url = f"http://127.0.0.1:{port}"
     cmd = [sys.executable, "-c", SERVE, "--model", f"affine={model_files['affine']}",
            "--port", str(port), "--grpc-port", str(grpc_port), "--log-level", "warning",
-           "--json", "--max-delay-us", "60000000"]  # fmt: skip
+           "--json", "--max-delay-us", "60000000", "--grpc-frontend", frontend]  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         started = json.loads(proc.stdout.readline())
@@ -313,9 +338,9 @@ def _metric(url: str, name: str) -> float:
     )
 
 
-def test_message_and_byte_budgets_are_resource_exhausted(model_files, srv):
-    server = srv.start(
-        {"affine": model_files["affine"]}, max_body_mb=0.01, max_request_mb=0.001, grpc_port=0
+def test_message_and_byte_budgets_are_resource_exhausted(model_files, frontend):
+    server = start(
+        {"affine": model_files["affine"]}, frontend, max_body_mb=0.01, max_request_mb=0.001
     )
     try:
         c = grpcclient.InferenceServerClient(server.grpc_url)

@@ -1,0 +1,183 @@
+"""The native gRPC front end: C++ (``native/ptx_grpc.cc``) owns transport and protobuf.
+
+Everything else is ptx's own Python, shared with the grpc.aio front end
+(``grpc_server.Calls``): the token check, byte admission, Prometheus metrics (route
+``grpc``), statistics and the batcher. ModelInfer arrives on a gRPC thread with the GIL
+held, its raw inputs as memoryviews over buffers moved out of the request. A lone,
+known-short request runs right there (``Batcher.run_inline``, which decides under the
+batcher's lock; ONNX Runtime releases the GIL while it runs); any other is handed to the
+server's event loop and awaited there as an HTTP request is, so it can merge with HTTP
+ones. The other RPCs hand over their serialised request and get serialised bytes back.
+
+Build it with `make grpc-native` (``python -m ptx.runtime.server.native.build``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import time
+from types import SimpleNamespace
+
+import numpy as np
+
+from ptx.errors import InputError, PtxError
+from ptx.runtime.server.batcher import Overloaded
+from ptx.runtime.server.grpc_codec import decode_infer
+from ptx.runtime.server.http import HTTPError
+from ptx.runtime.server.models import RequestTimeout
+from ptx.runtime.server.native import build as native_build
+from ptx.runtime.server.protocol import datatype_of
+
+log = logging.getLogger("ptx.serve")
+
+MODULE = "ptx.runtime.server.native._ptx_grpc"
+# grpc::StatusCode numbers of the status names grpc_server.status_of gives.
+CODES = {
+    "OK": 0,
+    "CANCELLED": 1,
+    "INVALID_ARGUMENT": 3,
+    "DEADLINE_EXCEEDED": 4,
+    "NOT_FOUND": 5,
+    "RESOURCE_EXHAUSTED": 8,
+    "UNIMPLEMENTED": 12,
+    "INTERNAL": 13,
+    "UNAVAILABLE": 14,
+    "UNAUTHENTICATED": 16,
+}
+PUBLIC = {"ServerLive", "ServerReady"}  # as the python front end: probes need no token
+LOOP_SLACK_S = 10.0  # past the request's own timeout, a wait on the loop gives up
+
+
+def load():
+    """The built extension module, or None when it has not been built."""
+    if not native_build.module_path().exists():
+        return None
+    return importlib.import_module(MODULE)
+
+
+class NativeGrpcServer:
+    """The C++ server answering through ``calls`` (a grpc_server.Calls); start on the loop."""
+
+    def __init__(self, state, calls, status_of) -> None:
+        self.state = state
+        self.calls = calls
+        self.status_of = status_of
+        self.pb = calls.pb
+        self.handle = None
+        self.port: int | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    async def start(self, host: str, port: int, address: str) -> int:
+        """Bind ``address`` and start serving; the bound port."""
+        native = load()
+        if native is None:
+            raise InputError("the native gRPC front end is not built; run `make grpc-native`")
+        self.loop = asyncio.get_running_loop()
+        limit = self.state.config.max_body_bytes
+        try:
+            self.handle, self.port = native.start(address, limit, self.infer, self.call)
+        except OSError as exc:
+            raise InputError(f"{exc}: the port is taken or the address is not ours") from None
+        self._native = native
+        return self.port
+
+    async def stop(self, grace_s: float) -> None:
+        """Refuse new calls; in-flight ones get ``grace_s`` (they may need this loop)."""
+        if self.handle is not None:
+            handle, self.handle = self.handle, None
+            await asyncio.to_thread(self._native.shutdown, handle, grace_s)
+
+    # -- called by C++ on a gRPC thread, with the GIL -----------------------------------
+    def call(self, method: str, body: bytes, authorization: bytes | None):
+        """(code, message, serialised answer) of a health or metadata call."""
+        start = time.perf_counter_ns()
+        request = getattr(self.pb, f"{method}Request").FromString(body)
+        model = getattr(request, "name", "")
+        try:
+            if method not in PUBLIC and not self.calls.authorised(authorization):
+                raise HTTPError(401, "missing or wrong bearer token (metadata 'authorization')")
+            answer = self.calls.meta(method, request).SerializeToString()
+            return self._done(method, model, start, "OK", "", answer)
+        except Exception as exc:
+            return self._failed(method, model, start, exc)
+
+    def infer(self, model_name, version, inputs, raw, outputs, authorization, whole):
+        """(code, message, [(name, datatype, shape, array)]) of one ModelInfer."""
+        start = time.perf_counter_ns()
+        try:
+            if not self.calls.authorised(authorization):
+                raise HTTPError(401, "missing or wrong bearer token (metadata 'authorization')")
+            if whole is not None:  # typed contents: the message as the python front end has it
+                request = self.pb.ModelInferRequest.FromString(whole)
+            else:
+                request = SimpleNamespace(
+                    inputs=[SimpleNamespace(name=n, datatype=d, shape=s) for n, d, s in inputs],
+                    raw_input_contents=raw,
+                    outputs=[SimpleNamespace(name=n) for n in outputs],
+                )
+            answer = self._infer(model_name, version, request)
+            return self._done("ModelInfer", model_name, start, "OK", "", answer)
+        except Exception as exc:
+            return self._failed("ModelInfer", model_name, start, exc)
+
+    def _infer(self, model_name: str, version: str, request) -> list[tuple]:
+        state = self.state
+        model = state.model(model_name, version)
+        inflight = state.metrics.in_flight.labels(model.name)
+        inflight.inc()
+        model.batcher.enter()
+        start, ok = time.perf_counter_ns(), False
+        try:
+            engine = model.engine
+            feeds, wanted = decode_infer(request, engine.inputs, engine.outputs)
+            model.check_labels(feeds)
+            nbytes = sum(a.nbytes for a in feeds.values())
+            ticket = state.memory.ticket(int(nbytes * (2 + state.config.activation_factor)))
+            try:
+                result = model.batcher.run_inline(feeds)  # lone and known-short: right here
+                if result is None:  # else through the batcher, as HTTP requests go
+                    result = self._on_loop(model, feeds, ticket)
+            except Overloaded:
+                state.metrics.rejected.labels(model.name, "overload").inc()
+                raise
+            except RequestTimeout:
+                state.metrics.rejected.labels(model.name, "timeout").inc()
+                raise
+            finally:
+                ticket.close()
+            answer = []
+            for name in wanted or list(result.outputs):
+                arr = np.ascontiguousarray(result.outputs[name])
+                little = arr.astype(arr.dtype.newbyteorder("<"), copy=False)
+                answer.append((name, datatype_of(arr.dtype), little.shape, little))
+            ok = True
+            return answer
+        finally:
+            inflight.dec()
+            model.batcher.leave()
+            model.stats.request_done(ok, time.perf_counter_ns() - start)
+
+    def _on_loop(self, model, feeds, ticket):
+        future = asyncio.run_coroutine_threadsafe(
+            model.infer(feeds, on_abandon=ticket.hand_over), self.loop
+        )
+        try:  # the wait releases the GIL
+            return future.result(timeout=model.timeout_s + LOOP_SLACK_S)
+        except TimeoutError:
+            future.cancel()
+            raise RequestTimeout(f"model '{model.name}': no result in time; retry") from None
+
+    def _done(self, method, model, start, status, message, payload):
+        route = "grpc" if method == "ModelInfer" else "grpc_meta"
+        label = model if model in self.state.models else ""
+        seconds = (time.perf_counter_ns() - start) / 1e9
+        self.state.metrics.observe_grpc(label, route, status, seconds)
+        return CODES[status], message, payload
+
+    def _failed(self, method, model, start, exc: Exception):
+        status, message = self.status_of(exc)
+        if status == "INTERNAL" and not isinstance(exc, PtxError):
+            log.error("unhandled error in gRPC %s", method, exc_info=exc)
+        return self._done(method, model, start, status, message, None)
