@@ -68,6 +68,7 @@ class NativeGrpcServer:
         self.handle = None
         self.port: int | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
+        self._children: dict[tuple, tuple] = {}  # Prometheus children of answered calls
 
     async def start(self, host: str, port: int, address: str) -> int:
         """Bind ``address`` and start serving; the bound port."""
@@ -125,7 +126,7 @@ class NativeGrpcServer:
     def _infer(self, model_name: str, version: str, request) -> list[tuple]:
         state = self.state
         model = state.model(model_name, version)
-        inflight = state.metrics.in_flight.labels(model.name)
+        inflight = self._child("in_flight", model.name)
         inflight.inc()
         model.batcher.enter()
         start, ok = time.perf_counter_ns(), False
@@ -169,11 +170,23 @@ class NativeGrpcServer:
             future.cancel()
             raise RequestTimeout(f"model '{model.name}': no result in time; retry") from None
 
+    def _child(self, metric: str, *labels: str):
+        """A labelled Prometheus child, looked up once (labels() costs microseconds)."""
+        key = (metric, *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = getattr(self.state.metrics, metric).labels(*labels)
+        return child
+
     def _done(self, method, model, start, status, message, payload):
         route = "grpc" if method == "ModelInfer" else "grpc_meta"
         label = model if model in self.state.models else ""
         seconds = (time.perf_counter_ns() - start) / 1e9
-        self.state.metrics.observe_grpc(label, route, status, seconds)
+        if status == "OK":  # what observe_grpc does for a success, children cached
+            self._child("requests", label, route, status).inc()
+            self._child("latency", label, route).observe(seconds)
+        else:
+            self.state.metrics.observe_grpc(label, route, status, seconds)
         return CODES[status], message, payload
 
     def _failed(self, method, model, start, exc: Exception):

@@ -62,18 +62,6 @@ PyObject* take_view(std::string* s) {
   return view;
 }
 
-// -- the GIL, taken on a gRPC thread ------------------------------------------------------
-class Gil {
- public:
-  Gil() : state_(PyGILState_Ensure()) {}
-  ~Gil() { PyGILState_Release(state_); }
-  Gil(const Gil&) = delete;
-  Gil& operator=(const Gil&) = delete;
-
- private:
-  PyGILState_STATE state_;
-};
-
 bool finalizing() {
 #if PY_VERSION_HEX >= 0x030D0000
   return Py_IsFinalizing();
@@ -81,6 +69,28 @@ bool finalizing() {
   return _Py_IsFinalizing();
 #endif
 }
+
+// -- the GIL, taken on a gRPC thread ------------------------------------------------------
+// Each gRPC thread keeps one Python thread state for its life (made by PyGILState_Ensure,
+// so nested PyGILState calls find it) instead of making and freeing one per call.
+class Gil {
+ public:
+  Gil() {
+    thread_local PyThreadState* saved = nullptr;
+    slot_ = &saved;
+    if (saved == nullptr) {
+      PyGILState_Ensure();  // never released: the thread state stays registered
+    } else {
+      PyEval_RestoreThread(saved);
+    }
+  }
+  ~Gil() { *slot_ = PyEval_SaveThread(); }
+  Gil(const Gil&) = delete;
+  Gil& operator=(const Gil&) = delete;
+
+ private:
+  PyThreadState** slot_;
+};
 
 // The Python exception that escaped a callback: logged by Python, INTERNAL to the client.
 grpc::Status internal_error() {
@@ -176,8 +186,8 @@ class Service final : public inference::GRPCInferenceService::Service {
     if (request->raw_input_contents_size() == 0) {
       request->SerializeToString(&whole);  // typed contents: Python decodes the message
     }
-    Gil gil;
     if (finalizing()) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "server is stopping");
+    Gil gil;
     PyObject* args = InferArgs(ctx, request, whole);
     if (args == nullptr) return internal_error();
     PyObject* result = PyObject_CallObject(infer_, args);
@@ -194,8 +204,8 @@ class Service final : public inference::GRPCInferenceService::Service {
                        Response* r) {
     std::string body;
     q.SerializeToString(&body);
-    Gil gil;
     if (finalizing()) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "server is stopping");
+    Gil gil;
     PyObject* auth = authorization(ctx);
     if (auth == nullptr) return internal_error();
     PyObject* result = PyObject_CallFunction(call_, "sy#N", method, body.data(),
