@@ -20,8 +20,6 @@ checked against the in-process one (the C++ client's through the others). Writes
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -34,6 +32,14 @@ from ptx import runtime
 from ptx.benchmarks.harness import env as env_mod
 from ptx.benchmarks.harness import report, stats
 from ptx.benchmarks.harness.script import run_script
+from ptx.benchmarks.serving.grpc_clients import (
+    ECHO_SERVER,
+    NATIVE_ECHO,
+    CppLean,
+    client_calls,
+    lean_call,
+    start_echo,
+)
 from ptx.benchmarks.serving.load import enhancer_onnx, spawn_server, stop_server
 from ptx.benchmarks.serving.triton_server import free_port
 from ptx.errors import ModelError, PtxError
@@ -44,113 +50,6 @@ from ptx.runtime.server.native import build as native_build
 
 GRPC_TARGET = 1.3  # p50 over gRPC / in-process p50 (issue 17)
 ROUNDS = 5
-# The transport floor: a grpc.aio server in its own process answering ModelInfer with a
-# ready response of the same size, no ptx in it: what gRPC and tritonclient cost alone.
-ECHO_SERVER = """
-import asyncio, sys
-import grpc
-from tritonclient.grpc import service_pb2 as pb, service_pb2_grpc as pbg
-name, shape = sys.argv[1], [int(d) for d in sys.argv[2].split(",")]
-answer = pb.ModelInferResponse(model_name="enhance", model_version="1")
-answer.outputs.add(name=name, datatype="FP32", shape=shape)
-n = 4
-for d in shape:
-    n *= d
-answer.raw_output_contents.append(bytes(n))
-class Echo(pbg.GRPCInferenceServiceServicer):
-    async def ModelInfer(self, request, context):
-        return answer
-async def main():
-    server = grpc.aio.server()
-    pbg.add_GRPCInferenceServiceServicer_to_server(Echo(), server)
-    print(server.add_insecure_port("127.0.0.1:0"), flush=True)
-    await server.start()
-    await server.wait_for_termination()
-asyncio.run(main())
-"""
-# The native front end's floor: the C++ server answering every ModelInfer from a Python
-# callable that returns a ready array (the GIL taken once, no ptx): transport + hand-off.
-NATIVE_ECHO = """
-import sys, threading
-import numpy as np
-from ptx.runtime.server import grpc_native
-name, shape = sys.argv[1], tuple(int(d) for d in sys.argv[2].split(","))
-answer = [(name, "FP32", shape, np.zeros(shape, np.float32))]
-def infer(*request):
-    return 0, "", answer
-def call(method, body, authorization):
-    return 12, "echo server", None
-handle, port = grpc_native.load().start("127.0.0.1:0", 1 << 30, infer, call)
-print(port, flush=True)
-threading.Event().wait()
-"""
-
-
-def _client_calls(url: str, grpc_url: str, feeds: dict, out: str) -> tuple[dict, list]:
-    import tritonclient.grpc as grpcclient  # optional: the serve extra
-    import tritonclient.http as httpclient
-
-    clients = [grpcclient.InferenceServerClient(grpc_url)]
-    clients.append(httpclient.InferenceServerClient(url.removeprefix("http://")))
-    calls = {}
-    for label, module, client in zip(
-        ("grpc", "http"), (grpcclient, httpclient), clients, strict=True
-    ):
-
-        def call(m=module, c=client):
-            inputs = []
-            for name, arr in feeds.items():
-                tensor = m.InferInput(name, list(arr.shape), "FP32")
-                tensor.set_data_from_numpy(arr)
-                inputs.append(tensor)
-            return c.infer("enhance", inputs, outputs=[m.InferRequestedOutput(out)]).as_numpy(out)
-
-        calls[label] = call
-    return calls, clients
-
-
-def _lean_call(grpc_url: str, feeds: dict, out: str):
-    """A call sending one pre-serialised ModelInferRequest through a bare channel; its closer."""
-    import grpc  # optional: the serve extra
-    from tritonclient.grpc import service_pb2 as pb
-
-    request = pb.ModelInferRequest(model_name="enhance")
-    for name, arr in feeds.items():
-        request.inputs.add(name=name, datatype="FP32", shape=list(arr.shape))
-        request.raw_input_contents.append(np.ascontiguousarray(arr, "<f4").tobytes())
-    request.outputs.add(name=out)
-    payload = request.SerializeToString()
-    channel = grpc.insecure_channel(grpc_url, options=[("grpc.max_receive_message_length", -1)])
-    infer = channel.unary_unary(
-        "/inference.GRPCInferenceService/ModelInfer",
-        request_serializer=None,  # the bytes go as they are
-        response_deserializer=pb.ModelInferResponse.FromString,
-    )
-
-    def call():
-        answer = infer(payload)
-        shape = list(answer.outputs[0].shape)
-        return np.frombuffer(answer.raw_output_contents[0], "<f4").reshape(shape)
-
-    return call, channel
-
-
-class CppLean:
-    """The lean C++ client (native/lean_client.cc) as a path: a process per round."""
-
-    def __init__(self, grpc_url: str, feeds: dict, out: str) -> None:
-        ((name, arr),) = feeds.items()
-        dims = ",".join(map(str, arr.shape))
-        self.cmd = [str(native_build.lean_client_path()), grpc_url, "enhance", name, out, dims]
-
-    def round(self, seconds: float) -> list[float]:
-        """ms of each call made in ``seconds`` (after the client's own warm-up)."""
-        done = subprocess.run(
-            [*self.cmd, f"{seconds:g}"], capture_output=True, text=True, check=False
-        )
-        if done.returncode != 0:
-            raise ModelError(f"C++ lean client failed: {done.stderr.strip()}")
-        return [float(line) / 1e3 for line in done.stdout.split()]
 
 
 def alternate(
@@ -183,19 +82,12 @@ def _native_ready() -> str | None:
     return None
 
 
-def _echo(script: str, out: str, shape: str) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-c", script, out, shape], stdout=subprocess.PIPE, text=True
-    )
-    return proc, f"127.0.0.1:{proc.stdout.readline().strip()}"
-
-
 def _served(url: str, grpc_url: str, feeds: dict, out: str, prefix: str, clients: list):
     """The paths against one server: tritonclient gRPC, lean gRPC (and HTTP, python side)."""
-    calls, opened = _client_calls(url, grpc_url, feeds, out)
+    calls, opened = client_calls(url, grpc_url, feeds, out)
     clients += opened
     paths = {f"{prefix}grpc": calls["grpc"]}
-    paths[f"{prefix}grpc lean"], channel = _lean_call(grpc_url, feeds, out)
+    paths[f"{prefix}grpc lean"], channel = lean_call(grpc_url, feeds, out)
     clients.append(channel)
     if not prefix:
         paths["http"] = calls["http"]
@@ -203,7 +95,12 @@ def _served(url: str, grpc_url: str, feeds: dict, out: str, prefix: str, clients
 
 
 def measure(
-    model: Path, size: int, seconds: float, backend: str = "onnxruntime", native: bool = False
+    model: Path,
+    size: int,
+    seconds: float,
+    backend: str = "onnxruntime",
+    native: bool = False,
+    rounds: int = ROUNDS,
 ) -> dict:
     """p50s and ratios, every served answer checked; ``native``: the C++ front end too."""
     why_not = _native_ready() if native else "not asked for"
@@ -242,20 +139,27 @@ def measure(
         if "native" in servers:  # its answers are checked above through the other clients
             calls["native grpc c++ lean"] = CppLean(servers["native"][2], feeds, out)
         shape = ",".join(map(str, want.shape))
-        echo, echo_url = _echo(ECHO_SERVER, out, shape)
+        echo, echo_url = start_echo(ECHO_SERVER, out, shape)
         echoes.append(echo)
-        floor, floor_clients = _client_calls(url, echo_url, feeds, out)
+        floor, floor_clients = client_calls(url, echo_url, feeds, out)
         clients += floor_clients
         calls["grpc floor"] = floor["grpc"]
-        calls["grpc lean floor"], channel = _lean_call(echo_url, feeds, out)
+        calls["grpc lean floor"], channel = lean_call(echo_url, feeds, out)
         clients.append(channel)
         if "native" in servers:
-            echo, echo_url = _echo(NATIVE_ECHO, out, shape)
+            echo, echo_url = start_echo(NATIVE_ECHO, out, shape)
             echoes.append(echo)
-            calls["native floor lean"], channel = _lean_call(echo_url, feeds, out)
+            calls["native floor lean"], channel = lean_call(echo_url, feeds, out)
             clients.append(channel)
             calls["native floor c++ lean"] = CppLean(echo_url, feeds, out)
-        times = alternate({"in-process": lambda: engine.run(feeds), **calls}, seconds, ROUNDS)
+            bare, bare_url = start_echo(NATIVE_ECHO, out, shape, str(model), local)
+            echoes.append(bare)
+            check, channel = lean_call(bare_url, feeds, out)
+            clients.append(channel)
+            if not np.allclose(check(), want, atol=1e-4, rtol=1e-4):
+                raise ModelError("the bare native engine's answer differs from in-process")
+            calls["native bare engine c++ lean"] = CppLean(bare_url, feeds, out)
+        times = alternate({"in-process": lambda: engine.run(feeds), **calls}, seconds, rounds)
         engine.close()
     finally:
         for c in clients:
@@ -272,7 +176,7 @@ def measure(
         "backend": local,
         "backend_choice": served.get("backend_choice"),
         "native": why_not or "measured",
-        "rounds": ROUNDS,
+        "rounds": rounds,
         "seconds": seconds,
         "p50_ms": p50,
         "requests": {k: len(v) for k, v in times.items()},
@@ -335,7 +239,9 @@ def findings(res: dict) -> list[str]:
             f"; the native front end answering a ready array {p['native floor lean']:.3f} ms "
             f"lean / {p['native floor c++ lean']:.3f} ms C++ (floors {nf['lean']:.2f}x / "
             f"{nf['c++ lean']:.2f}x), ptx's own share there {own['lean']:.3f} / "
-            f"{own['c++ lean']:.3f} ms"
+            f"{own['c++ lean']:.3f} ms; the native front end running the engine itself with "
+            f"no ptx logic {p['native bare engine c++ lean']:.3f} ms = "
+            f"{r['native bare engine c++ lean']:.2f}x (C++ client)"
         )
     return [*lines, floors]
 
@@ -385,16 +291,21 @@ def in_suite(out: str | Path | None = None, size: int = 64, seconds: float = 10.
 @click.option("--out", help="results folder [default: $PTX_RESULTS_DIR or ./bench-results]")
 @click.option("--name", default="grpc-overhead", show_default=True, help="results file stem")
 @click.option(
+    "--rounds", default=ROUNDS, show_default=True,
+    help="interleaved rounds (more: a load burst on a shared box spreads over every path)",
+)  # fmt: skip
+@click.option(
     "--native/--no-native", default=True, show_default=True,
     help="also the native (C++) front end, built first if needed",
 )  # fmt: skip
-def main(model, size, seconds, backend, out, name, native) -> None:
+def main(model, size, seconds, backend, out, name, rounds, native) -> None:
     """p50 at concurrency 1 over gRPC and HTTP against in-process; JSON and Markdown."""
     with tempfile.TemporaryDirectory(prefix="ptx-grpc-") as tmp:
         path = Path(model) if model else enhancer_onnx(Path(tmp))
-        res = measure(path, size, seconds, backend, native)
+        res = measure(path, size, seconds, backend, native, rounds)
     cmd = "python -m ptx.benchmarks.serving.grpc_overhead " + " ".join(
-        f"--{k} {v}" for k, v in (("size", size), ("seconds", seconds), ("backend", backend))
+        f"--{k} {v}"
+        for k, v in (("size", size), ("seconds", seconds), ("backend", backend), ("rounds", rounds))
     )
     written = write(res, report.results_dir(out), name, cmd)
     for line in findings(res):

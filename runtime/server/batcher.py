@@ -131,6 +131,10 @@ class Batcher:
         self._running = 0  # requests in batches being run
         self._locks = [threading.Lock() for _ in engines]  # one run per engine at a time
         self._recent: dict[tuple, int] = {}  # input signature -> ns of its last lone run
+        # A worker waiting for a forming batch to fill: only it needs a leave()/inline-end
+        # notify; waking a worker that waits for an empty queue costs a lone request a
+        # thread wake-up and a GIL hand-off for nothing.
+        self._forming_waits = 0
         self.inline_max_ns = int(INLINE_MAX_S * 1e9)
         self._depth = metrics.queue_depth.labels(name)
         self._forming = metrics.forming.labels(name)
@@ -153,7 +157,8 @@ class Batcher:
         """That request was answered (a batch waiting for it stops waiting)."""
         with self._cond:
             self.active -= 1
-            self._cond.notify()
+            if self._forming_waits:
+                self._cond.notify()
 
     def submit(self, feeds: dict[str, np.ndarray], kind: str = "tensor") -> Future:
         """Queue one request; a Future of its Result. Raises Overloaded when the queue is full.
@@ -220,7 +225,8 @@ class Batcher:
             lock.release()
             with self._cond:
                 self._running -= 1
-                self._cond.notify()
+                if self._forming_waits:
+                    self._cond.notify()
         return True
 
     # -- workers --------------------------------------------------------------
@@ -246,7 +252,11 @@ class Batcher:
                     if total >= self.max_batch or left <= 0 or self._closing or coming <= 0:
                         break
                     self._gauge(len(group))  # while waiting, the gauges must say so
-                    self._cond.wait(left)
+                    self._forming_waits += 1
+                    try:
+                        self._cond.wait(left)
+                    finally:
+                        self._forming_waits -= 1
             self._gauge(0)
             self._running += len(group)
             return group

@@ -52,7 +52,7 @@ def decode_infer(
         if name in feeds:
             raise InputError(f"input '{name}' is given twice")
         shape = list(tensor.shape)
-        count = check_tensor(name, tensor.datatype, shape, info)
+        count = _checked(name, tensor.datatype, shape, info)
         if raw:
             feeds[name] = _from_raw(name, raw[i], info.dtype, count, shape)
         else:
@@ -68,6 +68,22 @@ def decode_infer(
     if unknown:
         raise InputError(f"unknown output '{unknown[0]}' (the model has {sorted(known)})")
     return feeds, wanted
+
+
+_CHECKED: dict[tuple, int] = {}  # (input, datatype, shape, model's tensor) -> value count
+CHECKED_MAX = 1024
+
+
+def _checked(name: str, datatype: str, shape: list[int], info: TensorInfo) -> int:
+    """check_tensor, remembered: a client repeats the same input header call after call."""
+    key = (name, datatype, tuple(shape), info.name, info.dtype.str, info.shape)
+    count = _CHECKED.get(key)
+    if count is None:
+        count = check_tensor(name, datatype, shape, info)  # raises for a bad one: not kept
+        if len(_CHECKED) >= CHECKED_MAX:  # many shapes: forget, stay bounded
+            _CHECKED.clear()
+        _CHECKED[key] = count
+    return count
 
 
 def _from_raw(name: str, buf: bytes, dtype: np.dtype, count: int, shape: list[int]) -> np.ndarray:

@@ -23,6 +23,7 @@
 namespace {
 
 const char* kCapsule = "ptx._ptx_grpc.server";
+constexpr int kMaxPollers = 64;
 
 // -- Blob: one raw input buffer, owned, exposed read-only through the buffer protocol ----
 struct Blob {
@@ -71,25 +72,38 @@ bool finalizing() {
 }
 
 // -- the GIL, taken on a gRPC thread ------------------------------------------------------
-// Each gRPC thread keeps one Python thread state for its life (made by PyGILState_Ensure,
-// so nested PyGILState calls find it) instead of making and freeing one per call.
+// Each gRPC thread keeps one Python thread state while it lives (made by PyGILState_Ensure,
+// so nested PyGILState calls find it) instead of making and freeing one per call; it is
+// freed as the thread ends.
+struct ThreadState {
+  bool made = false;
+  PyGILState_STATE gil_state = PyGILState_UNLOCKED;
+  PyThreadState* saved = nullptr;
+  ~ThreadState() {
+    if (!made || finalizing()) return;  // never used, or the interpreter is going away
+    PyEval_RestoreThread(saved);
+    PyGILState_Release(gil_state);  // frees this thread's state and releases the GIL
+  }
+};
+
 class Gil {
  public:
   Gil() {
-    thread_local PyThreadState* saved = nullptr;
-    slot_ = &saved;
-    if (saved == nullptr) {
-      PyGILState_Ensure();  // never released: the thread state stays registered
+    thread_local ThreadState state;
+    state_ = &state;
+    if (!state.made) {
+      state.gil_state = PyGILState_Ensure();
+      state.made = true;
     } else {
-      PyEval_RestoreThread(saved);
+      PyEval_RestoreThread(state.saved);
     }
   }
-  ~Gil() { *slot_ = PyEval_SaveThread(); }
+  ~Gil() { state_->saved = PyEval_SaveThread(); }
   Gil(const Gil&) = delete;
   Gil& operator=(const Gil&) = delete;
 
  private:
-  PyThreadState** slot_;
+  ThreadState* state_;
 };
 
 // The Python exception that escaped a callback: logged by Python, INTERNAL to the client.
@@ -386,6 +400,11 @@ PyObject* py_start(PyObject*, PyObject* args) {
   builder.SetMaxReceiveMessageSize(static_cast<int>(std::min<long long>(max_receive, INT32_MAX)));
   builder.SetMaxSendMessageSize(-1);
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);  // a taken port must fail
+  // A thread that has answered keeps polling (up to kMaxPollers) instead of exiting: with
+  // gRPC's default of 2, a new thread was made every few dozen calls at concurrency 1,
+  // each starting with cold caches and a new Python thread state.
+  builder.SetSyncServerOption(grpc::ServerBuilder::MIN_POLLERS, 1);
+  builder.SetSyncServerOption(grpc::ServerBuilder::MAX_POLLERS, kMaxPollers);
   std::unique_ptr<grpc::Server> server;
   Py_BEGIN_ALLOW_THREADS;
   server = builder.BuildAndStart();
