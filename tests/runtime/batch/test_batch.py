@@ -14,7 +14,7 @@ from ptx.cli import main
 from ptx.errors import InputError, MissingDependency
 from ptx.io import sha256_file, write_image
 from ptx.runtime.batch import MANIFEST_NAME, run_batch
-from ptx.runtime.batch.job import import_ray, local_ray_options
+from ptx.runtime.batch.job import WORKERS_PER_DECODER, decoders, import_ray, local_ray_options
 from ptx.runtime.cli.batch import batch_cmd
 from ptx.runtime.cli.run_enhance import enhance_cmd
 
@@ -100,6 +100,14 @@ def test_local_ray_workers_keep_the_drivers_priority(ray_local):
         return os.nice(0)
 
     assert ray_local.get(niceness.remote(), timeout=120) == os.nice(0)
+
+
+def test_one_decode_task_feeds_several_cpu_actors_and_each_gpu_actor_has_its_own():
+    """Each decode task is a Ray process to start and keep: as few as keep the actors fed."""
+    assert decoders(1) == decoders(WORKERS_PER_DECODER) == 1
+    assert decoders(WORKERS_PER_DECODER + 1) == 2
+    assert decoders(3 * WORKERS_PER_DECODER) == 3
+    assert decoders(2, gpus_per_worker=0.5) == 2
 
 
 def test_resume_redoes_only_what_was_missing(ray_local, models, helpers, tmp_path):
