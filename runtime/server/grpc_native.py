@@ -69,10 +69,11 @@ class NativeGrpcServer:
         self.handle = None
         self.port: int | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
-        self._children: dict[tuple, tuple] = {}  # Prometheus children of answered calls
+        self._native = None  # the extension module, once started
+        self._children: dict[tuple, object] = {}  # Prometheus children of answered calls
 
-    async def start(self, host: str, port: int, address: str) -> int:
-        """Bind ``address`` and start serving; the bound port."""
+    async def start(self, address: str) -> int:
+        """Bind ``address`` (host:port, port 0 = any free) and start serving; the bound port."""
         native = load()
         if native is None:
             raise InputError("the native gRPC front end is not built; run `make grpc-native`")

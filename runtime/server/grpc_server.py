@@ -220,7 +220,7 @@ class GrpcServer:
         if self.frontend == "native":
             calls = Calls(self.state, None, service_pb2)
             server = grpc_native.NativeGrpcServer(self.state, calls, status_of)
-            self.port = await server.start(host, port, grpc_address(host, port))
+            self.port = await server.start(grpc_address(host, port))
         else:
             server = PythonGrpcServer(self.state)
             self.port = await server.start(host, port)
