@@ -10,6 +10,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+# Files only the metadata calls use (ModelConfig): generated for size, not speed, which
+# halves the build; the infer messages (grpc_service.proto) stay fully generated.
+SMALL = {"model_config.proto"}
+
 
 def descriptor_set() -> bytes:
     """The serialised FileDescriptorSet, dependencies before the files that import them."""
@@ -24,7 +28,10 @@ def descriptor_set() -> bytes:
             add(dep)
         if fd.name not in seen:
             seen.add(fd.name)
-            fd.CopyToProto(files.file.add())
+            proto = files.file.add()
+            fd.CopyToProto(proto)
+            if fd.name in SMALL:
+                proto.options.optimize_for = descriptor_pb2.FileOptions.CODE_SIZE
 
     add(service_pb2.DESCRIPTOR)
     return files.SerializeToString()
