@@ -1,12 +1,14 @@
-"""KServe v2 over gRPC beside HTTP: Triton's GRPCInferenceService on the server's event loop.
+"""KServe v2 over gRPC beside HTTP: Triton's GRPCInferenceService, on one of two front ends.
 
 The service is the one tritonclient ships (``tritonclient.grpc.service_pb2_grpc``), so
-Triton's gRPC clients work unchanged. It runs as ``grpc.aio`` on uvicorn's event loop,
-so an infer goes through the same per-model batcher, byte admission, statistics and
-Prometheus metrics as HTTP (route label ``grpc``; ``grpc_meta`` for the other calls),
-and stops with the app: SIGTERM marks the server not ready, lets in-flight calls end
-(``grace``) and only then are the models released. grpc is imported only when
-``--grpc-port`` is given.
+Triton's gRPC clients work unchanged. ``GrpcServer`` picks the front end the config asks
+for (``grpc_frontend``: ``native``, ``python``, or ``auto`` = native once built): the
+python one (``PythonGrpcServer``) runs ``grpc.aio`` on uvicorn's event loop; the native
+one (grpc_native.py) is a C++ server calling back into the same ``Calls``. Either way an
+infer goes through the same per-model batcher, byte admission, statistics and Prometheus
+metrics as HTTP (route label ``grpc``; ``grpc_meta`` for the other calls), and stops with
+the app: SIGTERM marks the server not ready, lets in-flight calls end (``grace``) and only
+then are the models released. grpc is imported only when ``--grpc-port`` is given.
 """
 
 from __future__ import annotations
