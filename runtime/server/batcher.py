@@ -18,7 +18,8 @@ when a run of exactly that input signature last took at most ``INLINE_MAX_S``, s
 loop never stalls for long. It saves the two thread hand-offs of a queued request
 (the worker's wake-up and the loop's), which at concurrency 1 on a small model cost
 about as much as the model. An engine runs one request at a time either way (a lock
-per engine instance, taken by its worker and by the inline path).
+per engine instance, taken by its worker and by the inline path). ``run_lone`` is its
+lean form for a gRPC thread that already knows the request's signature (no Future).
 """
 
 from __future__ import annotations
@@ -87,7 +88,7 @@ def _on_event_loop() -> bool:
     return True
 
 
-def _signature(feeds: dict[str, np.ndarray]) -> tuple:
+def signature(feeds: dict[str, np.ndarray]) -> tuple:
     """Names, dtypes and whole shapes: what an engine run's duration depends on."""
     return tuple((k, a.dtype.str, a.shape) for k, a in sorted(feeds.items()))
 
@@ -138,6 +139,10 @@ class Batcher:
         self.inline_max_ns = int(INLINE_MAX_S * 1e9)
         self._depth = metrics.queue_depth.labels(name)
         self._forming = metrics.forming.labels(name)
+        # observe_batch's children, looked up once (labels() costs a microsecond each)
+        self._sizes = metrics.batch_size.labels(name)
+        self._compute = metrics.compute.labels(name)
+        self._queued = metrics.queue.labels(name)
         self._threads = [
             threading.Thread(
                 target=self._work, args=(i,), name=f"ptx-serve-{name}-{i}", daemon=True
@@ -182,17 +187,21 @@ class Batcher:
             self._cond.notify()
         return item.future
 
+    def samples(self, feeds: dict[str, np.ndarray]) -> int:
+        """Samples in one request: its batch size when batches merge, else 1 (InputError)."""
+        if not self.merge:
+            return 1
+        sizes = {a.shape[0] for a in feeds.values()}
+        if len(sizes) != 1:
+            raise InputError(
+                f"model '{self.name}': inputs disagree on the batch size {sorted(sizes)}"
+            )
+        return sizes.pop()
+
     def _item(self, feeds: dict[str, np.ndarray], kind: str) -> _Item:
         if kind != "tensor" and self.images is None:
             raise ModelError(f"model '{self.name}': no runner for '{kind}' requests")
-        samples = 1
-        if self.merge:
-            sizes = {a.shape[0] for a in feeds.values()}
-            if len(sizes) != 1:
-                raise InputError(
-                    f"model '{self.name}': inputs disagree on the batch size {sorted(sizes)}"
-                )
-            samples = sizes.pop()
+        samples = self.samples(feeds)
         key = (kind, *((k, a.dtype.str, a.shape[1:]) for k, a in sorted(feeds.items())))
         return _Item(feeds, samples, key, Future(), time.perf_counter_ns(), kind)
 
@@ -204,30 +213,76 @@ class Batcher:
         item = self._item(feeds, "tensor")
         return item.future.result() if self._try_inline(item) else None
 
+    def run_lone(
+        self, feeds: dict[str, np.ndarray], signature: tuple, samples: int
+    ) -> dict[str, np.ndarray] | None:
+        """``run_inline`` for a request not yet ``enter``ed, its signature and samples known.
+
+        The lean path of a repeated request: accepted (``active``) only while it runs,
+        no Future, no queue item. None: nothing was counted or run (enter and submit it).
+        Raises the engine's error as the request's future would.
+        """
+        index = self._claim(signature, entered=False)
+        if index is None:
+            return None
+        t0 = time.perf_counter_ns()
+        try:
+            try:
+                outputs = self.engines[index].run(feeds)
+            except Exception as exc:
+                raise exc if isinstance(exc, PtxError) else self._model_error(exc) from None
+            t1 = time.perf_counter_ns()
+            self._remember(signature, t1 - t0)
+        finally:
+            self._unclaim(index, entered=False)
+        self._account(samples, [0], 0, t1 - t0, 0)
+        return outputs
+
     def _try_inline(self, item: _Item) -> bool:
         """Run ``item`` on this thread if it is lone and known-short; False: queue it."""
-        with self._cond:
-            if self._closing or self._queue or self._running or self.active > 1:
-                return False
-            known = self._recent.get(_signature(item.feeds))
-            if known is None or known > self.inline_max_ns:
-                return False
-            free = (i for i, lock in enumerate(self._locks) if lock.acquire(blocking=False))
-            index = next(free, None)
-            if index is None:
-                return False
-            lock = self._locks[index]
-            self._running += 1
+        index = self._claim(signature(item.feeds), entered=True)
+        if index is None:
+            return False
         try:
             item.future.set_running_or_notify_cancel()
             self._run(self.engines[index], [item])
         finally:
-            lock.release()
-            with self._cond:
-                self._running -= 1
-                if self._forming_waits:
-                    self._cond.notify()
+            self._unclaim(index, entered=True)
         return True
+
+    def _claim(self, signature: tuple, entered: bool) -> int | None:
+        """A free engine (its lock taken) for a lone, known-short run here, or None.
+
+        Lone: nothing queued or running, and no other request accepted (``entered``: the
+        caller's own is counted already; else it is counted now, until ``_unclaim``).
+        """
+        with self._cond:
+            if self._closing or self._queue or self._running or self.active > entered:
+                return None
+            known = self._recent.get(signature)
+            if known is None or known > self.inline_max_ns:
+                return None
+            free = (i for i, lock in enumerate(self._locks) if lock.acquire(blocking=False))
+            index = next(free, None)
+            if index is not None:
+                self.active += not entered
+                self._running += 1
+            return index
+
+    def _unclaim(self, index: int, entered: bool) -> None:
+        """End a ``_claim``ed run: the engine is free, a forming batch may go on."""
+        self._locks[index].release()
+        with self._cond:
+            self._running -= 1
+            self.active -= not entered
+            if self._forming_waits:
+                self._cond.notify()
+
+    def _remember(self, signature: tuple, ns: int) -> None:
+        """Keep how long a lone run of ``signature`` took (the inline rule reads it)."""
+        if len(self._recent) >= RECENT_MAX:  # many shapes: forget, stay bounded
+            self._recent.clear()
+        self._recent[signature] = ns
 
     # -- workers --------------------------------------------------------------
     def _take(self) -> list[_Item] | None:
@@ -321,9 +376,7 @@ class Batcher:
                 outputs = self.images.run(engine, feeds)
             t2 = time.perf_counter_ns()
             if len(group) == 1 and group[0].kind == "tensor":
-                if len(self._recent) >= RECENT_MAX:  # many shapes: forget, stay bounded
-                    self._recent.clear()
-                self._recent[_signature(feeds)] = t2 - t1
+                self._remember(signature(feeds), t2 - t1)
             parts = self._split(outputs, group, samples)
             t3 = time.perf_counter_ns()
         except Exception as exc:  # a backend's own exception must still reach the client
@@ -335,10 +388,17 @@ class Batcher:
             group[0].future.set_exception(err)
             return
         queue_ns = [t0 - it.enqueued_ns for it in group]
-        self.stats.batch_done(len(group), samples, sum(queue_ns), t1 - t0, t2 - t1, t3 - t2)
-        self.metrics.observe_batch(self.name, samples, [q / 1e9 for q in queue_ns], (t2 - t1) / 1e9)
+        self._account(samples, queue_ns, t1 - t0, t2 - t1, t3 - t2)
         for it, out, q in zip(group, parts, queue_ns, strict=True):
             it.future.set_result(Result(out, q, t3 - t0, samples))
+
+    def _account(self, samples: int, queue_ns: list[int], in_ns: int, run_ns: int, out_ns: int):
+        """Statistics and metrics of one engine run (metrics.observe_batch, children cached)."""
+        self.stats.batch_done(len(queue_ns), samples, sum(queue_ns), in_ns, run_ns, out_ns)
+        self._sizes.observe(samples)
+        self._compute.observe(run_ns / 1e9)
+        for q in queue_ns:
+            self._queued.observe(q / 1e9)
 
     def _model_error(self, exc: Exception) -> ModelError:
         text = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""

@@ -23,7 +23,8 @@ from types import SimpleNamespace
 import numpy as np
 
 from ptx.errors import InputError, PtxError
-from ptx.runtime.server.batcher import Overloaded
+from ptx.runtime.server.admission import Ticket
+from ptx.runtime.server.batcher import Overloaded, signature
 from ptx.runtime.server.grpc_codec import decode_infer
 from ptx.runtime.server.http import HTTPError
 from ptx.runtime.server.models import RequestTimeout
@@ -48,6 +49,7 @@ CODES = {
 }
 PUBLIC = {"ServerLive", "ServerReady"}  # as the python front end: probes need no token
 LOOP_SLACK_S = 10.0  # past the request's own timeout, a wait on the loop gives up
+PLANS_MAX = 256  # request headers whose checks are remembered
 _DATATYPES: dict = {}  # NumPy dtype -> KServe datatype (dtype.name costs microseconds)
 
 
@@ -71,6 +73,7 @@ class NativeGrpcServer:
         self.loop: asyncio.AbstractEventLoop | None = None
         self._native = None  # the extension module, once started
         self._children: dict[tuple, object] = {}  # Prometheus children of answered calls
+        self._plans: dict[tuple, _Plan] = {}  # request header -> its checks, made once
 
     async def start(self, address: str) -> int:
         """Bind ``address`` (host:port, port 0 = any free) and start serving; the bound port."""
@@ -107,52 +110,79 @@ class NativeGrpcServer:
             return self._failed(method, model, start, exc)
 
     def infer(self, model_name, version, inputs, raw, outputs, authorization, whole):
-        """(code, message, [(name, datatype, shape, array)]) of one ModelInfer."""
+        """(code, message, [(name, datatype, shape, array)]) of one ModelInfer.
+
+        A request whose header (model, version, inputs, requested outputs) was answered
+        before takes the lean path (``_Plan``): its checks were made once, only the raw
+        sizes are compared. Anything else, and any request whose sizes disagree, goes the
+        whole way (``_first``), which reports what is wrong.
+        """
         start = time.perf_counter_ns()
         try:
-            if not self.calls.authorised(authorization):
+            if self.calls.token is not None and not self.calls.authorised(authorization):
                 raise HTTPError(401, "missing or wrong bearer token (metadata 'authorization')")
-            if whole is not None:  # typed contents: the message as the python front end has it
-                request = self.pb.ModelInferRequest.FromString(whole)
+            plan = self._plans.get((model_name, version, inputs, outputs)) if raw else None
+            feeds = plan.feeds(raw) if plan is not None else None
+            if feeds is None:
+                plan, feeds, t0 = self._first(model_name, version, inputs, raw, outputs, whole)
             else:
-                request = SimpleNamespace(
-                    inputs=[SimpleNamespace(name=n, datatype=d, shape=s) for n, d, s in inputs],
-                    raw_input_contents=raw,
-                    outputs=[SimpleNamespace(name=n) for n in outputs],
-                )
-            answer = self._infer(model_name, version, request)
-            return self._done("ModelInfer", model_name, start, "OK", "", answer)
+                t0 = start
+            answer = self._serve(plan, feeds, t0)
+            plan.ok.inc()  # what _done does for a success, its children on the plan
+            plan.latency.observe((time.perf_counter_ns() - start) / 1e9)
+            return 0, "", answer
         except Exception as exc:
             return self._failed("ModelInfer", model_name, start, exc)
 
-    def _infer(self, model_name: str, version: str, request) -> list[tuple]:
-        state = self.state
-        model = state.model(model_name, version)
-        inflight = self._child("in_flight", model.name)
-        inflight.inc()
-        model.batcher.enter()
-        start, ok = time.perf_counter_ns(), False
+    def _first(self, model_name, version, inputs, raw, outputs, whole):
+        """(plan, feeds, start) of a request decoded the whole way; its plan kept if raw."""
+        if whole is not None:  # typed contents: the message as the python front end has it
+            request = self.pb.ModelInferRequest.FromString(whole)
+        else:
+            request = SimpleNamespace(
+                inputs=[SimpleNamespace(name=n, datatype=d, shape=s) for n, d, s in inputs],
+                raw_input_contents=raw,
+                outputs=[SimpleNamespace(name=n) for n in outputs],
+            )
+        model = self.state.model(model_name, version)
+        start = time.perf_counter_ns()
         try:
             engine = model.engine
             feeds, wanted = decode_infer(request, engine.inputs, engine.outputs)
-            model.check_labels(feeds)
-            nbytes = sum(a.nbytes for a in feeds.values())
-            ticket = state.memory.ticket(int(nbytes * (2 + state.config.activation_factor)))
+        except Exception:
+            model.stats.request_done(False, time.perf_counter_ns() - start)
+            raise
+        plan = _Plan(self, model, feeds, wanted)
+        if raw and whole is None:
+            if len(self._plans) >= PLANS_MAX:  # many headers: forget, stay bounded
+                self._plans.clear()
+            self._plans[(model_name, version, inputs, outputs)] = plan
+        return plan, feeds, start
+
+    def _serve(self, plan: _Plan, feeds: dict, start: int) -> list[tuple]:
+        """The answer to decoded ``feeds``: labels, admission, the batcher, statistics."""
+        model, state = plan.model, self.state
+        plan.in_flight.inc()
+        ok = False
+        try:
+            if plan.labels:
+                model.check_labels(feeds)
+            memory = state.memory
+            memory.reserve(plan.cost)
             try:
-                result = model.batcher.run_inline(feeds)  # lone and known-short: right here
-                if result is None:  # else through the batcher, as HTTP requests go
-                    result = self._on_loop(model, feeds, ticket)
-            except Overloaded:
-                state.metrics.rejected.labels(model.name, "overload").inc()
+                samples = plan.samples if plan.samples else model.batcher.samples(feeds)
+                # Lone and known-short: right here, counted as accepted while it runs.
+                outputs = model.batcher.run_lone(feeds, plan.signature, samples)
+            except BaseException:
+                memory.release(plan.cost)
                 raise
-            except RequestTimeout:
-                state.metrics.rejected.labels(model.name, "timeout").inc()
-                raise
-            finally:
-                ticket.close()
+            if outputs is None:  # else through the batcher, as HTTP requests go
+                outputs = self._queued(model, feeds, Ticket(memory, plan.cost))
+            else:
+                memory.release(plan.cost)
             answer = []
-            for name in wanted or list(result.outputs):
-                arr = np.ascontiguousarray(result.outputs[name])
+            for name in plan.wanted or list(outputs):
+                arr = np.ascontiguousarray(outputs[name])
                 little = arr.astype(arr.dtype.newbyteorder("<"), copy=False)
                 datatype = _DATATYPES.get(arr.dtype) or _DATATYPES.setdefault(
                     arr.dtype, datatype_of(arr.dtype)
@@ -161,9 +191,24 @@ class NativeGrpcServer:
             ok = True
             return answer
         finally:
-            inflight.dec()
-            model.batcher.leave()
+            plan.in_flight.dec()
             model.stats.request_done(ok, time.perf_counter_ns() - start)
+
+    def _queued(self, model, feeds: dict, ticket: Ticket) -> dict:
+        """The outputs of ``feeds`` run by the model's batcher (on the loop, may merge)."""
+        state = self.state
+        model.batcher.enter()
+        try:
+            return self._on_loop(model, feeds, ticket).outputs
+        except Overloaded:
+            state.metrics.rejected.labels(model.name, "overload").inc()
+            raise
+        except RequestTimeout:
+            state.metrics.rejected.labels(model.name, "timeout").inc()
+            raise
+        finally:
+            ticket.close()
+            model.batcher.leave()
 
     def _on_loop(self, model, feeds, ticket):
         future = asyncio.run_coroutine_threadsafe(
@@ -199,3 +244,42 @@ class NativeGrpcServer:
         if status == "INTERNAL" and not isinstance(exc, PtxError):
             log.error("unhandled error in gRPC %s", method, exc_info=exc)
         return self._done(method, model, start, status, message, None)
+
+
+class _Plan:
+    """One request header's decisions, made once: the model, each raw input's dtype, shape
+    and byte size, the outputs asked for, the admission cost, the batcher's signature and
+    samples, whether labels need a look, and the Prometheus children of a success."""
+
+    __slots__ = (
+        "model", "inputs", "wanted", "cost", "signature", "samples", "labels",
+        "in_flight", "ok", "latency",
+    )  # fmt: skip
+
+    def __init__(self, server: NativeGrpcServer, model, feeds: dict, wanted) -> None:
+        self.model = model
+        self.inputs = tuple((k, a.dtype, a.shape, a.nbytes) for k, a in feeds.items())
+        self.wanted = wanted
+        nbytes = sum(a.nbytes for a in feeds.values())
+        self.cost = int(nbytes * (2 + server.state.config.activation_factor))
+        self.signature = signature(feeds)
+        try:
+            self.samples = model.batcher.samples(feeds)
+        except InputError:
+            self.samples = 0  # 0: ask the batcher each time (it raises, in its turn)
+        spec = model.spec
+        self.labels = bool(spec is not None and spec.labels)
+        self.in_flight = server._child("in_flight", model.name)
+        self.ok = server._child("requests", model.name, "grpc", "OK")
+        self.latency = server._child("latency", model.name, "grpc")
+
+    def feeds(self, raw) -> dict | None:
+        """The arrays over ``raw`` (no copy); None when a count or a size differs."""
+        if len(raw) != len(self.inputs):
+            return None
+        feeds = {}
+        for (name, dtype, shape, nbytes), buf in zip(self.inputs, raw, strict=True):
+            if buf.nbytes != nbytes:
+                return None
+            feeds[name] = np.frombuffer(buf, dtype).reshape(shape)
+        return feeds

@@ -137,6 +137,11 @@ bool unpack(PyObject* result, int* code, std::string* message, PyObject** payloa
   return true;
 }
 
+// A str of ``s`` (UTF-8 as protobuf checked it), or nullptr with the error set.
+PyObject* text(const std::string& s) {
+  return PyUnicode_FromStringAndSize(s.data(), static_cast<Py_ssize_t>(s.size()));
+}
+
 PyObject* shape_tuple(const google::protobuf::RepeatedField<int64_t>& dims) {
   PyObject* shape = PyTuple_New(dims.size());
   if (shape == nullptr) return nullptr;
@@ -246,60 +251,60 @@ class Service final : public inference::GRPCInferenceService::Service {
     return status;
   }
 
-  // infer(model, version, inputs, raw, outputs, authorization, whole): inputs are
-  // (name, datatype, shape) tuples, raw the memoryviews of raw_input_contents, outputs
-  // the requested names; ``whole`` is the serialised request when it has no raw contents.
+  // infer(model, version, inputs, raw, outputs, authorization, whole): inputs is a tuple
+  // of (name, datatype, shape) tuples, raw a tuple of memoryviews of raw_input_contents,
+  // outputs a tuple of the requested names (all hashable: Python keys its checks on
+  // them); ``whole`` is the serialised request when it has no raw contents.
   PyObject* InferArgs(grpc::ServerContext* ctx, inference::ModelInferRequest* q,
                       const std::string& whole) {
-    PyObject* inputs = PyList_New(q->inputs_size());
-    PyObject* raw = PyList_New(q->raw_input_contents_size());
-    PyObject* outputs = PyList_New(q->outputs_size());
-    PyObject* auth = authorization(ctx);
-    PyObject* args = nullptr;
-    if (inputs && raw && outputs && auth) {
-      bool ok = true;
-      for (int i = 0; ok && i < q->inputs_size(); ++i) {
-        const auto& t = q->inputs(i);
-        PyObject* shape = shape_tuple(t.shape());
-        PyObject* item = shape ? Py_BuildValue("(s#s#N)", t.name().data(),
-                                               static_cast<Py_ssize_t>(t.name().size()),
-                                               t.datatype().data(),
-                                               static_cast<Py_ssize_t>(t.datatype().size()), shape)
-                               : nullptr;
-        ok = item != nullptr;
-        if (ok) PyList_SET_ITEM(inputs, i, item);
-      }
-      for (int i = 0; ok && i < q->raw_input_contents_size(); ++i) {
-        PyObject* view = take_view(q->mutable_raw_input_contents(i));
-        ok = view != nullptr;
-        if (ok) PyList_SET_ITEM(raw, i, view);
-      }
-      for (int i = 0; ok && i < q->outputs_size(); ++i) {
-        const std::string& name = q->outputs(i).name();
-        PyObject* item = PyUnicode_FromStringAndSize(name.data(), static_cast<Py_ssize_t>(name.size()));
-        ok = item != nullptr;
-        if (ok) PyList_SET_ITEM(outputs, i, item);
-      }
-      if (ok) {
-        PyObject* body = Py_None;
-        Py_INCREF(body);
-        if (!whole.empty()) {
-          Py_DECREF(body);
-          body = PyBytes_FromStringAndSize(whole.data(), static_cast<Py_ssize_t>(whole.size()));
-        }
-        if (body != nullptr) {
-          args = Py_BuildValue("(s#s#OOOON)", q->model_name().data(),
-                               static_cast<Py_ssize_t>(q->model_name().size()),
-                               q->model_version().data(),
-                               static_cast<Py_ssize_t>(q->model_version().size()), inputs, raw,
-                               outputs, auth, body);
-        }
-      }
+    PyObject* args = PyTuple_New(7);
+    if (args == nullptr) return nullptr;
+    PyObject* inputs = PyTuple_New(q->inputs_size());
+    PyObject* raw = PyTuple_New(q->raw_input_contents_size());
+    PyObject* outputs = PyTuple_New(q->outputs_size());
+    PyTuple_SET_ITEM(args, 0, text(q->model_name()));
+    PyTuple_SET_ITEM(args, 1, text(q->model_version()));
+    PyTuple_SET_ITEM(args, 2, inputs);
+    PyTuple_SET_ITEM(args, 3, raw);
+    PyTuple_SET_ITEM(args, 4, outputs);
+    PyTuple_SET_ITEM(args, 5, authorization(ctx));
+    PyObject* body = Py_None;
+    if (whole.empty()) {
+      Py_INCREF(body);
+    } else {
+      body = PyBytes_FromStringAndSize(whole.data(), static_cast<Py_ssize_t>(whole.size()));
     }
-    Py_XDECREF(inputs);
-    Py_XDECREF(raw);
-    Py_XDECREF(outputs);
-    Py_XDECREF(auth);
+    PyTuple_SET_ITEM(args, 6, body);
+    bool ok = inputs && raw && outputs && body;
+    for (int i = 0; ok && i < 6; ++i) ok = PyTuple_GET_ITEM(args, i) != nullptr;
+    for (int i = 0; ok && i < q->inputs_size(); ++i) {
+      const auto& t = q->inputs(i);
+      PyObject* item = PyTuple_New(3);
+      ok = item != nullptr;
+      if (!ok) break;
+      PyTuple_SET_ITEM(inputs, i, item);
+      PyObject* name = text(t.name());
+      PyObject* datatype = text(t.datatype());
+      PyObject* shape = shape_tuple(t.shape());
+      PyTuple_SET_ITEM(item, 0, name);
+      PyTuple_SET_ITEM(item, 1, datatype);
+      PyTuple_SET_ITEM(item, 2, shape);
+      ok = name && datatype && shape;
+    }
+    for (int i = 0; ok && i < q->raw_input_contents_size(); ++i) {
+      PyObject* view = take_view(q->mutable_raw_input_contents(i));
+      ok = view != nullptr;
+      if (ok) PyTuple_SET_ITEM(raw, i, view);
+    }
+    for (int i = 0; ok && i < q->outputs_size(); ++i) {
+      PyObject* name = text(q->outputs(i).name());
+      ok = name != nullptr;
+      if (ok) PyTuple_SET_ITEM(outputs, i, name);
+    }
+    if (!ok) {  // a tuple's unset items are NULL, which its deallocation skips
+      Py_DECREF(args);
+      return nullptr;
+    }
     return args;
   }
 

@@ -149,7 +149,7 @@ def test_raw_inputs_reach_python_as_read_only_views_and_errors_as_statuses(nativ
         out = [grpcclient.InferRequestedOutput("y")]
         got = c.infer("m", [tensor], outputs=out, headers={"authorization": "Bearer t0ken-123"})
         np.testing.assert_array_equal(got.as_numpy("y"), x * 2)
-        assert seen["inputs"] == [("x", "FP32", (1, 6))] and seen["outputs"] == ["y"]
+        assert seen["inputs"] == (("x", "FP32", (1, 6)),) and seen["outputs"] == ("y",)
         assert seen["auth"] == b"Bearer t0ken-123"
         view = seen["raw"][0]
         assert isinstance(view, memoryview) and view.readonly and view.nbytes == 24
