@@ -8,7 +8,7 @@ import click
 
 from ptx.errors import require
 from ptx.runtime.cli._common import precision_option, trial_shape_option, trial_shapes
-from ptx.runtime.server.config import ServerConfig, parse_models
+from ptx.runtime.server.config import GRPC_FRONTENDS, ServerConfig, parse_models
 from ptx.runtime.server.native.build import choose as choose_grpc_frontend
 from ptx.runtime.server.run import check_port_free, serve_forever
 
@@ -25,7 +25,7 @@ from ptx.runtime.server.run import check_port_free, serve_forever
     help="also serve KServe v2 gRPC (Triton's GRPCInferenceService) on this port",
 )  # fmt: skip
 @click.option(
-    "--grpc-frontend", type=click.Choice(["auto", "native", "python"]), default="auto",
+    "--grpc-frontend", type=click.Choice(GRPC_FRONTENDS), default="auto",
     show_default=True,
     help="gRPC server: native (C++, `make grpc-native`), python (grpc.aio), auto = native if built",
 )  # fmt: skip
@@ -101,15 +101,13 @@ def serve(
         max_inflight_mb=max_inflight_mb, header_timeout_s=header_timeout_s,
         body_timeout_s=body_timeout_s, max_connections=max_connections,
         max_inflight_body_mb=max_inflight_body_mb, precision=precision,
-        trial_shapes=trial_shapes(trial_shape),
+        trial_shapes=trial_shapes(trial_shape), grpc_frontend=grpc_frontend,
     )  # fmt: skip
     if allow_public and not token:
         click.echo(
             f"warning: serving on {host} without --token: anyone who can reach it may use it",
             err=True,
         )
-    # Set on the config the app reads (ServerConfig has no field for it yet).
-    config.grpc_frontend = grpc_frontend
     if grpc_port is not None and grpc_frontend == "native":  # not built: one line, now
         choose_grpc_frontend(grpc_frontend)
     if grpc_port:

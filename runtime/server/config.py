@@ -11,6 +11,7 @@ from ptx.errors import InputError
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 DEVICE_RE = re.compile(r"^(cpu|cuda(:[0-9]+)?)$")
+GRPC_FRONTENDS = ("auto", "native", "python")  # auto: native once built (`make grpc-native`)
 
 
 @dataclass
@@ -21,6 +22,7 @@ class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 8000
     grpc_port: int | None = None  # KServe v2 gRPC beside HTTP (0 = any free port)
+    grpc_frontend: str = "auto"  # native (C++), python (grpc.aio), auto: native once built
     max_batch: int = 8
     max_delay_us: int = 2000
     instances: int = 1
@@ -64,6 +66,11 @@ class ServerConfig:
             (
                 self.grpc_port is None or self.grpc_port == 0 or self.grpc_port != self.port,
                 f"--grpc-port {self.grpc_port} is the HTTP --port too; give each its own",
+            ),
+            (
+                self.grpc_frontend in GRPC_FRONTENDS,
+                f"--grpc-frontend must be one of {', '.join(GRPC_FRONTENDS)}, "
+                f"got '{self.grpc_frontend}'",
             ),
             (self.token is None or len(self.token) >= 8, "--token must be at least 8 characters"),
             (self.max_request_mb > 0, f"--max-request-mb must be > 0, got {self.max_request_mb}"),

@@ -218,7 +218,7 @@ class GrpcServer:
         """Bind and start; the bound port (``port`` 0 picks a free one)."""
         from tritonclient.grpc import service_pb2  # only with --grpc-port: an optional extra
 
-        self.frontend = native_build.choose(getattr(self.state.config, "grpc_frontend", "auto"))
+        self.frontend = native_build.choose(self.state.config.grpc_frontend)
         if self.frontend == "native":
             calls = Calls(self.state, None, service_pb2)
             server = grpc_native.NativeGrpcServer(self.state, calls, status_of)

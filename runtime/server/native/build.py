@@ -18,12 +18,12 @@ import sysconfig
 from pathlib import Path
 
 from ptx.errors import InputError, PtxError
+from ptx.runtime.server.config import GRPC_FRONTENDS
 
 HERE = Path(__file__).resolve().parent
 BUILD_DIR = HERE / "build"
 SOURCES = ("CMakeLists.txt", "ptx_grpc.cc", "lean_client.cc", "descriptors.py")
 INSTALL_HINT = "apt-get install -y libgrpc++-dev protobuf-compiler-grpc"
-FRONTENDS = ("auto", "native", "python")
 
 log = logging.getLogger("ptx.serve")
 
@@ -93,8 +93,9 @@ def build(force: bool = False, quiet: bool = True) -> Path:
 
 def choose(frontend: str) -> str:
     """``native`` or ``python`` for ``--grpc-frontend`` (auto: native when built)."""
-    if frontend not in FRONTENDS:
-        raise InputError(f"--grpc-frontend must be one of {', '.join(FRONTENDS)}, got '{frontend}'")
+    if frontend not in GRPC_FRONTENDS:
+        names = ", ".join(GRPC_FRONTENDS)
+        raise InputError(f"--grpc-frontend must be one of {names}, got '{frontend}'")
     built = module_path().exists()
     if frontend == "native" and not built:
         raise InputError(

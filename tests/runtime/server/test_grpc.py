@@ -42,8 +42,7 @@ def frontend(request) -> str:
 
 def start(models, frontend: str, **options) -> BackgroundServer:
     """A started server whose gRPC port runs ``frontend``."""
-    config = ServerConfig(models=models, port=0, grpc_port=0, **options)
-    config.grpc_frontend = frontend
+    config = ServerConfig(models=models, port=0, grpc_port=0, grpc_frontend=frontend, **options)
     server = BackgroundServer(create_app(config)).start()
     assert server.server.config.app.state.grpc.frontend == frontend
     return server

@@ -39,8 +39,7 @@ def native():
 
 
 def _start(models, frontend: str, **options) -> BackgroundServer:
-    config = ServerConfig(models=models, port=0, grpc_port=0, **options)
-    config.grpc_frontend = frontend
+    config = ServerConfig(models=models, port=0, grpc_port=0, grpc_frontend=frontend, **options)
     return BackgroundServer(create_app(config)).start()
 
 
@@ -102,6 +101,13 @@ def test_choosing_a_front_end(monkeypatch, caplog):
     assert native_build.choose("python") == "python"
     with pytest.raises(InputError, match="--grpc-frontend must be one of"):
         native_build.choose("rust")
+
+
+def test_the_config_refuses_an_unknown_front_end_in_one_line(model_files):
+    with pytest.raises(InputError) as err:
+        ServerConfig(models={"affine": model_files["affine"]}, grpc_frontend="rust")
+    assert str(err.value) == "--grpc-frontend must be one of auto, native, python, got 'rust'"
+    assert ServerConfig(models={"affine": model_files["affine"]}).grpc_frontend == "auto"
 
 
 def test_auto_is_native_once_built(native):
