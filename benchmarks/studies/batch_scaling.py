@@ -20,6 +20,7 @@ thread, so with PNG outputs every side is bound by the encode, not the model; JP
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -36,6 +37,14 @@ import numpy as np
 from ptx.benchmarks.harness.env import host_name, usable_cores
 from ptx.benchmarks.harness.report import results_dir
 from ptx.benchmarks.harness.script import run_script
+from ptx.benchmarks.studies.batch_cpu import (
+    CpuSampler,
+    CpuStats,
+    available,
+    ceiling,
+    cpu_markdown,
+    machine_busy,
+)
 from ptx.io import atomic_write_text, write_image
 from ptx.runtime.batch import run_batch
 from ptx.runtime.batch.job import WRITERS, import_ray, local_ray_options
@@ -113,6 +122,18 @@ def _sides(model: Path) -> dict[str, Callable[[Path, Path], int]]:
     }
 
 
+def steady_window(out: Path, skip: float = 0.25) -> tuple[int, float, float] | None:
+    """(images, first, last): the outputs after the first ``skip`` of them, by their mtimes
+    (time.time() seconds); None when too few outputs to tell."""
+    stamps = sorted(
+        p.stat().st_mtime_ns for p in out.rglob("*") if p.suffix.lower() in (".png", ".jpg")
+    )
+    first = int(len(stamps) * skip)
+    if len(stamps) - first < 2 or stamps[-1] <= stamps[first]:
+        return None
+    return len(stamps) - 1 - first, stamps[first] / 1e9, stamps[-1] / 1e9
+
+
 def steady_rate(out: Path, skip: float = 0.25) -> float | None:
     """Images/s between the first ``skip`` of the outputs and the last, by their mtimes.
 
@@ -120,38 +141,41 @@ def steady_rate(out: Path, skip: float = 0.25) -> float | None:
     pays before its outputs flow (Ray actors starting, the model loading).
     None when too few outputs to tell.
     """
-    stamps = sorted(
-        p.stat().st_mtime_ns for p in out.rglob("*") if p.suffix.lower() in (".png", ".jpg")
-    )
-    first = int(len(stamps) * skip)
-    if len(stamps) - first < 2 or stamps[-1] <= stamps[first]:
-        return None
-    return (len(stamps) - 1 - first) / ((stamps[-1] - stamps[first]) / 1e9)
+    window = steady_window(out, skip)
+    return None if window is None else window[0] / (window[2] - window[1])
 
 
 def measure(
     model: Path, folders: dict[int, Path], work: Path, rounds: int
-) -> tuple[dict[int, dict[str, list[float]]], dict[str, list[float]]]:
+) -> tuple[dict[int, dict[str, list[float]]], dict[str, list[float]], CpuStats]:
     """Seconds of every side per image count and round (rotating order), fresh --out each;
-    and every side's steady rate at the largest count (``steady_rate``)."""
+    every side's steady rate at the largest count (``steady_rate``), and there the CPU
+    its process tree spent (batch_cpu; none where /proc is missing)."""
     sides = _sides(model)
     times = {n: {side: [] for side in SIDES} for n in folders}
     steady: dict[str, list[float]] = {side: [] for side in SIDES}
+    cpu = CpuStats()
     for r in range(rounds):
         order = SIDES[r % len(SIDES) :] + SIDES[: r % len(SIDES)]
         for side in order:
             for n, folder in folders.items():
                 out = work / f"{side}-{n}-{r}"
-                start = time.perf_counter()
-                done = sides[side](folder, out)
-                times[n][side].append(time.perf_counter() - start)
+                sampler = CpuSampler() if available() and n == max(folders) else None
+                busy = machine_busy() if sampler else 0.0
+                with sampler or contextlib.nullcontext():
+                    start = time.perf_counter()
+                    done = sides[side](folder, out)
+                    seconds = time.perf_counter() - start
+                times[n][side].append(seconds)
                 if done != n:
                     raise RuntimeError(f"{side}: wrote {done} of {n} images")
-                rate = steady_rate(out) if n == max(folders) else None
-                if rate is not None:
-                    steady[side].append(rate)
+                window = steady_window(out) if n == max(folders) else None
+                if window is not None:
+                    steady[side].append(window[0] / (window[2] - window[1]))
+                if sampler is not None:
+                    cpu.add(side, sampler, n, seconds, machine_busy() - busy, window)
                 shutil.rmtree(out, ignore_errors=True)
-    return times, steady
+    return times, steady, cpu
 
 
 def rates_of(times: dict[int, dict[str, list[float]]]) -> tuple[dict, dict | None]:
@@ -226,6 +250,8 @@ def markdown(result: dict) -> str:
         "Steady:",
         *(_ratios(st) if st else ["- not measurable: too few outputs (more --images)"]),
     ]
+    if result.get("cpu"):
+        lines += ["", *cpu_markdown(result["cpu"], result["cores"])]
     return "\n".join(lines) + "\n"
 
 
@@ -256,7 +282,9 @@ def run(
         if started:  # one local Ray for every side (its start-up is not any side's cost)
             ray.init(**local_ray_options(usable_cores()))  # as ptx batch starts it
         try:
-            times, steady = measure(Path(onnx_path), {small: first, images: folder}, work, rounds)
+            times, steady, cpu = measure(
+                Path(onnx_path), {small: first, images: folder}, work, rounds
+            )
         finally:
             if started:
                 ray.shutdown()
@@ -274,7 +302,9 @@ def run(
         "summary": summarise(whole, images),
         "marginal": summarise(marginal, images) if marginal else None,
         "steady": summarise(steady, images) if all(steady.values()) else None,
+        "cpu": cpu.summary() or None,
     }
+    result["cpu_ceiling"] = ceiling(result["cpu"], result["cores"]) if result["cpu"] else None
     dest = results_dir(out)
     atomic_write_text(dest / f"{name}.json", json.dumps(result, indent=1))
     atomic_write_text(dest / f"{name}.md", markdown(result))

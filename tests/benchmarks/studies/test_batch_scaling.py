@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from ptx.benchmarks.studies.batch_cpu import available
 from ptx.benchmarks.studies.batch_scaling import (
     SIDES,
     cluster_size,
@@ -65,6 +66,13 @@ def test_tiny_run_end_to_end(tmp_path, dynamic_onnx):
     if result["steady"] is not None:
         assert set(result["steady"]["images_per_s"]) == set(SIDES)
     assert "on paper" in markdown(result) and "Steady:" in markdown(result)
+    if available():  # every side's process tree spent CPU on every image
+        cpu = result["cpu"]
+        assert set(cpu) == set(SIDES) and all(c["whole_ms_per_image"] > 0 for c in cpu.values())
+        assert cpu["batch_x1"]["by_kind_ms_per_image"]["batch actors"] > 0
+        assert cpu["batch_x1"]["model_thread_ms_per_image"] > 0
+        assert cpu["run"]["model_thread_ms_per_image"] == 0  # no actors
+        assert "CPU per image" in markdown(result)
 
 
 def test_rates_of_leaves_out_the_fixed_cost():
