@@ -28,3 +28,28 @@ def test_measure_checks_answers_and_writes_a_page(hw_onnx, tmp_path):
     page = md_path.read_text()
     assert "| grpc |" in page and "| http |" in page and "target" in page
     assert "| grpc lean |" in page and "lean client" in page
+
+
+def test_measure_with_the_native_front_end(hw_onnx, tmp_path):
+    from ptx.runtime.server.native import build as native_build
+
+    reason = native_build.missing_tools()
+    if reason and not native_build.module_path().exists():
+        pytest.skip(f"native gRPC front end: {reason}")
+    res = grpc_overhead.measure(hw_onnx, size=16, seconds=0.5, native=True, rounds=2)
+    assert res["native"] == "measured"
+    native = {
+        "native grpc", "native grpc lean", "native grpc c++ lean", "native bare engine c++ lean",
+        "native floor lean", "native floor c++ lean",
+    }  # fmt: skip
+    assert native <= set(res["p50_ms"])
+    assert all(res["requests"][k] >= 2 for k in native)  # every path answered (and checked)
+    for path in native - {"native floor lean", "native floor c++ lean"}:
+        assert res["ratio"][path] == pytest.approx(
+            res["p50_ms"][path] / res["p50_ms"]["in-process"]
+        )
+    assert set(res["native_own_ms"]) == {"lean", "c++ lean"}
+    assert all(r > 1 for r in res["native_floor_ratio"].values())
+    _, md_path = grpc_overhead.write(res, tmp_path, "g", "cmd")
+    page = md_path.read_text()
+    assert "| native grpc c++ lean |" in page and "native front end (C++)" in page
