@@ -49,8 +49,13 @@ CODES = {
 }
 PUBLIC = {"ServerLive", "ServerReady"}  # as the python front end: probes need no token
 LOOP_SLACK_S = 10.0  # past the request's own timeout, a wait on the loop gives up
+CANCEL_POLL_S = 0.05  # a request waiting for its batch asks this often whether its client left
 PLANS_MAX = 256  # request headers whose checks are remembered
 _DATATYPES: dict = {}  # NumPy dtype -> KServe datatype (dtype.name costs microseconds)
+
+
+class ClientCancelled(PtxError):
+    """The client of a waiting ModelInfer went away or its deadline passed (CANCELLED)."""
 
 
 def load():
@@ -214,11 +219,18 @@ class NativeGrpcServer:
         future = asyncio.run_coroutine_threadsafe(
             model.infer(feeds, on_abandon=ticket.hand_over), self.loop
         )
-        try:  # the wait releases the GIL
-            return future.result(timeout=model.timeout_s + LOOP_SLACK_S)
-        except TimeoutError:
-            future.cancel()
-            raise RequestTimeout(f"model '{model.name}': no result in time; retry") from None
+        give_up = time.monotonic() + model.timeout_s + LOOP_SLACK_S
+        while True:
+            try:  # the wait releases the GIL; between waits: is the client still there?
+                return future.result(timeout=CANCEL_POLL_S)
+            except TimeoutError:
+                pass
+            if self._native.cancelled():  # as grpc.aio cancels the python front end's task
+                future.cancel()
+                raise ClientCancelled(f"model '{model.name}': the client went away")
+            if time.monotonic() > give_up:
+                future.cancel()
+                raise RequestTimeout(f"model '{model.name}': no result in time; retry")
 
     def _child(self, metric: str, *labels: str):
         """A labelled Prometheus child, looked up once (labels() costs microseconds)."""

@@ -49,6 +49,8 @@ def status_of(exc: BaseException) -> tuple[str, str]:
     """(gRPC status name, message) for an exception raised while answering."""
     if isinstance(exc, HTTPError):
         return HTTP_TO_GRPC.get(exc.status, "INTERNAL"), exc.message
+    if isinstance(exc, grpc_native.ClientCancelled):  # counted as grpc.aio's CancelledError
+        return "CANCELLED", str(exc)
     if isinstance(exc, Overloaded):
         return "UNAVAILABLE", str(exc)
     if isinstance(exc, RequestTimeout):

@@ -9,6 +9,8 @@
 //
 //   start(address, max_receive_bytes, infer, call) -> (server capsule, bound port)
 //   shutdown(server, grace_s)   refuse new calls, let in-flight ones finish (GIL released)
+//   cancelled()                 whether this thread's ModelInfer client went away (or its
+//                               deadline passed), asked while the call waits for a batch
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
@@ -104,6 +106,15 @@ class Gil {
 
  private:
   ThreadState* state_;
+};
+
+// The ModelInfer call this thread is answering (Python asks ``cancelled()`` about it while
+// it waits for the batcher); nullptr between calls.
+thread_local grpc::ServerContext* current_call = nullptr;
+
+struct CurrentCall {
+  explicit CurrentCall(grpc::ServerContext* ctx) { current_call = ctx; }
+  ~CurrentCall() { current_call = nullptr; }
 };
 
 // The Python exception that escaped a callback: logged by Python, INTERNAL to the client.
@@ -209,7 +220,11 @@ class Service final : public inference::GRPCInferenceService::Service {
     Gil gil;
     PyObject* args = InferArgs(ctx, request, whole);
     if (args == nullptr) return internal_error();
-    PyObject* result = PyObject_CallObject(infer_, args);
+    PyObject* result = nullptr;
+    {
+      CurrentCall call(ctx);
+      result = PyObject_CallObject(infer_, args);
+    }
     Py_DECREF(args);
     if (result == nullptr) return internal_error();
     grpc::Status status = Answer(result, *request, r);
@@ -439,11 +454,17 @@ PyObject* py_shutdown(PyObject*, PyObject* args) {
   Py_RETURN_NONE;
 }
 
+PyObject* py_cancelled(PyObject*, PyObject*) {
+  return PyBool_FromLong(current_call != nullptr && current_call->IsCancelled());
+}
+
 PyMethodDef methods[] = {
     {"start", py_start, METH_VARARGS,
      "start(address, max_receive_bytes, infer, call) -> (server, port)"},
     {"shutdown", py_shutdown, METH_VARARGS,
      "shutdown(server, grace_s): stop accepting, let in-flight calls finish"},
+    {"cancelled", py_cancelled, METH_NOARGS,
+     "cancelled() -> True when the client of the ModelInfer this thread answers went away"},
     {nullptr, nullptr, 0, nullptr},
 };
 

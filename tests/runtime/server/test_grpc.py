@@ -270,6 +270,35 @@ def test_queue_full_is_unavailable(model_files, srv, frontend):
         server.stop()
 
 
+def test_a_client_that_gives_up_while_queued_is_counted_cancelled(model_files, srv, frontend):
+    """A client deadline passes while its request waits for a batch: CANCELLED in metrics."""
+    server = start(
+        {"affine": model_files["affine"]}, frontend, max_batch=8, max_delay_us=60_000_000
+    )
+    batcher = server.server.config.app.state.ptx.models["affine"].batcher
+    batcher.enter()  # as an accepted HTTP request would: a forming batch waits for it
+    try:
+        c = grpcclient.InferenceServerClient(server.grpc_url)
+        x = np.ones((1, 3, 4, 4), np.float32)
+        with pytest.raises(InferenceServerException) as err:
+            c.infer("affine", _inputs({"image": x}), client_timeout=0.5)
+        assert _status(err.value) == "DEADLINE_EXCEEDED"  # the client's own view
+
+        def counted() -> bool:
+            text = httpx.get(server.url + "/metrics").text
+            return srv.metric(text, "ptx_requests_total", model="affine", code="CANCELLED") == 1
+
+        srv.wait_for(counted, timeout_s=30, what="the call counted CANCELLED")
+        text = httpx.get(server.url + "/metrics").text
+        assert srv.metric(text, "ptx_request_failures_total", code="CANCELLED") == 1
+        stats = server.server.config.app.state.ptx.models["affine"].stats.to_dict()
+        assert stats["inference_stats"]["fail"]["count"] == 1
+        c.close()
+    finally:
+        batcher.leave()
+        server.stop()
+
+
 def test_grpc_port_checks():
     with pytest.raises(InputError, match="--grpc-port must be 0..65535"):
         ServerConfig(grpc_port=70000)
