@@ -3,11 +3,14 @@
 Everything else is ptx's own Python, shared with the grpc.aio front end
 (``grpc_server.Calls``): the token check, byte admission, Prometheus metrics (route
 ``grpc``), statistics and the batcher. ModelInfer arrives on a gRPC thread with the GIL
-held, its raw inputs as memoryviews over buffers moved out of the request. A lone,
-known-short request runs right there (``Batcher.run_inline``, which decides under the
-batcher's lock; ONNX Runtime releases the GIL while it runs); any other is handed to the
-server's event loop and awaited there as an HTTP request is, so it can merge with HTTP
-ones. The other RPCs hand over their serialised request and get serialised bytes back.
+held, its raw inputs as memoryviews over buffers moved out of the request. The checks a
+request header needs (model, datatypes, shapes, outputs asked for, admission cost) are
+made once per header and kept (``_Plan``): a client repeating a request pays only a size
+comparison. A lone, known-short request runs right there (``Batcher.run_lone``, which
+decides under the batcher's lock; ONNX Runtime releases the GIL while it runs); any
+other is handed to the server's event loop and awaited there as an HTTP request is, so
+it can merge with HTTP ones (a client that leaves meanwhile is counted CANCELLED). The
+other RPCs hand over their serialised request and get serialised bytes back.
 
 Build it with `make grpc-native` (``python -m ptx.runtime.server.native.build``).
 """

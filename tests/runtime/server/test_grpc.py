@@ -206,9 +206,38 @@ def test_token_refused_without_bearer_probes_still_answer(model_files, frontend)
         good = {"authorization": f"Bearer {TOKEN}"}
         y = c.infer("affine", _inputs({"image": x}), headers=good).as_numpy("out")
         np.testing.assert_allclose(y, x * 0.5 + 0.25)
+        with pytest.raises(InferenceServerException) as err:  # the same request, no token
+            c.infer("affine", _inputs({"image": x}))
+        assert _status(err.value) == "UNAUTHENTICATED"
         c.close()
     finally:
         server.stop()
+
+
+def test_a_repeated_request_header_still_checks_what_changes(client, srv):
+    """A header answered before (the native front end keeps its checks) is checked again
+    where a call can differ: raw sizes and label ids."""
+    pb = grpcclient.service_pb2
+    request = pb.ModelInferRequest(model_name="affine")
+    request.inputs.add(name="image", datatype="FP32", shape=[1, 3, 2, 2])
+    request.raw_input_contents.append(np.full(12, 0.5, np.float32).tobytes())
+    answer = client._client_stub.ModelInfer(request)
+    np.testing.assert_allclose(np.frombuffer(answer.raw_output_contents[0], "<f4"), 0.5)
+    request.raw_input_contents[0] = b"\0" * 10
+    with pytest.raises(Exception) as err:  # the raw stub raises grpc.RpcError
+        client._client_stub.ModelInfer(request)
+    assert "raw contents hold 10 bytes" in err.value.details()
+    z = np.zeros((1, srv.LATENT), np.float32)
+    for category, color in ((1, 0), (7, 0), (0, -1)):
+        arrays = {"z": z, "category": np.array([category], np.int64)}
+        arrays["color"] = np.array([color], np.int64)
+        if category < 7 and color >= 0:
+            assert client.infer("gen", _inputs(arrays)).as_numpy("image") is not None
+            continue
+        with pytest.raises(InferenceServerException) as bad:
+            client.infer("gen", _inputs(arrays))
+        assert _status(bad.value) == "INVALID_ARGUMENT"
+        assert f"label id {category if category == 7 else color}" in bad.value.message()
 
 
 def test_queue_full_is_unavailable(model_files, srv, frontend):
