@@ -195,6 +195,8 @@ def measure(
             c: p50[f"native grpc {c}"] - base - p50[f"native floor {c}"]
             for c in ("lean", "c++ lean")
         }
+        # ptx's logic alone: the same server and client with and without it
+        res["native_ptx_ms"] = p50["native grpc c++ lean"] - p50["native bare engine c++ lean"]
     return res
 
 
@@ -241,7 +243,8 @@ def findings(res: dict) -> list[str]:
             f"{nf['c++ lean']:.2f}x), ptx's own share there {own['lean']:.3f} / "
             f"{own['c++ lean']:.3f} ms; the native front end running the engine itself with "
             f"no ptx logic {p['native bare engine c++ lean']:.3f} ms = "
-            f"{r['native bare engine c++ lean']:.2f}x (C++ client)"
+            f"{r['native bare engine c++ lean']:.2f}x (C++ client), so ptx's logic costs "
+            f"{res['native_ptx_ms']:.3f} ms of the native path"
         )
     return [*lines, floors]
 

@@ -49,7 +49,11 @@ def test_measure_with_the_native_front_end(hw_onnx, tmp_path):
             res["p50_ms"][path] / res["p50_ms"]["in-process"]
         )
     assert set(res["native_own_ms"]) == {"lean", "c++ lean"}
+    assert res["native_ptx_ms"] == pytest.approx(
+        res["p50_ms"]["native grpc c++ lean"] - res["p50_ms"]["native bare engine c++ lean"]
+    )
     assert all(r > 1 for r in res["native_floor_ratio"].values())
     _, md_path = grpc_overhead.write(res, tmp_path, "g", "cmd")
     page = md_path.read_text()
     assert "| native grpc c++ lean |" in page and "native front end (C++)" in page
+    assert "ptx's logic costs" in page
