@@ -306,9 +306,16 @@ def main(model, size, seconds, backend, out, name, rounds, native) -> None:
     with tempfile.TemporaryDirectory(prefix="ptx-grpc-") as tmp:
         path = Path(model) if model else enhancer_onnx(Path(tmp))
         res = measure(path, size, seconds, backend, native, rounds)
+    given = (("model", model),) if model else ()  # the page names the model it measured
     cmd = "python -m ptx.benchmarks.serving.grpc_overhead " + " ".join(
         f"--{k} {v}"
-        for k, v in (("size", size), ("seconds", seconds), ("backend", backend), ("rounds", rounds))
+        for k, v in (
+            *given,
+            ("size", size),
+            ("seconds", seconds),
+            ("backend", backend),
+            ("rounds", rounds),
+        )
     )
     written = write(res, report.results_dir(out), name, cmd)
     for line in findings(res):
