@@ -235,8 +235,15 @@ class Batcher:
             self._remember(signature, t1 - t0)
         finally:
             self._unclaim(index, entered=False)
-        self._account(samples, [0], 0, t1 - t0, 0)
+        self.stats.batch_done(1, samples, 0, 0, t1 - t0, 0)
+        self.metrics.later(self._observe_lone, (samples, t1 - t0))  # off the critical path
         return outputs
+
+    def _observe_lone(self, run: tuple[int, int]) -> None:
+        """The metrics of one ``run_lone`` run: (samples, engine ns), no queue wait."""
+        self._sizes.observe(run[0])
+        self._compute.observe(run[1] / 1e9)
+        self._queued.observe(0.0)
 
     def _try_inline(self, item: _Item) -> bool:
         """Run ``item`` on this thread if it is lone and known-short; False: queue it."""

@@ -136,8 +136,8 @@ class NativeGrpcServer:
             else:
                 t0 = start
             answer = self._serve(plan, feeds, t0)
-            plan.ok.inc()  # what _done does for a success, its children on the plan
-            plan.latency.observe((time.perf_counter_ns() - start) / 1e9)
+            # what _done does for a success, its children on the plan, at the next scrape
+            self.state.metrics.later(plan.answered, time.perf_counter_ns() - start)
             return 0, "", answer
         except Exception as exc:
             return self._failed("ModelInfer", model_name, start, exc)
@@ -287,6 +287,11 @@ class _Plan:
         self.in_flight = server._child("in_flight", model.name)
         self.ok = server._child("requests", model.name, "grpc", "OK")
         self.latency = server._child("latency", model.name, "grpc")
+
+    def answered(self, ns: int) -> None:
+        """Count one successful call that took ``ns`` (Metrics.later applies it)."""
+        self.ok.inc()
+        self.latency.observe(ns / 1e9)
 
     def feeds(self, raw) -> dict | None:
         """The arrays over ``raw`` (no copy); None when a count or a size differs."""

@@ -216,3 +216,22 @@ def test_shutdown_waits_for_an_in_flight_call(native):
         assert answer.result(timeout=20).as_numpy("y").tolist() == [1.0]
         stopping.result(timeout=20)
     c.close()
+
+
+def test_metrics_held_off_the_hot_path_are_all_in_the_next_scrape(monkeypatch):
+    from ptx.runtime.server import metrics as metrics_mod
+
+    m = metrics_mod.Metrics()
+    child = m.latency.labels("m", "grpc")
+    m.later(child.observe, 0.002)
+    assert m.registry.get_sample_value(
+        "ptx_request_seconds_count", {"model": "m", "route": "grpc"}
+    ) in (None, 0.0)  # held
+    assert b'ptx_request_seconds_count{model="m",route="grpc"} 1.0' in m.exposition()
+    monkeypatch.setattr(metrics_mod, "LATER_MAX", 3)
+    for _ in range(3):  # the third applies all three: the deque stays bounded
+        m.later(child.observe, 0.001)
+    assert (
+        m.registry.get_sample_value("ptx_request_seconds_count", {"model": "m", "route": "grpc"})
+        == 4.0
+    )
