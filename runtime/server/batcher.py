@@ -19,7 +19,9 @@ loop never stalls for long. It saves the two thread hand-offs of a queued reques
 (the worker's wake-up and the loop's), which at concurrency 1 on a small model cost
 about as much as the model. An engine runs one request at a time either way (a lock
 per engine instance, taken by its worker and by the inline path). ``run_lone`` is its
-lean form for a gRPC thread that already knows the request's signature (no Future).
+lean form for a gRPC thread that already knows the request's signature (no Future);
+no loop can stall there, so its bound is ``LONE_MAX_S`` (a load spike that slows one
+run past 2 ms must not send the next requests the long way).
 """
 
 from __future__ import annotations
@@ -40,6 +42,9 @@ from ptx.runtime.server.metrics import Metrics
 from ptx.runtime.server.stats import ModelStats
 
 INLINE_MAX_S = 0.002  # longest known engine run a request may do on the event loop
+# ... and on a gRPC thread (run_lone), where no loop stalls: only the request's own wait
+# (its timeout holds on the batcher's path, not inline) bounds it.
+LONE_MAX_S = 0.1
 RECENT_MAX = 256  # input signatures whose last run time is kept
 
 
@@ -137,6 +142,7 @@ class Batcher:
         # thread wake-up and a GIL hand-off for nothing.
         self._forming_waits = 0
         self.inline_max_ns = int(INLINE_MAX_S * 1e9)
+        self.lone_max_ns = int(LONE_MAX_S * 1e9)
         self._depth = metrics.queue_depth.labels(name)
         self._forming = metrics.forming.labels(name)
         # observe_batch's children, looked up once (labels() costs a microsecond each)
@@ -222,7 +228,7 @@ class Batcher:
         no Future, no queue item. None: nothing was counted or run (enter and submit it).
         Raises the engine's error as the request's future would.
         """
-        index = self._claim(signature, entered=False)
+        index = self._claim(signature, False, self.lone_max_ns)
         if index is None:
             return None
         t0 = time.perf_counter_ns()
@@ -247,7 +253,7 @@ class Batcher:
 
     def _try_inline(self, item: _Item) -> bool:
         """Run ``item`` on this thread if it is lone and known-short; False: queue it."""
-        index = self._claim(signature(item.feeds), entered=True)
+        index = self._claim(signature(item.feeds), True, self.inline_max_ns)
         if index is None:
             return False
         try:
@@ -257,8 +263,8 @@ class Batcher:
             self._unclaim(index, entered=True)
         return True
 
-    def _claim(self, signature: tuple, entered: bool) -> int | None:
-        """A free engine (its lock taken) for a lone, known-short run here, or None.
+    def _claim(self, signature: tuple, entered: bool, max_ns: int) -> int | None:
+        """A free engine (its lock taken) for a lone run known to take <= max_ns, or None.
 
         Lone: nothing queued or running, and no other request accepted (``entered``: the
         caller's own is counted already; else it is counted now, until ``_unclaim``).
@@ -267,7 +273,7 @@ class Batcher:
             if self._closing or self._queue or self._running or self.active > entered:
                 return None
             known = self._recent.get(signature)
-            if known is None or known > self.inline_max_ns:
+            if known is None or known > max_ns:
                 return None
             free = (i for i, lock in enumerate(self._locks) if lock.acquire(blocking=False))
             index = next(free, None)

@@ -11,7 +11,7 @@ import pytest
 
 from ptx.errors import ModelError
 from ptx.runtime.engine import Engine
-from ptx.runtime.server.batcher import INLINE_MAX_S, Batcher, Overloaded
+from ptx.runtime.server.batcher import INLINE_MAX_S, Batcher, Overloaded, signature
 from ptx.runtime.server.metrics import Metrics
 from ptx.runtime.server.stats import ModelStats
 from ptx.tensors import TensorInfo
@@ -148,6 +148,27 @@ def test_an_inline_failure_comes_back_in_the_future():
     b.close()
 
 
+def test_run_lone_takes_runs_too_long_for_the_loop_but_only_when_known_and_lone():
+    slow = _Where(pause=INLINE_MAX_S * 3)  # too long for the event loop, not for a gRPC thread
+    b = _batcher(slow, patient=False)
+    feeds = _x()
+    key = signature(feeds)
+    assert b.run_lone(feeds, key, 1) is None  # never ran: unknown, so the batcher's way
+    b.submit(feeds).result(10)  # the worker runs it once: now its duration is known
+    _settled(b)
+    out = b.run_lone(feeds, key, 1)
+    assert out is not None and float(out["y"][0, 0]) == 2.0
+    assert slow.threads == [WORKER, threading.current_thread().name]
+    assert b.active == 0 and b.stats.to_dict()["execution_count"] == 2
+    b.enter()  # another request accepted: a batch may form, so not alone
+    assert b.run_lone(feeds, key, 1) is None
+    b.leave()
+    b.lone_max_ns = 0  # known to take longer than allowed
+    assert b.run_lone(feeds, key, 1) is None
+    b.close()
+    assert not slow.overlapped
+
+
 def _spy_threads(model) -> list[str]:
     """Record the thread name of each engine run; the inline window made wide for slow boxes."""
     ran_on: list[str] = []
@@ -160,6 +181,7 @@ def _spy_threads(model) -> list[str]:
 
     engine.run = spy
     model.batcher.inline_max_ns = 10**10  # a stalled CI box must not route to the worker
+    model.batcher.lone_max_ns = 10**10
     return ran_on
 
 
