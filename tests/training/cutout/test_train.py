@@ -100,3 +100,12 @@ def test_work_side_goes_into_the_spec(tmp_path) -> None:
         config={"width": 4, "context": 16}, held_out_images=1, threads=1,
     )  # fmt: skip
     assert ModelSpec.load(c / "spec.json").config["work_side"] == 40
+
+
+def test_cli_work_side(tmp_path) -> None:
+    """`ptx train cutout --work-side N` writes N into the spec the runtime reads."""
+    args = ["train", "cutout", "--out", str(tmp_path / "c"), "--steps", "0", "--images", "2"]
+    args += ["--size", "48", "--patch", "32", "--batch", "1", "--width", "4", "--held-out", "1"]
+    result = CliRunner().invoke(main, [*args, "--work-side", "96", "--json"])
+    assert result.exit_code == 0, result.output
+    assert ModelSpec.load(tmp_path / "c" / "spec.json").config["work_side"] == 96
