@@ -213,7 +213,9 @@ class CpuStats:
         call["model_thread_ms"] = 1000 * sampler.model_threads() / images
         if window is not None:
             count, first, last = window
-            call["steady_ms"] = 1000 * sum(sampler.by_kind(first, last).values()) / count
+            steady = sampler.by_kind(first, last)
+            call["steady_ms"] = 1000 * sum(steady.values()) / count
+            call["steady_by_kind_ms"] = {k: 1000 * v / count for k, v in steady.items()}
             call["model_thread_ms"] = 1000 * sampler.model_threads(first, last) / count
         self.calls.setdefault(side, []).append(call)
 
@@ -223,6 +225,8 @@ class CpuStats:
         for side, calls in self.calls.items():
             steady = [c["steady_ms"] for c in calls if "steady_ms" in c]
             kinds = sorted({k for c in calls for k in c["by_kind_ms"]})
+            steady_kinds = sorted({k for c in calls for k in c.get("steady_by_kind_ms", {})})
+            with_steady = [c for c in calls if "steady_by_kind_ms" in c]
             out[side] = {
                 "whole_ms_per_image": statistics.median(c["whole_ms"] for c in calls),
                 "steady_ms_per_image": statistics.median(steady) if steady else None,
@@ -231,6 +235,12 @@ class CpuStats:
                 "others_cores": statistics.median(c["others_cores"] for c in calls),
                 "by_kind_ms_per_image": {
                     k: statistics.fmean(c["by_kind_ms"].get(k, 0.0) for c in calls) for k in kinds
+                },
+                # Where the steady CPU goes (batch actors less the model thread: the
+                # actors' decode-to-pixels, encode, write and Ray work).
+                "steady_by_kind_ms_per_image": {
+                    k: statistics.fmean(c["steady_by_kind_ms"].get(k, 0.0) for c in with_steady)
+                    for k in steady_kinds
                 },
             }
         return out
@@ -273,6 +283,27 @@ def cpu_markdown(cpu: dict, cores: int) -> list[str]:
             + " | ".join(f"{by.get(k, 0.0):.1f}" for k in kinds)
             + " |"
         )
+    steady_kinds = sorted(
+        {k for c in cpu.values() for k in c.get("steady_by_kind_ms_per_image") or {}}
+    )
+    if steady_kinds:
+        lines += [
+            "",
+            "Steady CPU per image by kind (first to last quarter of the outputs):",
+            "",
+            "| side | " + " | ".join(steady_kinds) + " | batch actors less model thread |",
+            "|---|" + "---:|" * (len(steady_kinds) + 1),
+        ]
+        for side, c in cpu.items():
+            by = c.get("steady_by_kind_ms_per_image") or {}
+            if not by:
+                continue
+            rest = by.get("batch actors", 0.0) - c["model_thread_ms_per_image"]
+            lines.append(
+                f"| {side} | "
+                + " | ".join(f"{by.get(k, 0.0):.1f}" for k in steady_kinds)
+                + f" | {rest:.1f} |"
+            )
     top = ceiling(cpu, cores)
     if top:
         lines += [

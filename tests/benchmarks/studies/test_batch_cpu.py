@@ -76,6 +76,13 @@ def test_model_threads_are_each_actors_busiest_thread_and_windows_subtract(tmp_p
     assert x1["model_thread_ms_per_image"] == pytest.approx(2 * x2["model_thread_ms_per_image"])
     assert x1["whole_ms_per_image"] == pytest.approx(2 * x2["whole_ms_per_image"])
     assert x1["steady_ms_per_image"] is None
+    assert x1["steady_by_kind_ms_per_image"] == {}
+    window = (10, cpu.timeline[0][0], cpu.timeline[-1][0])  # the whole run as the window
+    stats.add("steady", cpu, images=10, seconds=2.0, machine=2.0, window=window)
+    steady = stats.summary()["steady"]
+    by = steady["steady_by_kind_ms_per_image"]
+    assert by["batch actors"] == pytest.approx(x1["by_kind_ms_per_image"]["batch actors"])
+    assert sum(by.values()) == pytest.approx(steady["steady_ms_per_image"])
 
 
 def test_the_x2_over_x1_ceiling_from_cpu_alone():
@@ -94,3 +101,8 @@ def test_the_x2_over_x1_ceiling_from_cpu_alone():
     }  # fmt: skip
     text = "\n".join(cpu_markdown({"batch_x1": row, "batch_x2": row}, cores=2))
     assert "x2/x1 <= 1.25" in text and "| driver (whole) |" in text
+    assert "Steady CPU per image by kind" not in text  # no steady window, no table
+    steady = {**row, "steady_by_kind_ms_per_image": {"batch actors": 31.5, "driver": 1.25}}
+    text = "\n".join(cpu_markdown({"batch_x1": row, "batch_x2": steady}, cores=2))
+    # The actors' CPU beside their model thread: 31.5 - 25.0.
+    assert "| batch_x2 | 31.5 | 1.2 | 6.5 |" in text and "| batch_x1 |" in text
