@@ -73,17 +73,37 @@ def remove_stale_parts(dest: Path) -> int:
     return removed
 
 
+def remove_stale_parts_in(folder: str | Path) -> int:
+    """remove_stale_parts for every target in ``folder`` at once (one listing, not one a file)."""
+    removed = 0
+    for part in Path(folder).glob(".*.part"):
+        pid = part.name.rsplit(".", 3)[1]  # .{name}.{pid}.{mkstemp's dot-free tail}.part
+        if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+            part.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+def sync_folder(folder: str | Path) -> None:
+    """Make the renames into ``folder`` durable (after atomic writes with ``sync_dir=False``)."""
+    _fsync(Path(folder), directory=True)
+
+
 @contextlib.contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
+def atomic_path(path: str | Path, sweep: bool = True, sync_dir: bool = True) -> Iterator[Path]:
     """Yield a temp path beside ``path``; make it durable and rename it over ``path`` on success.
 
     An exception or Ctrl-C inside the block removes the temp file, so readers
-    see the old file or none, never half of one.
+    see the old file or none, never half of one. A writer of many files per folder
+    may pass ``sweep=False`` (it calls remove_stale_parts_in itself: listing the
+    folder each time costs ~6 ms a file at 10,000 files) and ``sync_dir=False`` (it
+    calls sync_folder before it counts the files as written).
     """
     dest = Path(path)
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
-        remove_stale_parts(dest)
+        if sweep:
+            remove_stale_parts(dest)
         fd, tmp = tempfile.mkstemp(
             prefix=f".{dest.name}.{os.getpid()}.", suffix=".part", dir=dest.parent
         )
@@ -96,7 +116,8 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         os.chmod(tmp_path, 0o666 & ~_UMASK)
         _fsync(tmp_path)
         os.replace(tmp_path, dest)
-        _fsync(dest.parent, directory=True)
+        if sync_dir:
+            _fsync(dest.parent, directory=True)
     except OSError as exc:
         tmp_path.unlink(missing_ok=True)
         raise InputError(
@@ -107,9 +128,11 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         raise
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write bytes atomically."""
-    with atomic_path(path) as tmp:
+def atomic_write_bytes(
+    path: str | Path, data: bytes, sweep: bool = True, sync_dir: bool = True
+) -> None:
+    """Write bytes atomically (``sweep``, ``sync_dir``: see atomic_path)."""
+    with atomic_path(path, sweep=sweep, sync_dir=sync_dir) as tmp:
         tmp.write_bytes(data)
 
 

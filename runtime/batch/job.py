@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import signal
@@ -16,8 +17,15 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from ptx.errors import ImageError, InputError, MissingDependency, ModelError
-from ptx.io import read_image, sha256_file
+from ptx.errors import ImageError, InputError, ModelError
+from ptx.io import (
+    atomic_write_bytes,
+    encode_image,
+    read_image,
+    remove_stale_parts_in,
+    sha256_file,
+    sync_folder,
+)
 from ptx.runtime import load
 from ptx.runtime.backends import quiet_pool
 from ptx.runtime.batch.devices import (
@@ -28,10 +36,17 @@ from ptx.runtime.batch.devices import (
 )
 from ptx.runtime.batch.generate import GenerateWorker, plan_generate
 from ptx.runtime.batch.manifest import MANIFEST_NAME, Manifest
+from ptx.runtime.batch.ray_setup import (
+    import_ray,
+    local_cpus,
+    local_ray_options,
+    one_machine,
+    start_ray,
+)
 from ptx.runtime.batch.sources import plan_batch
 from ptx.runtime.cpu import physical_cores
 from ptx.runtime.engine import Engine
-from ptx.runtime.pipelines.batching import Item, mark_output, same_size_batches, save_image
+from ptx.runtime.pipelines.batching import _WRITE_FORMATS, Item, mark_output, same_size_batches
 from ptx.runtime.pipelines.enhance import image_convention, image_input
 from ptx.runtime.pipelines.stylize import _guarded
 from ptx.spec import ImageConvention
@@ -40,19 +55,7 @@ TASKS = ("enhance", "stylize", "generate")
 DECODE_CPUS = 0.25  # a decode task's CPU share (small, so it always fits beside the actors)
 ROWS_PER_CALL = 16  # images per Ray task and actor call (Ray's per-call cost amortised)
 WORKERS_PER_DECODER = 4  # CPU actors one decode task keeps fed (~3 ms an image vs ~30 ms)
-IDLE_WORKER_KEEP_MS = 60_000  # how long a local Ray keeps an idle worker process (decode)
 WRITERS = 2  # an actor's encode/write threads: outputs are written while the model runs on
-RAY_HINT = "pip install 'ptx[batch]'"
-
-
-def import_ray():
-    """Ray and Ray Data, or MissingDependency with the one-line install hint."""
-    try:
-        import ray
-        import ray.data  # noqa: F401
-    except ImportError as exc:
-        raise MissingDependency("ray", "batch", "ptx batch", install=RAY_HINT) from exc
-    return ray
 
 
 @dataclass
@@ -135,6 +138,7 @@ class Worker:
         self.batch = batch  # images per model call, as `ptx run --batch`
         self.kill_on = kill_on  # test hook "a.png,b.png|flagdir": SIGKILL self once on each
         self.writer = ThreadPoolExecutor(WRITERS, thread_name_prefix="ptx-batch-write")
+        self.swept: set[Path] = set()  # output folders this actor cleared of dead writers' parts
 
     def _maybe_die(self, source: str) -> None:
         if not self.kill_on:
@@ -159,6 +163,11 @@ class Worker:
             img = np.frombuffer(batch["pixels"][i], dtype=np.uint8).reshape(h, w, 3)
             items.append((i, Item(Path(str(batch["source"][i])), Path(str(batch["dest"][i])), img)))
         index = {id(item): i for i, item in items}
+        # Dead writers' temp files (a worker killed mid-write) go once per folder and
+        # actor, not with every write: listing a 10,000-file folder costs ~6 ms.
+        for folder in {item.dest.parent for _, item in items} - self.swept:
+            remove_stale_parts_in(folder)
+            self.swept.add(folder)
         writes = []
         for group in same_size_batches([item for _, item in items], self.batch):
             try:
@@ -173,12 +182,18 @@ class Worker:
                 # Back to pixels on the writer threads too, as ptx run does: the actor's
                 # own thread only runs the model.
                 writes.append((item, self.writer.submit(_finish, item, y, i, self.conv)))
-        # Every row's write has finished (or failed) before the rows go back to the manifest.
+        # Every row's write has finished (or failed) and its folder entry is durable (one
+        # folder fsync for the batch, not one a file) before the rows go back to the
+        # manifest, which records only what a crash cannot take back.
+        written = set()
         for item, done in writes:
             try:
                 sha[index[id(item)]] = done.result()
+                written.add(item.dest.parent)
             except (OSError, ValueError, InputError) as exc:
                 err[index[id(item)]] = f"{item.dest}: cannot write ({exc})"
+        for folder in written:
+            sync_folder(folder)
         return {
             "source": batch["source"], "dest": batch["dest"], "sha256": sha, "error": err,
             "device": [self.device] * n,
@@ -204,10 +219,15 @@ def init_error(text: str) -> str:
 
 
 def _finish(item: Item, y: np.ndarray, i: int, conv: ImageConvention) -> str:
-    """Writer thread: output ``i`` of ``y`` to pixels, written atomically; its sha256."""
+    """Writer thread: output ``i`` of ``y`` to pixels, written atomically; its sha256.
+
+    The bytes and format are save_image's (``ptx run``'s); the folder's fsync and the
+    sweep of dead writers' temp files are the caller's (Worker.__call__), once a batch.
+    """
     rgb = conv.to_pixels(y[i : i + 1], size=item.image.shape[:2])[0]
-    save_image(item.dest, rgb)
-    return sha256_file(item.dest)
+    data = encode_image(rgb, _WRITE_FORMATS.get(item.dest.suffix.lower(), "PNG"), quality=95)
+    atomic_write_bytes(item.dest, data, sweep=False, sync_dir=False)
+    return hashlib.sha256(data).hexdigest()
 
 
 def decoders(workers: int, gpus_per_worker: float = 0.0) -> int:
@@ -221,46 +241,6 @@ def decoders(workers: int, gpus_per_worker: float = 0.0) -> int:
     if gpus_per_worker > 0:
         return workers
     return max(1, -(-workers // WORKERS_PER_DECODER))
-
-
-def _local_cpus() -> int:
-    return max(1, os.cpu_count() or 1)
-
-
-def local_ray_options(cpus: int) -> dict:
-    """``ray.init`` arguments for a local Ray as ptx starts it (quiet, ``cpus`` CPUs).
-
-    Ray runs its workers 15 nice levels below the driver by default; then on a busy
-    machine every other process (a ``ptx run`` beside it too) takes the CPU first and a
-    batch run crawls. The workers here keep the priority ``ptx batch`` was started at.
-    Ray kills a worker process idle for a second when it holds more than ``cpus``
-    (the actors count); a decode task's process, idle while the actors catch up, was
-    killed and the next block paid for a new one, a second of CPU each (with two
-    workers the decode tasks took 19.5 ms of CPU an image, 3.4 ms with one decode task
-    and idle workers kept a minute, as here).
-    """
-    return dict(
-        num_cpus=cpus,
-        include_dashboard=False,
-        log_to_driver=False,
-        logging_level="ERROR",
-        _system_config={
-            "worker_niceness": 0,
-            "idle_worker_killing_time_threshold_ms": IDLE_WORKER_KEEP_MS,
-        },
-    )
-
-
-def _start_ray(ray, address: str | None, cpus: int) -> bool:
-    """Connect to ``address`` or start a local Ray; True when this call started it."""
-    if ray.is_initialized():
-        return False
-    if address:
-        ray.init(address=address, include_dashboard=False, log_to_driver=False,
-                 logging_level="ERROR")  # fmt: skip
-    else:
-        ray.init(**local_ray_options(cpus))
-    return True
 
 
 def run_batch(
@@ -313,7 +293,7 @@ def run_batch(
     done = book.done()
     todo = [row for row in planned if row["dest"] not in done]
     resumed = len(planned) - len(todo)
-    cpus = _local_cpus()
+    cpus = local_cpus()
     per = cpus_per_worker or (1.0 if address else min(1.0, cpus / (workers + 1)))
     if threads is None:
         threads = max(1, physical_cores() // workers) if not address else max(1, int(per))
@@ -321,7 +301,7 @@ def run_batch(
     images = 0
     devices: set[str] = set()
     start = time.perf_counter()
-    started = _start_ray(ray, address, cpus) if todo else False
+    started = start_ray(ray, address, cpus) if todo else False
     try:  # before anything is written; Ray would wait for missing GPUs without a word
         if todo:
             check_cluster_gpus(ray.cluster_resources(), gpus_per_worker, workers)
@@ -387,8 +367,14 @@ def run_batch(
     finally:
         book.close()
         bar.close()
+        local = bool(todo) and one_machine(ray, address)
         if started:
             ray.shutdown()
+        if local:
+            # Temp files of actors killed mid-write (their outputs were redone): on one
+            # machine the writers' pids are this machine's, so which are dead is known.
+            for folder in {Path(row["dest"]).parent for row in todo}:
+                remove_stale_parts_in(folder)
     seconds = time.perf_counter() - start
     return BatchSummary(
         images=images,

@@ -1,0 +1,87 @@
+"""The batch actor's write path without Ray: `ptx run`'s bytes, one sweep and one folder fsync."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ptx.io import read_image, remove_stale_parts_in, sha256_file, write_image
+from ptx.runtime.batch import job
+from ptx.runtime.pipelines.batching import save_image
+
+
+def _dead_pid() -> int:
+    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    return int(proc.stdout)
+
+
+def test_one_listing_removes_only_dead_writers_parts(tmp_path):
+    dead, live = _dead_pid(), os.getppid()
+    stale = [tmp_path / f".a.v1.jpg.{dead}.k2_x9ab.part", tmp_path / f".b.png.{dead}.zz.part"]
+    kept = [
+        tmp_path / f".c.jpg.{live}.q1.part",  # a live writer's
+        tmp_path / f".d.jpg.{os.getpid()}.q2.part",  # our own
+        tmp_path / ".e.part",  # not a writer's temp file
+        tmp_path / "f.jpg",
+    ]
+    for p in stale + kept:
+        p.write_bytes(b"x")
+    assert remove_stale_parts_in(tmp_path) == 2
+    assert not any(p.exists() for p in stale) and all(p.exists() for p in kept)
+    assert remove_stale_parts_in(tmp_path / "missing") == 0
+
+
+def _rows(helpers, src: Path, out: Path, names: list[str]) -> dict:
+    rows = {"source": [], "dest": [], "pixels": [], "h": [], "w": [], "error": []}
+    for i, name in enumerate(names):
+        write_image(src / name, helpers.random_image(12, 16, i))
+        img = read_image(src / name)
+        rows["source"].append(str(src / name))
+        rows["dest"].append(str(out / Path(name).with_suffix(".jpg")))
+        rows["pixels"].append(img.tobytes())
+        rows["h"].append(img.shape[0])
+        rows["w"].append(img.shape[1])
+        rows["error"].append("")
+    return {k: np.asarray(v, dtype=object) for k, v in rows.items()}
+
+
+def test_the_actor_writes_ptx_runs_bytes_with_one_sweep_and_fsync_a_folder(
+    models, helpers, tmp_path, monkeypatch
+):
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    out.mkdir()
+    stale = out / f".x.jpg.{_dead_pid()}.ab.part"
+    stale.write_bytes(b"torn")
+    synced, swept = [], []
+    monkeypatch.setattr(job, "sync_folder", lambda folder: synced.append(Path(folder)))
+    real_sweep = job.remove_stale_parts_in
+    monkeypatch.setattr(job, "remove_stale_parts_in",
+                        lambda folder: swept.append(folder) or real_sweep(folder))  # fmt: skip
+    worker = job.Worker("enhance", str(models["affine"]), threads=1, backend="onnxruntime",
+                        batch=2)  # fmt: skip
+    names = [f"p{i}.png" for i in range(5)]
+    res = worker(_rows(helpers, src, out, names))
+    assert list(res["error"]) == [""] * 5
+    assert not stale.exists() and swept == [out]
+    assert synced == [out]  # one folder fsync for the batch, after every write
+    again = worker(_rows(helpers, src, out, names[:2]))
+    assert swept == [out] and synced == [out, out]  # swept once per actor, synced per batch
+    # Same bytes as `ptx run` (save_image) and the sha256 of what is on disk.
+    engine_out = tmp_path / "ref"
+    for i, name in enumerate(names):
+        dest = out / Path(name).with_suffix(".jpg")
+        assert res["sha256"][i] == sha256_file(dest)
+        item_img = read_image(src / name)
+        x = worker.conv.to_model([item_img], worker.dtype)
+        y = next(iter(worker.engine.run({worker.engine.inputs[0].name: x}).values()))
+        ref = engine_out / dest.name
+        save_image(ref, worker.conv.to_pixels(y, size=item_img.shape[:2])[0])
+        assert ref.read_bytes() == dest.read_bytes(), name
+    assert list(again["sha256"]) == list(res["sha256"][:2])
+    assert not list(out.glob(".*.part"))
