@@ -158,6 +158,10 @@ class CpuSampler:
     def _at(self, when: float | None) -> dict[str, float]:
         return self.timeline[self._index(when)][1]
 
+    def samples_between(self, since: float, until: float) -> int:
+        """How many sampling intervals lie between two time.time() moments (as sampled)."""
+        return self._index(until) - self._index(since)
+
     def by_kind(self, since: float | None = None, until: float | None = None) -> dict[str, float]:
         """CPU seconds of each kind between two time.time() moments (default: all of it)."""
         a = self._at(since) if since is not None else {}
@@ -211,7 +215,8 @@ class CpuStats:
             "others_cores": max(0.0, machine - ours) / seconds,
         }
         call["model_thread_ms"] = 1000 * sampler.model_threads() / images
-        if window is not None:
+        # A window within one sampling interval (a tiny run) has no CPU figure of its own.
+        if window is not None and sampler.samples_between(window[1], window[2]) >= 2:
             count, first, last = window
             steady = sampler.by_kind(first, last)
             call["steady_ms"] = 1000 * sum(steady.values()) / count
