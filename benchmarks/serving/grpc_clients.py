@@ -56,7 +56,8 @@ answer = [(name, "FP32", shape, np.zeros(shape, np.float32))]
 engine = None
 if len(sys.argv) > 3:
     backend = sys.argv[4]
-    engine = runtime.load(sys.argv[3], threads=physical_cores(), backend=backend,
+    threads = int(sys.argv[5]) if len(sys.argv) > 5 else physical_cores()
+    engine = runtime.load(sys.argv[3], threads=threads, backend=backend,
                           **quiet_pool(backend))
 def infer(model, version, inputs, raw, outputs, authorization, whole):
     if engine is None:

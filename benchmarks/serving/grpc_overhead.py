@@ -101,15 +101,22 @@ def measure(
     backend: str = "onnxruntime",
     native: bool = False,
     rounds: int = ROUNDS,
+    threads: int | None = None,
 ) -> dict:
-    """p50s and ratios, every served answer checked; ``native``: the C++ front end too."""
+    """p50s and ratios, every served answer checked; ``native``: the C++ front end too.
+
+    ``threads``: intra-op threads of every engine measured (server, bare engine and
+    in-process alike, so the comparison stays fair) [physical cores, as `ptx serve`].
+    """
+    threads = threads or physical_cores()
     why_not = _native_ready() if native else "not asked for"
     sides = {"python": ""} if why_not else {"python": "", "native": "native "}
     servers, clients, echoes = {}, [], []
     try:
         for side in sides:
             grpc_port = free_port()
-            args = ["--grpc-port", str(grpc_port), "--backend", backend, "--grpc-frontend", side]
+            args = ["--grpc-port", str(grpc_port), "--backend", backend, "--grpc-frontend", side,
+                    "--threads", str(threads)]  # fmt: skip
             proc, url = spawn_server(f"enhance={model}", args)
             servers[side] = (proc, url, f"127.0.0.1:{grpc_port}")
         import tritonclient.http as httpclient
@@ -120,9 +127,7 @@ def measure(
         meta.close()
         # The engine the server runs, loaded as ptx.runtime.server.models loads it (the auto
         # trial is cached beside the model, so both make the same choice, precision too).
-        engine = runtime.load(
-            model, threads=physical_cores(), backend=backend, **quiet_pool(backend)
-        )
+        engine = runtime.load(model, threads=threads, backend=backend, **quiet_pool(backend))
         local = engine.backend
         if local != served["backend"]:
             raise ModelError(f"in-process {local} but the server runs {served['backend']}")
@@ -152,7 +157,7 @@ def measure(
             calls["native floor lean"], channel = lean_call(echo_url, feeds, out)
             clients.append(channel)
             calls["native floor c++ lean"] = CppLean(echo_url, feeds, out)
-            bare, bare_url = start_echo(NATIVE_ECHO, out, shape, str(model), local)
+            bare, bare_url = start_echo(NATIVE_ECHO, out, shape, str(model), local, str(threads))
             echoes.append(bare)
             check, channel = lean_call(bare_url, feeds, out)
             clients.append(channel)
@@ -175,6 +180,7 @@ def measure(
         "size": size,
         "backend": local,
         "backend_choice": served.get("backend_choice"),
+        "threads": threads,
         "native": why_not or "measured",
         "rounds": rounds,
         "seconds": seconds,
@@ -209,7 +215,8 @@ def findings(res: dict) -> list[str]:
 
     lines = [
         f"concurrency 1, {res['size']}x{res['size']} enhancer, {res['rounds']} interleaved "
-        f"rounds ({res['backend']}): in-process {p['in-process']:.3f} ms; python front end "
+        f"rounds ({res['backend']}, {res.get('threads', '?')} intra-op threads both sides): "
+        f"in-process {p['in-process']:.3f} ms; python front end "
         f"(grpc.aio): gRPC {p['grpc']:.3f} ms = {r['grpc']:.2f}x ({meets('grpc')} the "
         f"{GRPC_TARGET}x target) with tritonclient, {p['grpc lean']:.3f} ms = "
         f"{r['grpc lean']:.2f}x ({meets('grpc lean')} it) with a lean client (pre-serialised "
@@ -297,16 +304,18 @@ def in_suite(out: str | Path | None = None, size: int = 64, seconds: float = 10.
     "--rounds", default=ROUNDS, show_default=True,
     help="interleaved rounds (more: a load burst on a shared box spreads over every path)",
 )  # fmt: skip
+@click.option("--threads", type=int, help="intra-op threads, both sides [physical cores]")
 @click.option(
     "--native/--no-native", default=True, show_default=True,
     help="also the native (C++) front end, built first if needed",
 )  # fmt: skip
-def main(model, size, seconds, backend, out, name, rounds, native) -> None:
+def main(model, size, seconds, backend, out, name, rounds, native, threads) -> None:
     """p50 at concurrency 1 over gRPC and HTTP against in-process; JSON and Markdown."""
     with tempfile.TemporaryDirectory(prefix="ptx-grpc-") as tmp:
         path = Path(model) if model else enhancer_onnx(Path(tmp))
-        res = measure(path, size, seconds, backend, native, rounds)
+        res = measure(path, size, seconds, backend, native, rounds, threads)
     given = (("model", model),) if model else ()  # the page names the model it measured
+    given += (("threads", threads),) if threads else ()
     cmd = "python -m ptx.benchmarks.serving.grpc_overhead " + " ".join(
         f"--{k} {v}"
         for k, v in (
