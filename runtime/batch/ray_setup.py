@@ -45,6 +45,10 @@ def local_ray_options(cpus: int) -> dict:
         _system_config={
             "worker_niceness": 0,
             "idle_worker_killing_time_threshold_ms": IDLE_WORKER_KEEP_MS,
+            # Nothing scrapes a local ptx batch Ray's metrics (no dashboard); collecting
+            # them cost each Ray process ~3 ms of CPU a second (26.5 -> 18.5 ms/s for
+            # three idle actors, measured).
+            "enable_metrics_collection": False,
         },
     )
 
