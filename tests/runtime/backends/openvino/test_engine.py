@@ -113,6 +113,13 @@ def test_threads_precision_pinned_and_throughput_hint(models):
         np.testing.assert_allclose(y, x * 0.5 + 0.25)
 
 
+def test_threads_are_not_pinned_to_cores(models):
+    # Pinned, two one-thread engines in two processes land on the same core (ptx batch's
+    # actors ran at half speed each): the compiled model must leave placement to the OS.
+    engine = OpenVINOEngine(models["affine"], threads=1)
+    assert engine._dynamic.compiled.get_property("ENABLE_CPU_PINNING") is False
+
+
 def test_compiled_model_cache_is_keyed_by_model_and_version(models, tmp_path):
     engine = OpenVINOEngine(models["swap"])
     assert engine.cache_dir.parent == tmp_path / "cache" / "openvino"
