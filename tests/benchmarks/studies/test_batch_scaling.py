@@ -66,9 +66,12 @@ def test_tiny_run_end_to_end(tmp_path, dynamic_onnx):
     if result["steady"] is not None:
         assert set(result["steady"]["images_per_s"]) == set(SIDES)
     assert "on paper" in markdown(result) and "Steady:" in markdown(result)
-    if available():  # every side's process tree spent CPU on every image
+    if available():
         cpu = result["cpu"]
-        assert set(cpu) == set(SIDES) and all(c["whole_ms_per_image"] > 0 for c in cpu.values())
+        # CPU time counts in 10 ms clock ticks: four 16x16 images through `ptx run` can take
+        # none; a batch side starts Ray actors (imports, an engine), never none.
+        assert set(cpu) == set(SIDES) and all(c["whole_ms_per_image"] >= 0 for c in cpu.values())
+        assert all(cpu[side]["whole_ms_per_image"] > 0 for side in ("batch_x1", "batch_x2"))
         assert cpu["batch_x1"]["by_kind_ms_per_image"]["batch actors"] > 0
         assert cpu["batch_x1"]["model_thread_ms_per_image"] > 0
         assert cpu["run"]["model_thread_ms_per_image"] == 0  # no actors
