@@ -22,7 +22,7 @@ from ptx.runtime.server.config import ServerConfig
 from ptx.runtime.server.grpc_server import GrpcServer
 from ptx.runtime.server.http import HTTPError, error_response, json_response
 from ptx.runtime.server.metrics import CONTENT_TYPE, Metrics
-from ptx.runtime.server.models import RequestTimeout, close_models, load_models
+from ptx.runtime.server.models import RequestTimeout, close_models, load_models, rejection_reason
 from ptx.runtime.server.openapi import openapi
 from ptx.runtime.server.state import ServerState
 
@@ -49,10 +49,9 @@ def _status_of(exc: Exception) -> tuple[int, dict[str, str]]:
 
 async def _on_error(request: Request, exc: Exception) -> Response:
     status, headers = _status_of(exc)
-    if isinstance(exc, RequestTimeout):
-        _count_rejection(request, "timeout")
-    elif isinstance(exc, Overloaded):
-        _count_rejection(request, "overload")
+    reason = rejection_reason(exc)
+    if reason is not None:
+        _count_rejection(request, reason)
     return error_response(status, str(exc), headers)
 
 

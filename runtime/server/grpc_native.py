@@ -30,7 +30,7 @@ from ptx.runtime.server.admission import Ticket
 from ptx.runtime.server.batcher import Overloaded, signature
 from ptx.runtime.server.grpc_codec import decode_infer
 from ptx.runtime.server.http import HTTPError
-from ptx.runtime.server.models import RequestTimeout
+from ptx.runtime.server.models import RequestTimeout, rejection_reason
 from ptx.runtime.server.native import build as native_build
 from ptx.runtime.server.protocol import datatype_of
 
@@ -208,11 +208,8 @@ class NativeGrpcServer:
         model.batcher.enter()
         try:
             return self._on_loop(model, feeds, ticket).outputs
-        except Overloaded:
-            state.metrics.rejected.labels(model.name, "overload").inc()
-            raise
-        except RequestTimeout:
-            state.metrics.rejected.labels(model.name, "timeout").inc()
+        except (Overloaded, RequestTimeout) as exc:
+            state.metrics.rejected.labels(model.name, rejection_reason(exc)).inc()
             raise
         finally:
             ticket.close()

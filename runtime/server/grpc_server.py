@@ -26,7 +26,7 @@ from ptx.runtime.server import grpc_native
 from ptx.runtime.server.batcher import Overloaded
 from ptx.runtime.server.grpc_codec import decode_infer, encode_infer
 from ptx.runtime.server.http import HTTPError, offload
-from ptx.runtime.server.models import RequestTimeout
+from ptx.runtime.server.models import RequestTimeout, rejection_reason
 from ptx.runtime.server.native import build as native_build
 from ptx.runtime.server.routes_v2 import EXTENSIONS
 
@@ -189,11 +189,8 @@ class Calls:
             try:
                 # submit() runs a lone, known-short request right here on the loop.
                 result = await model.infer(feeds, on_abandon=ticket.hand_over)
-            except Overloaded:
-                state.metrics.rejected.labels(model.name, "overload").inc()
-                raise
-            except RequestTimeout:
-                state.metrics.rejected.labels(model.name, "timeout").inc()
+            except (Overloaded, RequestTimeout) as exc:
+                state.metrics.rejected.labels(model.name, rejection_reason(exc)).inc()
                 raise
             finally:
                 ticket.close()

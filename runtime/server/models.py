@@ -18,7 +18,7 @@ from ptx.runtime.backends.auto.precision import OV_PRECISION
 from ptx.runtime.cpu import physical_cores
 from ptx.runtime.engine import Engine, TensorInfo
 from ptx.runtime.pipelines.gpu import GpuEnhancer, engine_enhancer
-from ptx.runtime.server.batcher import Batcher, Result
+from ptx.runtime.server.batcher import Batcher, Overloaded, Result
 from ptx.runtime.server.config import ServerConfig
 from ptx.runtime.server.metrics import Metrics
 from ptx.runtime.server.protocol import datatype_of, wire_shape
@@ -31,6 +31,15 @@ RGB = "rgb"  # the feed and output name of the GPU image pipeline's requests (ui
 
 class RequestTimeout(Exception):
     """Inference did not finish within the server's --timeout-s (HTTP 504)."""
+
+
+def rejection_reason(exc: BaseException) -> str | None:
+    """The rejected-requests metric's reason for ``exc`` (overload, timeout), else None."""
+    if isinstance(exc, Overloaded):
+        return "overload"
+    if isinstance(exc, RequestTimeout):
+        return "timeout"
+    return None
 
 
 def on_gpu(engine: Engine) -> bool:
