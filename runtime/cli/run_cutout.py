@@ -17,7 +17,7 @@ from ptx.runtime.cli._common import (
     run_trial_shape_option,
     trial_shapes,
 )
-from ptx.runtime.pipelines.cutout import cutout_path, profile_sides, work_size
+from ptx.runtime.pipelines.cutout import cutout_path, flip_average, profile_sides, work_size
 from ptx.spec import ImageConvention
 
 TRIAL_HELP = (
@@ -43,9 +43,11 @@ def run_cutout_cmd(model, input_, out, threads, trial_shape, no_progress, as_jso
     file = auto_trial_file(model, "auto", "cpu", "auto")
     if not shapes and file is not None:  # by default, the size the first photo runs at
         conv = file.spec.image if file.spec and file.spec.image else ImageConvention()
-        # (work, min, max) sides from the spec, as cutout_feeds reads them
+        # (work, min, max) sides from the spec, as cutout_feeds reads them; a batch of two
+        # (the photo and its mirror) where the spec averages them
+        batch = 2 if flip_average(file) else 1
         shapes = first_photo_shapes(
-            file, input_, out, 1, conv, lambda h, w: work_size(h, w, *profile_sides(file))
+            file, input_, out, batch, conv, lambda h, w: work_size(h, w, *profile_sides(file))
         )
     engine = load(model, threads=threads, trial_shapes=shapes or None, **quiet_pool("auto"))
     check_trial_shapes(engine, shapes)

@@ -4,6 +4,9 @@ The network runs with the image's long side at most the spec's ``work_side``
 (downscaled by area averaging; sides below the profile's minimum are scaled up)
 and its alpha is resized back to the photo's own size. Images keep their own
 sizes; each runs on its own (a cut-out is one photo at a time in practice).
+A spec with ``flip_average`` runs the photo and its mirror image as one batch of
+two and averages the two alphas (the mirror unflipped): the net is not exactly
+mirror-symmetric, and the average is right more often than either alone.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from ptx.spec import ImageConvention
 
 DEFAULT_WORK_SIDE = 192  # a cutout spec carries its own; this is for a spec without one
 DEFAULT_MIN_SIDE = 32
+DEFAULT_FLIP = False  # a spec without ``flip_average`` (older models): one pass, as trained
 
 
 def check_model(engine: Engine) -> Engine:
@@ -81,6 +85,21 @@ def profile_sides(engine: Engine) -> tuple[int, int, int | None]:
     return work, lo, hi
 
 
+def _pairs_fit(engine: Engine) -> bool:
+    """Whether the profile allows a batch of two (image + mirror)."""
+    spec, name = engine.spec, engine.inputs[0].name
+    if spec is None or spec.profile is None or name not in spec.profile.max:
+        return True
+    return int(spec.profile.max[name][0]) >= 2
+
+
+def flip_average(engine: Engine) -> bool:
+    """Whether the spec asks for mirror averaging and its profile allows a batch of two."""
+    spec = engine.spec
+    wanted = spec is not None and bool(spec.config.get("flip_average", DEFAULT_FLIP))
+    return wanted and _pairs_fit(engine)
+
+
 def _check_image(img: np.ndarray, i: int) -> None:
     if not isinstance(img, np.ndarray) or img.dtype != np.uint8 or img.ndim != 3:
         raise InputError(f"image {i}: expected uint8 HxWx3 RGB, got {getattr(img, 'shape', img)}")
@@ -89,11 +108,13 @@ def _check_image(img: np.ndarray, i: int) -> None:
 
 
 def cutout_feeds(
-    engine: Engine, img: np.ndarray, work_side: int | None = None
+    engine: Engine, img: np.ndarray, work_side: int | None = None, flip: bool | None = None
 ) -> tuple[dict[str, np.ndarray], tuple[int, int]]:
     """The model's feeds for one RGB image at its working size, and that size (h, w).
 
     ``work_side``: overrides the spec's (studies comparing sides); None uses the spec's.
+    ``flip``: feed the image and its mirror as a batch of two (``alpha_of`` averages
+    them); None: as the spec says (``flip_average``).
     """
     work, lo, hi = profile_sides(engine)
     work = work if work_side is None else int(work_side)
@@ -102,23 +123,40 @@ def cutout_feeds(
     h, w = img.shape[:2]
     wh, ww = work_size(h, w, work, lo, hi)
     small = img if (wh, ww) == (h, w) else resize_bilinear(img, wh, ww)
-    return {info.name: conv.to_model([small], info.dtype)}, (wh, ww)
+    flip = flip_average(engine) if flip is None else flip
+    if flip and not _pairs_fit(engine):
+        name = engine.path.name
+        raise InputError(f"{name}: its profile allows batch 1 only; cannot flip-average")
+    batch = [small, small[:, ::-1]] if flip else [small]
+    return {info.name: conv.to_model(batch, info.dtype)}, (wh, ww)
 
 
 def alpha_of(output: np.ndarray, work: tuple[int, int], size: tuple[int, int]) -> np.ndarray:
-    """The model's output at the working size -> float32 alpha in [0, 1] at the image's size."""
-    a = np.asarray(output, dtype=np.float32).reshape(work)
+    """The model's output at the working size -> float32 alpha in [0, 1] at the image's size.
+
+    An output of two (image, mirror; ``cutout_feeds`` with flip) is their average.
+    """
+    out = np.asarray(output, dtype=np.float32)
+    if out.size == 2 * work[0] * work[1]:
+        pair = out.reshape(2, *work)
+        a = 0.5 * (pair[0] + pair[1][:, ::-1])
+    else:
+        a = out.reshape(work)
     if work != tuple(size):
         a = resize_bilinear(a, *size)
     return np.clip(a, 0.0, 1.0)
 
 
 def cutout_alpha(
-    engine_or_path: Engine | str | Path, images: list[np.ndarray], work_side: int | None = None
+    engine_or_path: Engine | str | Path,
+    images: list[np.ndarray],
+    work_side: int | None = None,
+    flip: bool | None = None,
 ) -> list[np.ndarray]:
     """uint8 HxWx3 RGB images -> float32 HxW alpha in [0, 1] each, same order and sizes.
 
     ``work_side``: the long side the net runs at, instead of the spec's (None: the spec's).
+    ``flip``: average with the mirror image's alpha, or not, instead of the spec's choice.
     """
     engine = _engine(engine_or_path)
     for i, img in enumerate(images):
@@ -127,7 +165,7 @@ def cutout_alpha(
         raise InputError(f"work side must be at least 1 px, got {work_side}")
     out = []
     for img in images:
-        feeds, work = cutout_feeds(engine, img, work_side)
+        feeds, work = cutout_feeds(engine, img, work_side, flip)
         y = next(iter(engine.run(feeds).values()))
         out.append(alpha_of(y, work, img.shape[:2]))
     return out

@@ -33,6 +33,11 @@ from ptx.training.cutout.train import train_cutout
     default=None,
     help="Long side the runtime runs the net at [--size; with --init/--resume: theirs].",
 )
+@click.option(
+    "--flip-average/--no-flip-average",
+    default=None,
+    help="Runtime averages the alpha with the mirror image's [on; --init/--resume: theirs].",
+)
 @click.option("--time-budget", type=float, default=None, help="Stop after this many seconds.")
 @click.option("--json", "as_json", is_flag=True, help="Print the final metrics as JSON.")
 def train_cutout_cmd(
@@ -49,6 +54,7 @@ def train_cutout_cmd(
     resume: bool,
     init: Path | None,
     work_side: int | None,
+    flip_average: bool | None,
     time_budget: float | None,
     as_json: bool,
 ) -> None:
@@ -68,5 +74,6 @@ def train_cutout_cmd(
         held_out_images=held_out,
         init=init,
         work_side=work_side,
+        flip_average=flip_average,
     )
     echo_metrics(f"checkpoint: {out}", metrics, as_json, checkpoint=str(out))

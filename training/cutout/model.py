@@ -32,6 +32,9 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "width": 16,  # channels at full resolution (x2 at 1/2, x4 from 1/4 down)
     "context": 64,  # thumbnail side of the whole-image context branch
     "work_side": 192,  # the runtime runs the net with the long side at most this (then upsamples)
+    # the runtime averages the alpha with its mirror image's (a batch of two): measured on
+    # held-out renders +0.001..+0.012 IoU for ~1.7x the net's time
+    "flip_average": True,
 }
 TEST_CONFIG: dict[str, Any] = {"width": 4, "context": 16, "work_side": 64}
 MIN_SIDE, OPT_SIDE, MAX_SIDE, MAX_BATCH = 32, 256, 1024, 8

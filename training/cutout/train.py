@@ -79,6 +79,7 @@ def train_cutout(
     threads: int | None = None,
     init: Path | None = None,
     work_side: int | None = None,
+    flip_average: bool | None = None,
 ) -> dict[str, float]:
     """Train (or resume) a cutout model into checkpoint folder ``out``; returns final metrics.
 
@@ -87,6 +88,8 @@ def train_cutout(
     ``work_side``: the long side the runtime runs the net at (into the spec). None: a fresh
     run without one in ``config`` takes ``size`` (the net is scale-sensitive: the render
     size it learned from fits best); ``init`` / ``resume`` keep their checkpoint's.
+    ``flip_average``: whether the runtime averages with the mirror image (into the spec);
+    None keeps the checkpoint's (``init`` / ``resume``) or the default config's.
     """
     import torch
     from torch.utils.tensorboard import SummaryWriter
@@ -110,6 +113,8 @@ def train_cutout(
         work_side = size  # a fresh run: the net runs best at the scale it learns from
     if work_side is not None:  # a runtime setting only: the weights do not depend on it
         spec.config["work_side"] = int(work_side)
+    if flip_average is not None:  # likewise
+        spec.config["flip_average"] = bool(flip_average)
     model.train()
     step, start_frac = 0, 0.0
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)

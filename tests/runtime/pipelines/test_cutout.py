@@ -170,3 +170,74 @@ def test_cli_run_cutout_refuses_another_model(tmp_path, helpers) -> None:
     assert result.exit_code != 0
     assert "not a cut-out model" in result.output
     assert not list((tmp_path).glob("*.png"))
+
+
+def skew_model(path: Path, flip: bool, max_batch: int = 2) -> Path:
+    """alpha = sigmoid(GAIN * (mean of the pixel to the right - 0.5)): not mirror-symmetric."""
+    weight = np.zeros((1, 3, 1, 3), np.float32)
+    weight[..., 2] = GAIN / 3.0
+    nodes = [
+        helper.make_node("Conv", ["image", "w", "b"], ["c"], pads=[0, 1, 0, 1]),
+        helper.make_node("Sigmoid", ["c"], ["alpha"]),
+    ]
+    inits = [
+        numpy_helper.from_array(weight, "w"),
+        numpy_helper.from_array(np.array([-0.5 * GAIN], np.float32), "b"),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "skew",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["n", 3, "h", "w"])],
+        [helper.make_tensor_value_info("alpha", TensorProto.FLOAT, ["n", 1, "h", "w"])],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 8
+    spec = ModelSpec(
+        task="cutout",
+        family="cutout",
+        inputs=[TensorSpec("image", "float32", ["batch", 3, "height", "width"])],
+        outputs=[TensorSpec("alpha", "float32", ["batch", 1, "height", "width"])],
+        image=ImageConvention(),
+        profile=ShapeProfile(
+            min={"image": [1, 3, 32, 32]},
+            opt={"image": [1, 3, 64, 64]},
+            max={"image": [max_batch, 3, 256, 256]},
+        ),
+        config={"work_side": 64, "flip_average": flip},
+    )
+    embed_in_onnx(model, spec)
+    onnx.save(model, str(path))
+    return path
+
+
+def test_flip_average_is_the_mean_of_the_image_and_its_mirror(tmp_path) -> None:
+    """A spec with flip_average: the alpha is the mean of both passes (the mirror's unflipped)."""
+    flips = load(skew_model(tmp_path / "flip.onnx", True), backend="onnxruntime")
+    plain = load(skew_model(tmp_path / "plain.onnx", False), backend="onnxruntime")
+    rng = np.random.default_rng(2)
+    img = rng.integers(0, 256, size=(48, 60, 3), dtype=np.uint8)
+    (one,) = cutout_alpha(plain, [img])
+    (mirror,) = cutout_alpha(plain, [np.ascontiguousarray(img[:, ::-1])])
+    assert np.abs(one - mirror[:, ::-1]).mean() > 0.05  # the net is not mirror-symmetric
+    (avg,) = cutout_alpha(flips, [img])
+    np.testing.assert_allclose(avg, 0.5 * (one + mirror[:, ::-1]), atol=1e-5)
+    # the caller overrides the spec either way; at a work size as well (then upsampled)
+    np.testing.assert_allclose(cutout_alpha(flips, [img], flip=False)[0], one, atol=1e-6)
+    np.testing.assert_allclose(cutout_alpha(plain, [img], flip=True)[0], avg, atol=1e-6)
+    big = rng.integers(0, 256, size=(130, 100, 3), dtype=np.uint8)
+    (small_avg,) = cutout_alpha(flips, [big])
+    (a,) = cutout_alpha(plain, [big])
+    (b,) = cutout_alpha(plain, [np.ascontiguousarray(big[:, ::-1])])
+    assert small_avg.shape == (130, 100)
+    np.testing.assert_allclose(small_avg, 0.5 * (a + b[:, ::-1]), atol=1e-4)
+
+
+def test_flip_average_needs_a_batch_of_two(tmp_path) -> None:
+    """A profile of batch 1 runs one pass, whatever the spec says; forcing a flip is refused."""
+    one = load(skew_model(tmp_path / "one.onnx", True, max_batch=1), backend="onnxruntime")
+    plain = load(skew_model(tmp_path / "plain.onnx", False), backend="onnxruntime")
+    img = np.random.default_rng(3).integers(0, 256, size=(40, 40, 3), dtype=np.uint8)
+    np.testing.assert_allclose(cutout_alpha(one, [img])[0], cutout_alpha(plain, [img])[0])
+    with pytest.raises(InputError, match="batch 1 only"):
+        cutout_alpha(one, [img], flip=True)

@@ -109,3 +109,23 @@ def test_cli_work_side(tmp_path) -> None:
     result = CliRunner().invoke(main, [*args, "--work-side", "96", "--json"])
     assert result.exit_code == 0, result.output
     assert ModelSpec.load(tmp_path / "c" / "spec.json").config["work_side"] == 96
+
+
+def test_flip_average_goes_into_the_spec(tmp_path) -> None:
+    """Fresh runs ask the runtime to flip-average; --init keeps the checkpoint's unless told."""
+    a = tmp_path / "a"
+    args = ["train", "cutout", "--out", str(a), "--steps", "0", "--images", "2", "--size", "40"]
+    args += ["--patch", "32", "--batch", "1", "--width", "4", "--held-out", "1"]
+    assert CliRunner().invoke(main, args).exit_code == 0
+    assert ModelSpec.load(a / "spec.json").config["flip_average"] is True
+    b = tmp_path / "b"
+    args[3] = str(b)
+    result = CliRunner().invoke(main, [*args, "--no-flip-average"])
+    assert result.exit_code == 0, result.output
+    assert ModelSpec.load(b / "spec.json").config["flip_average"] is False
+    c = tmp_path / "c"  # a warm start keeps its checkpoint's choice
+    train_cutout(
+        c, steps=0, images=2, size=40, batch=1, patch=32, progress=False,
+        held_out_images=1, threads=1, init=b,
+    )  # fmt: skip
+    assert ModelSpec.load(c / "spec.json").config["flip_average"] is False
