@@ -77,9 +77,14 @@ def to_uint8(values: np.ndarray, inplace: bool = False) -> np.ndarray:
 
     ``inplace`` (float32 ``values`` the caller owns) reuses ``values`` for the steps.
     """
-    out = np.fmax(values, np.float32(0), out=values if inplace else None)
-    np.fmin(out, np.float32(255), out=out)
-    return np.rint(out, out=out).astype(np.uint8)
+    # np.clip is ~8x faster than np.fmax + np.fmin on float32 but keeps NaN, so NaN
+    # (rare: one check) is zeroed apart; the bytes are fmax/fmin's.
+    out = np.clip(values, np.float32(0), np.float32(255), out=values if inplace else None)
+    np.rint(out, out=out)
+    nan = np.isnan(out)
+    if nan.any():
+        out[nan] = 0
+    return out.astype(np.uint8)
 
 
 # -- padding ---------------------------------------------------------------------------
@@ -130,7 +135,8 @@ def preprocess(
         scale, offset = scale[:, None, None], offset[:, None, None]
     out = np.empty(batch.shape, dtype=np.float32)
     np.multiply(batch, scale, out=out)  # the uint8 → float32 cast fuses into the multiply
-    out += offset
+    if np.any(offset) or np.any(scale < 0):  # p * scale >= +0.0 already: + 0.0 changes nothing
+        out += offset
     return out if np.dtype(dtype) == np.float32 else out.astype(dtype)
 
 
@@ -155,10 +161,14 @@ def postprocess(
     elif size is not None:
         batch = batch[:, : size[0], : size[1]]
     values = np.multiply(batch, a, dtype=np.float32)
-    values += b
+    if np.any(b):  # adding 0.0 changes no pixel
+        values += b
     pixels = to_uint8(values, inplace=True)
     if conv.layout == "NCHW":
-        pixels = pixels.transpose(0, 2, 3, 1)
+        # Interleaving the three planes one at a time is 3.5x faster than NumPy's
+        # generic copy of the transposed N x H x W x C view.
+        order = (2, 1, 0) if conv.channel_order == "BGR" else (0, 1, 2)
+        return [np.stack([p[c] for c in order], axis=-1) for p in pixels]
     if conv.channel_order == "BGR":
         pixels = pixels[..., ::-1]
     return [np.ascontiguousarray(p) for p in pixels]

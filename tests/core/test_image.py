@@ -85,6 +85,32 @@ def test_postprocess_clamps_rounds_half_even_and_maps_nan_to_zero():
     assert (img[..., 0] == 255).all() and (img[..., 1] == 0).all()
 
 
+@pytest.mark.parametrize("conv", CONVENTIONS, ids=lambda c: f"{c.layout}-{c.channel_order}")
+def test_postprocess_matches_the_spec_formula_on_any_float(conv):
+    # The fast path (np.clip, a NaN pass, plane-wise interleave, no + 0.0) must give the
+    # bytes of the documented formula: x * a + b, fmin(fmax(p, 0), 255), rint.
+    from ptx.image import denormalise_constants
+
+    rng = np.random.default_rng(3)
+    shape = (2, 3, 9, 11) if conv.layout == "NCHW" else (2, 9, 11, 3)
+    y = rng.normal(0.5, 1.5, shape).astype(np.float32)
+    special = [np.nan, np.inf, -np.inf, -0.0, 0.5 / 255, 1.5 / 255, 254.5 / 255, 1e30]
+    y.reshape(-1)[: len(special) * 8 : 8] = special
+    a, b = denormalise_constants(conv)
+    p = np.moveaxis(y, 1, -1) if conv.layout == "NCHW" else y
+    p = np.fmin(np.fmax(p * a + b, np.float32(0)), np.float32(255))
+    want = np.rint(p).astype(np.uint8)
+    if conv.channel_order == "BGR":
+        want = want[..., ::-1]
+    got = postprocess(y, conv)
+    for g, w in zip(got, want, strict=True):
+        assert g.flags.c_contiguous and g.dtype == np.uint8
+        np.testing.assert_array_equal(g, w)
+    edges = np.arange(-2, 258, 0.25, dtype=np.float32)
+    ref = np.rint(np.fmin(np.fmax(edges, np.float32(0)), np.float32(255))).astype(np.uint8)
+    np.testing.assert_array_equal(to_uint8(edges.copy(), inplace=True), ref)
+
+
 def test_postprocess_rejects_non_images():
     with pytest.raises(ModelError, match="needs 3 channels"):
         postprocess(np.zeros((1, 4, 2, 2), np.float32), ImageConvention())
