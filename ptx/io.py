@@ -30,6 +30,20 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".g
 IMAGE_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "TIFF", "GIF")  # Pillow format names allowed
 _FORMATS_TEXT = "JPEG, PNG, WebP, BMP, TIFF, GIF"
 DEFAULT_MAX_PIXELS = 50_000_000  # decompression-bomb guard; PTX_MAX_PIXELS overrides
+# suffix -> the Pillow format written for it (the input's own format where Pillow can
+# write it); any other suffix is written as PNG.
+WRITE_FORMATS = {
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".png": "PNG",
+    ".webp": "WEBP",
+    ".bmp": "BMP",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+}
+# zlib level of PNG outputs (PTX_PNG_LEVEL overrides, 0-9): level 1 encodes a 512x512
+# photo in ~18 ms against ~54 ms at Pillow's default 6, for files ~5-10 % larger.
+DEFAULT_PNG_LEVEL = 1
 # mkstemp makes 0600 files; finished files should get the usual umask-based mode so a
 # server running as another user (Triton, a web server) can read what ptx wrote.
 _UMASK = os.umask(0o022)
@@ -89,6 +103,25 @@ def sync_folder(folder: str | Path) -> None:
     _fsync(Path(folder), directory=True)
 
 
+def _temp_beside(dest: Path, sweep: bool) -> tuple[int, Path]:
+    """An open fd and the path of a new temp file beside ``dest`` (named with our pid)."""
+    try:
+        if not dest.parent.is_dir():  # one stat; mkdir's EEXIST costs an exception a file
+            dest.parent.mkdir(parents=True, exist_ok=True)
+        if sweep:
+            remove_stale_parts(dest)
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{dest.name}.{os.getpid()}.", suffix=".part", dir=dest.parent
+        )
+    except OSError as exc:
+        raise InputError(f"{dest}: cannot write here ({exc.strerror or exc})") from exc
+    return fd, Path(tmp)
+
+
+def _write_failed(dest: Path, exc: OSError) -> InputError:
+    return InputError(f"{dest}: write failed ({exc.strerror or exc}); nothing was written")
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path, sweep: bool = True, sync_dir: bool = True) -> Iterator[Path]:
     """Yield a temp path beside ``path``; make it durable and rename it over ``path`` on success.
@@ -100,17 +133,8 @@ def atomic_path(path: str | Path, sweep: bool = True, sync_dir: bool = True) -> 
     calls sync_folder before it counts the files as written).
     """
     dest = Path(path)
-    try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        if sweep:
-            remove_stale_parts(dest)
-        fd, tmp = tempfile.mkstemp(
-            prefix=f".{dest.name}.{os.getpid()}.", suffix=".part", dir=dest.parent
-        )
-    except OSError as exc:
-        raise InputError(f"{dest}: cannot write here ({exc.strerror or exc})") from exc
+    fd, tmp_path = _temp_beside(dest, sweep)
     os.close(fd)
-    tmp_path = Path(tmp)
     try:
         yield tmp_path
         os.chmod(tmp_path, 0o666 & ~_UMASK)
@@ -120,9 +144,7 @@ def atomic_path(path: str | Path, sweep: bool = True, sync_dir: bool = True) -> 
             _fsync(dest.parent, directory=True)
     except OSError as exc:
         tmp_path.unlink(missing_ok=True)
-        raise InputError(
-            f"{dest}: write failed ({exc.strerror or exc}); nothing was written"
-        ) from exc
+        raise _write_failed(dest, exc) from exc
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
@@ -131,9 +153,35 @@ def atomic_path(path: str | Path, sweep: bool = True, sync_dir: bool = True) -> 
 def atomic_write_bytes(
     path: str | Path, data: bytes, sweep: bool = True, sync_dir: bool = True
 ) -> None:
-    """Write bytes atomically (``sweep``, ``sync_dir``: see atomic_path)."""
-    with atomic_path(path, sweep=sweep, sync_dir=sync_dir) as tmp:
-        tmp.write_bytes(data)
+    """Write bytes atomically (``sweep``, ``sync_dir``: see atomic_path).
+
+    Through the temp file's own descriptor: reopening it by path to write, chmod and
+    fsync cost twice the CPU (~0.45 vs ~0.2 ms a 100 KB file), paid for every output.
+    """
+    dest = Path(path)
+    fd, tmp_path = _temp_beside(dest, sweep)
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            if hasattr(os, "fchmod"):
+                os.fchmod(fd, 0o666 & ~_UMASK)
+            else:  # Windows before Python 3.13
+                os.chmod(tmp_path, 0o666 & ~_UMASK)
+            with contextlib.suppress(OSError):  # best effort, as _fsync
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp_path, dest)
+        if sync_dir:
+            _fsync(dest.parent, directory=True)
+    except OSError as exc:
+        tmp_path.unlink(missing_ok=True)
+        raise _write_failed(dest, exc) from exc
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
@@ -271,24 +319,47 @@ def read_image(path: str | Path, limit: int | None = None) -> np.ndarray:
     return decode_image(data, str(p), limit)
 
 
-def encode_image(rgb: np.ndarray, fmt: str = "PNG", quality: int = 95) -> bytes:
-    """Encode uint8 RGB HWC to PNG / JPEG / WEBP bytes."""
+def png_level() -> int:
+    """The zlib level PNG outputs are written at (env PTX_PNG_LEVEL overrides 1; 0-9)."""
+    raw = os.environ.get("PTX_PNG_LEVEL")
+    if raw is None:
+        return DEFAULT_PNG_LEVEL
+    if raw.strip() not in tuple("0123456789"):
+        raise InputError(f"PTX_PNG_LEVEL must be an integer 0-9, got '{raw}'")
+    return int(raw)
+
+
+def write_format(path: str | Path) -> str:
+    """The Pillow format written for ``path``'s suffix (WRITE_FORMATS; PNG otherwise)."""
+    return WRITE_FORMATS.get(Path(path).suffix.lower(), "PNG")
+
+
+def encode_image(
+    rgb: np.ndarray, fmt: str = "PNG", quality: int = 95, level: int | None = None
+) -> bytes:
+    """Encode uint8 RGB HWC to PNG / JPEG / WEBP / BMP / TIFF bytes.
+
+    ``quality`` applies to JPEG and WebP, ``level`` (zlib 0-9) to PNG: png_level() unless given.
+    """
     from PIL import Image
 
     if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ImageError(f"expected uint8 HxWx3, got {rgb.dtype} {rgb.shape}")
     buf = io.BytesIO()
     fmt = fmt.upper().replace("JPG", "JPEG")
-    kwargs = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
+    if fmt in ("JPEG", "WEBP"):
+        kwargs = {"quality": quality}
+    elif fmt == "PNG":
+        kwargs = {"compress_level": png_level() if level is None else level}
+    else:
+        kwargs = {}
     Image.fromarray(rgb).save(buf, format=fmt, **kwargs)
     return buf.getvalue()
 
 
 def write_image(path: str | Path, rgb: np.ndarray, quality: int = 95) -> None:
-    """Write uint8 RGB HWC atomically; the format follows the file suffix."""
-    p = Path(path)
-    fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}.get(p.suffix.lower(), "PNG")
-    atomic_write_bytes(p, encode_image(rgb, fmt, quality))
+    """Write uint8 RGB HWC atomically; the format follows the file suffix (write_format)."""
+    atomic_write_bytes(path, encode_image(rgb, write_format(path), quality))
 
 
 # -- folders ---------------------------------------------------------------------

@@ -21,10 +21,12 @@ from ptx.errors import ImageError, InputError, ModelError
 from ptx.io import (
     atomic_write_bytes,
     encode_image,
+    png_level,
     read_image,
     remove_stale_parts_in,
     sha256_file,
     sync_folder,
+    write_format,
 )
 from ptx.runtime import load
 from ptx.runtime.backends import quiet_pool
@@ -46,7 +48,7 @@ from ptx.runtime.batch.ray_setup import (
 from ptx.runtime.batch.sources import plan_batch
 from ptx.runtime.cpu import physical_cores
 from ptx.runtime.engine import Engine
-from ptx.runtime.pipelines.batching import _WRITE_FORMATS, Item, mark_output, same_size_batches
+from ptx.runtime.pipelines.batching import Item, mark_output, same_size_batches
 from ptx.runtime.pipelines.enhance import image_convention, image_input
 from ptx.runtime.pipelines.stylize import _guarded
 from ptx.spec import ImageConvention
@@ -112,8 +114,9 @@ class Worker:
     """Ray actor: one ptx engine; runs a batch of decoded rows and writes outputs atomically.
 
     With ``gpus`` > 0 the engine runs on the GPU Ray assigned this actor (devices.py);
-    ``loader`` stands in for ``ptx.runtime.load`` (a test seam: the actors are other
-    processes, so a double has to travel with the actor's arguments).
+    ``level`` is the PNG level the driver chose (a cluster's actors do not see its
+    environment); ``loader`` stands in for ``ptx.runtime.load`` (a test seam: the
+    actors are other processes, so a double has to travel with the actor's arguments).
     """
 
     def __init__(
@@ -126,6 +129,7 @@ class Worker:
         kill_on: str = "",
         gpus: float = 0.0,
         loader: Callable[..., Engine] | None = None,
+        level: int | None = None,
     ) -> None:
         device = worker_device(gpus)
         engine = (loader or load)(
@@ -139,6 +143,7 @@ class Worker:
         self.kill_on = kill_on  # test hook "a.png,b.png|flagdir": SIGKILL self once on each
         self.writer = ThreadPoolExecutor(WRITERS, thread_name_prefix="ptx-batch-write")
         self.swept: set[Path] = set()  # output folders this actor cleared of dead writers' parts
+        self.level = png_level() if level is None else level
 
     def _maybe_die(self, source: str) -> None:
         if not self.kill_on:
@@ -181,7 +186,8 @@ class Worker:
                 self._maybe_die(str(item.source))
                 # Back to pixels on the writer threads too, as ptx run does: the actor's
                 # own thread only runs the model.
-                writes.append((item, self.writer.submit(_finish, item, y, i, self.conv)))
+                done = self.writer.submit(_finish, item, y, i, self.conv, self.level)
+                writes.append((item, done))
         # Every row's write has finished (or failed) and its folder entry is durable (one
         # folder fsync for the batch, not one a file) before the rows go back to the
         # manifest, which records only what a crash cannot take back.
@@ -218,14 +224,14 @@ def init_error(text: str) -> str:
     return tail if sep and head.startswith("ptx.errors.") else last
 
 
-def _finish(item: Item, y: np.ndarray, i: int, conv: ImageConvention) -> str:
+def _finish(item: Item, y: np.ndarray, i: int, conv: ImageConvention, level: int) -> str:
     """Writer thread: output ``i`` of ``y`` to pixels, written atomically; its sha256.
 
     The bytes and format are save_image's (``ptx run``'s); the folder's fsync and the
     sweep of dead writers' temp files are the caller's (Worker.__call__), once a batch.
     """
     rgb = conv.to_pixels(y[i : i + 1], size=item.image.shape[:2])[0]
-    data = encode_image(rgb, _WRITE_FORMATS.get(item.dest.suffix.lower(), "PNG"), quality=95)
+    data = encode_image(rgb, write_format(item.dest), quality=95, level=level)
     atomic_write_bytes(item.dest, data, sweep=False, sync_dir=False)
     return hashlib.sha256(data).hexdigest()
 
@@ -279,6 +285,7 @@ def run_batch(
     if not model.is_file():
         raise InputError(f"{model}: no such model file")
     check_gpu_request(gpus_per_worker, backend, model)
+    level = png_level()  # the driver's PTX_PNG_LEVEL for every actor; a bad one fails here
     if gpus_per_worker > 0:
         backend = gpu_backend(model, backend)
     if task == "generate" and backend == "auto":
@@ -340,6 +347,7 @@ def run_batch(
                     backend=backend,
                     batch=batch,
                     kill_on=kill_on,
+                    level=level,
                 )
             kwargs.update(gpus=gpus_per_worker, loader=loader)
             gpu_args = {"num_gpus": gpus_per_worker} if gpus_per_worker > 0 else {}

@@ -13,24 +13,16 @@ import numpy as np
 from ptx.errors import ImageError, InputError
 from ptx.io import (
     IMAGE_SUFFIXES,
+    WRITE_FORMATS,
     atomic_write_bytes,
     atomic_write_text,
     encode_image,
     list_images,
     read_image,
+    write_format,
 )
 
 OUTPUT_MARK = ".ptx-output"  # hidden file marking a folder run's --out (never listed as input)
-# suffix -> Pillow format we write back; anything else is written as PNG.
-_WRITE_FORMATS = {
-    ".jpg": "JPEG",
-    ".jpeg": "JPEG",
-    ".png": "PNG",
-    ".webp": "WEBP",
-    ".bmp": "BMP",
-    ".tif": "TIFF",
-    ".tiff": "TIFF",
-}
 
 
 @dataclass
@@ -75,7 +67,7 @@ def output_path(out_dir: Path, rel: Path, suffix: str | None = None) -> Path:
 
     if suffix is not None:
         return out_dir / rel.with_suffix(suffix)
-    fmt = _WRITE_FORMATS.get(rel.suffix.lower())
+    fmt = WRITE_FORMATS.get(rel.suffix.lower())
     if fmt is None or (fmt == "WEBP" and not features.check("webp")):
         rel = rel.with_suffix(".png")
     return out_dir / rel
@@ -210,5 +202,4 @@ def same_size_batches(items: Iterable[Item], batch: int) -> Iterator[list[Item]]
 
 def save_image(dest: Path, rgb: np.ndarray) -> None:
     """Encode in the format of ``dest``'s suffix and write it atomically."""
-    fmt = _WRITE_FORMATS.get(dest.suffix.lower(), "PNG")
-    atomic_write_bytes(dest, encode_image(rgb, fmt, quality=95))
+    atomic_write_bytes(dest, encode_image(rgb, write_format(dest), quality=95))

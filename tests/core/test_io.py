@@ -23,7 +23,9 @@ from ptx.io import (
     image_header,
     iter_images,
     list_images,
+    png_level,
     read_image,
+    write_format,
     write_image,
 )
 
@@ -280,14 +282,14 @@ def test_writes_are_fsynced_and_stale_parts_of_dead_writers_go(tmp_path: Path, m
 
     import ptx.io as pio
 
-    synced: list[str] = []
-    real = pio._fsync
+    synced: list[int] = []  # inode of every fsync'd descriptor (the file by its own fd)
+    real = os.fsync
 
-    def spy(p: Path, directory: bool = False) -> None:
-        synced.append(Path(p).name)
-        real(p, directory)
+    def spy(fd: int) -> None:
+        synced.append(os.fstat(fd).st_ino)
+        real(fd)
 
-    monkeypatch.setattr(pio, "_fsync", spy)
+    monkeypatch.setattr(pio.os, "fsync", spy)
     dest = tmp_path / "out.bin"
     proc = subprocess.Popen(["true"])
     proc.wait()
@@ -298,7 +300,8 @@ def test_writes_are_fsynced_and_stale_parts_of_dead_writers_go(tmp_path: Path, m
     atomic_write_bytes(dest, b"whole")
     assert dest.read_bytes() == b"whole"
     assert not stale.exists() and mine.exists()
-    assert synced[-1] == tmp_path.name and synced[-2].endswith(".part")  # file, then folder
+    # the file that became dest, then the folder
+    assert synced[-2:] == [dest.stat().st_ino, tmp_path.stat().st_ino]
 
 
 def test_unwritable_destination_is_one_line(tmp_path: Path) -> None:
@@ -342,3 +345,42 @@ def test_16_bit_decode_stays_small_in_memory() -> None:
     assert rgb[0, 257, 0] == 1 and rgb.dtype == np.uint8
     # float64 copies took 24+ bytes a pixel; integer maths stays near 12 (output 3, scratch 4-8)
     assert peak < 14 * side * side, f"{peak / side / side:.1f} bytes per pixel"
+
+
+def _photo(h: int = 64, w: int = 80) -> np.ndarray:
+    yy, xx = np.mgrid[0:h, 0:w]
+    noise = np.random.default_rng(0).normal(0, 8, (h, w, 3))
+    return np.clip(np.stack([xx * 3, yy * 3, xx + yy], -1) + noise, 0, 255).astype(np.uint8)
+
+
+def test_png_outputs_are_written_at_level_1_unless_told(monkeypatch) -> None:
+    rgb = _photo()
+
+    def pillow(level: int) -> bytes:
+        buf = io.BytesIO()
+        Image.fromarray(rgb).save(buf, format="PNG", compress_level=level)
+        return buf.getvalue()
+
+    monkeypatch.delenv("PTX_PNG_LEVEL", raising=False)
+    assert png_level() == 1
+    assert encode_image(rgb, "PNG") == pillow(1) != pillow(6)
+    assert encode_image(rgb, "PNG", level=9) == pillow(9)
+    monkeypatch.setenv("PTX_PNG_LEVEL", "6")
+    assert png_level() == 6 and encode_image(rgb, "PNG") == pillow(6)
+    np.testing.assert_array_equal(decode_image(encode_image(rgb, "PNG", level=0)), rgb)
+    for bad in ("fast", "10", "-1", ""):
+        monkeypatch.setenv("PTX_PNG_LEVEL", bad)
+        with pytest.raises(InputError, match="PTX_PNG_LEVEL must be an integer 0-9"):
+            encode_image(rgb, "PNG")
+    assert encode_image(rgb, "JPEG")[:2] == b"\xff\xd8"  # other formats ignore it
+
+
+def test_write_format_follows_the_suffix_and_write_image_uses_it(tmp_path: Path) -> None:
+    assert [write_format(f"a{s}") for s in (".JPG", ".jpeg", ".png", ".webp", ".bmp", ".TIF")] == [
+        "JPEG", "JPEG", "PNG", "WEBP", "BMP", "TIFF",
+    ]  # fmt: skip
+    assert write_format("a.gif") == write_format("a") == "PNG"
+    rgb = _photo(9, 7)
+    write_image(tmp_path / "e.bmp", rgb)  # was PNG bytes under a .bmp name
+    assert (tmp_path / "e.bmp").read_bytes()[:2] == b"BM"
+    np.testing.assert_array_equal(read_image(tmp_path / "e.bmp"), rgb)
