@@ -22,7 +22,7 @@ from ptx.runtime.server.config import GRPC_FRONTENDS
 
 HERE = Path(__file__).resolve().parent
 BUILD_DIR = HERE / "build"
-SOURCES = ("CMakeLists.txt", "ptx_grpc.cc", "lean_client.cc", "descriptors.py")
+SOURCES = ("CMakeLists.txt", "ptx_grpc.cc", "lone_core.h", "lean_client.cc", "descriptors.py")
 INSTALL_HINT = "apt-get install -y libgrpc++-dev protobuf-compiler-grpc"
 
 log = logging.getLogger("ptx.serve")

@@ -7,10 +7,14 @@
 // raw_output_contents. The other RPCs pass the serialised request to a second callable
 // and parse the serialised answer it returns (they are not hot).
 //
-//   start(address, max_receive_bytes, infer, call) -> (server capsule, bound port)
+//   start(address, max_receive_bytes, infer, call, lone_core=True) -> (server capsule, port)
 //   shutdown(server, grace_s)   refuse new calls, let in-flight ones finish (GIL released)
 //   cancelled()                 whether this thread's ModelInfer client went away (or its
 //                               deadline passed), asked while the call waits for a batch
+//
+// A ModelInfer with no other in flight runs on one core, the one lone calls ran on before
+// (lone_core.h): gRPC hands successive calls to different threads, and wherever the
+// scheduler woke each, the engine run hopped between cores and ran with cold caches.
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
@@ -21,6 +25,7 @@
 #include <string>
 
 #include "grpc_service.grpc.pb.h"
+#include "lone_core.h"
 
 namespace {
 
@@ -210,6 +215,7 @@ class Service final : public inference::GRPCInferenceService::Service {
 
   grpc::Status ModelInfer(grpc::ServerContext* ctx, const inference::ModelInferRequest* q,
                           inference::ModelInferResponse* r) override {
+    ptx_grpc::InFlight in_flight(&lone_);
     // The request is ours for the call: its raw buffers move into Python objects.
     auto* request = const_cast<inference::ModelInferRequest*>(q);
     std::string whole;
@@ -368,6 +374,9 @@ class Service final : public inference::GRPCInferenceService::Service {
 
   PyObject* infer_;
   PyObject* call_;
+
+ public:
+  ptx_grpc::LoneCore lone_;
 };
 
 struct Native {
@@ -406,13 +415,17 @@ PyObject* py_start(PyObject*, PyObject* args) {
   const char* address = nullptr;
   long long max_receive = 0;
   PyObject *infer = nullptr, *call = nullptr;
-  if (!PyArg_ParseTuple(args, "sLOO:start", &address, &max_receive, &infer, &call)) return nullptr;
+  int lone_core = 1;
+  if (!PyArg_ParseTuple(args, "sLOO|p:start", &address, &max_receive, &infer, &call, &lone_core)) {
+    return nullptr;
+  }
   if (!PyCallable_Check(infer) || !PyCallable_Check(call)) {
     PyErr_SetString(PyExc_TypeError, "infer and call must be callables");
     return nullptr;
   }
   auto native = std::make_unique<Native>();
   native->service = std::make_unique<Service>(infer, call);
+  native->service->lone_.Start(lone_core != 0);
   int port = 0;
   grpc::ServerBuilder builder;
   builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &port);
@@ -463,7 +476,7 @@ PyObject* py_cancelled(PyObject*, PyObject*) {
 
 PyMethodDef methods[] = {
     {"start", py_start, METH_VARARGS,
-     "start(address, max_receive_bytes, infer, call) -> (server, port)"},
+     "start(address, max_receive_bytes, infer, call, lone_core=True) -> (server, port)"},
     {"shutdown", py_shutdown, METH_VARARGS,
      "shutdown(server, grace_s): stop accepting, let in-flight calls finish"},
     {"cancelled", py_cancelled, METH_NOARGS,
