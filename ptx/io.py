@@ -243,7 +243,8 @@ def _to_rgb(img) -> np.ndarray:
         rgba = img.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return np.asarray(Image.alpha_composite(white, rgba).convert("RGB"))
-    return np.asarray(img.convert("RGB"))
+    # convert("RGB") of an RGB image is a copy (most JPEGs): 0.1-0.5 ms a 512x512 image
+    return np.asarray(img if mode == "RGB" else img.convert("RGB"))
 
 
 def image_header(data: bytes, name: str = "<bytes>") -> tuple[int, int, str]:
@@ -286,7 +287,7 @@ def decode_image(data: bytes, name: str = "<bytes>", limit: int | None = None) -
                     f"{limit / 1e6:.0f} MP limit (set PTX_MAX_PIXELS to raise it)"
                 )
             img.load()
-            img = ImageOps.exif_transpose(img)
+            ImageOps.exif_transpose(img, in_place=True)  # returning a copy costs one more
             rgb = _to_rgb(img)
     except ImageError:
         raise

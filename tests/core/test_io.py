@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageOps
 
 from ptx.errors import ImageError, InputError
 from ptx.io import (
@@ -55,6 +55,21 @@ def test_exif_orientation_6_is_applied() -> None:
     assert rgb.shape == (40, 20, 3)
     assert rgb[:8, :, 0].mean() > 200 and rgb[:8, :, 1].mean() < 40  # left edge is now the top
     assert rgb[-20:, :, 0].mean() < 40
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+@pytest.mark.parametrize("mode", ["RGB", "L", "CMYK", "RGB-progressive"])
+def test_jpeg_decode_equals_pillows_own_transpose_and_convert(mode: str, orientation: int) -> None:
+    # decode_image transposes in place and skips convert() for RGB (each a copy a
+    # file); the pixels must stay those of Pillow's copying exif_transpose + convert.
+    img = Image.fromarray(_noise(24, 40)).convert(mode.split("-")[0])
+    exif = img.getexif()
+    exif[0x0112] = orientation
+    data = _enc(img, "JPEG", exif=exif.tobytes(), quality=90, progressive="progressive" in mode)
+    want = np.asarray(ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("RGB"))
+    got = decode_image(data)
+    assert got.shape == want.shape == ((40, 24, 3) if orientation > 4 else (24, 40, 3))
+    np.testing.assert_array_equal(got, want)
 
 
 def test_rgba_is_composited_on_white() -> None:
