@@ -438,7 +438,8 @@ PyObject* py_start(PyObject*, PyObject* args) {
   // each starting with cold caches and a new Python thread state. Successive calls still
   // land on different threads (the longest-waiting poller takes the next): 93-99% of them
   // at concurrency 1 with every option tried (2 CQs, 3 min pollers, a 1 ms CQ timeout;
-  // MAX_POLLERS 2 was slower), and an engine run on a switched thread measured no slower.
+  // MAX_POLLERS 2 was slower). The thread does not matter, the core does: a run on the
+  // other core than the call before is slower, which LoneCore (lone_core.h) prevents.
   builder.SetSyncServerOption(grpc::ServerBuilder::MIN_POLLERS, 1);
   builder.SetSyncServerOption(grpc::ServerBuilder::MAX_POLLERS, kMaxPollers);
   std::unique_ptr<grpc::Server> server;
