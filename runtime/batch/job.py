@@ -17,12 +17,11 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from ptx.errors import ImageError, InputError, ModelError
+from ptx.errors import InputError, ModelError
 from ptx.io import (
     atomic_write_bytes,
     encode_image,
     png_level,
-    read_image,
     remove_stale_parts_in,
     sha256_file,
     sync_folder,
@@ -38,6 +37,7 @@ from ptx.runtime.batch.devices import (
 )
 from ptx.runtime.batch.generate import GenerateWorker, plan_generate
 from ptx.runtime.batch.manifest import MANIFEST_NAME, Manifest
+from ptx.runtime.batch.pixels import decode_row, decode_rows, image_views
 from ptx.runtime.batch.ray_setup import (
     import_ray,
     local_cpus,
@@ -94,25 +94,6 @@ class BatchSummary:
         return d
 
 
-def decode_row(row: dict) -> dict:
-    """Ray task: read one image into raw RGB bytes (a bad file becomes an ``error``)."""
-    try:
-        img = read_image(row["source"])
-    except (ImageError, InputError, OSError) as exc:
-        return {**row, "pixels": b"", "h": 0, "w": 0, "error": str(exc)}
-    return {**row, "pixels": img.tobytes(), "h": img.shape[0], "w": img.shape[1], "error": ""}
-
-
-def decode_rows(batch: dict) -> dict:
-    """Ray task: decode_row over a block of rows (one task per block, not per image)."""
-    n = len(batch["source"])
-    rows = [decode_row({"source": str(batch["source"][i]), "dest": str(batch["dest"][i])})
-            for i in range(n)]  # fmt: skip
-    return {
-        key: [row[key] for row in rows] for key in ("source", "dest", "pixels", "h", "w", "error")
-    }
-
-
 class Worker:
     """Ray actor: one ptx engine; runs a batch of decoded rows and writes outputs atomically.
 
@@ -159,17 +140,15 @@ class Worker:
             flag.write_text(str(os.getpid()))
             os.kill(os.getpid(), signal.SIGKILL)
 
-    def __call__(self, batch: dict) -> dict:
-        """Enhance/stylize the batch's good rows; every row comes back with sha256 or error."""
-        n = len(batch["source"])
-        sha, err = [""] * n, [str(e) for e in batch["error"]]
-        items = []
-        for i in range(n):
-            if err[i]:
-                continue
-            h, w = int(batch["h"][i]), int(batch["w"][i])
-            img = np.frombuffer(batch["pixels"][i], dtype=np.uint8).reshape(h, w, 3)
-            items.append((i, Item(Path(str(batch["source"][i])), Path(str(batch["dest"][i])), img)))
+    def __call__(self, batch) -> dict:
+        """Enhance/stylize a decode_rows table's good rows; every row comes back with
+        sha256 or error."""
+        sources, dests = batch.column("source").to_pylist(), batch.column("dest").to_pylist()
+        n = len(sources)
+        sha, err = [""] * n, batch.column("error").to_pylist()
+        images = image_views(batch)  # read where Ray's object store holds them
+        items = [(i, Item(Path(sources[i]), Path(dests[i]), images[i]))
+                 for i in range(n) if not err[i]]  # fmt: skip
         index = {id(item): i for i, item in items}
         # Dead writers' temp files (a worker killed mid-write) go once per folder and
         # actor, not with every write: listing a 10,000-file folder costs ~6 ms.
@@ -204,7 +183,7 @@ class Worker:
         for folder in written:
             sync_folder(folder)
         return {
-            "source": batch["source"], "dest": batch["dest"], "sha256": sha, "error": err,
+            "source": sources, "dest": dests, "sha256": sha, "error": err,
             "device": [self.device] * n,
         }  # fmt: skip
 
@@ -358,7 +337,7 @@ def run_batch(
                 worker,
                 fn_constructor_kwargs=kwargs,
                 batch_size=rows,
-                batch_format="numpy",
+                batch_format="pyarrow" if worker is Worker else "numpy",
                 compute=ray.data.ActorPoolStrategy(size=workers),
                 num_cpus=per,
                 **gpu_args,

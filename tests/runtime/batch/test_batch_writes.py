@@ -8,9 +8,11 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from ptx.io import read_image, remove_stale_parts_in, sha256_file, write_image
 from ptx.runtime.batch import job
+from ptx.runtime.batch.pixels import decode_rows, image_views
 from ptx.runtime.pipelines.batching import save_image
 
 
@@ -36,18 +38,40 @@ def test_one_listing_removes_only_dead_writers_parts(tmp_path):
     assert remove_stale_parts_in(tmp_path / "missing") == 0
 
 
-def _rows(helpers, src: Path, out: Path, names: list[str]) -> dict:
-    rows = {"source": [], "dest": [], "pixels": [], "h": [], "w": [], "error": []}
+def _rows(helpers, src: Path, out: Path, names: list[str]):
+    """The table a decode task hands the actor (decode_rows, as Ray runs it)."""
     for i, name in enumerate(names):
         write_image(src / name, helpers.random_image(12, 16, i))
-        img = read_image(src / name)
-        rows["source"].append(str(src / name))
-        rows["dest"].append(str(out / Path(name).with_suffix(".jpg")))
-        rows["pixels"].append(img.tobytes())
-        rows["h"].append(img.shape[0])
-        rows["w"].append(img.shape[1])
-        rows["error"].append("")
-    return {k: np.asarray(v, dtype=object) for k, v in rows.items()}
+    return decode_rows({
+        "source": [str(src / name) for name in names],
+        "dest": [str(out / Path(name).with_suffix(".jpg")) for name in names],
+    })  # fmt: skip
+
+
+def test_decoded_pixels_travel_in_one_buffer_and_are_read_in_place(helpers, tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    sizes = [(12, 16), (7, 5), (12, 16)]
+    for i, (h, w) in enumerate(sizes):
+        write_image(tmp_path / f"p{i}.png", helpers.random_image(h, w, i))
+    (tmp_path / "bad.png").write_bytes(b"not an image")
+    names = ["p0.png", "bad.png", "p1.png", "p2.png"]
+    table = decode_rows({"source": [str(tmp_path / n) for n in names], "dest": names})
+    assert table.column("pixels").num_chunks == 1 and table.column("error")[1].as_py()
+    views = image_views(table)
+    assert views[1] is None
+    for view, name in zip(views[:1] + views[2:], ["p0.png", "p1.png", "p2.png"], strict=True):
+        np.testing.assert_array_equal(view, read_image(tmp_path / name))
+        assert not view.flags.writeable  # the object store is shared
+    data = table.column("pixels").chunk(0).buffers()[2]
+    assert all(np.shares_memory(v, np.frombuffer(data, np.uint8)) for v in views if v is not None)
+    # As Ray may hand it over: sliced (offsets start mid-buffer) and in several chunks.
+    joined = pa.concat_tables([table.slice(2, 2), table.slice(0, 2)])
+    assert joined.column("pixels").num_chunks == 2
+    again = image_views(joined)
+    np.testing.assert_array_equal(again[0], views[2])
+    np.testing.assert_array_equal(again[1], views[3])
+    np.testing.assert_array_equal(again[2], views[0])
+    assert again[3] is None
 
 
 def test_the_actor_writes_ptx_runs_bytes_with_one_sweep_and_fsync_a_folder(
