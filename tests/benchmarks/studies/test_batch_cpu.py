@@ -106,3 +106,14 @@ def test_the_x2_over_x1_ceiling_from_cpu_alone():
     text = "\n".join(cpu_markdown({"batch_x1": row, "batch_x2": steady}, cores=2))
     # The actors' CPU beside their model thread: 31.5 - 25.0.
     assert "| batch_x2 | 31.5 | 1.2 | 6.5 |" in text and "| batch_x1 |" in text
+    assert "ran ahead" not in text  # no decode figures, no catalogue line
+    # Decode that ran ahead of the window counts in full for a catalogue run:
+    # 2 * 25 / (40 - 0.5 + 2.5) = 1.19.
+    ahead = {**steady, "steady_by_kind_ms_per_image": {"decode tasks": 0.5},
+             "decode_ms_per_image": 2.5}  # fmt: skip
+    top = ceiling({"batch_x1": row, "batch_x2": ahead}, cores=2)
+    assert top["x2_over_x1"] == pytest.approx(1.25)
+    assert top["x2_over_x1_all_decode"] == pytest.approx(50 / 42)
+    text = "\n".join(cpu_markdown({"batch_x1": row, "batch_x2": ahead}, cores=2))
+    assert "2.5 ms an image over the whole call, 0.5 in the window" in text
+    assert "x2/x1 <= 1.19" in text
