@@ -44,6 +44,7 @@ asyncio.run(main())
 # callable that returns a ready array (the GIL taken once, no ptx): transport + hand-off.
 # With a model (argv 3, 4: path, backend) the callable runs the engine on the request's
 # input instead, loaded as the benchmark loads it: a native server with no ptx logic.
+# argv 5: intra-op threads; argv 6 "0": lone calls not kept on one core (lone_core.h).
 NATIVE_ECHO = """
 import sys, threading
 import numpy as np
@@ -67,7 +68,8 @@ def infer(model, version, inputs, raw, outputs, authorization, whole):
     return 0, "", [(name, "FP32", y.shape, y)]
 def call(method, body, authorization):
     return 12, "echo server", None
-handle, port = grpc_native.load().start("127.0.0.1:0", 1 << 30, infer, call)
+lone_core = len(sys.argv) <= 6 or sys.argv[6] != "0"
+handle, port = grpc_native.load().start("127.0.0.1:0", 1 << 30, infer, call, lone_core)
 print(port, flush=True)
 threading.Event().wait()
 """

@@ -50,6 +50,7 @@ from ptx.runtime.server.native import build as native_build
 
 GRPC_TARGET = 1.3  # p50 over gRPC / in-process p50 (issue 17)
 ROUNDS = 5
+ANY_CORE = "native bare engine c++ lean, any core"
 
 
 def alternate(
@@ -164,6 +165,11 @@ def measure(
             if not np.allclose(check(), want, atol=1e-4, rtol=1e-4):
                 raise ModelError("the bare native engine's answer differs from in-process")
             calls["native bare engine c++ lean"] = CppLean(bare_url, feeds, out)
+            # the same with lone calls' threads on any core: what lone_core.h saves
+            free, free_url = start_echo(NATIVE_ECHO, out, shape, str(model), local, str(threads),
+                                        "0")  # fmt: skip
+            echoes.append(free)
+            calls[ANY_CORE] = CppLean(free_url, feeds, out)
         times = alternate({"in-process": lambda: engine.run(feeds), **calls}, seconds, rounds)
         engine.close()
     finally:
@@ -203,6 +209,8 @@ def measure(
         }
         # ptx's logic alone: the same server and client with and without it
         res["native_ptx_ms"] = p50["native grpc c++ lean"] - p50["native bare engine c++ lean"]
+        # lone calls kept on one core: the bare engine server without that, minus with it
+        res["lone_core_ms"] = p50[ANY_CORE] - p50["native bare engine c++ lean"]
     return res
 
 
@@ -251,7 +259,9 @@ def findings(res: dict) -> list[str]:
             f"{own['c++ lean']:.3f} ms; the native front end running the engine itself with "
             f"no ptx logic {p['native bare engine c++ lean']:.3f} ms = "
             f"{r['native bare engine c++ lean']:.2f}x (C++ client), so ptx's logic costs "
-            f"{res['native_ptx_ms']:.3f} ms of the native path"
+            f"{res['native_ptx_ms']:.3f} ms of the native path; keeping lone calls on one "
+            f"core saves it {res['lone_core_ms']:.3f} ms (the bare engine server with its "
+            f"threads on any core: {p[ANY_CORE]:.3f} ms = {r[ANY_CORE]:.2f}x)"
         )
     return [*lines, floors]
 

@@ -40,7 +40,7 @@ def test_measure_with_the_native_front_end(hw_onnx, tmp_path):
     assert res["native"] == "measured"
     native = {
         "native grpc", "native grpc lean", "native grpc c++ lean", "native bare engine c++ lean",
-        "native floor lean", "native floor c++ lean",
+        "native floor lean", "native floor c++ lean", grpc_overhead.ANY_CORE,
     }  # fmt: skip
     assert native <= set(res["p50_ms"])
     assert all(res["requests"][k] >= 2 for k in native)  # every path answered (and checked)
@@ -52,8 +52,11 @@ def test_measure_with_the_native_front_end(hw_onnx, tmp_path):
     assert res["native_ptx_ms"] == pytest.approx(
         res["p50_ms"]["native grpc c++ lean"] - res["p50_ms"]["native bare engine c++ lean"]
     )
+    assert res["lone_core_ms"] == pytest.approx(
+        res["p50_ms"][grpc_overhead.ANY_CORE] - res["p50_ms"]["native bare engine c++ lean"]
+    )
     assert all(r > 1 for r in res["native_floor_ratio"].values())
     _, md_path = grpc_overhead.write(res, tmp_path, "g", "cmd")
     page = md_path.read_text()
     assert "| native grpc c++ lean |" in page and "native front end (C++)" in page
-    assert "ptx's logic costs" in page
+    assert "ptx's logic costs" in page and "keeping lone calls on one core saves" in page
