@@ -70,9 +70,15 @@ class LoneCore {
 #ifdef __linux__
   static constexpr int64_t kRechooseNs = 1'000'000'000;
 
-  struct Mine {  // this thread's pin: the core, and the epoch it was made in
+  // This thread's pin: the core, the epoch it was made in, and whose list holds its id
+  // (taken off as the thread ends: a dead thread's id may be another process's later).
+  struct Mine {
     int cpu = -1;
     uint64_t epoch = 0;
+    LoneCore* owner = nullptr;
+    ~Mine() {
+      if (owner != nullptr && cpu >= 0) owner->Forget(*this);
+    }
   };
   static Mine& mine() {
     thread_local Mine m;
@@ -106,7 +112,15 @@ class LoneCore {
     }
     m.cpu = target;
     m.epoch = epoch_.load();
+    m.owner = this;
     pinned_.push_back(Tid());
+  }
+
+  void Forget(const Mine& m) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (m.epoch == epoch_.load()) {
+      pinned_.erase(std::remove(pinned_.begin(), pinned_.end(), Tid()), pinned_.end());
+    }
   }
 
   void Unpin() {
