@@ -10,9 +10,11 @@ of one model thread each (a worker is a core). Each side's time is the whole cal
 per-worker figure and the measured 2-worker efficiency follows, on paper, the cluster
 size for a target rate (10,000 images/s). Targets are reported, not asserted.
 
-A 512x512 PNG costs PIL ~110 ms to encode here against ~40 ms for the enhancer on one
-thread, so with PNG outputs every side is bound by the encode, not the model; JPEG
-(~5 ms) leaves the model-bound case the targets are about.
+A 512x512 PNG of these noisy photos costs PIL ~25 ms to encode at ptx's level 1
+(~34 ms at Pillow's default 6; a real photo ~18 vs ~54 ms) and ~9 ms to decode,
+against ~27 ms for the enhancer on one thread, so with PNG in and out every side is
+bound by the codec, not the model; JPEG (~1-2 ms each way) leaves the model-bound case
+the targets are about.
 
     python -m ptx.benchmarks.studies.batch_scaling [--onnx M] [--size 512] [--images 32]
         [--format jpg|png]
