@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ptx.errors import InputError, ModelError
-from ptx.io import sha256_file, write_image
+from ptx.io import atomic_write_bytes, encode_image, png_level, sha256_file
 from ptx.runtime import load
 from ptx.runtime.batch.devices import worker_device
 from ptx.runtime.engine import Engine
@@ -55,7 +55,8 @@ def plan_generate(labels_file: str | Path, out_dir: str | Path) -> list[dict]:
 class GenerateWorker:
     """Ray actor: one generator engine; one image per row, written atomically as PNG.
 
-    ``gpus`` and ``loader`` as for job.Worker: the GPU Ray assigned, and a test seam.
+    ``gpus`` and ``loader`` as for job.Worker: the GPU Ray assigned, and a test seam;
+    ``level`` the driver's PNG level (an actor on another node has its own environment).
     """
 
     def __init__(
@@ -65,8 +66,10 @@ class GenerateWorker:
         backend: str = "onnxruntime",
         gpus: float = 0.0,
         loader: Callable[..., Engine] | None = None,
+        level: int | None = None,
     ) -> None:
         device = worker_device(gpus)
+        self.level = png_level() if level is None else level
         self.device = device
         self.engine = (loader or load)(model, device=device, threads=threads, backend=backend)
 
@@ -83,7 +86,7 @@ class GenerateWorker:
                     n=1,
                     seed=int(batch["seed"][i]),
                 )
-                write_image(dest, images[0])
+                atomic_write_bytes(dest, encode_image(images[0], "PNG", level=self.level))
                 sha[i] = sha256_file(dest)
             except (InputError, ModelError, OSError, ValueError) as exc:
                 err[i] = str(exc)

@@ -313,7 +313,9 @@ def run_batch(
             ds = ray.data.from_items(todo, override_num_blocks=-(-len(todo) // rows))
             if task == "generate":
                 worker = GenerateWorker
-                kwargs = dict(model=str(model.resolve()), threads=threads, backend=backend)
+                kwargs = dict(
+                    model=str(model.resolve()), threads=threads, backend=backend, level=level
+                )
             else:
                 ds = ds.map_batches(
                     decode_rows,

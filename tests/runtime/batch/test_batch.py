@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 from pathlib import Path
@@ -261,6 +262,33 @@ def test_generate_from_a_labels_file_equals_ptx_run_generate(ray_local, tmp_path
         assert (out / name).read_bytes() == written.read_bytes()
     again = run_batch("generate", model, labels, out, workers=1, progress=False)
     assert (again.images, again.resumed, again.failed) == (0, 2, 1)
+
+
+def test_generate_actors_write_png_at_the_drivers_level(ray_local, monkeypatch, tmp_path):
+    """Ray started before PTX_PNG_LEVEL was set: its actors only know the level they are given."""
+    import importlib.util
+
+    from PIL import Image
+
+    from ptx.io import encode_image
+
+    where = Path(__file__).parents[1] / "pipelines" / "test_generate.py"
+    spec = importlib.util.spec_from_file_location("ptx_test_generate", where)
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    model = gen.tiny_generator(tmp_path / "gan.onnx")
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text(json.dumps({"labels": {"category": "mug"}, "seed": 3, "out": "m.png"}))
+    written = {}
+    for level in ("0", "9"):
+        monkeypatch.setenv("PTX_PNG_LEVEL", level)
+        out = tmp_path / f"out{level}"
+        assert run_batch("generate", model, labels, out, workers=1, progress=False).images == 1
+        written[level] = (out / "m.png").read_bytes()
+    pixels = np.asarray(Image.open(io.BytesIO(written["9"])).convert("RGB"))
+    assert written["0"] == encode_image(pixels, "PNG", level=0)
+    assert written["9"] == encode_image(pixels, "PNG", level=9)
+    assert len(written["0"]) > len(written["9"])
 
 
 def test_bad_labels_lines_are_refused_with_their_line_number(tmp_path):
