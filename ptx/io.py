@@ -118,8 +118,22 @@ def _temp_beside(dest: Path, sweep: bool) -> tuple[int, Path]:
     return fd, Path(tmp)
 
 
-def _write_failed(dest: Path, exc: OSError) -> InputError:
-    return InputError(f"{dest}: write failed ({exc.strerror or exc}); nothing was written")
+@contextlib.contextmanager
+def _publishing(tmp_path: Path, dest: Path, sync_dir: bool) -> Iterator[None]:
+    """Rename ``tmp_path`` over ``dest`` once the body is done; on any failure remove it."""
+    try:
+        yield
+        os.replace(tmp_path, dest)
+        if sync_dir:
+            _fsync(dest.parent, directory=True)
+    except OSError as exc:
+        tmp_path.unlink(missing_ok=True)
+        raise InputError(
+            f"{dest}: write failed ({exc.strerror or exc}); nothing was written"
+        ) from exc
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise
 
 
 @contextlib.contextmanager
@@ -135,19 +149,10 @@ def atomic_path(path: str | Path, sweep: bool = True, sync_dir: bool = True) -> 
     dest = Path(path)
     fd, tmp_path = _temp_beside(dest, sweep)
     os.close(fd)
-    try:
+    with _publishing(tmp_path, dest, sync_dir):
         yield tmp_path
         os.chmod(tmp_path, 0o666 & ~_UMASK)
         _fsync(tmp_path)
-        os.replace(tmp_path, dest)
-        if sync_dir:
-            _fsync(dest.parent, directory=True)
-    except OSError as exc:
-        tmp_path.unlink(missing_ok=True)
-        raise _write_failed(dest, exc) from exc
-    except BaseException:
-        tmp_path.unlink(missing_ok=True)
-        raise
 
 
 def atomic_write_bytes(
@@ -160,7 +165,7 @@ def atomic_write_bytes(
     """
     dest = Path(path)
     fd, tmp_path = _temp_beside(dest, sweep)
-    try:
+    with _publishing(tmp_path, dest, sync_dir):
         try:
             view = memoryview(data)
             while view:
@@ -173,15 +178,6 @@ def atomic_write_bytes(
                 os.fsync(fd)
         finally:
             os.close(fd)
-        os.replace(tmp_path, dest)
-        if sync_dir:
-            _fsync(dest.parent, directory=True)
-    except OSError as exc:
-        tmp_path.unlink(missing_ok=True)
-        raise _write_failed(dest, exc) from exc
-    except BaseException:
-        tmp_path.unlink(missing_ok=True)
-        raise
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
@@ -358,9 +354,16 @@ def encode_image(
     return buf.getvalue()
 
 
+def encode_for(
+    path: str | Path, rgb: np.ndarray, quality: int = 95, level: int | None = None
+) -> bytes:
+    """The bytes write_image writes for ``path``: its suffix's format (write_format)."""
+    return encode_image(rgb, write_format(path), quality, level)
+
+
 def write_image(path: str | Path, rgb: np.ndarray, quality: int = 95) -> None:
     """Write uint8 RGB HWC atomically; the format follows the file suffix (write_format)."""
-    atomic_write_bytes(path, encode_image(rgb, write_format(path), quality))
+    atomic_write_bytes(path, encode_for(path, rgb, quality))
 
 
 # -- folders ---------------------------------------------------------------------

@@ -20,12 +20,11 @@ from tqdm import tqdm
 from ptx.errors import InputError, ModelError
 from ptx.io import (
     atomic_write_bytes,
-    encode_image,
+    encode_for,
     png_level,
     remove_stale_parts_in,
     sha256_file,
     sync_folder,
-    write_format,
 )
 from ptx.runtime import load
 from ptx.runtime.backends import quiet_pool
@@ -213,7 +212,7 @@ def _finish(item: Item, y: np.ndarray, i: int, conv: ImageConvention, level: int
     sweep of dead writers' temp files are the caller's (Worker.__call__), once a batch.
     """
     rgb = conv.to_pixels(y[i : i + 1], size=item.image.shape[:2])[0]
-    data = encode_image(rgb, write_format(item.dest), quality=95, level=level)
+    data = encode_for(item.dest, rgb, level=level)
     atomic_write_bytes(item.dest, data, sweep=False, sync_dir=False)
     return hashlib.sha256(data).hexdigest()
 

@@ -16,10 +16,9 @@ from ptx.io import (
     WRITE_FORMATS,
     atomic_write_bytes,
     atomic_write_text,
-    encode_image,
+    encode_for,
     list_images,
     read_image,
-    write_format,
 )
 
 OUTPUT_MARK = ".ptx-output"  # hidden file marking a folder run's --out (never listed as input)
@@ -202,4 +201,4 @@ def same_size_batches(items: Iterable[Item], batch: int) -> Iterator[list[Item]]
 
 def save_image(dest: Path, rgb: np.ndarray) -> None:
     """Encode in the format of ``dest``'s suffix and write it atomically."""
-    atomic_write_bytes(dest, encode_image(rgb, write_format(dest), quality=95))
+    atomic_write_bytes(dest, encode_for(dest, rgb))

@@ -21,19 +21,8 @@ from ptx.spec import ImageConvention, ModelSpec, ShapeProfile, TensorSpec, embed
 GAIN = 8.0
 
 
-def cutout_model(path: Path, work_side: int = 64) -> Path:
-    """alpha = sigmoid(GAIN * (mean over RGB - 0.5)): bright pixels are the 'product'."""
-    nodes = [
-        helper.make_node("ReduceMean", ["image", "axes"], ["m"], keepdims=1),
-        helper.make_node("Sub", ["m", "half"], ["c"]),
-        helper.make_node("Mul", ["c", "gain"], ["g"]),
-        helper.make_node("Sigmoid", ["g"], ["alpha"]),
-    ]
-    inits = [
-        numpy_helper.from_array(np.array([1], np.int64), "axes"),
-        numpy_helper.from_array(np.array(0.5, np.float32), "half"),
-        numpy_helper.from_array(np.array(GAIN, np.float32), "gain"),
-    ]
+def _save_cutout(path: Path, nodes: list, inits: list, config: dict, max_batch: int = 1) -> Path:
+    """A cutout ONNX of ``nodes`` (image NCHW -> alpha N1HW) with its ModelSpec, saved."""
     graph = helper.make_graph(
         nodes,
         "cutout",
@@ -53,13 +42,29 @@ def cutout_model(path: Path, work_side: int = 64) -> Path:
         profile=ShapeProfile(
             min={"image": [1, 3, 32, 32]},
             opt={"image": [1, 3, 64, 64]},
-            max={"image": [1, 3, 256, 256]},
+            max={"image": [max_batch, 3, 256, 256]},
         ),
-        config={"work_side": work_side},
+        config=config,
     )
     embed_in_onnx(model, spec)
     onnx.save(model, str(path))
     return path
+
+
+def cutout_model(path: Path, work_side: int = 64) -> Path:
+    """alpha = sigmoid(GAIN * (mean over RGB - 0.5)): bright pixels are the 'product'."""
+    nodes = [
+        helper.make_node("ReduceMean", ["image", "axes"], ["m"], keepdims=1),
+        helper.make_node("Sub", ["m", "half"], ["c"]),
+        helper.make_node("Mul", ["c", "gain"], ["g"]),
+        helper.make_node("Sigmoid", ["g"], ["alpha"]),
+    ]
+    inits = [
+        numpy_helper.from_array(np.array([1], np.int64), "axes"),
+        numpy_helper.from_array(np.array(0.5, np.float32), "half"),
+        numpy_helper.from_array(np.array(GAIN, np.float32), "gain"),
+    ]
+    return _save_cutout(path, nodes, inits, {"work_side": work_side})
 
 
 def expected(rgb: np.ndarray) -> np.ndarray:
@@ -184,31 +189,8 @@ def skew_model(path: Path, flip: bool, max_batch: int = 2) -> Path:
         numpy_helper.from_array(weight, "w"),
         numpy_helper.from_array(np.array([-0.5 * GAIN], np.float32), "b"),
     ]
-    graph = helper.make_graph(
-        nodes,
-        "skew",
-        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["n", 3, "h", "w"])],
-        [helper.make_tensor_value_info("alpha", TensorProto.FLOAT, ["n", 1, "h", "w"])],
-        inits,
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
-    model.ir_version = 8
-    spec = ModelSpec(
-        task="cutout",
-        family="cutout",
-        inputs=[TensorSpec("image", "float32", ["batch", 3, "height", "width"])],
-        outputs=[TensorSpec("alpha", "float32", ["batch", 1, "height", "width"])],
-        image=ImageConvention(),
-        profile=ShapeProfile(
-            min={"image": [1, 3, 32, 32]},
-            opt={"image": [1, 3, 64, 64]},
-            max={"image": [max_batch, 3, 256, 256]},
-        ),
-        config={"work_side": 64, "flip_average": flip},
-    )
-    embed_in_onnx(model, spec)
-    onnx.save(model, str(path))
-    return path
+    config = {"work_side": 64, "flip_average": flip}
+    return _save_cutout(path, nodes, inits, config, max_batch=max_batch)
 
 
 def test_flip_average_is_the_mean_of_the_image_and_its_mirror(tmp_path) -> None:

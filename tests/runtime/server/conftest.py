@@ -16,6 +16,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from ptx.runtime.server.app import create_app
 from ptx.runtime.server.config import ServerConfig
+from ptx.runtime.server.native import build as native_build
 from ptx.runtime.server.run import BackgroundServer
 from ptx.spec import ImageConvention, ModelSpec, TensorSpec, embed_in_onnx
 
@@ -121,6 +122,18 @@ def model_files(tmp_path_factory, helpers) -> dict[str, Path]:
         "gen": generator_model(d / "gen.onnx"),
         "style": stylize_model(d / "style.onnx"),
     }
+
+
+@pytest.fixture(scope="module")
+def native():
+    """The built extension module (built here once if needed; skipped when it cannot be)."""
+    reason = native_build.missing_tools()
+    if reason and not native_build.module_path().exists():
+        pytest.skip(f"native gRPC front end: {reason}")
+    native_build.build()
+    from ptx.runtime.server import grpc_native
+
+    return grpc_native.load()
 
 
 @pytest.fixture(scope="session")

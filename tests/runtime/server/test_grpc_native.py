@@ -26,18 +26,6 @@ from ptx.runtime.server.run import BackgroundServer
 grpcclient = pytest.importorskip("tritonclient.grpc")
 
 
-@pytest.fixture(scope="module")
-def native():
-    """The built extension module (built here once if needed; skipped when it cannot be)."""
-    reason = native_build.missing_tools()
-    if reason and not native_build.module_path().exists():
-        pytest.skip(f"native gRPC front end: {reason}")
-    native_build.build()
-    from ptx.runtime.server import grpc_native
-
-    return grpc_native.load()
-
-
 def _start(models, frontend: str, **options) -> BackgroundServer:
     config = ServerConfig(models=models, port=0, grpc_port=0, grpc_frontend=frontend, **options)
     return BackgroundServer(create_app(config)).start()

@@ -15,8 +15,6 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from ptx.runtime.server.native import build as native_build
-
 grpcclient = pytest.importorskip("tritonclient.grpc")
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux") or len(os.sched_getaffinity(0)) < 2,
@@ -24,18 +22,6 @@ pytestmark = pytest.mark.skipif(
 )
 
 ALL = frozenset(os.sched_getaffinity(0))
-
-
-@pytest.fixture(scope="module")
-def native():
-    """The built extension module (built here once if needed; skipped when it cannot be)."""
-    reason = native_build.missing_tools()
-    if reason and not native_build.module_path().exists():
-        pytest.skip(f"native gRPC front end: {reason}")
-    native_build.build()
-    from ptx.runtime.server import grpc_native
-
-    return grpc_native.load()
 
 
 class Recorder:
