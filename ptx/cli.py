@@ -66,6 +66,9 @@ class LazyGroup(click.Group):
 @click.version_option(__version__, prog_name="ptx")
 def main() -> None:
     """Train, export, build and serve product-photo image models."""
+    from ptx.io import png_level  # here, not at the top: `ptx --help` stays light
+
+    png_level()  # a bad PTX_PNG_LEVEL: one line before any work, not one failure per file
 
 
 def register(name: str, target: str) -> None:

@@ -66,3 +66,12 @@ def test_ptx_error_becomes_one_line_and_exit_2() -> None:
 def test_version() -> None:
     result = CliRunner().invoke(main, ["--version"])
     assert result.exit_code == 0 and "ptx" in result.output
+
+
+def test_a_bad_png_level_is_one_line_before_any_command_runs(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("PTX_PNG_LEVEL", "fast")
+    args = ["run", "enhance", "--input", str(tmp_path / "in"), "--out", str(tmp_path / "out")]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 2
+    assert "error: PTX_PNG_LEVEL must be an integer 0-9, got 'fast'" in res.output
+    assert "no such file" not in res.output and not (tmp_path / "out").exists()
