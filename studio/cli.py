@@ -11,7 +11,13 @@ import click
 from ptx.errors import InputError
 from ptx.studio.compose import Models, compose_ad, compose_compare, compose_display
 from ptx.studio.layout import load_layout
-from ptx.studio.models import model_alpha, model_enhance, model_style, shipped_enhancer
+from ptx.studio.models import (
+    model_alpha,
+    model_enhance,
+    model_style,
+    shipped_cutout,
+    shipped_enhancer,
+)
 
 
 def parse_size(text: str | None) -> list[int] | None:
@@ -35,7 +41,8 @@ def common(fn):
         click.option("--layout", "layout_file", type=click.Path(), help="layout JSON/YAML file"),
         click.option(
             "--cutout-model", type=click.Path(),
-            help="ptx cutout model (.onnx/.plan) for products without an alpha channel",
+            help="ptx cutout model (.onnx/.plan) for products without an alpha channel "
+            "[the shipped runtime/models/cutout.onnx]",
         ),
         click.option(
             "--enhance-model", type=click.Path(), default=None,
@@ -54,11 +61,11 @@ def common(fn):
 
 
 def models(cutout_model, enhance_model, no_enhance, threads) -> Models:
-    """The model steps asked for: enhance (shipped default unless --no-enhance) and cut-out."""
+    """The model steps: enhance (unless --no-enhance) and cut-out, the shipped ones by default."""
     enhance = None
     if not no_enhance:
         enhance = model_enhance(enhance_model or shipped_enhancer(), threads)
-    alpha = model_alpha(cutout_model, threads) if cutout_model else None
+    alpha = model_alpha(cutout_model or shipped_cutout(), threads)
     return Models(alpha=alpha, enhance=enhance)
 
 

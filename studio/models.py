@@ -1,6 +1,6 @@
 """The studio's model steps, each a plain function over images, run through ptx.runtime.
 
-Enhance (the shipped enhancer by default), cut-out (a ptx cutout model) and style
+Enhance and cut-out (the models that ship with ptx by default, or the user's) and style
 (a ptx style model, applied to ad backgrounds only). Each model is loaded once.
 """
 
@@ -10,10 +10,11 @@ from pathlib import Path
 
 import numpy as np
 
-import ptx.runtime
 from ptx.runtime import load
 from ptx.runtime.backends import quiet_pool
+from ptx.runtime.pipelines.cutout import SHIPPED_MODEL as SHIPPED_CUTOUT
 from ptx.runtime.pipelines.cutout import cutout_alpha, load_cutout
+from ptx.runtime.pipelines.enhance import SHIPPED_MODEL as SHIPPED_ENHANCER
 from ptx.runtime.pipelines.enhance import enhance_arrays
 from ptx.runtime.pipelines.stylize import stylize_arrays
 from ptx.studio.ad import StyleFn
@@ -22,13 +23,24 @@ from ptx.studio.products import AlphaFn, EnhanceFn
 
 def shipped_enhancer() -> Path:
     """The enhancer that ships with ptx (runtime/models/enhance.onnx)."""
-    return Path(ptx.runtime.__file__).parent / "models" / "enhance.onnx"
+    return SHIPPED_ENHANCER
+
+
+def shipped_cutout() -> Path:
+    """The cut-out model that ships with ptx (runtime/models/cutout.onnx)."""
+    return SHIPPED_CUTOUT
 
 
 def model_alpha(model: str | Path, threads: int | None = None) -> AlphaFn:
-    """An AlphaFn running a ptx cut-out model (loaded once)."""
-    engine = load_cutout(model, threads=threads)
-    return lambda images: cutout_alpha(engine, images)
+    """An AlphaFn running a ptx cut-out model (loaded once, when a product first needs it)."""
+    engines = []  # RGBA inputs never need it: no load, no backend trial for them
+
+    def run(images: list[np.ndarray]) -> list[np.ndarray]:
+        if not engines:
+            engines.append(load_cutout(model, threads=threads))
+        return cutout_alpha(engines[0], images)
+
+    return run
 
 
 def model_enhance(

@@ -17,7 +17,13 @@ from ptx.runtime.cli._common import (
     run_trial_shape_option,
     trial_shapes,
 )
-from ptx.runtime.pipelines.cutout import cutout_path, flip_average, profile_sides, work_size
+from ptx.runtime.pipelines.cutout import (
+    SHIPPED_MODEL,
+    cutout_path,
+    flip_average,
+    profile_sides,
+    work_size,
+)
 from ptx.spec import ImageConvention
 
 TRIAL_HELP = (
@@ -28,7 +34,10 @@ TRIAL_HELP = (
 
 
 @click.command("cutout")
-@click.option("--model", required=True, type=click.Path(), help="cutout.onnx (or a .plan)")
+@click.option(
+    "--model", default=str(SHIPPED_MODEL), show_default="the cut-out model that ships with ptx",
+    type=click.Path(), help="cutout.onnx (or a .plan)",
+)  # fmt: skip
 @click.option("--input", "input_", required=True, type=click.Path(), help="image file or folder")
 @click.option(
     "--out", required=True, type=click.Path(), help="output folder (RGBA PNG, same stems)"

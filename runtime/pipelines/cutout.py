@@ -1,7 +1,7 @@
 """Cut products out of photos with a cutout model: a soft alpha per image, RGBA files.
 
-The network runs with the image's long side at most the spec's ``work_side``
-(downscaled by area averaging; sides below the profile's minimum are scaled up)
+The network runs with the image's long side at the spec's ``work_side`` (the size it
+trained at: larger photos are scaled down, smaller ones up)
 and its alpha is resized back to the photo's own size. Images keep their own
 sizes; each runs on its own (a cut-out is one photo at a time in practice).
 A spec with ``flip_average`` runs the photo and its mirror image as one batch of
@@ -28,6 +28,7 @@ from ptx.runtime.engine import Engine
 from ptx.runtime.pipelines.batching import RunSummary, mark_output, plan_items
 from ptx.spec import ImageConvention
 
+SHIPPED_MODEL = Path(__file__).resolve().parent.parent / "models" / "cutout.onnx"  # the default
 DEFAULT_WORK_SIDE = 192  # a cutout spec carries its own; this is for a spec without one
 DEFAULT_MIN_SIDE = 32
 DEFAULT_FLIP = False  # a spec without ``flip_average`` (older models): one pass, as trained
@@ -60,12 +61,15 @@ def _engine(engine_or_path: Engine | str | Path) -> Engine:
 def work_size(
     h: int, w: int, work_side: int, min_side: int, max_side: int | None = None
 ) -> tuple[int, int]:
-    """The (h, w) the network runs at: long side <= work_side, short side >= min_side.
+    """The (h, w) the network runs at: long side = work_side, short side >= min_side.
 
-    A very long, thin image cannot have both: the short side wins, and each side is
-    then clamped to ``max_side`` (the profile's), stretching the aspect if it must.
+    Small photos are scaled up too: the net is scale-sensitive and sees products at the
+    size it trained at (the shipped model found nothing in a 48 x 64 photo run as is, and
+    the whole product scaled up to 160). A very long, thin image cannot have both: the
+    short side wins, and each side is then clamped to ``max_side`` (the profile's),
+    stretching the aspect if it must.
     """
-    scale = min(1.0, work_side / max(h, w))
+    scale = work_side / max(h, w)
     scale = max(scale, min_side / min(h, w))
     hi = max_side or 1 << 30
     return tuple(min(max(int(round(s * scale)), min_side), hi) for s in (h, w))  # type: ignore[return-value]

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 from click.testing import CliRunner
 from PIL import Image
 
@@ -33,6 +34,30 @@ def test_display_from_a_photo_through_enhancer_and_cutout(
     assert result.exit_code == 0, result.output
     assert size_and_format(out) == ((300, 200), "JPEG")
     assert f"wrote {out}" in result.output
+
+
+def test_display_from_a_photo_without_cutout_model_uses_the_shipped_one(
+    products: dict[str, Path], tmp_path: Path
+) -> None:
+    out = tmp_path / "hero.png"
+    result = run("display", "--input", str(products["photo"]), "--out", str(out),
+                 "--size", "240x240", "--no-enhance", "--threads", "1")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    img = np.asarray(Image.open(out).convert("RGB"), dtype=np.int16)
+    assert img.shape == (240, 240, 3)
+    # the photo's own backdrop is keyed out: the frame's corners are the white background,
+    # and the product (a coloured box on white) is on it
+    assert (img[:8, :8] >= 250).all() and (img[-8:, -8:] >= 240).all()
+    assert (np.abs(img - 255).sum(axis=2) > 60).mean() > 0.02
+
+
+def test_rgba_products_never_load_the_cutout_model(
+    products: dict[str, Path], tmp_path: Path
+) -> None:
+    # the model loads when a product first needs it: here none does, so a missing file is fine
+    result = run("display", "--input", str(products["red"]), "--out", str(tmp_path / "r.png"),
+                 "--cutout-model", str(tmp_path / "missing.onnx"), "--no-enhance")  # fmt: skip
+    assert result.exit_code == 0, result.output
 
 
 def test_display_single_per_product_into_a_folder_and_grid(
@@ -82,7 +107,8 @@ def test_bad_input_is_one_line_and_nothing_is_written(
 ) -> None:
     out = tmp_path / "out"
     cases = [
-        (["display", "--input", str(products["photo"])], "has no alpha channel"),
+        (["display", "--input", str(products["photo"]), "--cutout-model",
+          str(tmp_path / "no.onnx")], "no.onnx"),
         (["display", "--input", str(products["red"]), "--size", "12"], "--size must be WIDTHxH"),
         (["compare", "--input", str(products["red"])], "needs at least 2 products"),
         (["ad", "--input", str(products["red"]), "--background", str(tmp_path / "no.jpg")],

@@ -40,7 +40,7 @@ def test_opaque_rgba_or_plain_photo_needs_a_cutout_model(tmp_path: Path) -> None
 def test_cutout_model_runs_after_the_enhancer(models: dict[str, Path], tmp_path: Path) -> None:
     from ptx.io import write_image
 
-    photo = photo_on_white(40, 60, (20, 60, 180))
+    photo = photo_on_white(40, 64, (20, 60, 180))  # long side = the model's work side
     write_image(tmp_path / "photo.png", photo)
     seen: list[np.ndarray] = []
     cut = model_alpha(models["cutout"])
@@ -55,7 +55,7 @@ def test_cutout_model_runs_after_the_enhancer(models: dict[str, Path], tmp_path:
     (product,) = prepare_products([tmp_path / "photo.png"], alpha_fn=spy, enhance_fn=enhance)
     assert np.array_equal(seen[0], enhance([photo])[0])  # the cut-out saw the enhanced photo
     # the model keys out the white backdrop: the product is the blue box in the middle
-    assert product.size == (20, 30)
+    assert product.size == (20, 32)
     assert product.alpha.min() > 0.9
 
 

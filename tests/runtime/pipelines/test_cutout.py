@@ -85,9 +85,9 @@ def _halves(h: int, w: int) -> np.ndarray:
 
 def test_alpha_at_the_work_size_is_the_model_output(model) -> None:
     rng = np.random.default_rng(0)
-    img = rng.integers(0, 256, size=(40, 50, 3), dtype=np.uint8)
+    img = rng.integers(0, 256, size=(40, 64, 3), dtype=np.uint8)  # long side = work side
     (alpha,) = cutout_alpha(model, [img])
-    assert alpha.dtype == np.float32 and alpha.shape == (40, 50)
+    assert alpha.dtype == np.float32 and alpha.shape == (40, 64)
     np.testing.assert_allclose(alpha, expected(img), atol=1e-5)
 
 
@@ -116,17 +116,18 @@ def test_work_side_overrides_the_specs(model) -> None:
         cutout_alpha(model, [img], work_side=0)
 
 
-def test_work_size_caps_the_long_side_and_lifts_the_short_one() -> None:
+def test_work_size_puts_the_long_side_at_the_work_side_and_lifts_the_short_one() -> None:
     assert work_size(1000, 500, 256, 32) == (256, 128)
-    assert work_size(100, 80, 256, 32) == (100, 80)
-    assert work_size(10, 20, 256, 32) == (32, 64)
+    assert work_size(100, 80, 256, 32) == (256, 205)  # a small photo is scaled up too
+    assert work_size(10, 20, 256, 32) == (128, 256)
+    assert work_size(10, 200, 256, 32) == (32, 640)  # the short side wins
     assert work_size(2000, 40, 256, 32, 1024) == (1024, 32)  # thin: the short side wins
 
 
 def test_rgba_keeps_the_rgb(model) -> None:
-    img = _halves(36, 48)
+    img = _halves(36, 64)  # long side = the work side: the alpha is the model's own
     (rgba,) = cutout_rgba(model, [img])
-    assert rgba.shape == (36, 48, 4) and rgba.dtype == np.uint8
+    assert rgba.shape == (36, 64, 4) and rgba.dtype == np.uint8
     assert np.array_equal(rgba[..., :3], img)
     want = np.clip(expected(img) * 255.0 + 0.5, 0, 255).astype(np.uint8)
     assert np.abs(rgba[..., 3].astype(int) - want).max() <= 1
