@@ -28,6 +28,7 @@ from ptx.io import (
 )
 from ptx.runtime import load
 from ptx.runtime.backends import quiet_pool
+from ptx.runtime.batch.blocks import BLOCK_BYTES, block_table, plan_blocks
 from ptx.runtime.batch.devices import (
     check_cluster_gpus,
     check_gpu_request,
@@ -54,9 +55,9 @@ from ptx.spec import ImageConvention
 
 TASKS = ("enhance", "stylize", "generate")
 DECODE_CPUS = 0.25  # a decode task's CPU share (small, so it always fits beside the actors)
-# Images per Ray task and actor call: Ray's per-call cost amortised (16 -> 32: the
-# driver 1.2 -> 0.9 ms of CPU an image, idle Ray workers 0.35 -> 0.2; a killed actor
-# redoes at most this many).
+# Images per Ray task and actor call at most: Ray's per-call cost amortised (16 -> 32:
+# the driver 1.2 -> 0.9 ms of CPU an image, idle Ray workers 0.35 -> 0.2; a killed
+# actor redoes at most this many); fewer where their pixels pass BLOCK_BYTES.
 ROWS_PER_CALL = 32
 WORKERS_PER_DECODER = 4  # CPU actors one decode task keeps fed (~3 ms an image vs ~30 ms)
 WRITERS = 2  # an actor's encode/write threads: outputs are written while the model runs on
@@ -141,11 +142,12 @@ class Worker:
 
     def __call__(self, batch) -> dict:
         """Enhance/stylize a decode_rows table's good rows; every row comes back with
-        sha256 or error."""
+        sha256 or error, its decode ``block`` and the pixel bytes this call ``held``."""
         sources, dests = batch.column("source").to_pylist(), batch.column("dest").to_pylist()
         n = len(sources)
         sha, err = [""] * n, batch.column("error").to_pylist()
         images = image_views(batch)  # read where Ray's object store holds them
+        held = sum(img.nbytes for img in images if img is not None)
         items = [(i, Item(Path(sources[i]), Path(dests[i]), images[i]))
                  for i in range(n) if not err[i]]  # fmt: skip
         index = {id(item): i for i, item in items}
@@ -183,7 +185,8 @@ class Worker:
             sync_folder(folder)
         return {
             "source": sources, "dest": dests, "sha256": sha, "error": err,
-            "device": [self.device] * n,
+            "device": [self.device] * n, "block": batch.column("block").to_pylist(),
+            "held": [held] * n,
         }  # fmt: skip
 
 
@@ -247,6 +250,7 @@ def run_batch(
     kill_on: str = "",
     gpus_per_worker: float = 0.0,
     loader: Callable[..., Engine] | None = None,
+    block_bytes: int = BLOCK_BYTES,
 ) -> BatchSummary:
     """Run ``task`` over ``input`` on Ray Data into ``out`` (names kept), resumably.
 
@@ -256,7 +260,8 @@ def run_batch(
     ``on_result`` sees each finished row on the driver (after its manifest line);
     ``kill_on`` ("a.png,b.png|flagdir") is a fault-injection hook: the worker holding
     each named input SIGKILLs itself once (a flag file per name in flagdir);
-    ``loader`` replaces ``ptx.runtime.load`` in the actors (tests).
+    ``loader`` replaces ``ptx.runtime.load`` in the actors (tests); ``block_bytes``
+    bounds the decoded pixels one decode task returns and one actor call holds.
     """
     if task not in TASKS:
         raise InputError(f"ptx batch runs {', '.join(TASKS)}; got '{task}'")
@@ -309,20 +314,26 @@ def run_batch(
             ctx.enable_progress_bars = False
             ctx.print_on_execution_start = False
             rows = max(batch, min(ROWS_PER_CALL, -(-len(todo) // (2 * workers))))
-            ds = ray.data.from_items(todo, override_num_blocks=-(-len(todo) // rows))
             if task == "generate":
+                ds = ray.data.from_items(todo, override_num_blocks=-(-len(todo) // rows))
                 worker = GenerateWorker
                 kwargs = dict(
                     model=str(model.resolve()), threads=threads, backend=backend, level=level
                 )
             else:
+                # One planned block a decode task and a CPU actor's call (batch_size
+                # None: Ray neither merges blocks up to a row count nor splits them); a
+                # GPU actor gets the uniform blocks' row count (Ray wants one for GPUs).
+                blocks = plan_blocks(todo, rows, block_bytes, uniform=gpus_per_worker > 0)
+                ds = ray.data.from_arrow([block_table(block) for block in blocks])
                 ds = ds.map_batches(
                     decode_rows,
-                    batch_size=rows,
+                    batch_size=None,
                     num_cpus=DECODE_CPUS,
                     compute=ray.data.TaskPoolStrategy(size=decoders(workers, gpus_per_worker)),
                 )
                 worker = Worker
+                rows = max(len(block) for block in blocks)  # a GPU actor's row count
                 kwargs = dict(
                     task=task,
                     model=str(model.resolve()),
@@ -337,7 +348,7 @@ def run_batch(
             ds = ds.map_batches(
                 worker,
                 fn_constructor_kwargs=kwargs,
-                batch_size=rows,
+                batch_size=None if worker is Worker and not gpu_args else rows,
                 batch_format="pyarrow" if worker is Worker else "numpy",
                 compute=ray.data.ActorPoolStrategy(size=workers),
                 num_cpus=per,

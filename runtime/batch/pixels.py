@@ -10,6 +10,8 @@ per row for a NumPy batch in the actor): ~0.7 ms of CPU a 512x512 image.
 
 from __future__ import annotations
 
+import uuid
+
 import numpy as np
 
 from ptx.errors import ImageError, InputError
@@ -43,13 +45,19 @@ def pixel_column(images: list[np.ndarray | None]):
 
 
 def decode_rows(batch: dict):
-    """Ray task: decode a block of rows (``source``, ``dest``) into one Arrow table."""
+    """Ray task: decode a block of rows (``source``, ``dest``) into one Arrow table.
+
+    Its ``block`` column names this decode call (one id for all its rows): the rows an
+    actor reports back show which images travelled together (blocks.py bounds them).
+    """
     import pyarrow as pa  # Ray Data's own dependency: only decode tasks get here
 
     rows = [decode_row({"source": str(s), "dest": str(d)})
             for s, d in zip(batch["source"], batch["dest"], strict=True)]  # fmt: skip
     columns = {key: [row[key] for row in rows] for key in COLUMNS if key != "pixels"}
-    return pa.table({**columns, "pixels": pixel_column([row["pixels"] for row in rows])})
+    block = [uuid.uuid4().hex] * len(rows)
+    pixels = pixel_column([row["pixels"] for row in rows])
+    return pa.table({**columns, "block": block, "pixels": pixels})
 
 
 def image_views(table) -> list[np.ndarray | None]:

@@ -158,6 +158,51 @@ def test_a_worker_killed_mid_run_loses_and_duplicates_nothing(ray_local, models,
     assert _files(out) == _files(ref)
 
 
+def test_blocks_are_bounded_by_decoded_bytes_and_outputs_stay_ptx_runs(
+    ray_local, models, helpers, tmp_path
+):
+    """A tiny budget: what each decode task returned and each actor call held stays
+    within it (an image over it alone), outputs and manifest as without a budget."""
+    src, out, budget = tmp_path / "in", tmp_path / "out", 2000  # 1-3 small images a block
+    sizes = {f"img{i:02d}.png": (12, 16) if i % 4 else (20, 40) for i in range(14)}
+    for i, (name, (h, w)) in enumerate(sizes.items()):  # 576 B each; 2,400 B (over) each 4th
+        write_image(src / name, helpers.random_image(h, w, i))
+    (src / "broken.png").write_bytes(b"not an image")  # no pixels: costs the budget nothing
+    rows: list[dict] = []
+    summary = run_batch("enhance", models["affine"], src, out, workers=2, progress=False,
+                        block_bytes=budget, on_result=rows.append)  # fmt: skip
+    assert (summary.images, summary.failed) == (14, 1)
+    blocks: dict[str, list[dict]] = {}
+    for row in rows:
+        blocks.setdefault(row["block"], []).append(row)
+    nbytes = {name: h * w * 3 for name, (h, w) in sizes.items()} | {"broken.png": 0}
+    for block in blocks.values():
+        decoded = sum(nbytes[Path(r["source"]).name] for r in block)
+        assert decoded <= budget or len(block) == 1, block  # what the decode task returned
+        assert {r["held"] for r in block} == {decoded}  # what the actor's call held: the same
+    assert max(len(b) for b in blocks.values()) == 3  # 3 x 576 fit, a 4th would not
+    assert sum(len(b) == 1 and nbytes[Path(b[0]["source"]).name] > budget
+               for b in blocks.values()) == 4  # fmt: skip
+    ref = tmp_path / "ref"
+    assert (
+        CliRunner()
+        .invoke(
+            enhance_cmd, ["--model", str(models["affine"]), "--input", str(src), "--out", str(ref)]
+        )
+        .exit_code
+        == 0
+    )  # the broken file is skipped, as here
+    assert _files(out) == _files(ref)
+    lines = _manifest(out)
+    assert sorted(Path(rec["input"]).name for rec in lines) == sorted([*sizes, "broken.png"])
+    for rec in lines:
+        assert (
+            "error" in rec
+            if rec["input"].endswith("broken.png")
+            else (rec["sha256"] == sha256_file(rec["output"]))
+        )
+
+
 def test_list_file_and_parquet_inputs_keep_relative_names(ray_local, models, helpers, tmp_path):
     src = _many(tmp_path / "cat", helpers, 3)
     write_image(src / "deep" / "x.png", helpers.random_image(8, 8, 9))

@@ -12,6 +12,7 @@ import pytest
 
 from ptx.io import read_image, remove_stale_parts_in, sha256_file, write_image
 from ptx.runtime.batch import job
+from ptx.runtime.batch.blocks import decoded_bytes, plan_blocks
 from ptx.runtime.batch.pixels import decode_rows, image_views
 from ptx.runtime.pipelines.batching import save_image
 
@@ -109,3 +110,38 @@ def test_the_actor_writes_ptx_runs_bytes_with_one_sweep_and_fsync_a_folder(
         assert ref.read_bytes() == dest.read_bytes(), name
     assert list(again["sha256"]) == list(res["sha256"][:2])
     assert not list(out.glob(".*.part"))
+
+
+def test_blocks_are_planned_from_headers_within_rows_and_bytes(helpers, tmp_path, monkeypatch):
+    """Headers only: 16x12 is 576 decoded bytes; over the budget alone; undecodable costs 0."""
+    shapes = [(12, 16)] * 5 + [(30, 40)] + [(12, 16)] * 2
+    rows = []
+    for i, (h, w) in enumerate(shapes):
+        write_image(tmp_path / f"p{i}.png", helpers.random_image(h, w, i))
+        rows.append({"source": str(tmp_path / f"p{i}.png"), "dest": f"p{i}.png"})
+    (tmp_path / "bad.png").write_bytes(b"not an image")
+    rows.insert(1, {"source": str(tmp_path / "bad.png"), "dest": "bad.png"})
+    assert decoded_bytes(tmp_path / "p5.png") == 30 * 40 * 3
+    assert decoded_bytes(tmp_path / "bad.png") == decoded_bytes(tmp_path / "none.png") == 0
+
+    def names(blocks):
+        return [[Path(r["source"]).stem for r in b] for b in blocks]
+
+    assert names(plan_blocks(rows, 3, budget=1200)) == [
+        ["p0", "bad", "p1"], ["p2", "p3"], ["p4"], ["p5"], ["p6", "p7"]
+    ]  # fmt: skip
+    assert names(plan_blocks(rows, 3, budget=10**9)) == [
+        ["p0", "bad", "p1"], ["p2", "p3", "p4"], ["p5", "p6", "p7"]
+    ]  # fmt: skip
+    monkeypatch.setenv("PTX_MAX_PIXELS", "1000")  # p5 is refused by its decode: costs nothing
+    assert decoded_bytes(tmp_path / "p5.png") == 0
+    assert names(plan_blocks(rows, 9, budget=1200)) == [
+        ["p0", "bad", "p1"], ["p2", "p3"], ["p4", "p5", "p6"], ["p7"]
+    ]  # fmt: skip
+    # A GPU actor's call gathers a row count across blocks: uniform blocks of as many of
+    # the largest image as fit (p5: 3,600 B, 2 of them at 7,200 B), so any such run fits.
+    monkeypatch.delenv("PTX_MAX_PIXELS")
+    assert names(plan_blocks(rows, 3, budget=7200, uniform=True)) == [
+        ["p0", "bad"], ["p1", "p2"], ["p3", "p4"], ["p5", "p6"], ["p7"]
+    ]  # fmt: skip
+    assert [len(b) for b in plan_blocks(rows, 3, budget=100, uniform=True)] == [1] * 9
