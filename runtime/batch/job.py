@@ -20,7 +20,6 @@ from tqdm import tqdm
 from ptx.errors import InputError, ModelError
 from ptx.io import (
     atomic_write_bytes,
-    encode_for,
     png_level,
     remove_stale_parts_in,
     sha256_file,
@@ -37,7 +36,7 @@ from ptx.runtime.batch.devices import (
 )
 from ptx.runtime.batch.generate import GenerateWorker, plan_generate
 from ptx.runtime.batch.manifest import MANIFEST_NAME, Manifest
-from ptx.runtime.batch.pixels import decode_row, decode_rows, image_views
+from ptx.runtime.batch.pixels import decode_row, decode_rows, encode_output, image_views
 from ptx.runtime.batch.ray_setup import (
     import_ray,
     local_cpus,
@@ -214,8 +213,7 @@ def _finish(item: Item, y: np.ndarray, i: int, conv: ImageConvention, level: int
     The bytes and format are save_image's (``ptx run``'s); the folder's fsync and the
     sweep of dead writers' temp files are the caller's (Worker.__call__), once a batch.
     """
-    rgb = conv.to_pixels(y[i : i + 1], size=item.image.shape[:2])[0]
-    data = encode_for(item.dest, rgb, level=level)
+    data = encode_output(y, i, conv, item.image.shape[:2], item.dest, level)
     atomic_write_bytes(item.dest, data, sweep=False, sync_dir=False)
     return hashlib.sha256(data).hexdigest()
 

@@ -10,12 +10,16 @@ per row for a NumPy batch in the actor): ~0.7 ms of CPU a 512x512 image.
 
 from __future__ import annotations
 
+import io
 import uuid
+from pathlib import Path
 
 import numpy as np
 
 from ptx.errors import ImageError, InputError
-from ptx.io import read_image
+from ptx.image import denormalise_constants, to_uint8
+from ptx.io import encode_for, read_image, write_format
+from ptx.spec import ImageConvention
 
 COLUMNS = ("source", "dest", "pixels", "h", "w", "error")
 
@@ -79,4 +83,54 @@ def image_views(table) -> list[np.ndarray | None]:
     return out
 
 
-__all__ = ["COLUMNS", "decode_row", "decode_rows", "image_views", "pixel_column"]
+def output_planes(
+    y: np.ndarray, i: int, conv: ImageConvention, size: tuple[int, int]
+) -> list[np.ndarray]:
+    """Output ``i`` of an NCHW 3-channel model batch ``y`` as uint8 planes, R, G, B.
+
+    to_pixels's values (the same float32 maths and to_uint8), without interleaving the
+    planes: Pillow merges them straight into its own pixel layout. ``y`` is the
+    caller's own array (every engine's ``run`` returns fresh ones): a float32 one is
+    worked on in place (image ``i``'s part only), saving a 3 MB array a 512x512 image.
+    """
+    a, b = denormalise_constants(conv)
+    v = y[i, :, : size[0], : size[1]]
+    mine = v.dtype == np.float32 and v.flags.writeable
+    values = np.multiply(v, a[:, None, None], out=v if mine else None, dtype=np.float32)
+    if np.any(b):  # adding 0.0 changes no pixel
+        values += b[:, None, None]
+    pixels = to_uint8(values, inplace=True)
+    return [pixels[c] for c in ((2, 1, 0) if conv.channel_order == "BGR" else (0, 1, 2))]
+
+
+def _save_options(fmt: str, level: int) -> dict:
+    """encode_image's options for ``fmt`` at JPEG/WebP quality 95 (a test holds them equal)."""
+    if fmt in ("JPEG", "WEBP"):
+        return {"quality": 95}
+    return {"compress_level": level} if fmt == "PNG" else {}
+
+
+def encode_output(
+    y: np.ndarray, i: int, conv: ImageConvention, size: tuple[int, int], dest: Path, level: int
+) -> bytes:
+    """Output ``i`` of model batch ``y`` as ``dest``'s file bytes: save_image's (``ptx run``'s).
+
+    An NCHW RGB output goes to Pillow as three planes (output_planes): 0.4 ms less CPU
+    a 512x512 JPEG than to_pixels + encode_for (the interleave, Pillow's RGB unpack and a
+    3 MB float array); any other output takes that path.
+    """
+    from PIL import Image  # ptx.io's own dependency, imported there lazily too
+
+    if conv.layout != "NCHW" or y.ndim != 4 or y.shape[1] != 3:
+        return encode_for(dest, conv.to_pixels(y[i : i + 1], size=size)[0], level=level)
+    img = Image.merge("RGB", [Image.fromarray(p) for p in output_planes(y, i, conv, size)])
+    buf = io.BytesIO()
+    fmt = write_format(dest)
+    img.save(buf, format=fmt, **_save_options(fmt, level))
+    return buf.getvalue()
+
+
+__all__ = [
+    "COLUMNS", "decode_row", "decode_rows", "encode_output", "image_views", "output_planes",
+    "pixel_column",
+]  # fmt: skip

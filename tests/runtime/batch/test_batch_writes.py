@@ -10,11 +10,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ptx.io import read_image, remove_stale_parts_in, sha256_file, write_image
+from ptx.io import (
+    WRITE_FORMATS,
+    encode_for,
+    read_image,
+    remove_stale_parts_in,
+    sha256_file,
+    write_image,
+)
 from ptx.runtime.batch import job
 from ptx.runtime.batch.blocks import decoded_bytes, plan_blocks
-from ptx.runtime.batch.pixels import decode_rows, image_views
+from ptx.runtime.batch.pixels import decode_rows, encode_output, image_views, output_planes
 from ptx.runtime.pipelines.batching import save_image
+from ptx.spec import ImageConvention
 
 
 def _dead_pid() -> int:
@@ -145,3 +153,45 @@ def test_blocks_are_planned_from_headers_within_rows_and_bytes(helpers, tmp_path
         ["p0", "bad"], ["p1", "p2"], ["p3", "p4"], ["p5", "p6"], ["p7"]
     ]  # fmt: skip
     assert [len(b) for b in plan_blocks(rows, 3, budget=100, uniform=True)] == [1] * 9
+
+
+@pytest.mark.parametrize(
+    "conv",
+    [
+        ImageConvention(),
+        ImageConvention(
+            channel_order="BGR", range=(-1.0, 1.0), mean=(0.1, 0.2, 0.3), std=(0.9, 1.1, 0.7)
+        ),  # fmt: skip
+        ImageConvention(layout="NHWC"),  # not planes: to_pixels + encode_for
+    ],
+    ids=["rgb01", "bgr-mean-std", "nhwc"],
+)
+def test_outputs_go_to_pillow_as_planes_with_ptx_runs_bytes(conv, tmp_path):
+    """Every written format, odd floats (NaN, inf, halves, out of range), a crop, batch > 1,
+    float16 and read-only outputs: the bytes of to_pixels + encode_for, other images intact."""
+    rng = np.random.default_rng(3)
+    y = rng.normal(0.5, 0.6, (3, 3, 9, 11)).astype(np.float32)
+    lo, hi = conv.range
+    y[1, 0, 0, :6] = [np.nan, np.inf, -np.inf, 0.5 / 255, 1.5 / 255, 254.5 / 255]
+    y[1, 0, 0, :6] = y[1, 0, 0, :6] * (hi - lo) + lo  # halves after the convention's maths
+    if conv.layout == "NHWC":
+        y = np.ascontiguousarray(y.transpose(0, 2, 3, 1))
+    size = (7, 10)
+    for i in range(3):
+        for suffix in WRITE_FORMATS:
+            for batch in (y.copy(), y.astype(np.float16), _read_only(y)):
+                dest = tmp_path / f"o{suffix}"
+                want = encode_for(dest, conv.to_pixels(batch[i : i + 1], size=size)[0], level=1)
+                before = batch.copy()
+                got = encode_output(batch, i, conv, size, dest, level=1)
+                assert got == want, (i, suffix, batch.dtype)
+                others = [j for j in range(3) if j != i]
+                np.testing.assert_array_equal(batch[others], before[others])  # untouched
+    planes = output_planes(y.copy(), 1, ImageConvention(), size) if conv.layout == "NCHW" else []
+    assert all(p.dtype == np.uint8 and p.shape == size for p in planes)
+
+
+def _read_only(y: np.ndarray) -> np.ndarray:
+    out = y.copy()
+    out.flags.writeable = False
+    return out
