@@ -342,6 +342,11 @@ def encode_image(
 
     if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ImageError(f"expected uint8 HxWx3, got {rgb.dtype} {rgb.shape}")
+    return encode_pil(Image.fromarray(rgb), fmt, quality, level)
+
+
+def encode_pil(img, fmt: str = "PNG", quality: int = 95, level: int | None = None) -> bytes:
+    """A Pillow image's bytes with encode_image's options (for callers that built it already)."""
     buf = io.BytesIO()
     fmt = fmt.upper().replace("JPG", "JPEG")
     if fmt in ("JPEG", "WEBP"):
@@ -350,7 +355,7 @@ def encode_image(
         kwargs = {"compress_level": png_level() if level is None else level}
     else:
         kwargs = {}
-    Image.fromarray(rgb).save(buf, format=fmt, **kwargs)
+    img.save(buf, format=fmt, **kwargs)
     return buf.getvalue()
 
 

@@ -10,7 +10,6 @@ per row for a NumPy batch in the actor): ~0.7 ms of CPU a 512x512 image.
 
 from __future__ import annotations
 
-import io
 import uuid
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import numpy as np
 
 from ptx.errors import ImageError, InputError
 from ptx.image import denormalise_constants, to_uint8
-from ptx.io import encode_for, read_image, write_format
+from ptx.io import encode_for, encode_pil, read_image, write_format
 from ptx.spec import ImageConvention
 
 COLUMNS = ("source", "dest", "pixels", "h", "w", "error")
@@ -103,13 +102,6 @@ def output_planes(
     return [pixels[c] for c in ((2, 1, 0) if conv.channel_order == "BGR" else (0, 1, 2))]
 
 
-def _save_options(fmt: str, level: int) -> dict:
-    """encode_image's options for ``fmt`` at JPEG/WebP quality 95 (a test holds them equal)."""
-    if fmt in ("JPEG", "WEBP"):
-        return {"quality": 95}
-    return {"compress_level": level} if fmt == "PNG" else {}
-
-
 def encode_output(
     y: np.ndarray, i: int, conv: ImageConvention, size: tuple[int, int], dest: Path, level: int
 ) -> bytes:
@@ -124,10 +116,7 @@ def encode_output(
     if conv.layout != "NCHW" or y.ndim != 4 or y.shape[1] != 3:
         return encode_for(dest, conv.to_pixels(y[i : i + 1], size=size)[0], level=level)
     img = Image.merge("RGB", [Image.fromarray(p) for p in output_planes(y, i, conv, size)])
-    buf = io.BytesIO()
-    fmt = write_format(dest)
-    img.save(buf, format=fmt, **_save_options(fmt, level))
-    return buf.getvalue()
+    return encode_pil(img, write_format(dest), level=level)
 
 
 __all__ = [
