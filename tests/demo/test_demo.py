@@ -53,5 +53,9 @@ def test_quick_demo_writes_models_report_and_grids(tmp_path) -> None:
         assert read_image(out / name).std() > 5, name
         assert f"]({name})" in report
     assert read_image(out / "personalised-grid.png").std() > 5
+    # a 6-second cut-out training is scored beside the shipped model (on 48 px renders here),
+    # which wins and cuts out the compose stage's products
+    cut = next(s for s in stages if s["name"] == "cut-out model")["data"]
+    assert cut["shipped"]["iou"] > max(0.6, cut["iou"]) and cut["compose_model"] == "shipped"
     profile = next(s for s in stages if s["name"] == "personalised variants")["data"]
     assert sum(profile["counts"].values()) == 16
