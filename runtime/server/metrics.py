@@ -75,15 +75,21 @@ class Metrics:
         )  # fmt: skip
 
     def later(self, record: Callable[[object], None], value: object) -> None:
-        """``record(value)`` at the next scrape (or once LATER_MAX wait), not now.
+        """``record(value)`` at the next scrape, not now (past LATER_MAX held: the oldest one).
 
         For a hot path (the native gRPC one): a Prometheus update costs microseconds of
         cold Python on the request's critical path; a deque append does not. Every
         exposition applies what waits first, so a scrape always sees every answered call.
+        Past the cap each call applies one held observation, so the deque stays bounded
+        without one unlucky call applying all 512 (1-3 ms, seen at p99.8 of gRPC calls).
         """
         self._later.append((record, value))  # deque.append/popleft: safe across threads
-        if len(self._later) >= LATER_MAX:
-            self.flush()
+        if len(self._later) > LATER_MAX:
+            try:
+                held, v = self._later.popleft()
+            except IndexError:  # a scrape drained it meanwhile
+                return
+            held(v)
 
     def flush(self) -> None:
         """Apply the observations ``later`` holds."""

@@ -217,9 +217,16 @@ def test_metrics_held_off_the_hot_path_are_all_in_the_next_scrape(monkeypatch):
     ) in (None, 0.0)  # held
     assert b'ptx_request_seconds_count{model="m",route="grpc"} 1.0' in m.exposition()
     monkeypatch.setattr(metrics_mod, "LATER_MAX", 3)
-    for _ in range(3):  # the third applies all three: the deque stays bounded
+
+    def count() -> float:
+        labels = {"model": "m", "route": "grpc"}
+        return m.registry.get_sample_value("ptx_request_seconds_count", labels)
+
+    for _ in range(3):  # up to the cap: all held
         m.later(child.observe, 0.001)
-    assert (
-        m.registry.get_sample_value("ptx_request_seconds_count", {"model": "m", "route": "grpc"})
-        == 4.0
-    )
+    assert count() == 1.0 and len(m._later) == 3
+    for i in range(4):  # past it each call applies the oldest one: bounded, no burst
+        m.later(child.observe, 0.001)
+        assert count() == 2.0 + i and len(m._later) == 3
+    m.exposition()
+    assert count() == 8.0 and len(m._later) == 0
