@@ -41,7 +41,7 @@ from ptx.benchmarks.harness.report import results_dir
 from ptx.benchmarks.harness.script import run_script
 from ptx.image import resize_bilinear
 from ptx.io import atomic_write_bytes, atomic_write_text
-from ptx.runtime.pipelines.cutout import cutout_alpha, flip_average, profile_sides
+from ptx.runtime.pipelines.cutout import cutout_alpha, flip_average, profile_sides, refines
 from ptx.training.cutout.data import VAL_SEED_OFFSET, held_out
 from ptx.training.cutout.metrics import alpha_iou, alpha_mae
 from ptx.training.data.matte import render_matte_kind
@@ -231,7 +231,9 @@ def markdown(result: dict[str, Any]) -> str:
     lines = [f"# Cut-out evaluation: {result['model']}", ""]
     side = result.get("work_side")
     mirror = ", averaged with the mirror image" if result.get("flip") else ""
-    lines += [f"Eval images {result['size']} px; the net runs at long side {side}{mirror}.", ""]
+    cut = "; its alpha refined by GrabCut" if result.get("refine") else ""
+    lines += [f"Eval images {result['size']} px; the net runs at long side {side}{mirror}{cut}."]
+    lines += [""]
     lines += [
         "| set | method | mean IoU | mean MAE | worst IoU | worst MAE |",
         "|---|---|---|---|---|---|",
@@ -267,20 +269,27 @@ def markdown(result: dict[str, Any]) -> str:
     default=None,
     help="Average with the mirror image's alpha, or not (default: the model spec's).",
 )
+@click.option(
+    "--refine/--no-refine",
+    default=None,
+    help="GrabCut refinement of the model's alpha, or not (default: the model spec's).",
+)
 @click.option("--out", help="Results folder (default: $PTX_RESULTS_DIR or ./bench-results).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def main(model_path, n_syn, size, seed, threads, work_side, flip, out, as_json) -> None:
+def main(model_path, n_syn, size, seed, threads, work_side, flip, refine, out, as_json) -> None:
     """Score a cut-out model on held-out renders and real composites against GrabCut/threshold."""
     from PIL import Image
 
     engine = runtime.load(model_path, backend="onnxruntime", threads=threads)
-    model = lambda rgb: cutout_alpha(engine, [rgb], work_side, flip)[0]  # noqa: E731
+    refine = refines(engine, refine)
+    model = lambda rgb: cutout_alpha(engine, [rgb], work_side, flip, refine)[0]  # noqa: E731
     methods = {"model": model, "grabcut": grabcut_alpha, "threshold": threshold_alpha}
     syn = [(f"render_{i}", rgb, a) for i, (rgb, a) in enumerate(held_out(seed, n_syn, size))]
     real = real_set(size)
     result: dict[str, Any] = {"model": str(model_path), "size": size, "seed": seed}
     result["work_side"] = work_side or profile_sides(engine)[0]
     result["flip"] = flip_average(engine) if flip is None else flip
+    result["refine"] = refine
     result["synthetic"] = score_set(syn, methods)
     for row, kind in zip(result["synthetic"], synthetic_kinds(seed, n_syn, size), strict=True):
         row["kind"] = kind

@@ -44,9 +44,13 @@ TRIAL_HELP = (
 )
 @click.option("--threads", type=int, default=None, help="intra-op threads [physical cores]")
 @run_trial_shape_option(TRIAL_HELP)
+@click.option(
+    "--refine/--no-refine", default=None,
+    help="refine the alpha with GrabCut seeded by the net [the model's spec says]",
+)  # fmt: skip
 @click.option("--no-progress", is_flag=True, help="no progress bar")
 @click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
-def run_cutout_cmd(model, input_, out, threads, trial_shape, no_progress, as_json) -> None:
+def run_cutout_cmd(model, input_, out, threads, trial_shape, refine, no_progress, as_json) -> None:
     """Cut the product out of a photo or a folder of photos: RGBA PNGs with a soft alpha."""
     shapes = trial_shapes(trial_shape)
     file = auto_trial_file(model, "auto", "cpu", "auto")
@@ -60,7 +64,9 @@ def run_cutout_cmd(model, input_, out, threads, trial_shape, no_progress, as_jso
         )
     engine = load(model, threads=threads, trial_shapes=shapes or None, **quiet_pool("auto"))
     check_trial_shapes(engine, shapes)
-    summary = cutout_path(engine, input_, out, threads=threads, progress=not no_progress)
+    summary = cutout_path(
+        engine, input_, out, threads=threads, progress=not no_progress, refine=refine
+    )
     if as_json:
         click.echo(json.dumps(summary.to_dict(), indent=2))
     else:

@@ -6,7 +6,8 @@ and its alpha is resized back to the photo's own size. Images keep their own
 sizes; each runs on its own (a cut-out is one photo at a time in practice).
 A spec with ``flip_average`` runs the photo and its mirror image as one batch of
 two and averages the two alphas (the mirror unflipped): the net is not exactly
-mirror-symmetric, and the average is right more often than either alone.
+mirror-symmetric, and the average is right more often than either alone. A spec with
+``refine: grabcut`` refines the alpha with one graph cut seeded by it (cutout_refine).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from ptx.io import atomic_write_bytes, read_image
 from ptx.runtime import load
 from ptx.runtime.backends import quiet_pool
 from ptx.runtime.engine import Engine
+from ptx.runtime.pipelines import cutout_refine
 from ptx.runtime.pipelines.batching import RunSummary, mark_output, plan_items
 from ptx.spec import ImageConvention
 
@@ -104,6 +106,27 @@ def flip_average(engine: Engine) -> bool:
     return wanted and _pairs_fit(engine)
 
 
+def refines(engine: Engine, refine: bool | None = None) -> bool:
+    """Whether the alpha gets GrabCut refinement: ``refine``, else the spec's ``refine`` key.
+
+    Asked for explicitly without OpenCV: MissingDependency. Asked for by the spec only:
+    one note on stderr, and the net's alpha as it is.
+    """
+    if refine is False:
+        return False
+    spec = engine.spec
+    wanted = spec is not None and spec.config.get("refine") in cutout_refine.REFINERS
+    if refine:
+        cutout_refine.import_cv2()
+        return True
+    return wanted and cutout_refine.available()
+
+
+def finish_alpha(img: np.ndarray, alpha: np.ndarray, refine: bool) -> np.ndarray:
+    """The net's alpha at the photo's size, GrabCut-refined when ``refine``."""
+    return cutout_refine.grabcut_refine(img, alpha) if refine else alpha
+
+
 def _check_image(img: np.ndarray, i: int) -> None:
     if not isinstance(img, np.ndarray) or img.dtype != np.uint8 or img.ndim != 3:
         raise InputError(f"image {i}: expected uint8 HxWx3 RGB, got {getattr(img, 'shape', img)}")
@@ -156,22 +179,25 @@ def cutout_alpha(
     images: list[np.ndarray],
     work_side: int | None = None,
     flip: bool | None = None,
+    refine: bool | None = None,
 ) -> list[np.ndarray]:
     """uint8 HxWx3 RGB images -> float32 HxW alpha in [0, 1] each, same order and sizes.
 
     ``work_side``: the long side the net runs at, instead of the spec's (None: the spec's).
     ``flip``: average with the mirror image's alpha, or not, instead of the spec's choice.
+    ``refine``: GrabCut refinement on or off instead of the spec's choice (``refines``).
     """
     engine = _engine(engine_or_path)
     for i, img in enumerate(images):
         _check_image(img, i)
     if work_side is not None and work_side < 1:
         raise InputError(f"work side must be at least 1 px, got {work_side}")
+    refine = refines(engine, refine)
     out = []
     for img in images:
         feeds, work = cutout_feeds(engine, img, work_side, flip)
         y = next(iter(engine.run(feeds).values()))
-        out.append(alpha_of(y, work, img.shape[:2]))
+        out.append(finish_alpha(img, alpha_of(y, work, img.shape[:2]), refine))
     return out
 
 
@@ -181,9 +207,11 @@ def to_rgba(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     return np.dstack([rgb, a])
 
 
-def cutout_rgba(engine_or_path: Engine | str | Path, images: list[np.ndarray]) -> list[np.ndarray]:
+def cutout_rgba(
+    engine_or_path: Engine | str | Path, images: list[np.ndarray], refine: bool | None = None
+) -> list[np.ndarray]:
     """Like cutout_alpha, but uint8 HxWx4 RGBA images (RGB unchanged)."""
-    alphas = cutout_alpha(engine_or_path, images)
+    alphas = cutout_alpha(engine_or_path, images, refine=refine)
     return [to_rgba(img, a) for img, a in zip(images, alphas, strict=True)]
 
 
@@ -202,16 +230,19 @@ def cutout_path(
     out: str | Path,
     threads: int | None = None,
     progress: bool = True,
+    refine: bool | None = None,
 ) -> RunSummary:
     """Cut out a file or folder (recursive) into ``out`` as RGBA PNGs with the same stems.
 
-    Unreadable images are skipped and listed; every write is atomic.
+    Unreadable images are skipped and listed; every write is atomic. ``refine``: as
+    cutout_alpha's.
     """
     items = plan_items(input, out, suffix=".png")
     if isinstance(engine_or_path, Engine):
         engine = check_model(engine_or_path)
     else:
         engine = check_model(load(engine_or_path, threads=threads, **quiet_pool("auto")))
+    refine = refines(engine, refine)  # once, before the first photo (a missing OpenCV)
     mark_output(input, out)
     skipped: list[tuple[str, str]] = []
     done = 0
@@ -219,7 +250,7 @@ def cutout_path(
     for item in tqdm(items, unit="img", file=sys.stderr, disable=not progress, leave=False):
         try:
             rgb = read_image(item.source)
-            rgba = cutout_rgba(engine, [rgb])[0]
+            rgba = cutout_rgba(engine, [rgb], refine=refine)[0]
             atomic_write_bytes(item.dest, encode_rgba(rgba))
             done += 1
         except (ImageError, InputError, ModelError) as exc:

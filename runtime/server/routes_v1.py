@@ -87,6 +87,7 @@ async def cutout(request: Request) -> Response:
     model = state.model(request.path_params["name"])
     images.check_task(model.spec, "cutout")  # a model of another kind: 400, before the body
     state.cached((model.name, "cutout"), lambda: cutter.check_model(model.engine))
+    refine = state.cached((model.name, "cutout-refine"), lambda: cutter.refines(model.engine))
     body = await read_body(request, state.config.max_body_bytes)
     h, w = images.image_size(body, state.config.max_pixels)  # the header only: no pixels yet
     cost = image_cost(h, w, np.dtype(np.float32), state.config.activation_factor)
@@ -100,6 +101,7 @@ async def cutout(request: Request) -> Response:
 
         def encode() -> bytes:
             alpha = cutter.alpha_of(next(iter(result.outputs.values())), work, rgb.shape[:2])
+            alpha = cutter.finish_alpha(rgb, alpha, refine)
             return cutter.encode_rgba(cutter.to_rgba(rgb, alpha))
 
         data = await run_in_threadpool(encode)

@@ -38,6 +38,11 @@ from ptx.training.cutout.train import train_cutout
     default=None,
     help="Runtime averages the alpha with the mirror image's [on; --init/--resume: theirs].",
 )
+@click.option(
+    "--refine/--no-refine",
+    default=None,
+    help="Runtime refines the alpha with GrabCut [on; --init/--resume: theirs].",
+)
 @click.option("--time-budget", type=float, default=None, help="Stop after this many seconds.")
 @click.option("--json", "as_json", is_flag=True, help="Print the final metrics as JSON.")
 def train_cutout_cmd(
@@ -55,6 +60,7 @@ def train_cutout_cmd(
     init: Path | None,
     work_side: int | None,
     flip_average: bool | None,
+    refine: bool | None,
     time_budget: float | None,
     as_json: bool,
 ) -> None:
@@ -75,5 +81,6 @@ def train_cutout_cmd(
         init=init,
         work_side=work_side,
         flip_average=flip_average,
+        refine=refine,
     )
     echo_metrics(f"checkpoint: {out}", metrics, as_json, checkpoint=str(out))

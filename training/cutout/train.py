@@ -80,6 +80,7 @@ def train_cutout(
     init: Path | None = None,
     work_side: int | None = None,
     flip_average: bool | None = None,
+    refine: bool | None = None,
 ) -> dict[str, float]:
     """Train (or resume) a cutout model into checkpoint folder ``out``; returns final metrics.
 
@@ -90,6 +91,7 @@ def train_cutout(
     size it learned from fits best); ``init`` / ``resume`` keep their checkpoint's.
     ``flip_average``: whether the runtime averages with the mirror image (into the spec);
     None keeps the checkpoint's (``init`` / ``resume``) or the default config's.
+    ``refine``: whether the runtime refines the alpha with GrabCut (into the spec); as above.
     """
     import torch
     from torch.utils.tensorboard import SummaryWriter
@@ -115,6 +117,8 @@ def train_cutout(
         spec.config["work_side"] = int(work_side)
     if flip_average is not None:  # likewise
         spec.config["flip_average"] = bool(flip_average)
+    if refine is not None:
+        spec.config["refine"] = "grabcut" if refine else None
     model.train()
     step, start_frac = 0, 0.0
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)

@@ -51,7 +51,7 @@ def _save_cutout(path: Path, nodes: list, inits: list, config: dict, max_batch: 
     return path
 
 
-def cutout_model(path: Path, work_side: int = 64) -> Path:
+def cutout_model(path: Path, work_side: int = 64, refine: bool = False) -> Path:
     """alpha = sigmoid(GAIN * (mean over RGB - 0.5)): bright pixels are the 'product'."""
     nodes = [
         helper.make_node("ReduceMean", ["image", "axes"], ["m"], keepdims=1),
@@ -64,7 +64,8 @@ def cutout_model(path: Path, work_side: int = 64) -> Path:
         numpy_helper.from_array(np.array(0.5, np.float32), "half"),
         numpy_helper.from_array(np.array(GAIN, np.float32), "gain"),
     ]
-    return _save_cutout(path, nodes, inits, {"work_side": work_side})
+    config = {"work_side": work_side, **({"refine": "grabcut"} if refine else {})}
+    return _save_cutout(path, nodes, inits, config)
 
 
 def expected(rgb: np.ndarray) -> np.ndarray:
