@@ -108,6 +108,7 @@ def train_cutout(
     torch.manual_seed(seed)
     if init is not None:
         model, spec = load_checkpoint(init, family=FAMILY)
+        spec.task = "cutout"  # checkpoints from before the task existed say 'custom'
         state = None
     else:
         model, spec, state = start_or_resume(out, FAMILY, resume, config)

@@ -27,8 +27,9 @@ def shipped():
 
 def test_shipped_model_is_a_small_cutout_model_with_its_spec(shipped) -> None:
     assert SHIPPED_MODEL.stat().st_size < 4 << 20  # a few MB at most
-    assert shipped.spec.family == "cutout"
+    assert shipped.spec.family == "cutout" and shipped.spec.task == "cutout"
     assert shipped.spec.config["flip_average"] is True
+    assert shipped.spec.config["refine"] == "grabcut"
     assert int(shipped.spec.config["work_side"]) >= 160
 
 

@@ -46,3 +46,25 @@ def test_cutout_route_returns_the_photo_with_the_models_alpha(tmp_path, model_fi
         assert "/v1/models/{name}/cutout" in doc["paths"]
     finally:
         server.stop()
+
+
+def test_cutout_route_refines_as_the_models_spec_says(model_files, srv):
+    # the shipped model's spec asks for GrabCut refinement: the route gives what
+    # cutout_alpha gives (refined), not the net's raw alpha
+    from ptx.runtime.pipelines.cutout import SHIPPED_MODEL
+    from ptx.training.cutout.data import held_out
+
+    ((rgb, _),) = held_out(0, 1, 320)
+    server = srv.start({"cut": SHIPPED_MODEL})
+    try:
+        r = httpx.post(
+            server.url + "/v1/models/cut/cutout", content=encode_image(rgb, "PNG"), timeout=60
+        )
+        assert r.status_code == 200, r.text
+        got = np.asarray(Image.open(io.BytesIO(r.content)))[..., 3].astype(int)
+    finally:
+        server.stop()
+    refined, raw = (cutout_alpha(SHIPPED_MODEL, [rgb], refine=f)[0] for f in (True, False))
+    refined, raw = (np.clip(a * 255.0 + 0.5, 0, 255).astype(int) for a in (refined, raw))
+    assert np.abs(got - refined).max() <= 1
+    assert (np.abs(got - raw) > 128).sum() > 20

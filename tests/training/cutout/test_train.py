@@ -129,3 +129,26 @@ def test_flip_average_goes_into_the_spec(tmp_path) -> None:
         held_out_images=1, threads=1, init=b,
     )  # fmt: skip
     assert ModelSpec.load(c / "spec.json").config["flip_average"] is False
+
+
+def test_refine_goes_into_the_spec_and_init_says_task_cutout(tmp_path) -> None:
+    """Fresh runs ask the runtime to refine with GrabCut; --no-refine / --init as flip-average."""
+    a = tmp_path / "a"
+    args = ["train", "cutout", "--out", str(a), "--steps", "0", "--images", "2", "--size", "40"]
+    args += ["--patch", "32", "--batch", "1", "--width", "4", "--held-out", "1"]
+    assert CliRunner().invoke(main, args).exit_code == 0
+    assert ModelSpec.load(a / "spec.json").config["refine"] == "grabcut"
+    b = tmp_path / "b"
+    args[3] = str(b)
+    assert CliRunner().invoke(main, [*args, "--no-refine"]).exit_code == 0
+    assert ModelSpec.load(b / "spec.json").config["refine"] is None
+    old = ModelSpec.load(b / "spec.json")  # a checkpoint from before the 'cutout' task
+    old.task = "custom"
+    old.save(b / "spec.json")
+    c = tmp_path / "c"
+    train_cutout(
+        c, steps=0, images=2, size=40, batch=1, patch=32, progress=False,
+        held_out_images=1, threads=1, init=b,
+    )  # fmt: skip
+    spec = ModelSpec.load(c / "spec.json")
+    assert spec.config["refine"] is None and spec.task == "cutout"
