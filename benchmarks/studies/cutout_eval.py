@@ -150,6 +150,7 @@ def grabcut_alpha(rgb: np.ndarray) -> np.ndarray:
     mask = np.zeros((h, w), np.uint8)
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
     bgr = np.ascontiguousarray(rgb[..., ::-1])
+    cv2.setRNGSeed(0)  # its k-means draws from a per-thread RNG: else it depends on earlier calls
     cv2.grabCut(bgr, mask, (mx, my, w - 2 * mx, h - 2 * my), bgd, fgd, 5, cv2.GC_INIT_WITH_RECT)
     return np.isin(mask, (cv2.GC_FGD, cv2.GC_PR_FGD)).astype(np.float32)
 
