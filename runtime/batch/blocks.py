@@ -46,7 +46,7 @@ def plan_blocks(
     limit = max_pixels()
     sizes = [decoded_bytes(row["source"], limit) for row in rows]
     if uniform:
-        n = max(1, min(rows_per_block, budget // max(1, *sizes)))
+        n = max(1, min(rows_per_block, budget // max(1, max(sizes, default=0))))
         return [rows[i : i + n] for i in range(0, len(rows), n)]
     blocks: list[list[dict]] = []
     block: list[dict] = []

@@ -153,6 +153,7 @@ def test_blocks_are_planned_from_headers_within_rows_and_bytes(helpers, tmp_path
         ["p0", "bad"], ["p1", "p2"], ["p3", "p4"], ["p5", "p6"], ["p7"]
     ]  # fmt: skip
     assert [len(b) for b in plan_blocks(rows, 3, budget=100, uniform=True)] == [1] * 9
+    assert plan_blocks([], 3) == plan_blocks([], 3, uniform=True) == []
 
 
 @pytest.mark.parametrize(
