@@ -18,6 +18,15 @@ from ptx.training.cutout.train import train_cutout
 @click.option("--batch", type=int, default=10, show_default=True)
 @click.option("--patch", type=int, default=128, show_default=True, help="Crop side in px.")
 @click.option("--width", type=int, default=None, help="Network width [16].")
+@click.option(
+    "--refiner",
+    type=int,
+    default=None,
+    help="Add a full-resolution edge refiner of N channels to the --init model (frozen).",
+)
+@click.option(
+    "--train-coarse", is_flag=True, help="A refined model's coarse net trains too [frozen]."
+)
 @click.option("--lr", type=float, default=2e-3, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--held-out", type=int, default=48, show_default=True, help="Held-out renders.")
@@ -53,6 +62,8 @@ def train_cutout_cmd(
     batch: int,
     patch: int,
     width: int | None,
+    refiner: int | None,
+    train_coarse: bool,
     lr: float,
     seed: int,
     held_out: int,
@@ -75,12 +86,19 @@ def train_cutout_cmd(
         lr=lr,
         seed=seed,
         resume=resume,
-        config=None if width is None else {"width": width},
+        config=_config(width, refiner),
         time_budget_s=time_budget,
         held_out_images=held_out,
         init=init,
         work_side=work_side,
         flip_average=flip_average,
         refine=refine,
+        train_coarse=train_coarse,
     )
     echo_metrics(f"checkpoint: {out}", metrics, as_json, checkpoint=str(out))
+
+
+def _config(width: int | None, refiner: int | None) -> dict | None:
+    """The model config the options ask for (None: the defaults)."""
+    cfg = {k: v for k, v in (("width", width), ("refiner", refiner)) if v is not None}
+    return cfg or None

@@ -38,8 +38,12 @@ DEFAULT_CONFIG: dict[str, Any] = {
     # the runtime refines the alpha with one GrabCut seeded by it (runtime/pipelines/
     # cutout_refine.py): validation renders +0.004 IoU, real photo backdrops +0.08
     "refine": "grabcut",
+    # channels of the full-resolution edge refiner (RefinedCutoutNet); 0: none. With it
+    # the coarse net runs at half the work side.
+    "refiner": 0,
 }
 TEST_CONFIG: dict[str, Any] = {"width": 4, "context": 16, "work_side": 64}
+REFINED_TEST_CONFIG: dict[str, Any] = {**TEST_CONFIG, "refiner": 4}
 MIN_SIDE, OPT_SIDE, MAX_SIDE, MAX_BATCH = 32, 256, 1024, 8
 TASK = "cutout"
 
@@ -96,6 +100,10 @@ class CutoutNet(nn.Module):
         self.head = nn.Conv2d(w, 1, 3, padding=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.logits(x)[0])
+
+    def logits(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(alpha logit (N, 1, H, W), last decoder features (N, width, H, W))."""
         s0 = self.enc0(x)
         s1 = self.enc1(s0)
         s2 = self.enc2(s1)
@@ -108,13 +116,63 @@ class CutoutNet(nn.Module):
         d1 = self.dec1(s1 + self.red1(_up(d2, s1)))
         # The raw pixels again at the end: the finest edge detail is in the input itself.
         d0 = self.dec0(torch.cat([s0 + self.red0(_up(d1, s0)), x], dim=1))
-        return torch.sigmoid(self.head(d0))
+        return self.head(d0), d0
+
+
+class RefinedCutoutNet(nn.Module):
+    """The CutoutNet at half resolution, then a full-resolution edge refiner.
+
+    The coarse net decides what is product from a 2x2-averaged image (an exact area
+    downscale, the scale it trained at); the refiner sees the full-resolution pixels with
+    the coarse logit and last features upsampled, and adds a correction to that logit, so
+    edges land where the full-resolution pixels put them. Its last layer starts at zero:
+    before training it returns the coarse net's alpha, upsampled. The coarse net stays
+    frozen (eval mode, no gradients) while the refiner trains, unless ``unfreeze``d.
+    """
+
+    def __init__(self, width: int = 16, context: int = 64, refiner: int = 16) -> None:
+        super().__init__()
+        self.coarse = CutoutNet(width, context)
+        r = refiner
+        act = nn.LeakyReLU(0.1, inplace=True)
+        self.refiner = nn.Sequential(
+            nn.Conv2d(3 + 1 + width, r, 3, padding=1), act,
+            nn.Conv2d(r, r, 3, padding=1), act,
+            nn.Conv2d(r, r, 3, padding=1), act,
+        )  # fmt: skip
+        self.head = nn.Conv2d(r, 1, 3, padding=1)
+        nn.init.zeros_(self.head.weight)
+        nn.init.zeros_(self.head.bias)
+        self.frozen = True
+        self.coarse.requires_grad_(False)
+
+    def unfreeze(self) -> RefinedCutoutNet:
+        """Let the coarse net train too (end-to-end fine-tuning)."""
+        self.frozen = False
+        self.coarse.requires_grad_(True)
+        return self
+
+    def train(self, mode: bool = True) -> RefinedCutoutNet:
+        """Train mode; a frozen coarse net stays in eval mode (keeps its BatchNorm stats)."""
+        super().train(mode)
+        if self.frozen:
+            self.coarse.eval()
+        return self
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logit, feats = self.coarse.logits(F.avg_pool2d(x, 2))
+        logit, feats = _up(logit, x), _up(feats, x)
+        r = self.refiner(torch.cat([x, logit, feats], dim=1))
+        return torch.sigmoid(logit + self.head(r))
 
 
 def build(config: dict[str, Any]) -> Any:
     """The CutoutNet for ``config`` (missing keys take the defaults)."""
     cfg = {**DEFAULT_CONFIG, **(config or {})}
-    return CutoutNet(width=int(cfg["width"]), context=int(cfg["context"]))
+    width, context, refiner = int(cfg["width"]), int(cfg["context"]), int(cfg["refiner"])
+    if refiner > 0:
+        return RefinedCutoutNet(width, context, refiner)
+    return CutoutNet(width=width, context=context)
 
 
 def make_spec(config: dict[str, Any]) -> ModelSpec:

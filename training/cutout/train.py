@@ -81,6 +81,7 @@ def train_cutout(
     work_side: int | None = None,
     flip_average: bool | None = None,
     refine: bool | None = None,
+    train_coarse: bool = False,
 ) -> dict[str, float]:
     """Train (or resume) a cutout model into checkpoint folder ``out``; returns final metrics.
 
@@ -92,6 +93,7 @@ def train_cutout(
     ``flip_average``: whether the runtime averages with the mirror image (into the spec);
     None keeps the checkpoint's (``init`` / ``resume``) or the default config's.
     ``refine``: whether the runtime refines the alpha with GrabCut (into the spec); as above.
+    ``train_coarse``: a refined model's coarse net trains too (else it stays frozen).
     """
     import torch
     from torch.utils.tensorboard import SummaryWriter
@@ -103,15 +105,22 @@ def train_cutout(
         )
     if init is not None and resume:
         raise InputError("--init starts a new run from a checkpoint's weights; drop --resume")
+    if int((config or {}).get("refiner", 0)) > 0 and init is None and not resume:
+        raise InputError("--refiner adds an edge refiner to a trained net: give --init CKPT")
     if work_side is not None and not 32 <= work_side <= 1024:
         raise InputError(f"--work-side must be between 32 and 1024 px, got {work_side}")
     torch.manual_seed(seed)
     if init is not None:
         model, spec = load_checkpoint(init, family=FAMILY)
         spec.task = "cutout"  # checkpoints from before the task existed say 'custom'
+        model, spec, work_side = add_refiner(model, spec, config, work_side)
         state = None
     else:
         model, spec, state = start_or_resume(out, FAMILY, resume, config)
+    if train_coarse:
+        if not hasattr(model, "unfreeze"):
+            raise InputError("--train-coarse is for a model with an edge refiner (--refiner)")
+        model.unfreeze()
     if work_side is None and state is None and init is None and "work_side" not in (config or {}):
         work_side = size  # a fresh run: the net runs best at the scale it learns from
     if work_side is not None:  # a runtime setting only: the weights do not depend on it
@@ -122,7 +131,8 @@ def train_cutout(
         spec.config["refine"] = "grabcut" if refine else None
     model.train()
     step, start_frac = 0, 0.0
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+    params = [p for p in model.parameters() if p.requires_grad]  # a refiner's net is frozen
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=1e-4)
     if state is not None:
         opt.load_state_dict(state["optimizer"])
         step, seed = int(state["step"]), int(state.get("seed", seed))
@@ -189,6 +199,28 @@ def train_cutout(
         feed.close()
     tb.close()
     return result.metrics
+
+
+def add_refiner(
+    model: Any, spec: ModelSpec, config: dict | None, work_side: int | None
+) -> tuple[Any, ModelSpec, int | None]:
+    """A plain cutout ``model`` wrapped with a new edge refiner when ``config`` asks for one.
+
+    Its net becomes the frozen coarse stage at half resolution, so the work side doubles
+    unless ``work_side`` is given. Anything else: returned as it is.
+    """
+    from ptx.training.cutout.model import build
+
+    want = int((config or {}).get("refiner", 0))
+    if want <= 0 or int(spec.config.get("refiner", 0)) > 0:
+        return model, spec, work_side
+    cfg = {**spec.config, "refiner": want}
+    refined = build(cfg)
+    refined.coarse.load_state_dict(model.state_dict())
+    spec.config = cfg
+    if work_side is None:
+        work_side = 2 * int(spec.config.get("work_side", 160))
+    return refined, spec, work_side
 
 
 def _checkpoint(

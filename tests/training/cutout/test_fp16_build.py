@@ -13,20 +13,24 @@ import torch
 
 from ptx.training.common import registry
 from ptx.training.common.checkpoint import save_checkpoint
+from ptx.training.cutout.model import REFINED_TEST_CONFIG
 
 HAS_BUILDER = any(importlib.util.find_spec(m) for m in ("tensorrt", "tensorrt_rtx"))
 
 
 @pytest.mark.tensorrt
 @pytest.mark.skipif(not HAS_BUILDER, reason="no TensorRT builder: pip install tensorrt-rtx-cu13")
-def test_fp16_export_and_build(tmp_path: Path) -> None:
+@pytest.mark.parametrize("refined", [False, True], ids=["net", "refined"])
+def test_fp16_export_and_build(tmp_path: Path, refined: bool) -> None:
     from ptx.export.pytorch.export import export_checkpoint
     from ptx.export.trt import build_engine
 
     fam = registry.get("cutout")
-    cfg = fam.config(**fam.test_config)
+    cfg = fam.config(**(REFINED_TEST_CONFIG if refined else fam.test_config))
     torch.manual_seed(0)
     model = fam.build(cfg).eval()
+    if refined:  # a head that is not zero, so the refiner's path is in the comparison
+        torch.nn.init.normal_(model.head.weight, std=0.1)
     ckpt = save_checkpoint(tmp_path / "ckpt", model, fam.make_spec(cfg))
     onnx16 = tmp_path / "cutout.onnx"
     report = export_checkpoint(

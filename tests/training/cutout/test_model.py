@@ -7,7 +7,7 @@ import torch
 
 from ptx.training.common import registry
 from ptx.training.cutout.metrics import alpha_iou, alpha_mae, mean_scores
-from ptx.training.cutout.model import TEST_CONFIG, build, make_spec
+from ptx.training.cutout.model import REFINED_TEST_CONFIG, TEST_CONFIG, build, make_spec
 
 
 def test_any_size_gives_a_one_channel_alpha_in_range() -> None:
@@ -50,3 +50,37 @@ def test_metrics() -> None:
     assert alpha_iou(np.zeros((3, 3)), np.zeros((3, 3))) == 1.0
     s = mean_scores([(t, t), (p, t)])
     assert abs(s["iou"] - (1 + 50 / 60) / 2) < 1e-9
+
+
+def test_the_refined_net_starts_as_its_coarse_net_upsampled() -> None:
+    """Zero head: before training, the refined net is the coarse net at half size, upsampled."""
+    import torch.nn.functional as F
+
+    torch.manual_seed(0)
+    model = build(REFINED_TEST_CONFIG).eval()
+    x = torch.rand(2, 3, 37, 52)
+    with torch.no_grad():
+        got = model(x)
+        logit = model.coarse.logits(F.avg_pool2d(x, 2))[0]  # upsampled as a logit
+        want = torch.sigmoid(F.interpolate(logit, size=(37, 52), mode="bilinear"))
+    assert got.shape == (2, 1, 37, 52)
+    assert torch.allclose(got, want, atol=1e-6)
+
+
+def test_the_refiners_coarse_net_stays_frozen_in_train_mode() -> None:
+    """Only the refiner learns; the coarse net keeps eval-mode BatchNorm and its weights."""
+    from ptx.training.cutout.train import loss_fn
+
+    torch.manual_seed(0)
+    model = build(REFINED_TEST_CONFIG).train()
+    assert not model.coarse.training and model.refiner.training
+    before = {k: v.clone() for k, v in model.coarse.state_dict().items()}
+    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
+    x, a = torch.rand(2, 3, 32, 32), (torch.rand(2, 1, 32, 32) > 0.5).float()
+    for _ in range(2):
+        opt.zero_grad()
+        loss_fn(model(x), a).backward()
+        opt.step()
+    for k, v in model.coarse.state_dict().items():
+        assert torch.equal(v, before[k]), k  # running stats included
+    assert float(model.head.weight.abs().sum()) > 0.0

@@ -152,3 +152,56 @@ def test_refine_goes_into_the_spec_and_init_says_task_cutout(tmp_path) -> None:
     )  # fmt: skip
     spec = ModelSpec.load(c / "spec.json")
     assert spec.config["refine"] is None and spec.task == "cutout"
+
+
+def test_refiner_wraps_an_init_checkpoint(tmp_path) -> None:
+    """--refiner N: the --init net becomes the frozen coarse stage, the work side doubles."""
+    import pytest
+    import torch
+
+    from ptx.errors import InputError
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    train_cutout(
+        a, steps=1, images=2, size=48, batch=1, patch=32, progress=False,
+        config=TINY, held_out_images=1, threads=1, work_side=48,
+    )  # fmt: skip
+    args = ["train", "cutout", "--out", str(b), "--init", str(a), "--refiner", "4"]
+    args += ["--steps", "2", "--images", "2", "--size", "64", "--patch", "64", "--batch", "1"]
+    result = CliRunner().invoke(main, [*args, "--held-out", "1", "--json"])
+    assert result.exit_code == 0, result.output
+    ma, _ = load_checkpoint(a, family="cutout")
+    mb, spec = load_checkpoint(b, family="cutout")
+    assert spec.config["refiner"] == 4 and spec.config["work_side"] == 96
+    for k, v in ma.state_dict().items():
+        assert torch.equal(mb.coarse.state_dict()[k], v), k
+    assert float(mb.head.weight.abs().sum()) > 0.0  # the refiner trained
+    with pytest.raises(InputError, match="--init"):
+        train_cutout(
+            tmp_path / "c", steps=1, images=2, size=48, batch=1, patch=32, progress=False,
+            config={**TINY, "refiner": 4}, held_out_images=1, threads=1,
+        )  # fmt: skip
+
+
+def test_train_coarse_unfreezes_a_refined_models_net(tmp_path) -> None:
+    """--train-coarse: the coarse net under the refiner learns too; a plain net is refused."""
+    import pytest
+    import torch
+
+    from ptx.errors import InputError
+
+    a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
+    kw = dict(images=2, batch=1, progress=False, held_out_images=1, threads=1)
+    train_cutout(a, steps=1, size=48, patch=32, config=TINY, **kw)
+    train_cutout(b, steps=1, size=64, patch=64, init=a, config={"refiner": 4}, **kw)
+    train_cutout(c, steps=2, size=64, patch=64, init=b, train_coarse=True, **kw)
+    mb, _ = load_checkpoint(b, family="cutout")
+    mc, _ = load_checkpoint(c, family="cutout")
+    moved = [
+        k
+        for k, v in mb.coarse.state_dict().items()
+        if not torch.equal(v, mc.coarse.state_dict()[k])
+    ]
+    assert any(k.endswith("weight") for k in moved) and any("running_mean" in k for k in moved)
+    with pytest.raises(InputError, match="refiner"):
+        train_cutout(tmp_path / "d", steps=1, size=48, patch=32, init=a, train_coarse=True, **kw)
