@@ -22,7 +22,7 @@ from ptx.training.cutout.train import train_cutout
     "--refiner",
     type=int,
     default=None,
-    help="Add a full-resolution edge refiner of N channels to the --init model (frozen).",
+    help="Put the --init net (frozen) under a full-resolution edge refiner of N channels.",
 )
 @click.option(
     "--train-coarse", is_flag=True, help="A refined model's coarse net trains too [frozen]."

@@ -167,7 +167,7 @@ class RefinedCutoutNet(nn.Module):
 
 
 def build(config: dict[str, Any]) -> Any:
-    """The CutoutNet for ``config`` (missing keys take the defaults)."""
+    """The CutoutNet for ``config``, under an edge refiner if it asks (missing keys: defaults)."""
     cfg = {**DEFAULT_CONFIG, **(config or {})}
     width, context, refiner = int(cfg["width"]), int(cfg["context"]), int(cfg["refiner"])
     if refiner > 0:

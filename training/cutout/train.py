@@ -117,6 +117,7 @@ def train_cutout(
         state = None
     else:
         model, spec, state = start_or_resume(out, FAMILY, resume, config)
+    train_coarse = train_coarse or bool((state or {}).get("train_coarse"))  # a resume keeps it
     if train_coarse:
         if not hasattr(model, "unfreeze"):
             raise InputError("--train-coarse is for a model with an edge refiner (--refiner)")
@@ -162,6 +163,7 @@ def train_cutout(
             "size": size,
             "schedule": at.progress,
             "torch_rng": torch.get_rng_state(),
+            "train_coarse": train_coarse,
         }
         _checkpoint(model, spec, snapshot, out, tb, val, metrics)
 

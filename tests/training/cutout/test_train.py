@@ -195,6 +195,8 @@ def test_train_coarse_unfreezes_a_refined_models_net(tmp_path) -> None:
     train_cutout(a, steps=1, size=48, patch=32, config=TINY, **kw)
     train_cutout(b, steps=1, size=64, patch=64, init=a, config={"refiner": 4}, **kw)
     train_cutout(c, steps=2, size=64, patch=64, init=b, train_coarse=True, **kw)
+    train_cutout(c, steps=3, size=64, patch=64, resume=True, **kw)  # the resume keeps it
+    assert load_state(c)["train_coarse"] is True and load_state(c)["step"] == 3
     mb, _ = load_checkpoint(b, family="cutout")
     mc, _ = load_checkpoint(c, family="cutout")
     moved = [
