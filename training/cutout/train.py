@@ -105,6 +105,8 @@ def train_cutout(
         )
     if init is not None and resume:
         raise InputError("--init starts a new run from a checkpoint's weights; drop --resume")
+    if int((config or {}).get("refiner", 0)) < 0:
+        raise InputError(f"--refiner must be at least 1 channel, got {config['refiner']}")
     if int((config or {}).get("refiner", 0)) > 0 and init is None and not resume:
         raise InputError("--refiner adds an edge refiner to a trained net: give --init CKPT")
     if work_side is not None and not 32 <= work_side <= 1024:
@@ -214,8 +216,10 @@ def add_refiner(
     from ptx.training.cutout.model import build
 
     want = int((config or {}).get("refiner", 0))
-    if want <= 0 or int(spec.config.get("refiner", 0)) > 0:
+    if want <= 0:
         return model, spec, work_side
+    if int(spec.config.get("refiner", 0)) > 0:
+        raise InputError("the --init checkpoint already has an edge refiner; drop --refiner")
     cfg = {**spec.config, "refiner": want}
     refined = build(cfg)
     refined.coarse.load_state_dict(model.state_dict())

@@ -181,6 +181,12 @@ def test_refiner_wraps_an_init_checkpoint(tmp_path) -> None:
             tmp_path / "c", steps=1, images=2, size=48, batch=1, patch=32, progress=False,
             config={**TINY, "refiner": 4}, held_out_images=1, threads=1,
         )  # fmt: skip
+    again = ["train", "cutout", "--out", str(tmp_path / "e"), "--init", str(b), "--refiner", "4"]
+    result = CliRunner().invoke(main, again)  # a refined checkpoint gets no second refiner
+    assert result.exit_code != 0 and "already has an edge refiner" in result.output
+    bad = ["train", "cutout", "--out", str(tmp_path / "f"), "--init", str(a), "--refiner", "-2"]
+    result = CliRunner().invoke(main, bad)
+    assert result.exit_code != 0 and "at least 1 channel" in result.output
 
 
 def test_train_coarse_unfreezes_a_refined_models_net(tmp_path) -> None:
