@@ -187,6 +187,28 @@ def test_vary_look_changes_exposure_but_keeps_the_image() -> None:
     assert np.array_equal(vary_look(img, np.random.default_rng(3)), outs[3])
 
 
+def test_white_keeping_looks_leave_a_white_backdrop_white() -> None:
+    from ptx.training.enhance.data import LOOK_WHITE, vary_look
+    from ptx.training.enhance.model import make_spec
+
+    rng = np.random.default_rng(0)
+    img = _scene(rng)
+    img[:8] = 255  # a strip of pure-white backdrop
+    outs = [vary_look(img, np.random.default_rng(s), keep_white=1.0) for s in range(20)]
+    assert all((o[:8] == 255).all() for o in outs)
+    assert sum(not np.array_equal(o, img) for o in outs) >= 10  # mid-tones still vary
+    # The default (the cut-out's call) draws what it always drew.
+    plain = [vary_look(img, np.random.default_rng(s)) for s in range(20)]
+    assert sum((o[:8] < 250).all() for o in plain) >= 10
+    # Enhance batches use it: with a white clean crop, a share of the clean targets stay white.
+    assert 0.2 <= LOOK_WHITE <= 0.8
+    white = np.full((64, 64, 3), 255, np.uint8)
+    conv = make_spec({}).image
+    _, clean = make_batch([white], 64, 32, seed=1, step=0, cfg=DegradeConfig(), conv=conv)
+    kept = (clean.reshape(64, -1).min(axis=1) > 254.5 / 255).mean()  # as rendered or kept white
+    assert 0.3 + 0.7 * LOOK_WHITE - 0.2 <= kept <= 0.3 + 0.7 * LOOK_WHITE + 0.2
+
+
 def test_batches_and_scores_go_through_the_specs_convention(data) -> None:
     import torch
 
