@@ -45,6 +45,10 @@ OTHER_PHOTOS = (
     "stereo_motorcycle", "immunohistochemistry", "hubble_deep_field", "retina",
     "camera", "moon", "coins", "clock",
 )  # fmt: skip
+# Fresh catalogue renders (ptx's renderer; training uses other seeds): product shots on studio
+# backdrops, many pure white. Clean-only, outside the targets: a white backdrop must stay white.
+CATALOGUE_SEED, CATALOGUE_N, CATALOGUE_SIZE = 991, 80, 256
+HARM_DB = 35.0  # a clean image returned below this PSNR counts as harmed (the worst target)
 METHODS = ("degraded", "classical", "model")
 PSNR_CAP = 100.0  # identical images: report 100 dB, not inf (JSON has no inf)
 TARGETS = {
@@ -181,6 +185,24 @@ def other_clean(enhance: Callable[[np.ndarray], np.ndarray], max_side: int = 512
     return {"rows": rows, "median_db": float(np.median(db)), "worst_db": float(db.min())}
 
 
+def catalogue_clean(
+    enhance: Callable[[np.ndarray], np.ndarray], n: int = CATALOGUE_N, seed: int = CATALOGUE_SEED
+) -> dict[str, Any]:
+    """Output vs input on ``n`` fresh clean catalogue renders: median, worst, share harmed."""
+    from ptx.training.data.catalogue import synthesize
+
+    db = np.array(
+        [min(psnr(enhance(img), img), PSNR_CAP) for img, _ in synthesize(n, CATALOGUE_SIZE, seed)]
+    )
+    return {
+        "images": n,
+        "seed": seed,
+        "median_db": float(np.median(db)),
+        "worst_db": float(db.min()),
+        "share_harmed": float((db < HARM_DB).mean()),
+    }
+
+
 def summarise(clean_rows: list[dict], pair_rows: list[dict]) -> dict[str, Any]:
     """Headline figures and whether each of issue 14's targets is met."""
     clean = np.array([r["model"]["psnr"] for r in clean_rows])
@@ -240,6 +262,15 @@ def markdown(result: dict[str, Any], model: str) -> str:
         lines += ["", "## Other package photos, clean (not in the targets): output vs input", ""]
         lines += _clean_lines(other["rows"])
         lines += ["", f"Median {other['median_db']:.2f} dB, worst {other['worst_db']:.2f} dB."]
+    if "catalogue_clean" in result:
+        cat = result["catalogue_clean"]
+        lines += [
+            "",
+            "## Fresh catalogue renders, clean (not in the targets): output vs input",
+            "",
+            f"{cat['images']} renders (seed {cat['seed']}): median {cat['median_db']:.2f} dB, "
+            f"worst {cat['worst_db']:.2f} dB, {cat['share_harmed']:.0%} under {HARM_DB:g} dB.",
+        ]
     pairs = result["pairs"]
     head = "| {} | " + " | ".join(f"{m} PSNR / SSIM / ΔE00" for m in METHODS) + " |"
     rule = "|---|" + "---|" * len(METHODS)
@@ -325,11 +356,15 @@ def _names(text: str | None, known: Sequence[str]) -> list[str]:
     "--other/--no-other", default=True, show_default=True,
     help="Also the clean table on the other photos scikit-image ships (not in the targets).",
 )  # fmt: skip
+@click.option(
+    "--catalogue", type=int, default=CATALOGUE_N, show_default=True,
+    help="Fresh clean catalogue renders to score output vs input (0: none; not in the targets).",
+)  # fmt: skip
 @click.option("--out", help="Results folder (default: $PTX_RESULTS_DIR or ./bench-results).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def main(
     model_path, photos, degradations, max_side, seed, threads, strength, backend, precision,
-    other, out, as_json,
+    other, catalogue, out, as_json,
 ) -> None:  # fmt: skip
     """Score an enhancer on real photos under independent, seeded degradations."""
     photo_names = _names(photos, PHOTOS)
@@ -342,6 +377,10 @@ def main(
         result["other_clean"] = other_clean(enhance, max_side)
         result["summary"]["other_clean_median_db"] = result["other_clean"]["median_db"]
         result["summary"]["other_clean_worst_db"] = result["other_clean"]["worst_db"]
+    if catalogue > 0:
+        result["catalogue_clean"] = cat = catalogue_clean(enhance, catalogue)
+        result["summary"]["catalogue_clean_worst_db"] = cat["worst_db"]
+        result["summary"]["catalogue_share_harmed"] = cat["share_harmed"]
     result["model"], result["strength"], result["engine"] = str(model_path), strength, ran
     label = Path(model_path).name + (f" at strength {strength:g}" if strength < 1 else "")
     text = markdown(result, label)

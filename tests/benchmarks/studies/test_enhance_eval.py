@@ -57,6 +57,7 @@ def test_command_runs_an_onnx_model_and_writes_results(tmp_path) -> None:
     model = family_model("enhance", config={"width": 8, "thumb": 16, "levels": 4, "knots": 4})
     onnx_path = export_onnx(model, tmp_path / "enhance.onnx", size=(64, 64))
     args = ["--model", str(onnx_path), "--photos", "present", "--degradations", "jpeg"]
+    args += ["--catalogue", "3"]
     res = CliRunner().invoke(
         enhance_eval.main, [*args, "--max-side", "48", "--out", str(tmp_path / "r"), "--json"]
     )
@@ -66,8 +67,21 @@ def test_command_runs_an_onnx_model_and_writes_results(tmp_path) -> None:
     other = saved["other_clean"]
     assert [r["photo"] for r in other["rows"]] == list(enhance_eval.OTHER_PHOTOS)
     assert other["worst_db"] > 60 and saved["summary"]["other_clean_worst_db"] == other["worst_db"]
+    cat = saved["catalogue_clean"]
+    assert cat["images"] == 3 and cat["worst_db"] > 60 and cat["share_harmed"] == 0.0
     md = (tmp_path / "r" / "enhance_eval.md").read_text()
     assert md.startswith("# Enhancer evaluation") and "| moon |" in md
+    assert "3 renders (seed 991)" in md
+
+
+def test_catalogue_renders_count_a_greyed_white_backdrop_as_harm() -> None:
+    def grey_whites(x: np.ndarray) -> np.ndarray:
+        return np.where(x > 250, 230, x).astype(np.uint8)
+
+    cat = enhance_eval.catalogue_clean(grey_whites, n=4)
+    assert cat["share_harmed"] > 0 and cat["worst_db"] < enhance_eval.HARM_DB
+    same = enhance_eval.catalogue_clean(lambda x: x, n=4)
+    assert same == {**same, "worst_db": 100.0, "share_harmed": 0.0}
 
 
 def test_other_photos_are_rgb_and_outside_the_targets() -> None:
