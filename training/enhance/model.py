@@ -10,9 +10,11 @@ channel together with a "needs a tone correction" probability: a classifier,
 trained on its own loss (clean vs degraded tones). The curve is applied only
 where that probability is clearly high (a ramp from TRUST_FROM to TRUST_FULL),
 so a photo whose statistics look normal comes back with its tones unchanged
-("do no harm"), even when the curve itself would have changed it. A small two-level conv net removes
-noise and JPEG blocks as a residual on the tone-corrected image. Every op is
-plain ONNX (AveragePool, Resize, Conv, Sigmoid, Clip, ReduceMean) with dynamic batch,
+("do no harm"), even when the curve itself would have changed it; and a curve never takes
+white below white (a product on a pure-white backdrop keeps its backdrop). A small
+two-level conv net removes noise and JPEG blocks as a residual on the tone-corrected
+image. Every op is plain ONNX (AveragePool, Resize, Conv, Sigmoid, Clip, ReduceMean,
+ReduceSum, Relu) with dynamic batch,
 height and width, and friendly to FP16 and TensorRT: no sort, no TopK, no
 data-dependent padding. The encoder's stride-2 convs take any size and the
 decoder resizes back to the skip's exact size, so the network accepts any
@@ -40,12 +42,14 @@ DEFAULT_CONFIG: dict[str, Any] = {
     # off below noise_from, full from noise_full; noise_full 0 turns the gate off.
     "noise_from": 5.0,
     "noise_full": 7.0,
+    # 1: the tone curve never takes white below white (see GlobalBranch.parts); 0: it may.
+    "keep_white": 1,
 }
 TEST_CONFIG: dict[str, Any] = {
     "width": 8, "thumb": 16, "levels": 4, "knots": 4, "hidden": 16,
-    "noise_from": 5.0, "noise_full": 7.0,
+    "noise_from": 5.0, "noise_full": 7.0, "keep_white": 1,
 }  # fmt: skip
-INT_KEYS = ("width", "thumb", "levels", "knots", "hidden")
+INT_KEYS = ("width", "thumb", "levels", "knots", "hidden", "keep_white")
 
 MIN_SIDE, OPT_SIDE, MAX_SIDE, MAX_BATCH = 32, 256, 1024, 16
 
@@ -74,10 +78,13 @@ def trust(logit: torch.Tensor) -> torch.Tensor:
 class GlobalBranch(nn.Module):
     """Image statistics -> MLP -> one monotone tone curve per channel plus its confidence."""
 
-    def __init__(self, thumb: int, levels: int, knots: int, hidden: int) -> None:
+    def __init__(
+        self, thumb: int, levels: int, knots: int, hidden: int, keep_white: int = 1
+    ) -> None:
         super().__init__()
         self.thumb = thumb
         self.knots = knots
+        self.keep_white = bool(keep_white)
         self.register_buffer(
             "thresholds",
             (torch.arange(levels, dtype=torch.float32) + 0.5) / levels,
@@ -131,6 +138,12 @@ class GlobalBranch(nn.Module):
         # Unrolled over knots (not a K-times-larger broadcast) to keep memory at one image.
         for k in range(self.knots):
             y = y + rises[:, :, k].view(-1, 3, 1, 1) * torch.clamp(xk - k, 0.0, 1.0)
+        if self.keep_white:
+            # A curve that would take white below white is lifted by a ramp in x, so 1 -> 1:
+            # a pure-white backdrop stays pure white (product shots on white looked
+            # "brightened" to the classifier and came back grey), blacks keep their place.
+            short = F.relu(1.0 - start - rises.sum(dim=2))  # 1 - curve(1), when positive
+            y = y + short.view(-1, 3, 1, 1) * x
         share = trust(logit[:, 0:1])[:, :, None, None]
         return y, x + share * (y - x), logit
 
@@ -225,9 +238,10 @@ class EnhanceNet(nn.Module):
         hidden: int = 96,
         noise_from: float = 5.0,
         noise_full: float = 7.0,
+        keep_white: int = 1,
     ) -> None:
         super().__init__()
-        self.globe = GlobalBranch(thumb, levels, knots, hidden)
+        self.globe = GlobalBranch(thumb, levels, knots, hidden, keep_white)
         self.local = LocalBranch(width)
         self.noise = NoiseGate(noise_from, noise_full)
 

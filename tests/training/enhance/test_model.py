@@ -134,3 +134,38 @@ def test_tone_statistics_ignore_pixel_noise(family) -> None:
     with torch.no_grad():
         f_smooth, f_noisy = model.globe.features(smooth), model.globe.features(noisy.clamp(0, 1))
     assert float((f_noisy - f_smooth).abs().max()) < 0.05
+
+
+def _forced_curve(family: registry.Family, rise_logit: float, keep_white: int) -> torch.nn.Module:
+    """A test-sized model whose tone curve is sure and has every segment at ``rise_logit``."""
+    model = family.build({**family.test_config, "keep_white": keep_white}).eval()
+    with torch.no_grad():
+        model.globe.gate.bias.fill_(40.0)  # sure: the whole curve applies
+        model.globe.mlp[-1].bias.fill_(rise_logit)  # start 0.1*r, rises softplus(r)-scaled
+    return model
+
+
+def test_a_darkening_curve_keeps_white_white(family) -> None:
+    """keep_white lifts a curve ending below 1 by a ramp in x: white stays white, black stays."""
+    x = torch.rand(1, 3, 24, 24)
+    x[..., :6, :] = 1.0  # a pure-white backdrop strip
+    x[..., 6:9, :] = 0.0  # and a black one
+    with torch.no_grad():
+        pinned = _forced_curve(family, -1.0, keep_white=1).globe(x)
+        free = _forced_curve(family, -1.0, keep_white=0).globe(x)
+    assert float(free[..., :6, :].max()) < 0.9  # the curve alone greys the white backdrop
+    assert torch.equal(pinned[..., :6, :], torch.ones_like(pinned[..., :6, :]))
+    assert torch.allclose(pinned[..., 6:9, :], free[..., 6:9, :])  # blacks where the curve put them
+    assert float((pinned - x)[..., 9:, :].mean()) < -0.05  # mid-tones still darkened
+    ramp = torch.linspace(0, 1, 64).view(1, 1, 1, 64).expand(1, 3, 8, 64).contiguous()
+    with torch.no_grad():
+        curve = _forced_curve(family, -1.0, keep_white=1).globe(ramp)[0, :, 0]
+    assert bool((curve[:, 1:] - curve[:, :-1] >= -1e-6).all())  # still monotone
+
+
+def test_a_brightening_curve_is_left_as_it_is(family) -> None:
+    x = torch.rand(1, 3, 20, 20)
+    with torch.no_grad():
+        pinned = _forced_curve(family, 1.0, keep_white=1).globe(x)
+        free = _forced_curve(family, 1.0, keep_white=0).globe(x)
+    assert torch.equal(pinned, free) and float((pinned - x).mean()) > 0.05

@@ -116,12 +116,15 @@ def test_loss_falls_when_overfitting_one_batch(data) -> None:
     torch.manual_seed(0)
     torch.set_num_threads(1)
     fam = registry.get("enhance")
-    model = fam.build(fam.test_config).train()
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
     imgs = [read_image(p) for p in sorted(data.rglob("*.png"))[:2]]
     pair = make_batch(imgs, 4, 32, 0, 0, DegradeConfig(), fam.make_spec({}).image)
-    losses = [_train_step(model, opt, pair) for _ in range(40)]
-    assert min(losses[-5:]) < 0.7 * losses[0], losses
+    # keep_white 0 can fit the whole batch; the default cannot take a brightened pair's white
+    # back below white, so its loss falls less (a floor, not an optimiser fault).
+    for keep_white, fall in ((0, 0.7), (1, 0.8)):
+        model = fam.build({**fam.test_config, "keep_white": keep_white}).train()
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
+        losses = [_train_step(model, opt, pair) for _ in range(40)]
+        assert min(losses[-5:]) < fall * losses[0], (keep_white, losses)
 
 
 def test_resume_refuses_another_family(tmp_path, data) -> None:
