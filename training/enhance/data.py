@@ -32,8 +32,8 @@ LOOK_TINT = (0.96, 1.04)
 LOOK_SATURATION = (0.8, 1.8)
 # Share of the varied looks (enhance training) that keep white at white: gain 1, no tint, so
 # a pure-white backdrop stays 255. Without it nearly every clean look had its white point
-# moved below 255, a clipped white backdrop read as "brightened", and the shipped model
-# greyed the white backdrop of 31 % of fresh catalogue renders (white 255 -> ~230).
+# moved below 255, a clipped white backdrop read as "brightened", and the enhancer shipped
+# before keep_white greyed the backdrop of 31 % of fresh catalogue renders (255 -> ~230).
 LOOK_WHITE = 0.5
 WHOLE_FRACTION = 0.25  # crops that are the whole image, scaled: the statistics a photo has
 

@@ -14,11 +14,10 @@ so a photo whose statistics look normal comes back with its tones unchanged
 white below white (a product on a pure-white backdrop keeps its backdrop). A small
 two-level conv net removes noise and JPEG blocks as a residual on the tone-corrected
 image. Every op is plain ONNX (AveragePool, Resize, Conv, Sigmoid, Clip, ReduceMean,
-ReduceSum, Relu) with dynamic batch,
-height and width, and friendly to FP16 and TensorRT: no sort, no TopK, no
-data-dependent padding. The encoder's stride-2 convs take any size and the
-decoder resizes back to the skip's exact size, so the network accepts any
-H x W without padding.
+ReduceSum, Relu) with dynamic batch, height and width, and friendly to FP16 and
+TensorRT: no sort, no TopK, no data-dependent padding. The encoder's stride-2 convs
+take any size and the decoder resizes back to the skip's exact size, so the network
+accepts any H x W without padding.
 """
 
 from __future__ import annotations
@@ -84,6 +83,8 @@ class GlobalBranch(nn.Module):
         super().__init__()
         self.thumb = thumb
         self.knots = knots
+        if keep_white not in (0, 1):
+            raise ValueError(f"keep_white: need 0 or 1, got {keep_white}")
         self.keep_white = bool(keep_white)
         self.register_buffer(
             "thresholds",

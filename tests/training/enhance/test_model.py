@@ -169,3 +169,5 @@ def test_a_brightening_curve_is_left_as_it_is(family) -> None:
         pinned = _forced_curve(family, 1.0, keep_white=1).globe(x)
         free = _forced_curve(family, 1.0, keep_white=0).globe(x)
     assert torch.equal(pinned, free) and float((pinned - x).mean()) > 0.05
+    with pytest.raises(ValueError, match="keep_white"):
+        family.build({**family.test_config, "keep_white": 2})
