@@ -49,6 +49,10 @@ def common(fn):
             help="enhance model [the shipped runtime/models/enhance.onnx]",
         ),
         click.option("--no-enhance", is_flag=True, help="skip the enhance step"),
+        click.option(
+            "--no-refine", is_flag=True,
+            help="cut-out without the GrabCut refinement its spec asks for (faster, rougher edges)",
+        ),
         click.option("--threads", type=int, default=None, help="intra-op threads per model"),
         click.option(
             "--format", "fmt", type=click.Choice(["png", "jpg", "webp"]), default="png",
@@ -60,12 +64,13 @@ def common(fn):
     return fn
 
 
-def models(cutout_model, enhance_model, no_enhance, threads) -> Models:
+def models(cutout_model, enhance_model, no_enhance, no_refine, threads) -> Models:
     """The model steps: enhance (unless --no-enhance) and cut-out, the shipped ones by default."""
     enhance = None
     if not no_enhance:
         enhance = model_enhance(enhance_model or shipped_enhancer(), threads)
-    alpha = model_alpha(cutout_model or shipped_cutout(), threads)
+    refine = False if no_refine else None  # None: as the cut-out model's spec says
+    alpha = model_alpha(cutout_model or shipped_cutout(), threads, refine)
     return Models(alpha=alpha, enhance=enhance)
 
 
@@ -90,15 +95,15 @@ def compose() -> None:
 @click.option("--fill", type=float, default=None, help="fraction of the cell the product fills")
 @click.option("--background", default=None, help="background colour [layout: white]")
 def display_cmd(
-    inputs, out, layout_file, cutout_model, enhance_model, no_enhance, threads, fmt,
-    arrangement, size, fill, background,
+    inputs, out, layout_file, cutout_model, enhance_model, no_enhance, no_refine, threads,
+    fmt, arrangement, size, fill, background,
 ) -> None:  # fmt: skip
     """Products centred on a plain background with a contact shadow."""
     layout = load_layout(
         "display", layout_file, arrangement=arrangement, size=parse_size(size), fill=fill,
         background=background,
     )  # fmt: skip
-    steps = models(cutout_model, enhance_model, no_enhance, threads)
+    steps = models(cutout_model, enhance_model, no_enhance, no_refine, threads)
     report(compose_display(inputs, out, layout, steps, fmt))
 
 
@@ -107,12 +112,12 @@ def display_cmd(
 @click.option("--captions", type=click.Path(), help="CSV: name, price, attributes (+ image)")
 @click.option("--size", default=None, help="WIDTHxHEIGHT [layout: 1600x900]")
 def compare_cmd(
-    inputs, out, layout_file, cutout_model, enhance_model, no_enhance, threads, fmt,
-    captions, size,
+    inputs, out, layout_file, cutout_model, enhance_model, no_enhance, no_refine, threads,
+    fmt, captions, size,
 ) -> None:  # fmt: skip
     """Products side by side at one scale on one baseline, with captions."""
     layout = load_layout("compare", layout_file, size=parse_size(size))
-    steps = models(cutout_model, enhance_model, no_enhance, threads)
+    steps = models(cutout_model, enhance_model, no_enhance, no_refine, threads)
     report(compose_compare(inputs, out, layout, steps, captions, fmt))
 
 
@@ -124,15 +129,15 @@ def compare_cmd(
 @click.option("--cta", default=None, help="call-to-action text [layout]")
 @click.option("--size", "sizes", multiple=True, help="WIDTHxHEIGHT (repeatable) [layout]")
 def ad_cmd(
-    inputs, out, layout_file, cutout_model, enhance_model, no_enhance, threads, fmt,
-    style_model, background_image, headline, cta, sizes,
+    inputs, out, layout_file, cutout_model, enhance_model, no_enhance, no_refine, threads,
+    fmt, style_model, background_image, headline, cta, sizes,
 ) -> None:  # fmt: skip
     """A banner per size: product, (restyled) background, headline and call to action."""
     layout = load_layout(
         "ad", layout_file, headline=headline, cta=cta,
         sizes=[parse_size(s) for s in sizes] or None,
     )  # fmt: skip
-    steps = models(cutout_model, enhance_model, no_enhance, threads)
+    steps = models(cutout_model, enhance_model, no_enhance, no_refine, threads)
     if style_model:
         steps.style = model_style(style_model, threads)
     report(compose_ad(inputs, out, layout, steps, background_image, fmt))

@@ -31,14 +31,19 @@ def shipped_cutout() -> Path:
     return SHIPPED_CUTOUT
 
 
-def model_alpha(model: str | Path, threads: int | None = None) -> AlphaFn:
-    """An AlphaFn running a ptx cut-out model (loaded once, when a product first needs it)."""
+def model_alpha(
+    model: str | Path, threads: int | None = None, refine: bool | None = None
+) -> AlphaFn:
+    """An AlphaFn running a ptx cut-out model (loaded once, when a product first needs it).
+
+    ``refine``: GrabCut refinement on or off (None: as the model's spec says).
+    """
     engines = []  # RGBA inputs never need it: no load, no backend trial for them
 
     def run(images: list[np.ndarray]) -> list[np.ndarray]:
         if not engines:
             engines.append(load_cutout(model, threads=threads))
-        return cutout_alpha(engines[0], images)
+        return cutout_alpha(engines[0], images, refine=refine)
 
     return run
 

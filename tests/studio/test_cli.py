@@ -51,6 +51,27 @@ def test_display_from_a_photo_without_cutout_model_uses_the_shipped_one(
     assert (np.abs(img - 255).sum(axis=2) > 60).mean() > 0.02
 
 
+def test_no_refine_turns_the_cutout_refinement_off(
+    products: dict[str, Path], tmp_path: Path, monkeypatch
+) -> None:
+    import ptx.studio.models as studio_models
+
+    seen = []
+
+    def spy(engine, images, **kw):
+        seen.append(kw.get("refine", "missing"))
+        return real(engine, images, **kw)
+
+    real = studio_models.cutout_alpha
+    monkeypatch.setattr(studio_models, "cutout_alpha", spy)
+    for flag in ([], ["--no-refine"]):
+        out = tmp_path / f"hero{len(flag)}.png"
+        result = run("display", "--input", str(products["photo"]), "--out", str(out),
+                     "--size", "160x160", "--no-enhance", "--threads", "1", *flag)  # fmt: skip
+        assert result.exit_code == 0, result.output
+    assert seen == [None, False]  # None: the spec decides (the shipped cut-out says grabcut)
+
+
 def test_rgba_products_never_load_the_cutout_model(
     products: dict[str, Path], tmp_path: Path
 ) -> None:
