@@ -357,7 +357,7 @@ def _names(text: str | None, known: Sequence[str]) -> list[str]:
     help="Also the clean table on the other photos scikit-image ships (not in the targets).",
 )  # fmt: skip
 @click.option(
-    "--catalogue", type=int, default=CATALOGUE_N, show_default=True,
+    "--catalogue", type=click.IntRange(min=0), default=CATALOGUE_N, show_default=True,
     help="Fresh clean catalogue renders to score output vs input (0: none; not in the targets).",
 )  # fmt: skip
 @click.option("--out", help="Results folder (default: $PTX_RESULTS_DIR or ./bench-results).")
