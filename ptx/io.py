@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ptx.colour import to_srgb
 from ptx.errors import ImageError, InputError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif")
@@ -261,7 +262,7 @@ def image_header(data: bytes, name: str = "<bytes>") -> tuple[int, int, str]:
 
 
 def decode_image(data: bytes, name: str = "<bytes>", limit: int | None = None) -> np.ndarray:
-    """Decode image bytes to uint8 RGB HWC with EXIF orientation applied.
+    """Decode image bytes to uint8 sRGB HWC, EXIF orientation and ICC profile applied.
 
     Raises ImageError (one line: what and where) for empty, corrupt, truncated,
     non-image or over-limit input.
@@ -284,7 +285,7 @@ def decode_image(data: bytes, name: str = "<bytes>", limit: int | None = None) -
                 )
             img.load()
             ImageOps.exif_transpose(img, in_place=True)  # returning a copy costs one more
-            rgb = _to_rgb(img)
+            rgb = _to_rgb(to_srgb(img, name))
     except ImageError:
         raise
     except UnidentifiedImageError as exc:

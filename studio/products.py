@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ptx.colour import to_srgb
 from ptx.errors import ImageError, InputError
 from ptx.image import resize_bilinear
 from ptx.io import IMAGE_FORMATS, list_images, max_pixels
@@ -74,7 +75,7 @@ def read_rgba(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
         img.load()
         img = ImageOps.exif_transpose(img)
         has_alpha = img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info
-        rgba = np.asarray(img.convert("RGBA"))
+        rgba = np.asarray(to_srgb(img, str(p)).convert("RGBA"))  # a P3 cut-out: sRGB pixels
     except ImageError:
         raise
     except Exception as exc:  # Pillow raises many kinds on bad files; one line for all

@@ -29,6 +29,26 @@ def test_rgba_alpha_is_used_as_is_and_cropped_to_its_box(tmp_path: Path) -> None
     assert (product.rgb[:20] == (200, 100, 50)).all()
 
 
+def test_a_p3_cut_out_keeps_its_alpha_and_gets_srgb_colours(tmp_path: Path) -> None:
+    from PIL import ImageCms
+
+    from tests.core.icc_profiles import matrix_profile
+
+    icc = matrix_profile("display-p3")
+    p3 = ImageCms.ImageCmsProfile(__import__("io").BytesIO(icc))
+    rgba = np.zeros((20, 30, 4), np.uint8)
+    rgba[5:15, 5:25] = (220, 40, 30, 255)  # a saturated red product, stored in P3 values
+    rgba[15, 5:25, 3] = 100
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "p.png", icc_profile=icc)
+    rgb, alpha = read_rgba(tmp_path / "p.png")
+    assert alpha is not None and np.isclose(alpha[15, 10], 100 / 255) and alpha[0, 0] == 0
+    srgb = ImageCms.createProfile("sRGB")
+    want = ImageCms.applyTransform(
+        Image.new("RGB", (1, 1), (220, 40, 30)), ImageCms.buildTransform(p3, srgb, "RGB", "RGB")
+    ).getpixel((0, 0))
+    assert tuple(rgb[10, 10]) == want and want[0] > 235  # more saturated than the stored 220
+
+
 def test_opaque_rgba_or_plain_photo_needs_a_cutout_model(tmp_path: Path) -> None:
     opaque = tmp_path / "opaque.png"
     Image.fromarray(np.full((8, 8, 4), 255, np.uint8), "RGBA").save(opaque)

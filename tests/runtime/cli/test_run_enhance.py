@@ -47,3 +47,31 @@ def test_max_pixels_tiles_a_large_photo(tmp_path, models):
     assert np.abs(a - b).max() <= 1
     bad = _run(*args, "--out", str(tmp_path / "bad"), "--max-pixels", "-5")
     assert bad.exit_code != 0 and "--max-pixels must be >= 0" in bad.output
+
+
+def test_a_display_p3_photo_comes_back_as_its_viewer_saw_it(tmp_path):
+    """A clean P3-tagged photo (as phones shoot): the output, read as sRGB, is the photo."""
+    import io
+
+    import skimage.data
+    from PIL import Image, ImageCms
+
+    from tests.core.icc_profiles import matrix_profile
+
+    photo = skimage.data.coffee()
+    icc = matrix_profile("display-p3")
+    to_p3 = ImageCms.buildTransform(
+        ImageCms.createProfile("sRGB"), ImageCms.ImageCmsProfile(io.BytesIO(icc)), "RGB", "RGB"
+    )
+    (tmp_path / "in").mkdir()
+    ImageCms.applyTransform(Image.fromarray(photo), to_p3).save(
+        tmp_path / "in" / "p3.png", icc_profile=icc
+    )
+    res = _run("--input", str(tmp_path / "in"), "--out", str(tmp_path / "out"),
+               "--backend", "onnxruntime", "--no-progress")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    with Image.open(tmp_path / "out" / "p3.png") as out:
+        assert "icc_profile" not in out.info  # untagged: sRGB by every viewer's rule
+        shown = np.asarray(out.convert("RGB"), dtype=np.float64)
+    mse = np.mean((shown - photo) ** 2)
+    assert 10 * np.log10(255.0**2 / mse) > 44  # read as sRGB without conversion: ~27 dB
