@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from ptx.benchmarks.harness.models import export_onnx, family_model
-from ptx.benchmarks.studies import enhance_eval
+from ptx.benchmarks.studies import enhance_eval, enhance_eval_report
 from ptx.errors import InputError
 
 pytest.importorskip("albumentations")
@@ -49,7 +49,7 @@ def test_identity_scores_and_summary(photo) -> None:
     s = result["summary"]
     assert s["mean_gain_db"] == 0.0 and s["worst_pair_gain_db"] == 0.0
     assert s["met"]["clean_median"] and not s["met"]["mean_gain"]
-    md = enhance_eval.markdown(result, "identity")
+    md = enhance_eval_report.markdown(result, "identity")
     assert "| coffee x darker |" in md and "## Clean photos" in md
 
 
@@ -72,6 +72,28 @@ def test_command_runs_an_onnx_model_and_writes_results(tmp_path) -> None:
     md = (tmp_path / "r" / "enhance_eval.md").read_text()
     assert md.startswith("# Enhancer evaluation") and "| moon |" in md
     assert "3 renders (seed 991)" in md
+    det = saved["detail_clean"]
+    assert [r["photo"] for r in det["rows"]] == ["present sharpened", "present halved unfiltered"]
+    assert det["worst_db"] > 60 and "| present sharpened |" in md
+
+
+def test_detail_variants_carry_more_detail_and_softening_them_is_harm(photo) -> None:
+    from PIL import Image, ImageFilter
+
+    variants = enhance_eval.detail_variants({"coffee": photo})
+    sharp, halved = variants["coffee sharpened"], variants["coffee halved unfiltered"]
+    assert halved.shape[:2] == ((photo.shape[0] + 1) // 2, (photo.shape[1] + 1) // 2)
+
+    def detail(x: np.ndarray) -> float:
+        return float(np.abs(np.diff(x.astype(float), axis=1)).mean())
+
+    assert detail(sharp) > detail(photo) * 1.1
+
+    def soften(x: np.ndarray) -> np.ndarray:
+        return np.asarray(Image.fromarray(x).filter(ImageFilter.GaussianBlur(1.0)))
+
+    assert enhance_eval.detail_clean({"coffee": photo}, soften)["worst_db"] < 35
+    assert enhance_eval.detail_clean({"coffee": photo}, lambda x: x)["worst_db"] == 100.0
 
 
 def test_catalogue_renders_count_a_greyed_white_backdrop_as_harm() -> None:

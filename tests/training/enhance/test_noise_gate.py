@@ -52,3 +52,44 @@ def test_gate_can_be_turned_off_and_rejects_a_bad_ramp() -> None:
         NoiseGate(7.0, 5.0)
     net = build({"width": 8, "thumb": 16, "levels": 4, "knots": 4, "hidden": 16, "noise_full": 0})
     assert net.noise.full == 0.0
+
+
+def _coffee(sharpen: bool, noise: float = 0.0) -> torch.Tensor:
+    """scikit-image's coffee (a real photo), unsharp-masked as catalogues do, plus noise."""
+    import skimage.data
+    from PIL import Image, ImageFilter
+
+    img = Image.fromarray(skimage.data.coffee())
+    if sharpen:
+        img = img.filter(ImageFilter.UnsharpMask(radius=1.0, percent=80, threshold=0))
+    arr = np.asarray(img, dtype=np.float64) / 255.0
+    arr = arr + np.random.default_rng(3).normal(0.0, noise / 255.0, arr.shape)
+    return torch.from_numpy(np.clip(arr, 0, 1)).float().permute(2, 0, 1)[None]
+
+
+def test_the_quiet_gate_leaves_a_sharpened_photo_and_still_denoises_a_noisy_one() -> None:
+    mean_gate, quiet_gate = NoiseGate(4.5, 6.5), NoiseGate(4.5, 6.5, quiet=0.25)
+    sharp = _coffee(sharpen=True)
+    assert float(mean_gate.sigma(sharp)) > 6.5  # its detail reads as noise on the whole image
+    assert float(mean_gate(sharp)) == 1.0
+    assert float(quiet_gate(sharp)) < 0.01  # its quieter quarter is clean
+    for noisy in (_coffee(sharpen=False, noise=12.0), _image(30.0)):
+        assert float(quiet_gate(noisy)) > 0.99
+
+
+def test_the_quiet_gate_leaves_out_blocks_at_white() -> None:
+    """A noisy product cut out onto a flat near-white backdrop: the backdrop must not vote."""
+    img = torch.full((1, 3, 128, 128), 253.5 / 255)
+    product = torch.from_numpy(np.random.default_rng(0).normal(0.5, 25 / 255, (3, 48, 128)))
+    img[:, :, 40:88, :] = product.clamp(0, 1).float()  # 3/8 of the blocks carry the noise
+    assert float(NoiseGate(4.5, 6.5, quiet=0.25)(img)) > 0.99
+    assert float(NoiseGate(4.5, 6.5, quiet=0.25)(torch.ones(1, 3, 64, 64))) < 0.01  # all white
+
+
+def test_the_quiet_gate_is_per_image_and_refuses_a_bad_share() -> None:
+    gate = NoiseGate(4.5, 6.5, quiet=0.25)
+    both = gate(torch.cat([_image(0.0), _image(30.0)]))
+    assert both.flatten().round().tolist() == [0.0, 1.0]
+    with pytest.raises(ValueError, match="0 <= noise_quiet < 1"):
+        NoiseGate(4.5, 6.5, quiet=1.0)
+    assert build({"noise_quiet": 0.25}).noise.quiet == 0.25
