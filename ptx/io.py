@@ -1,13 +1,11 @@
-"""Durable atomic file writes and image decoding shared by every stage (no torch here).
+"""Durable atomic file writes, image encoding and folder listing shared by every stage.
 
 Writes: a temp file beside the target (named with the writer's pid), fsync'd, renamed
 over the target, then the folder fsync'd, so a crash or a kill -9 leaves the old file
 or the new one, never half of one; temp files of writers that died are removed by the
-next write to the same target.
-
-Decoding: only JPEG, PNG, WebP, BMP, TIFF and GIF (first frame) are opened, on every
-path (folders, the server's routes), so a network-facing route never reaches a
-rarely-fuzzed parser or one that shells out (EPS through Ghostscript).
+next write to the same target. Decoding lives in ptx.decode and is re-exported here
+(``ptx.io.read_image`` and friends), so callers have one module for image files.
+No torch here.
 """
 
 from __future__ import annotations
@@ -17,20 +15,24 @@ import hashlib
 import io
 import os
 import tempfile
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from ptx.colour import to_srgb
+from ptx.alpha import ALPHA_FORMATS, rgba_image
+from ptx.decode import DEFAULT_MAX_PIXELS as DEFAULT_MAX_PIXELS
+from ptx.decode import IMAGE_FORMATS as IMAGE_FORMATS
+from ptx.decode import IMAGE_SUFFIXES as IMAGE_SUFFIXES
+from ptx.decode import decode_image as decode_image
+from ptx.decode import decode_image_alpha as decode_image_alpha
+from ptx.decode import image_header as image_header
+from ptx.decode import max_pixels as max_pixels
+from ptx.decode import read_image as read_image
+from ptx.decode import read_image_alpha as read_image_alpha
 from ptx.errors import ImageError, InputError
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif")
-IMAGE_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "TIFF", "GIF")  # Pillow format names allowed
-_FORMATS_TEXT = "JPEG, PNG, WebP, BMP, TIFF, GIF"
-DEFAULT_MAX_PIXELS = 50_000_000  # decompression-bomb guard; PTX_MAX_PIXELS overrides
 # suffix -> the Pillow format written for it (the input's own format where Pillow can
 # write it); any other suffix is written as PNG.
 WRITE_FORMATS = {
@@ -195,128 +197,6 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-# -- image decode ------------------------------------------------------------------
-def max_pixels() -> int:
-    """The decompression-bomb limit in pixels (env PTX_MAX_PIXELS overrides 50 MP)."""
-    raw = os.environ.get("PTX_MAX_PIXELS")
-    if raw is None:
-        return DEFAULT_MAX_PIXELS
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise InputError(f"PTX_MAX_PIXELS must be an integer, got '{raw}'") from exc
-
-
-def _to_rgb(img) -> np.ndarray:
-    """Convert any Pillow mode (RGBA, LA, P, L, I;16, I, F, CMYK, YCbCr) to uint8 RGB."""
-    from PIL import Image
-
-    mode = img.mode
-    if mode.startswith("I;16") or mode == "I":
-        arr = np.asarray(img)
-        # I;16 is 16-bit by definition (a dark 16-bit scan must stay dark); plain "I" may
-        # hold 8- or 16-bit data, so its range decides. Integer maths, in place: a 50 MP
-        # 16-bit scan must not become gigabytes of float64 copies.
-        if mode.startswith("I;16") or arr.max(initial=0) > 255:
-            wide = np.clip(arr, 0, 65535).astype(np.uint32)
-            wide *= 255
-            wide += 32767  # round half up: (p * 255 + 32767) // 65535
-            wide //= 65535
-            grey = wide.astype(np.uint8)
-        else:
-            grey = np.clip(arr, 0, 255).astype(np.uint8)
-        return np.repeat(grey[..., None], 3, axis=2)
-    if mode == "F":
-        arr = np.nan_to_num(np.asarray(img, dtype=np.float32))
-        scale = 255.0 if arr.max(initial=0) <= 1.0 else 1.0  # 0..1 floats or 0..255 floats
-        grey = np.clip(arr * scale + 0.5, 0, 255).astype(np.uint8)
-        return np.repeat(grey[..., None], 3, axis=2)
-    if mode == "P":
-        img = img.convert("RGBA")
-        mode = "RGBA"
-    if mode in ("RGBA", "LA", "PA", "RGBa", "La"):
-        # Product cut-outs are shown on white; composite rather than drop alpha (which
-        # would reveal whatever colour the transparent pixels happen to store).
-        rgba = img.convert("RGBA")
-        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return np.asarray(Image.alpha_composite(white, rgba).convert("RGB"))
-    # convert("RGB") of an RGB image is a copy (most JPEGs): 0.1-0.5 ms a 512x512 image
-    return np.asarray(img if mode == "RGB" else img.convert("RGB"))
-
-
-def image_header(data: bytes, name: str = "<bytes>") -> tuple[int, int, str]:
-    """(width, height, format) from the header alone, allowed formats only; ImageError otherwise."""
-    from PIL import Image, UnidentifiedImageError
-
-    if not data:
-        raise ImageError(f"{name}: empty file (0 bytes)")
-    Image.MAX_IMAGE_PIXELS = None  # ptx's own pixel limits apply, not Pillow's bomb error
-    try:
-        with Image.open(io.BytesIO(data), formats=IMAGE_FORMATS) as img:
-            return img.size[0], img.size[1], str(img.format)
-    except UnidentifiedImageError as exc:
-        raise ImageError(f"{name}: not an image in an allowed format ({_FORMATS_TEXT})") from exc
-    except Exception as exc:  # crafted headers raise all sorts (struct.error, ValueError...)
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ImageError(f"{name}: unreadable image header ({reason})") from exc
-
-
-def decode_image(data: bytes, name: str = "<bytes>", limit: int | None = None) -> np.ndarray:
-    """Decode image bytes to uint8 sRGB HWC, EXIF orientation and ICC profile applied.
-
-    Raises ImageError (one line: what and where) for empty, corrupt, truncated,
-    non-image or over-limit input.
-    """
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
-    limit = max_pixels() if limit is None else limit
-    if not data:
-        raise ImageError(f"{name}: empty file (0 bytes)")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            Image.MAX_IMAGE_PIXELS = None  # our own limit below is the one that applies
-            img = Image.open(io.BytesIO(data), formats=IMAGE_FORMATS)
-            w, h = img.size
-            if w * h > limit:
-                raise ImageError(
-                    f"{name}: {w}x{h} = {w * h / 1e6:.1f} MP is over the "
-                    f"{limit / 1e6:.0f} MP limit (set PTX_MAX_PIXELS to raise it)"
-                )
-            img.load()
-            ImageOps.exif_transpose(img, in_place=True)  # returning a copy costs one more
-            rgb = _to_rgb(to_srgb(img, name))
-    except ImageError:
-        raise
-    except UnidentifiedImageError as exc:
-        raise ImageError(f"{name}: not an image in an allowed format ({_FORMATS_TEXT})") from exc
-    except Exception as exc:
-        # Pillow's decoders raise OSError, SyntaxError, ValueError, but also struct.error,
-        # IndexError, EOFError... on crafted input; a folder run must skip, not crash.
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ImageError(
-            f"{name}: corrupt or truncated image ({reason}); re-save or remove the file"
-        ) from exc
-    if rgb.ndim != 3 or rgb.shape[2] != 3 or min(rgb.shape[:2]) < 1:
-        raise ImageError(f"{name}: decoded to an unusable shape {rgb.shape}")
-    return np.ascontiguousarray(rgb)
-
-
-def read_image(path: str | Path, limit: int | None = None) -> np.ndarray:
-    """Read an image file as uint8 RGB HWC (see decode_image)."""
-    p = Path(path)
-    if not p.exists():
-        raise ImageError(f"{p}: no such file")
-    if p.is_dir():
-        raise ImageError(f"{p}: is a folder, not an image")
-    try:
-        data = p.read_bytes()
-    except OSError as exc:
-        reason = exc.strerror or exc
-        raise ImageError(f"{p}: cannot read ({reason}); check its permissions") from exc
-    return decode_image(data, str(p), limit)
-
-
 def png_level() -> int:
     """The zlib level PNG outputs are written at (env PTX_PNG_LEVEL overrides 1; 0-9)."""
     raw = os.environ.get("PTX_PNG_LEVEL")
@@ -333,16 +213,25 @@ def write_format(path: str | Path) -> str:
 
 
 def encode_image(
-    rgb: np.ndarray, fmt: str = "PNG", quality: int = 95, level: int | None = None
+    rgb: np.ndarray,
+    fmt: str = "PNG",
+    quality: int = 95,
+    level: int | None = None,
+    alpha: np.ndarray | None = None,
 ) -> bytes:
     """Encode uint8 RGB HWC to PNG / JPEG / WEBP / BMP / TIFF bytes.
 
     ``quality`` applies to JPEG and WebP, ``level`` (zlib 0-9) to PNG: png_level() unless given.
+    ``alpha`` (the input's, H x W uint8): given back where the format holds it (ptx.alpha),
+    ``rgb`` taken off the white it was composited on; JPEG and BMP stay on white.
     """
     from PIL import Image
 
     if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ImageError(f"expected uint8 HxWx3, got {rgb.dtype} {rgb.shape}")
+    fmt = fmt.upper().replace("JPG", "JPEG")
+    if alpha is not None and fmt in ALPHA_FORMATS:
+        return encode_pil(rgba_image(rgb, alpha), fmt, quality, level)
     return encode_pil(Image.fromarray(rgb), fmt, quality, level)
 
 
@@ -361,15 +250,21 @@ def encode_pil(img, fmt: str = "PNG", quality: int = 95, level: int | None = Non
 
 
 def encode_for(
-    path: str | Path, rgb: np.ndarray, quality: int = 95, level: int | None = None
+    path: str | Path,
+    rgb: np.ndarray,
+    quality: int = 95,
+    level: int | None = None,
+    alpha: np.ndarray | None = None,
 ) -> bytes:
     """The bytes write_image writes for ``path``: its suffix's format (write_format)."""
-    return encode_image(rgb, write_format(path), quality, level)
+    return encode_image(rgb, write_format(path), quality, level, alpha)
 
 
-def write_image(path: str | Path, rgb: np.ndarray, quality: int = 95) -> None:
+def write_image(
+    path: str | Path, rgb: np.ndarray, quality: int = 95, alpha: np.ndarray | None = None
+) -> None:
     """Write uint8 RGB HWC atomically; the format follows the file suffix (write_format)."""
-    atomic_write_bytes(path, encode_for(path, rgb, quality))
+    atomic_write_bytes(path, encode_for(path, rgb, quality, alpha=alpha))
 
 
 # -- folders ---------------------------------------------------------------------

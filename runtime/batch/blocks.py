@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ptx.alpha import alpha_possible
 from ptx.io import IMAGE_FORMATS, max_pixels
 
 # Decoded RGB bytes a block may hold: Ray Data's own target block size (128 MiB), so
@@ -28,9 +29,10 @@ def decoded_bytes(path: str | Path, limit: int | None = None) -> int:
     try:
         with Image.open(path, formats=IMAGE_FORMATS) as img:
             w, h = img.size
+            channels = 4 if alpha_possible(img) else 3  # an alpha travels beside the pixels
     except Exception:  # noqa: BLE001 - its decode task reports the one-line reason
         return 0
-    return 0 if w * h > limit else w * h * 3
+    return 0 if w * h > limit else w * h * channels
 
 
 def plan_blocks(

@@ -146,8 +146,9 @@ class Worker:
         n = len(sources)
         sha, err = [""] * n, batch.column("error").to_pylist()
         images = image_views(batch)  # read where Ray's object store holds them
+        alphas = image_views(batch, "alpha")
         held = sum(img.nbytes for img in images if img is not None)
-        items = [(i, Item(Path(sources[i]), Path(dests[i]), images[i]))
+        items = [(i, Item(Path(sources[i]), Path(dests[i]), images[i], alpha=alphas[i]))
                  for i in range(n) if not err[i]]  # fmt: skip
         index = {id(item): i for i, item in items}
         # Dead writers' temp files (a worker killed mid-write) go once per folder and
@@ -213,7 +214,7 @@ def _finish(item: Item, y: np.ndarray, i: int, conv: ImageConvention, level: int
     The bytes and format are save_image's (``ptx run``'s); the folder's fsync and the
     sweep of dead writers' temp files are the caller's (Worker.__call__), once a batch.
     """
-    data = encode_output(y, i, conv, item.image.shape[:2], item.dest, level)
+    data = encode_output(y, i, conv, item.image.shape[:2], item.dest, level, item.alpha)
     atomic_write_bytes(item.dest, data, sweep=False, sync_dir=False)
     return hashlib.sha256(data).hexdigest()
 

@@ -18,7 +18,7 @@ from ptx.io import (
     atomic_write_text,
     encode_for,
     list_images,
-    read_image,
+    read_image_alpha,
 )
 
 OUTPUT_MARK = ".ptx-output"  # hidden file marking a folder run's --out (never listed as input)
@@ -58,6 +58,7 @@ class Item:
     dest: Path
     image: np.ndarray | None = None
     x: np.ndarray | None = None  # the model's input, prepared off the engine's thread
+    alpha: np.ndarray | None = None  # the input's transparency, given back to its output
 
 
 def output_path(out_dir: Path, rel: Path, suffix: str | None = None) -> Path:
@@ -151,8 +152,8 @@ def plan_items(source: str | Path, out_dir: str | Path, suffix: str | None = Non
 
 
 def read_into(item: Item) -> None:
-    """Decode ``item.source`` into ``item.image`` (the default work of decode_ahead)."""
-    item.image = read_image(item.source)
+    """Decode ``item.source`` into ``item.image`` and ``item.alpha`` (decode_ahead's default)."""
+    item.image, item.alpha = read_image_alpha(item.source)
 
 
 def decode_ahead(
@@ -199,6 +200,6 @@ def same_size_batches(items: Iterable[Item], batch: int) -> Iterator[list[Item]]
         yield group
 
 
-def save_image(dest: Path, rgb: np.ndarray) -> None:
-    """Encode in the format of ``dest``'s suffix and write it atomically."""
-    atomic_write_bytes(dest, encode_for(dest, rgb))
+def save_image(dest: Path, rgb: np.ndarray, alpha: np.ndarray | None = None) -> None:
+    """Encode in the format of ``dest``'s suffix (with ``alpha`` where it holds one), atomically."""
+    atomic_write_bytes(dest, encode_for(dest, rgb, alpha=alpha))

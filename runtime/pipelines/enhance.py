@@ -192,11 +192,11 @@ def _prepare(item: Item, conv: ImageConvention, dtype: np.dtype, whole: Callable
 def _finish(item: Item, y: np.ndarray, i: int, conv: ImageConvention, strength: float) -> None:
     """Worker: output ``i`` of batch ``y`` back to pixels, blended, encoded and written."""
     rgb = conv.to_pixels(y[i : i + 1], size=item.image.shape[:2])[0]
-    save_image(item.dest, blend(item.image, rgb, strength))
+    save_image(item.dest, blend(item.image, rgb, strength), item.alpha)
 
 
 def _write_whole(item: Item, rgb: np.ndarray) -> None:
-    save_image(item.dest, rgb)
+    save_image(item.dest, rgb, item.alpha)
 
 
 def enhance_path(
@@ -251,7 +251,7 @@ def enhance_path(
             except (OSError, ValueError) as exc:
                 fail(item, f"{item.dest}: cannot write ({exc})")
             finally:
-                item.image = None
+                item.image = item.alpha = None
 
     whole = partial(runs_whole, engine, budget)
     prepare = partial(_prepare, conv=conv, dtype=info.dtype, whole=whole)

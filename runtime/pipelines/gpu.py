@@ -216,7 +216,7 @@ def _blend_save(item: Item, rgb: np.ndarray, strength: float) -> None:
     if strength < 1.0:
         rgb = blend(item.image, rgb, strength)
     item.image = None
-    save_image(item.dest, rgb)
+    save_image(item.dest, rgb, item.alpha)
 
 
 def enhance_path_gpu(

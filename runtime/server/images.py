@@ -9,7 +9,7 @@ import numpy as np
 
 from ptx.errors import InputError
 from ptx.image import blend, grid
-from ptx.io import decode_image, encode_image, image_header
+from ptx.io import decode_image_alpha, encode_image, image_header
 from ptx.runtime.engine import Engine
 from ptx.runtime.pipelines.enhance import image_convention, image_input
 from ptx.runtime.server.http import HTTPError
@@ -41,13 +41,18 @@ def image_model(engine: Engine, route: str) -> tuple[str, np.dtype, ImageConvent
     return info.name, info.dtype, image_convention(engine)
 
 
+def _decode(data: bytes, max_pixels: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """(RGB composited on white, its alpha or None); 413 over the pixel limit, 400 unreadable."""
+    image_size(data, max_pixels)
+    return decode_image_alpha(data, "request body", limit=max_pixels)
+
+
 def decode_for_model(
     data: bytes, max_pixels: int, name: str, dtype: np.dtype, conv: ImageConvention
-) -> tuple[dict[str, np.ndarray], tuple[int, int]]:
-    """Image bytes → ({input: 1×… batch}, (h, w)); 413 over the pixel limit, 400 unreadable."""
-    image_size(data, max_pixels)
-    rgb = decode_image(data, "request body", limit=max_pixels)
-    return {name: conv.to_model([rgb], dtype)}, rgb.shape[:2]
+) -> tuple[dict[str, np.ndarray], tuple[int, int], np.ndarray | None]:
+    """Image bytes → ({input: 1×… batch}, (h, w), the image's alpha or None)."""
+    rgb, alpha = _decode(data, max_pixels)
+    return {name: conv.to_model([rgb], dtype)}, rgb.shape[:2], alpha
 
 
 def parse_strength(raw: str | None) -> float:
@@ -63,20 +68,20 @@ def parse_strength(raw: str | None) -> float:
     return value
 
 
-def decode_rgb(data: bytes, max_pixels: int) -> tuple[dict[str, np.ndarray], tuple[int, int]]:
-    """Image bytes → ({"rgb": 1×H×W×3 uint8}, (h, w)) for the GPU pipeline (it normalises)."""
-    image_size(data, max_pixels)
-    rgb = decode_image(data, "request body", limit=max_pixels)
-    return {"rgb": np.ascontiguousarray(rgb)[None]}, rgb.shape[:2]
+def decode_rgb(
+    data: bytes, max_pixels: int
+) -> tuple[dict[str, np.ndarray], tuple[int, int], np.ndarray | None]:
+    """Image bytes → ({"rgb": 1×H×W×3 uint8}, (h, w), alpha) for the GPU pipeline."""
+    rgb, alpha = _decode(data, max_pixels)
+    return {"rgb": np.ascontiguousarray(rgb)[None]}, rgb.shape[:2], alpha
 
 
 def decode_keep(
     data: bytes, max_pixels: int, name: str, dtype: np.dtype, conv: ImageConvention
-) -> tuple[dict[str, np.ndarray], np.ndarray]:
+) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray | None]:
     """As decode_for_model, but returns the decoded image too (a strength blend needs it)."""
-    image_size(data, max_pixels)
-    rgb = decode_image(data, "request body", limit=max_pixels)
-    return {name: conv.to_model([rgb], dtype)}, rgb
+    rgb, alpha = _decode(data, max_pixels)
+    return {name: conv.to_model([rgb], dtype)}, rgb, alpha
 
 
 def encode_rgb(
@@ -84,13 +89,16 @@ def encode_rgb(
     fmt: str,
     source: np.ndarray | None = None,
     strength: float = 1.0,
+    alpha: np.ndarray | None = None,
 ) -> bytes:
     """The GPU pipeline's output (one uint8 image, already cropped) → encoded bytes.
 
-    Given ``source`` (the decoded request), ``strength`` of the edit is applied.
+    Given ``source`` (the decoded request), ``strength`` of the edit is applied; given
+    ``alpha`` (the request's), a PNG answer has it back (ptx.alpha).
     """
     out = outputs["rgb"][0]
-    return encode_image(out if source is None else blend(source, out, strength), fmt)
+    out = out if source is None else blend(source, out, strength)
+    return encode_image(out, fmt, alpha=alpha)
 
 
 def encode_output(
@@ -100,14 +108,17 @@ def encode_output(
     fmt: str,
     source: np.ndarray | None = None,
     strength: float = 1.0,
+    alpha: np.ndarray | None = None,
 ) -> bytes:
     """The model's first output (one image) → encoded bytes, cropped back to ``size``.
 
-    Given ``source`` (the decoded request), ``strength`` of the edit is applied.
+    Given ``source`` (the decoded request), ``strength`` of the edit is applied; given
+    ``alpha`` (the request's), a PNG answer has it back (ptx.alpha).
     """
     batch = next(iter(outputs.values()))
     out = conv.to_pixels(batch, size=size)[0]
-    return encode_image(out if source is None else blend(source, out, strength), fmt)
+    out = out if source is None else blend(source, out, strength)
+    return encode_image(out, fmt, alpha=alpha)
 
 
 # -- generate (the contract itself is ptx.runtime.pipelines.generate's) ---------------

@@ -44,15 +44,17 @@ async def _image_route(request: Request, route: str) -> Response:
     source = None  # the decoded request, kept only for a strength blend
     try:
         if model.gpu_images:  # decode here; normalise, model and back to pixels on the GPU
-            feeds, size = await run_in_threadpool(images.decode_rgb, body, state.config.max_pixels)
+            feeds, size, alpha = await run_in_threadpool(
+                images.decode_rgb, body, state.config.max_pixels
+            )
             source = feeds["rgb"][0] if strength < 1.0 else None
         elif strength < 1.0:
-            feeds, source = await run_in_threadpool(
+            feeds, source, alpha = await run_in_threadpool(
                 images.decode_keep, body, state.config.max_pixels, name, dtype, conv
             )
             size = source.shape[:2]
         else:
-            feeds, size = await run_in_threadpool(
+            feeds, size, alpha = await run_in_threadpool(
                 images.decode_for_model, body, state.config.max_pixels, name, dtype, conv
             )
         del body
@@ -61,10 +63,12 @@ async def _image_route(request: Request, route: str) -> Response:
         result = await model.infer(feeds, on_abandon=ticket.hand_over, kind=kind)
         del feeds
         if model.gpu_images:
-            data = await run_in_threadpool(images.encode_rgb, result.outputs, fmt, source, strength)
+            data = await run_in_threadpool(
+                images.encode_rgb, result.outputs, fmt, source, strength, alpha
+            )
         else:
             data = await run_in_threadpool(
-                images.encode_output, result.outputs, conv, size, fmt, source, strength
+                images.encode_output, result.outputs, conv, size, fmt, source, strength, alpha
             )
     finally:
         ticket.close()

@@ -196,3 +196,31 @@ def _read_only(y: np.ndarray) -> np.ndarray:
     out = y.copy()
     out.flags.writeable = False
     return out
+
+
+def test_a_cut_out_keeps_its_alpha_through_the_actor(models, tmp_path):
+    """The alpha travels beside the pixels (its own Arrow column) and is given back on write."""
+    from PIL import Image
+
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    alpha = np.zeros((12, 16), np.uint8)
+    alpha[2:10, 3:13], alpha[1, 3:13] = 255, 100
+    rgba = np.dstack([np.full((12, 16, 3), (30, 120, 200), np.uint8), alpha])
+    Image.fromarray(rgba, "RGBA").save(src / "cut.png")
+    write_image(src / "plain.png", np.full((12, 16, 3), 90, np.uint8))
+    assert decoded_bytes(src / "cut.png") == 12 * 16 * 4  # the alpha counts in a block's bytes
+    names = ["cut.png", "plain.png"]
+    table = decode_rows({"source": [str(src / n) for n in names],
+                         "dest": [str(out / n) for n in names]})  # fmt: skip
+    alphas = image_views(table, "alpha")
+    np.testing.assert_array_equal(alphas[0], alpha)
+    assert alphas[1] is None
+    worker = job.Worker("enhance", str(models["affine"]), threads=1, backend="onnxruntime")
+    res = worker(table)
+    assert list(res["error"]) == ["", ""]
+    with Image.open(out / "cut.png") as img:
+        assert img.mode == "RGBA"
+        np.testing.assert_array_equal(np.asarray(img)[..., 3], alpha)
+    with Image.open(out / "plain.png") as img:
+        assert img.mode == "RGB"

@@ -81,3 +81,20 @@ def test_cli_takes_strength_with_device_cuda(plan, tmp_path):
     )  # fmt: skip
     assert bad.exit_code != 0 and "--max-pixels" in bad.output
     assert not (tmp_path / "b").exists()
+
+
+def test_the_gpu_path_gives_a_cut_out_its_alpha_back(plan, tmp_path):
+    alpha = np.zeros((16, 16), np.uint8)
+    alpha[4:12, 4:12], alpha[3, 4:12] = 255, 128
+    from PIL import Image
+
+    (tmp_path / "in").mkdir()
+    rgba = np.dstack([np.full((16, 16, 3), 90, np.uint8), alpha])
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "in" / "cut.png")
+    summary = enhance_path_gpu(TensorRTEngine(plan), tmp_path / "in", tmp_path / "out",
+                               progress=False, strength=0.0)  # fmt: skip
+    assert summary.images == 1 and summary.failed == 0
+    with Image.open(tmp_path / "out" / "cut.png") as img:
+        out = np.asarray(img)
+    np.testing.assert_array_equal(out[..., 3], alpha)
+    assert np.abs(out[3, 4:12, :3].astype(int) - 90).max() <= 2  # off the white again

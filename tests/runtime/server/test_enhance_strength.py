@@ -41,3 +41,27 @@ def test_bad_strength_is_one_400_line(http, helpers, bad):
     assert r.status_code == 400
     error = r.json()["error"]
     assert error.startswith("strength must be a number in 0..1") and "\n" not in error
+
+
+@pytest.mark.parametrize("strength", ["0", "1"])
+def test_a_cut_out_comes_back_with_its_alpha_as_png_and_on_white_as_jpeg(http, strength):
+    """Both decode paths (kept for a blend, straight to the model) hand the alpha over."""
+    import io
+
+    from PIL import Image
+
+    alpha = np.zeros((16, 20), np.uint8)
+    alpha[4:12, 5:15], alpha[3, 5:15] = 255, 120
+    buf = io.BytesIO()
+    Image.fromarray(np.dstack([np.full((16, 20, 3), 70, np.uint8), alpha]), "RGBA").save(
+        buf, format="PNG"
+    )
+    url, params = "/v1/models/affine/enhance", {"strength": strength}
+    png = http.post(url, params=params, content=buf.getvalue())
+    assert png.status_code == 200
+    with Image.open(io.BytesIO(png.content)) as img:
+        assert img.mode == "RGBA"
+        np.testing.assert_array_equal(np.asarray(img)[..., 3], alpha)
+    jpg = http.post(url, params=params, content=buf.getvalue(), headers={"accept": "image/jpeg"})
+    with Image.open(io.BytesIO(jpg.content)) as img:
+        assert img.format == "JPEG" and img.mode == "RGB"
