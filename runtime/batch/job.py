@@ -214,7 +214,8 @@ def _finish(item: Item, y: np.ndarray, i: int, conv: ImageConvention, level: int
     The bytes and format are save_image's (``ptx run``'s); the folder's fsync and the
     sweep of dead writers' temp files are the caller's (Worker.__call__), once a batch.
     """
-    data = encode_output(y, i, conv, item.image.shape[:2], item.dest, level, item.alpha)
+    size = item.image.shape[:2]
+    data = encode_output(y, i, conv, size, item.dest, level, item.alpha, item.source)
     atomic_write_bytes(item.dest, data, sweep=False, sync_dir=False)
     return hashlib.sha256(data).hexdigest()
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from ptx.errors import ImageError, InputError
 from ptx.image import denormalise_constants, to_uint8
-from ptx.io import encode_for, encode_pil, read_image_alpha, write_format
+from ptx.io import encode_for, encode_pil, jpeg_tables, read_image_alpha, write_format
 from ptx.spec import ImageConvention
 
 COLUMNS = ("source", "dest", "pixels", "alpha", "h", "w", "error")
@@ -114,6 +114,7 @@ def encode_output(
     dest: Path,
     level: int,
     alpha: np.ndarray | None = None,
+    source: Path | None = None,
 ) -> bytes:
     """Output ``i`` of model batch ``y`` as ``dest``'s file bytes: save_image's (``ptx run``'s).
 
@@ -125,9 +126,11 @@ def encode_output(
 
     if alpha is not None or conv.layout != "NCHW" or y.ndim != 4 or y.shape[1] != 3:
         rgb = conv.to_pixels(y[i : i + 1], size=size)[0]
-        return encode_for(dest, rgb, level=level, alpha=alpha)
+        return encode_for(dest, rgb, level=level, alpha=alpha, source=source)
     img = Image.merge("RGB", [Image.fromarray(p) for p in output_planes(y, i, conv, size)])
-    return encode_pil(img, write_format(dest), level=level)
+    fmt = write_format(dest)
+    tables = jpeg_tables(source) if fmt == "JPEG" else None  # a JPEG keeps a JPEG input's
+    return encode_pil(img, fmt, level=level, tables=tables)
 
 
 __all__ = [

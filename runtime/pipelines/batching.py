@@ -200,6 +200,9 @@ def same_size_batches(items: Iterable[Item], batch: int) -> Iterator[list[Item]]
         yield group
 
 
-def save_image(dest: Path, rgb: np.ndarray, alpha: np.ndarray | None = None) -> None:
-    """Encode in the format of ``dest``'s suffix (with ``alpha`` where it holds one), atomically."""
-    atomic_write_bytes(dest, encode_for(dest, rgb, alpha=alpha))
+def save_image(
+    dest: Path, rgb: np.ndarray, alpha: np.ndarray | None = None, source: Path | None = None
+) -> None:
+    """Encode in the format of ``dest``'s suffix and write it atomically: with ``alpha``
+    where the format holds one, and a JPEG ``source``'s tables for a JPEG (ptx.io.encode_for)."""
+    atomic_write_bytes(dest, encode_for(dest, rgb, alpha=alpha, source=source))

@@ -192,11 +192,11 @@ def _prepare(item: Item, conv: ImageConvention, dtype: np.dtype, whole: Callable
 def _finish(item: Item, y: np.ndarray, i: int, conv: ImageConvention, strength: float) -> None:
     """Worker: output ``i`` of batch ``y`` back to pixels, blended, encoded and written."""
     rgb = conv.to_pixels(y[i : i + 1], size=item.image.shape[:2])[0]
-    save_image(item.dest, blend(item.image, rgb, strength), item.alpha)
+    save_image(item.dest, blend(item.image, rgb, strength), item.alpha, item.source)
 
 
 def _write_whole(item: Item, rgb: np.ndarray) -> None:
-    save_image(item.dest, rgb, item.alpha)
+    save_image(item.dest, rgb, item.alpha, item.source)
 
 
 def enhance_path(

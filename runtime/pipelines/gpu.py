@@ -216,7 +216,7 @@ def _blend_save(item: Item, rgb: np.ndarray, strength: float) -> None:
     if strength < 1.0:
         rgb = blend(item.image, rgb, strength)
     item.image = None
-    save_image(item.dest, rgb, item.alpha)
+    save_image(item.dest, rgb, item.alpha, item.source)
 
 
 def enhance_path_gpu(

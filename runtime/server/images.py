@@ -9,7 +9,7 @@ import numpy as np
 
 from ptx.errors import InputError
 from ptx.image import blend, grid
-from ptx.io import decode_image_alpha, encode_image, image_header
+from ptx.io import JpegTables, decode_image_alpha, encode_image, image_header
 from ptx.runtime.engine import Engine
 from ptx.runtime.pipelines.enhance import image_convention, image_input
 from ptx.runtime.server.http import HTTPError
@@ -90,15 +90,17 @@ def encode_rgb(
     source: np.ndarray | None = None,
     strength: float = 1.0,
     alpha: np.ndarray | None = None,
+    tables: JpegTables | None = None,
 ) -> bytes:
     """The GPU pipeline's output (one uint8 image, already cropped) → encoded bytes.
 
     Given ``source`` (the decoded request), ``strength`` of the edit is applied; given
-    ``alpha`` (the request's), a PNG answer has it back (ptx.alpha).
+    ``alpha`` (the request's), a PNG answer has it back (ptx.alpha); given ``tables``
+    (a JPEG request's), a JPEG answer is written with them.
     """
     out = outputs["rgb"][0]
     out = out if source is None else blend(source, out, strength)
-    return encode_image(out, fmt, alpha=alpha)
+    return encode_image(out, fmt, alpha=alpha, tables=tables)
 
 
 def encode_output(
@@ -109,16 +111,16 @@ def encode_output(
     source: np.ndarray | None = None,
     strength: float = 1.0,
     alpha: np.ndarray | None = None,
+    tables: JpegTables | None = None,
 ) -> bytes:
     """The model's first output (one image) → encoded bytes, cropped back to ``size``.
 
-    Given ``source`` (the decoded request), ``strength`` of the edit is applied; given
-    ``alpha`` (the request's), a PNG answer has it back (ptx.alpha).
+    ``source``, ``strength``, ``alpha`` and ``tables`` as in encode_rgb.
     """
     batch = next(iter(outputs.values()))
     out = conv.to_pixels(batch, size=size)[0]
     out = out if source is None else blend(source, out, strength)
-    return encode_image(out, fmt, alpha=alpha)
+    return encode_image(out, fmt, alpha=alpha, tables=tables)
 
 
 # -- generate (the contract itself is ptx.runtime.pipelines.generate's) ---------------

@@ -11,7 +11,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ptx.errors import InputError
-from ptx.io import decode_image
+from ptx.io import decode_image, jpeg_tables
 from ptx.runtime.pipelines import cutout as cutter
 from ptx.runtime.pipelines import generate as generator
 from ptx.runtime.pipelines.generate_profile import DEFAULT_N, Profile, parse_profile, profile_feeds
@@ -57,6 +57,8 @@ async def _image_route(request: Request, route: str) -> Response:
             feeds, size, alpha = await run_in_threadpool(
                 images.decode_for_model, body, state.config.max_pixels, name, dtype, conv
             )
+        # A JPEG answer to a JPEG request keeps its tables (header only; None otherwise).
+        tables = await run_in_threadpool(jpeg_tables, body) if fmt == "JPEG" else None
         del body
         # A 504 frees the client, not the worker: then the worker's end frees the bytes.
         kind = "rgb" if model.gpu_images else "tensor"
@@ -64,11 +66,12 @@ async def _image_route(request: Request, route: str) -> Response:
         del feeds
         if model.gpu_images:
             data = await run_in_threadpool(
-                images.encode_rgb, result.outputs, fmt, source, strength, alpha
+                images.encode_rgb, result.outputs, fmt, source, strength, alpha, tables
             )
         else:
             data = await run_in_threadpool(
-                images.encode_output, result.outputs, conv, size, fmt, source, strength, alpha
+                images.encode_output,
+                *(result.outputs, conv, size, fmt, source, strength, alpha, tables),
             )
     finally:
         ticket.close()

@@ -224,3 +224,28 @@ def test_a_cut_out_keeps_its_alpha_through_the_actor(models, tmp_path):
         np.testing.assert_array_equal(np.asarray(img)[..., 3], alpha)
     with Image.open(out / "plain.png") as img:
         assert img.mode == "RGB"
+
+
+def test_a_jpeg_source_gives_its_tables_to_the_actors_jpeg(models, helpers, tmp_path):
+    """The actor's bytes are ptx run's for a JPEG too: the input's tables, not quality 95."""
+    from PIL import Image
+
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    Image.fromarray(helpers.random_image(24, 32, 5)).save(src / "a.jpg", quality=60)
+    table = decode_rows({"source": [str(src / "a.jpg")], "dest": [str(out / "a.jpg")]})
+    worker = job.Worker("enhance", str(models["affine"]), threads=1, backend="onnxruntime")
+    assert list(worker(table)["error"]) == [""]
+    img = read_image(src / "a.jpg")
+    y = next(
+        iter(
+            worker.engine.run(
+                {worker.engine.inputs[0].name: worker.conv.to_model([img], worker.dtype)}
+            ).values()
+        )
+    )
+    rgb = worker.conv.to_pixels(y, size=img.shape[:2])[0]
+    save_image(tmp_path / "ref.jpg", rgb, source=src / "a.jpg")
+    assert (tmp_path / "ref.jpg").read_bytes() == (out / "a.jpg").read_bytes()
+    with Image.open(out / "a.jpg") as a, Image.open(src / "a.jpg") as b:
+        assert a.quantization == b.quantization

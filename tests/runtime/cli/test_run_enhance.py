@@ -122,3 +122,21 @@ def test_a_cut_out_keeps_its_transparency_through_a_folder_run(tmp_path):
         assert np.abs(out[edge][:, :3].astype(int) - (40, 90, 170)).max() <= 8, name
     with Image.open(tmp_path / "out" / "plain.jpg") as img:
         assert img.mode == "RGB"
+
+
+def test_a_clean_studio_jpeg_comes_back_at_its_own_quality(tmp_path):
+    """4:4:4 at quality 95: rewritten with its own tables, not quality 95 with 4:2:0 (30 dB)."""
+    import skimage.data
+    from PIL import Image
+
+    (tmp_path / "in").mkdir()
+    Image.fromarray(skimage.data.coffee()).save(
+        tmp_path / "in" / "c.jpg", quality=95, subsampling=0
+    )
+    res = _run("--input", str(tmp_path / "in"), "--out", str(tmp_path / "out"),
+               "--backend", "onnxruntime", "--no-progress")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    with Image.open(tmp_path / "in" / "c.jpg") as a, Image.open(tmp_path / "out" / "c.jpg") as b:
+        assert a.quantization == b.quantization
+    src, out = (read_image(tmp_path / d / "c.jpg").astype(np.float64) for d in ("in", "out"))
+    assert 10 * np.log10(255.0**2 / np.mean((src - out) ** 2)) > 45

@@ -65,3 +65,18 @@ def test_a_cut_out_comes_back_with_its_alpha_as_png_and_on_white_as_jpeg(http, s
     jpg = http.post(url, params=params, content=buf.getvalue(), headers={"accept": "image/jpeg"})
     with Image.open(io.BytesIO(jpg.content)) as img:
         assert img.format == "JPEG" and img.mode == "RGB"
+
+
+def test_a_jpeg_answer_to_a_jpeg_request_keeps_its_tables(http, helpers):
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(helpers.random_image(24, 32, seed=4)).save(buf, format="JPEG", quality=55)
+    for strength in ("0", "1"):
+        r = http.post("/v1/models/affine/enhance", params={"strength": strength},
+                      content=buf.getvalue(), headers={"accept": "image/jpeg"})  # fmt: skip
+        assert r.status_code == 200
+        with Image.open(io.BytesIO(r.content)) as a, Image.open(buf) as b:
+            assert a.quantization == b.quantization
