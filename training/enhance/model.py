@@ -14,7 +14,7 @@ so a photo whose statistics look normal comes back with its tones unchanged
 white below white (a product on a pure-white backdrop keeps its backdrop). A small
 two-level conv net removes noise and JPEG blocks as a residual on the tone-corrected
 image, where the photo's quieter blocks carry noise. Every op is plain ONNX (AveragePool,
-Resize, Conv, Sigmoid, Clip, ReduceMean, ReduceSum, Relu, Slice) with dynamic batch, height
+Resize, Conv, Sigmoid, Clip, ReduceMean, ReduceSum, Relu, Slice, Pad) with dynamic batch, height
 and width, and friendly to FP16 and
 TensorRT: no sort, no TopK, no data-dependent padding. The encoder's stride-2 convs
 take any size and the decoder resizes back to the skip's exact size, so the network
@@ -248,10 +248,17 @@ class NoiseGate(nn.Module):
     def _quiet_gate(self, x: torch.Tensor) -> torch.Tensor:
         """The ramp read at the ``quiet`` quantile of the block estimates: (N, 1, 1, 1)."""
         b = self.BLOCK
-        sig = F.avg_pool2d(self._residual(x), b)  # N, 1, Hb, Wb
-        grey = F.avg_pool2d(x[:, :, 1:-1, 1:-1].mean(dim=1, keepdim=True), b)
+        res = self._residual(x)
+        grey = x[:, :, 1:-1, 1:-1].mean(dim=1, keepdim=True)
+        # Padded right and bottom by a block less one (a fixed Pad): the last, partial blocks
+        # count, and an image under a block's side still has one. The pad's zeros are left
+        # out by dividing by each block's share of real pixels, which also weighs its vote.
+        pad = (0, b - 1, 0, b - 1)
+        real = F.avg_pool2d(F.pad(torch.ones_like(res), pad), b)  # N, 1, Hb, Wb
+        sig = F.avg_pool2d(F.pad(res, pad), b) / real
+        grey = F.avg_pool2d(F.pad(grey, pad), b) / real
         keep = torch.clamp(grey / self.EDGE - 1.0, 0.0, 1.0)
-        keep = keep * torch.clamp((1.0 - grey) / self.EDGE - 1.0, 0.0, 1.0)
+        keep = keep * torch.clamp((1.0 - grey) / self.EDGE - 1.0, 0.0, 1.0) * real
         keep = keep.flatten(1).unsqueeze(1)  # N, 1, B
         sig = sig.flatten(1).unsqueeze(1)  # N, 1, B
         below = torch.sigmoid((self.levels.view(1, -1, 1) - sig) / self.SIGMA_TAU)  # N, STEPS, B

@@ -73,7 +73,7 @@ def test_the_quiet_gate_leaves_a_sharpened_photo_and_still_denoises_a_noisy_one(
     assert float(mean_gate.sigma(sharp)) > 6.5  # its detail reads as noise on the whole image
     assert float(mean_gate(sharp)) == 1.0
     assert float(quiet_gate(sharp)) < 0.01  # its quieter quarter is clean
-    for noisy in (_coffee(sharpen=False, noise=12.0), _image(30.0)):
+    for noisy in (_coffee(sharpen=False, noise=16.0), _image(30.0)):
         assert float(quiet_gate(noisy)) > 0.99
 
 
@@ -93,3 +93,13 @@ def test_the_quiet_gate_is_per_image_and_refuses_a_bad_share() -> None:
     with pytest.raises(ValueError, match="0 <= noise_quiet < 1"):
         NoiseGate(4.5, 6.5, quiet=1.0)
     assert build({"noise_quiet": 0.25}).noise.quiet == 0.25
+
+
+@pytest.mark.parametrize("side", [3, 9, 17, 18, 33])
+def test_the_quiet_gate_takes_images_under_a_block_and_partial_blocks(side: int) -> None:
+    """Any size the Laplacian takes (3 px up): no pooling window past the image."""
+    gate = NoiseGate(4.5, 6.5, quiet=0.25)
+    rng = np.random.default_rng(side)
+    noisy = torch.from_numpy(np.clip(rng.normal(0.5, 30 / 255, (1, 3, side, side)), 0, 1)).float()
+    assert float(gate(torch.full((1, 3, side, side), 0.5))) < 0.01
+    assert float(gate(noisy)) > (0.99 if side > 3 else 0.5)  # 3 px: one Laplacian sample
