@@ -14,9 +14,11 @@ image) is ignored with a warning: the photo is read as sRGB, as browsers show it
 
 from __future__ import annotations
 
-import functools
+import hashlib
 import io
+import threading
 import warnings
+from collections import OrderedDict
 
 import numpy as np
 
@@ -24,6 +26,9 @@ import numpy as np
 _WIDEN = {"P": "RGBA", "PA": "RGBA", "LA": "RGBA", "La": "RGBA", "RGBa": "RGBA"}
 _COLOUR_MODES = ("RGB", "RGBA", "L", "CMYK")
 SRGB_TOLERANCE = 1  # levels: a profile within this of sRGB on the probe grid is sRGB
+_SEEN: OrderedDict[bytes, bool] = OrderedDict()  # profile sha256 -> acts as sRGB
+_SEEN_MAX = 64
+_LOCK = threading.Lock()
 
 
 class ProfileWarning(UserWarning):
@@ -49,16 +54,31 @@ def _transform(icc: bytes, mode: str):
     )
 
 
-@functools.lru_cache(maxsize=64)
 def acts_as_srgb(icc: bytes, mode: str) -> bool:
     """Whether converting ``mode`` pixels tagged ``icc`` to sRGB moves no probe colour > 1 level.
 
-    Raises what lcms raises for a profile it cannot use.
+    Raises what lcms raises for a profile it cannot use. Remembered per profile digest (a
+    folder of phone photos shares one profile), never per profile bytes: a server must not
+    keep 64 request-sized profiles alive.
     """
-    from PIL import Image, ImageCms
-
     if mode not in ("RGB", "RGBA"):
         return False  # grey and CMYK pixels are never sRGB values as they stand
+    key = hashlib.sha256(icc).digest()
+    with _LOCK:
+        if key in _SEEN:
+            _SEEN.move_to_end(key)
+            return _SEEN[key]
+    verdict = _probe_is_srgb(icc)
+    with _LOCK:
+        _SEEN[key] = verdict
+        while len(_SEEN) > _SEEN_MAX:
+            _SEEN.popitem(last=False)
+    return verdict
+
+
+def _probe_is_srgb(icc: bytes) -> bool:
+    from PIL import Image, ImageCms
+
     steps = np.linspace(0, 255, 9).round().astype(np.uint8)
     grid = np.stack(np.meshgrid(steps, steps, steps, indexing="ij"), axis=-1).reshape(1, -1, 3)
     greys = np.repeat(np.arange(256, dtype=np.uint8)[None, :, None], 3, axis=2)

@@ -125,3 +125,14 @@ def test_a_profile_of_the_wrong_colour_space_is_ignored_with_a_warning(photo):
     with pytest.warns(ProfileWarning, match="embedded ICC profile ignored"):
         out = decode_image(buf.getvalue(), "p.png")
     np.testing.assert_array_equal(out, photo)
+
+
+def test_profile_verdicts_are_kept_by_digest_and_bounded():
+    """A server must not keep request-sized profiles alive: 32-byte keys, at most 64 of them."""
+    from ptx import colour
+
+    for i in range(70):
+        assert not acts_as_srgb(matrix_profile("adobe-rgb", 1.8 + i / 100), "RGB")
+    assert len(colour._SEEN) <= 64 and all(len(k) == 32 for k in colour._SEEN)
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    assert acts_as_srgb(srgb, "RGB") and acts_as_srgb(srgb, "RGBA")
