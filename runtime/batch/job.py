@@ -147,7 +147,7 @@ class Worker:
         sha, err = [""] * n, batch.column("error").to_pylist()
         images = image_views(batch)  # read where Ray's object store holds them
         alphas = image_views(batch, "alpha")
-        held = sum(img.nbytes for img in images if img is not None)
+        held = sum(a.nbytes for a in (*images, *alphas) if a is not None)
         items = [(i, Item(Path(sources[i]), Path(dests[i]), images[i], alpha=alphas[i]))
                  for i in range(n) if not err[i]]  # fmt: skip
         index = {id(item): i for i, item in items}
