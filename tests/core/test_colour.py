@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
+from ptx.benchmarks.harness.icc_profiles import matrix_profile
 from ptx.colour import ProfileWarning, acts_as_srgb
 from ptx.io import decode_image
-from tests.core.icc_profiles import matrix_profile
 
 
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:

@@ -32,7 +32,7 @@ def test_rgba_alpha_is_used_as_is_and_cropped_to_its_box(tmp_path: Path) -> None
 def test_a_p3_cut_out_keeps_its_alpha_and_gets_srgb_colours(tmp_path: Path) -> None:
     from PIL import ImageCms
 
-    from tests.core.icc_profiles import matrix_profile
+    from ptx.benchmarks.harness.icc_profiles import matrix_profile
 
     icc = matrix_profile("display-p3")
     p3 = ImageCms.ImageCmsProfile(__import__("io").BytesIO(icc))

@@ -56,7 +56,7 @@ def test_a_display_p3_photo_comes_back_as_its_viewer_saw_it(tmp_path):
     import skimage.data
     from PIL import Image, ImageCms
 
-    from tests.core.icc_profiles import matrix_profile
+    from ptx.benchmarks.harness.icc_profiles import matrix_profile
 
     photo = skimage.data.coffee()
     icc = matrix_profile("display-p3")

@@ -1,4 +1,4 @@
-"""Hand-built ICC v2 matrix/TRC display profiles, so colour tests need no profile files.
+"""Hand-built ICC v2 matrix/TRC display profiles, so colour tests and studies need no files.
 
 The primaries and white points are the published ones (ITU-R BT.709 for sRGB, SMPTE EG 432-1
 for Display P3, Adobe RGB (1998)); the colorants are adapted to the D50 connection space with
