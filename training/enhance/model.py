@@ -14,9 +14,9 @@ so a photo whose statistics look normal comes back with its tones unchanged
 white below white (a product on a pure-white backdrop keeps its backdrop). A small
 two-level conv net removes noise and JPEG blocks as a residual on the tone-corrected
 image, where the photo's quieter blocks carry noise. Every op is plain ONNX (AveragePool,
-Resize, Conv, Sigmoid, Clip, ReduceMean, ReduceSum, Relu, Slice, Pad) with dynamic batch, height
-and width, and friendly to FP16 and
-TensorRT: no sort, no TopK, no data-dependent padding. The encoder's stride-2 convs
+Resize, Conv, Sigmoid, Clip, ReduceMean, ReduceSum, Relu, Slice, a fixed Pad) with dynamic
+batch, height and width, and friendly to FP16 and TensorRT: no sort, no TopK, no
+data-dependent padding. The encoder's stride-2 convs
 take any size and the decoder resizes back to the skip's exact size, so the network
 accepts any H x W without padding.
 """
