@@ -249,3 +249,34 @@ def test_a_jpeg_source_gives_its_tables_to_the_actors_jpeg(models, helpers, tmp_
     assert (tmp_path / "ref.jpg").read_bytes() == (out / "a.jpg").read_bytes()
     with Image.open(out / "a.jpg") as a, Image.open(src / "a.jpg") as b:
         assert a.quantization == b.quantization
+
+
+def test_headers_go_to_threads_only_when_reads_are_slow(helpers, tmp_path, monkeypatch):
+    """In order, bad files 0, by threads once the timed first reads look like round trips."""
+    import threading
+
+    from ptx.runtime.batch import blocks
+
+    paths = []
+    for i in range(40):
+        h = 8 + i % 5
+        write_image(tmp_path / f"p{i}.png", helpers.random_image(h, 10, i))
+        paths.append(str(tmp_path / f"p{i}.png"))
+    (tmp_path / "bad.png").write_bytes(b"not an image")
+    paths.insert(7, str(tmp_path / "bad.png"))
+    want = [0 if "bad" in p else (8 + int(Path(p).stem[1:]) % 5) * 10 * 3 for p in paths]
+    seen: list[str] = []
+    real = blocks.decoded_bytes
+
+    def spy(path, limit=None):
+        seen.append(threading.current_thread().name)
+        return real(path, limit)
+
+    monkeypatch.setattr(blocks, "decoded_bytes", spy)
+    monkeypatch.setattr(blocks, "PROBE_HEADERS", 4)
+    assert blocks.header_bytes(paths) == want  # fast local reads: all on the caller
+    assert not any(name.startswith("ptx-headers") for name in seen)
+    seen.clear()
+    monkeypatch.setattr(blocks, "SLOW_HEADER_S", 0.0)  # every read now counts as slow
+    assert blocks.header_bytes(paths) == want
+    assert sum(name.startswith("ptx-headers") for name in seen) == len(paths) - 4
