@@ -25,7 +25,7 @@ def alpha_of(img) -> np.ndarray | None:
     """uint8 H x W alpha of a loaded Pillow image; None when it has none or is fully opaque."""
     if not alpha_possible(img):
         return None
-    alpha = np.asarray(img.convert("RGBA").getchannel("A"))
+    alpha = np.asarray((img if img.mode == "RGBA" else img.convert("RGBA")).getchannel("A"))
     return None if alpha.min(initial=255) == 255 else alpha
 
 

@@ -24,6 +24,7 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".g
 IMAGE_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "TIFF", "GIF")  # Pillow format names allowed
 _FORMATS_TEXT = "JPEG, PNG, WebP, BMP, TIFF, GIF"
 DEFAULT_MAX_PIXELS = 50_000_000  # decompression-bomb guard; PTX_MAX_PIXELS overrides
+_TO_RGBA = ("P", "PA", "LA", "La", "RGBa")  # modes _to_rgb composites by way of RGBA
 
 
 def max_pixels() -> int:
@@ -67,7 +68,7 @@ def _to_rgb(img) -> np.ndarray:
     if mode in ("RGBA", "LA", "PA", "RGBa", "La"):
         # Product cut-outs are shown on white; composite rather than drop alpha (which
         # would reveal whatever colour the transparent pixels happen to store).
-        rgba = img.convert("RGBA")
+        rgba = img if img.mode == "RGBA" else img.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return np.asarray(Image.alpha_composite(white, rgba).convert("RGB"))
     # convert("RGB") of an RGB image is a copy (most JPEGs): 0.1-0.5 ms a 512x512 image
@@ -130,6 +131,8 @@ def _decode(
             img.load()
             ImageOps.exif_transpose(img, in_place=True)  # returning a copy costs one more
             img = to_srgb(img, name)
+            if with_alpha and img.mode in _TO_RGBA:
+                img = img.convert("RGBA")  # once, for the alpha and the composite alike
             if with_alpha:
                 alpha = alpha_of(img)
             rgb = _to_rgb(img)

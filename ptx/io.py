@@ -307,11 +307,9 @@ def encode_for(
     return encode_image(rgb, fmt, quality, level, alpha, tables)
 
 
-def write_image(
-    path: str | Path, rgb: np.ndarray, quality: int = 95, alpha: np.ndarray | None = None
-) -> None:
+def write_image(path: str | Path, rgb: np.ndarray, quality: int = 95) -> None:
     """Write uint8 RGB HWC atomically; the format follows the file suffix (write_format)."""
-    atomic_write_bytes(path, encode_for(path, rgb, quality, alpha=alpha))
+    atomic_write_bytes(path, encode_for(path, rgb, quality))
 
 
 # -- folders ---------------------------------------------------------------------

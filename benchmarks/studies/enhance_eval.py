@@ -132,10 +132,15 @@ def delta_e(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.mean(deltaE_ciede2000(rgb2lab(a), rgb2lab(b))))
 
 
+def capped_psnr(out: np.ndarray, ref: np.ndarray) -> float:
+    """PSNR in dB, PSNR_CAP for identical images (JSON has no inf)."""
+    return min(float(psnr(out, ref)), PSNR_CAP)
+
+
 def score(out: np.ndarray, ref: np.ndarray) -> dict[str, float]:
     """PSNR (dB, capped), SSIM and mean CIEDE2000 of ``out`` against ``ref``."""
     return {
-        "psnr": min(psnr(out, ref), PSNR_CAP),
+        "psnr": capped_psnr(out, ref),
         "ssim": float(ssim(out, ref)),
         "de2000": delta_e(out, ref),
     }
@@ -178,11 +183,18 @@ def clean_table(
     return rows
 
 
-def other_clean(enhance: Callable[[np.ndarray], np.ndarray], max_side: int = 512) -> dict[str, Any]:
-    """The clean table on OTHER_PHOTOS, with its median and worst PSNR (not targets)."""
-    rows = clean_table(load_photos(OTHER_PHOTOS, max_side), enhance)
+def clean_summary(
+    photos: dict[str, np.ndarray], enhance: Callable[[np.ndarray], np.ndarray]
+) -> dict[str, Any]:
+    """clean_table(photos) with its median and worst PSNR (the tables outside the targets)."""
+    rows = clean_table(photos, enhance)
     db = np.array([r["model"]["psnr"] for r in rows])
     return {"rows": rows, "median_db": float(np.median(db)), "worst_db": float(db.min())}
+
+
+def other_clean(enhance: Callable[[np.ndarray], np.ndarray], max_side: int = 512) -> dict[str, Any]:
+    """The clean table on OTHER_PHOTOS, with its median and worst PSNR (not targets)."""
+    return clean_summary(load_photos(OTHER_PHOTOS, max_side), enhance)
 
 
 def catalogue_clean(
@@ -192,7 +204,7 @@ def catalogue_clean(
     from ptx.training.data.catalogue import synthesize
 
     db = np.array(
-        [min(psnr(enhance(img), img), PSNR_CAP) for img, _ in synthesize(n, CATALOGUE_SIZE, seed)]
+        [capped_psnr(enhance(img), img) for img, _ in synthesize(n, CATALOGUE_SIZE, seed)]
     )
     return {
         "images": n,
@@ -223,9 +235,7 @@ def detail_clean(
     photos: dict[str, np.ndarray], enhance: Callable[[np.ndarray], np.ndarray]
 ) -> dict[str, Any]:
     """The clean table on detail_variants(photos), with its median and worst PSNR."""
-    rows = clean_table(detail_variants(photos), enhance)
-    db = np.array([r["model"]["psnr"] for r in rows])
-    return {"rows": rows, "median_db": float(np.median(db)), "worst_db": float(db.min())}
+    return clean_summary(detail_variants(photos), enhance)
 
 
 def summarise(clean_rows: list[dict], pair_rows: list[dict]) -> dict[str, Any]:
@@ -337,8 +347,9 @@ def main(
     enhance = model_enhancer(model_path, threads, strength, backend, precision)
     ran = _ran(enhance.args[0])
     click.echo(f"enhancer: {ran}", err=True)
-    result = evaluate(load_photos(photo_names, max_side), enhance, deg_names, seed)
-    result["detail_clean"] = det = detail_clean(load_photos(photo_names, max_side), enhance)
+    loaded = load_photos(photo_names, max_side)
+    result = evaluate(loaded, enhance, deg_names, seed)
+    result["detail_clean"] = det = detail_clean(loaded, enhance)
     result["summary"]["detail_clean_worst_db"] = det["worst_db"]
     if other:
         result["other_clean"] = other_clean(enhance, max_side)

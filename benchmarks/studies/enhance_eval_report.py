@@ -30,16 +30,15 @@ def markdown(result: dict[str, Any], model: str) -> str:
     """The clean table, the per-degradation means, every pair, and the summary, as Markdown."""
     lines = [f"# Enhancer evaluation: {model}", "", "## Clean photos: output vs input", ""]
     lines += _clean_lines(result["clean"])
-    if "other_clean" in result:
-        other = result["other_clean"]
-        lines += ["", "## Other package photos, clean (not in the targets): output vs input", ""]
-        lines += _clean_lines(other["rows"])
-        lines += ["", f"Median {other['median_db']:.2f} dB, worst {other['worst_db']:.2f} dB."]
-    if "detail_clean" in result:
-        det = result["detail_clean"]
-        lines += ["", "## Clean photos sharpened or halved unfiltered (not in the targets)", ""]
-        lines += _clean_lines(det["rows"])
-        lines += ["", f"Median {det['median_db']:.2f} dB, worst {det['worst_db']:.2f} dB."]
+    for key, title in (
+        ("other_clean", "Other package photos, clean (not in the targets): output vs input"),
+        ("detail_clean", "Clean photos sharpened or halved unfiltered (not in the targets)"),
+    ):
+        if key in result:
+            table = result[key]
+            lines += ["", f"## {title}", ""] + _clean_lines(table["rows"])
+            worst = f"worst {table['worst_db']:.2f} dB"
+            lines += ["", f"Median {table['median_db']:.2f} dB, {worst}."]
     if "catalogue_clean" in result:
         cat = result["catalogue_clean"]
         lines += [

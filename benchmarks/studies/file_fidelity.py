@@ -31,18 +31,13 @@ import numpy as np
 from ptx.benchmarks.harness.icc_profiles import matrix_profile
 from ptx.benchmarks.harness.report import results_dir
 from ptx.benchmarks.harness.script import run_script
-from ptx.benchmarks.studies.enhance_eval import PHOTOS, PSNR_CAP, load_photos
+from ptx.benchmarks.studies.enhance_eval import PHOTOS, capped_psnr, load_photos
 from ptx.io import atomic_write_text
 from ptx.runtime.pipelines.enhance import SHIPPED_MODEL, enhance_path
-from ptx.training.common.metrics import psnr
 
 JPEGS = {"jpeg-q95-444": {"quality": 95, "subsampling": 0},
          "jpeg-q75-420": {"quality": 75, "subsampling": 2}}  # fmt: skip
 PROFILES = ("display-p3", "adobe-rgb")
-
-
-def _db(a: np.ndarray, b: np.ndarray) -> float:
-    return min(float(psnr(a, b)), PSNR_CAP)
 
 
 def _in_profile(rgb: np.ndarray, space: str):
@@ -102,9 +97,9 @@ def score(cases: dict[str, dict[str, Any]], out: Path) -> list[dict[str, Any]]:
             edge = (alpha >= 64) & (alpha < 255)
             rgb = got[..., :3]
             row["edge_error"] = float(np.abs(rgb[edge].astype(int) - case["ref"][edge]).mean())
-            row["db"] = _db(rgb[alpha == 255], case["ref"][alpha == 255])
+            row["db"] = capped_psnr(rgb[alpha == 255], case["ref"][alpha == 255])
         else:
-            row["db"] = _db(got, case["ref"])
+            row["db"] = capped_psnr(got, case["ref"])
             if "bytes" in case:
                 row["size_ratio"] = (out / file).stat().st_size / case["bytes"]
         rows.append(row)
